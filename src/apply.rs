@@ -1,0 +1,180 @@
+//! Applies a plan's writes to a target with bounded concurrency. One failed write never stops the
+//! others: every action ends with its own outcome, and the run reports them all.
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Mutex;
+use std::time::Instant;
+
+use crate::plan::{Action, ActionKind};
+use crate::target::{Created, Target};
+
+/// How one action ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Outcome {
+    Done,
+    /// A create answered 409: the account exists already (a concurrent run, or it appeared since the
+    /// listing). Nothing to do, not a failure.
+    AlreadyExisted,
+    Failed(String),
+    /// Not applied: a guard held it back (the reason is on the action).
+    Withheld,
+    /// Not applied: dry run.
+    Planned,
+}
+
+/// Applies every action that is not withheld, `concurrency` at a time. Returns one outcome per
+/// action, in the plan's order.
+pub fn apply(actions: &[Action], target: &dyn Target, concurrency: usize) -> Vec<Outcome> {
+    let outcomes: Vec<Mutex<Option<Outcome>>> = actions.iter().map(|_| Mutex::new(None)).collect();
+    let next = AtomicUsize::new(0);
+    let finished = AtomicUsize::new(0);
+    let to_do = actions.iter().filter(|a| a.withheld.is_none()).count();
+    let started = Instant::now();
+    let workers = concurrency.clamp(1, 64).min(to_do.max(1));
+    std::thread::scope(|scope| {
+        for _ in 0..workers {
+            scope.spawn(|| loop {
+                let i = next.fetch_add(1, Ordering::SeqCst);
+                let Some(action) = actions.get(i) else { break };
+                let outcome =
+                    if action.withheld.is_some() { Outcome::Withheld } else { apply_one(action, target) };
+                if outcome != Outcome::Withheld {
+                    let n = finished.fetch_add(1, Ordering::SeqCst) + 1;
+                    if n % 500 == 0 {
+                        log::info!("applied {n} of {to_do} writes ({:.1}s)", started.elapsed().as_secs_f64());
+                    }
+                }
+                *outcomes[i].lock().unwrap_or_else(|p| p.into_inner()) = Some(outcome);
+            });
+        }
+    });
+    outcomes
+        .into_iter()
+        .map(|m| {
+            m.into_inner()
+                .unwrap_or_else(|p| p.into_inner())
+                .unwrap_or(Outcome::Failed("not attempted".into()))
+        })
+        .collect()
+}
+
+fn apply_one(action: &Action, target: &dyn Target) -> Outcome {
+    let null = serde_json::Value::Null;
+    let body = action.body.as_ref().unwrap_or(&null);
+    let result = match action.kind {
+        ActionKind::Create => target.create(&action.key, body).map(|c| match c {
+            Created::Created => Outcome::Done,
+            Created::AlreadyExists => Outcome::AlreadyExisted,
+        }),
+        ActionKind::Update => target.update(&action.key, body).map(|_| Outcome::Done),
+        ActionKind::Deactivate => target.deactivate(&action.key, action.body.as_ref()).map(|_| Outcome::Done),
+    };
+    match result {
+        Ok(outcome) => {
+            let verb = match (&outcome, action.kind) {
+                (Outcome::AlreadyExisted, _) => "exists already",
+                (_, ActionKind::Create) => "created",
+                (_, ActionKind::Update) => "updated",
+                (_, ActionKind::Deactivate) => "deactivated",
+            };
+            log::debug!("{verb}: {}", action.key);
+            outcome
+        }
+        Err(e) => {
+            log::error!("{e}");
+            Outcome::Failed(e.to_string())
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::target::TargetError;
+    use std::collections::HashSet;
+    use std::sync::atomic::AtomicUsize;
+
+    /// An in-memory target that fails the keys it is told to and counts concurrent calls.
+    #[derive(Default)]
+    struct MemoryTarget {
+        fail: HashSet<String>,
+        exists: HashSet<String>,
+        calls: Mutex<Vec<(ActionKind, String)>>,
+        in_flight: AtomicUsize,
+        max_in_flight: AtomicUsize,
+    }
+
+    impl MemoryTarget {
+        fn record(&self, kind: ActionKind, key: &str) -> Result<(), TargetError> {
+            let now = self.in_flight.fetch_add(1, Ordering::SeqCst) + 1;
+            self.max_in_flight.fetch_max(now, Ordering::SeqCst);
+            std::thread::sleep(std::time::Duration::from_millis(5));
+            self.in_flight.fetch_sub(1, Ordering::SeqCst);
+            self.calls.lock().unwrap().push((kind, key.to_string()));
+            if self.fail.contains(key) {
+                return Err(TargetError::Http {
+                    op: crate::target::Op::Create,
+                    key: Some(key.into()),
+                    method: "POST".into(),
+                    path: "/api/users".into(),
+                    status: 500,
+                    excerpt: "boom".into(),
+                });
+            }
+            Ok(())
+        }
+    }
+
+    impl Target for MemoryTarget {
+        fn create(&self, key: &str, _: &serde_json::Value) -> Result<Created, TargetError> {
+            self.record(ActionKind::Create, key)?;
+            Ok(if self.exists.contains(key) { Created::AlreadyExists } else { Created::Created })
+        }
+        fn update(&self, key: &str, _: &serde_json::Value) -> Result<(), TargetError> {
+            self.record(ActionKind::Update, key)
+        }
+        fn deactivate(&self, key: &str, _: Option<&serde_json::Value>) -> Result<(), TargetError> {
+            self.record(ActionKind::Deactivate, key)
+        }
+    }
+
+    fn action(kind: ActionKind, key: &str) -> Action {
+        Action { kind, key: key.into(), slack_id: None, body: None, changed: vec![], withheld: None }
+    }
+
+    #[test]
+    fn one_failure_does_not_stop_the_others() {
+        let target = MemoryTarget { fail: ["b".to_string()].into(), ..Default::default() };
+        let actions: Vec<Action> = ["a", "b", "c"].iter().map(|k| action(ActionKind::Create, k)).collect();
+        let outcomes = apply(&actions, &target, 2);
+        assert_eq!(outcomes[0], Outcome::Done);
+        assert!(matches!(&outcomes[1], Outcome::Failed(e) if e.contains("HTTP 500")));
+        assert_eq!(outcomes[2], Outcome::Done);
+        assert_eq!(target.calls.lock().unwrap().len(), 3);
+    }
+
+    #[test]
+    fn withheld_actions_are_never_sent() {
+        let target = MemoryTarget::default();
+        let mut gone = action(ActionKind::Deactivate, "gone");
+        gone.withheld = Some("guard".into());
+        let outcomes = apply(&[gone, action(ActionKind::Update, "x")], &target, 4);
+        assert_eq!(outcomes, [Outcome::Withheld, Outcome::Done]);
+        assert_eq!(*target.calls.lock().unwrap(), [(ActionKind::Update, "x".to_string())]);
+    }
+
+    #[test]
+    fn a_409_counts_as_existing() {
+        let target = MemoryTarget { exists: ["a".to_string()].into(), ..Default::default() };
+        assert_eq!(apply(&[action(ActionKind::Create, "a")], &target, 1), [Outcome::AlreadyExisted]);
+    }
+
+    #[test]
+    fn concurrency_is_bounded() {
+        let target = MemoryTarget::default();
+        let actions: Vec<Action> = (0..40).map(|i| action(ActionKind::Create, &i.to_string())).collect();
+        apply(&actions, &target, 3);
+        let max = target.max_in_flight.load(Ordering::SeqCst);
+        assert!((2..=3).contains(&max), "max in flight {max}");
+    }
+}

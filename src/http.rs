@@ -1,0 +1,204 @@
+//! The one place that builds the HTTP agent (timeouts, TLS roots) and decides how long to wait
+//! before retrying, so the Slack and target clients share one retry discipline.
+
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+
+use ureq::tls::{Certificate, PemItem, RootCerts, TlsConfig};
+use ureq::Agent;
+
+use crate::config::ConfigError;
+
+/// Largest response body slack-im reads; a `users.list` page of 999 members is about 1.5 MB.
+pub const BODY_LIMIT: u64 = 64 * 1024 * 1024;
+
+/// Builds the agent every client uses. HTTP error statuses are returned as responses, not errors,
+/// so each client can read the status, `Retry-After` and body and decide itself.
+pub fn agent(timeout: Duration, ca_file: Option<&Path>) -> Result<Agent, ConfigError> {
+    let mut roots: Vec<Certificate<'static>> = webpki_root_certs::TLS_SERVER_ROOT_CERTS
+        .iter()
+        .map(|der| Certificate::from_der(der.as_ref()).to_owned())
+        .collect();
+    if let Some(path) = ca_file {
+        roots.extend(read_ca_file(path)?);
+    }
+    let tls = TlsConfig::builder().root_certs(RootCerts::new_with_certs(&roots)).build();
+    let config = Agent::config_builder()
+        .http_status_as_error(false)
+        .timeout_global(Some(timeout))
+        .user_agent(concat!("slack-im/", env!("CARGO_PKG_VERSION")))
+        .tls_config(tls)
+        .build();
+    Ok(config.into())
+}
+
+fn read_ca_file(path: &Path) -> Result<Vec<Certificate<'static>>, ConfigError> {
+    let file_error = |problem: String| ConfigError::File {
+        var: "SSL_CERT_FILE".into(),
+        path: path.display().to_string(),
+        problem,
+    };
+    let pem = std::fs::read(path).map_err(|e| file_error(e.to_string()))?;
+    let mut certs = Vec::new();
+    for item in ureq::tls::parse_pem(&pem) {
+        match item {
+            Ok(PemItem::Certificate(cert)) => certs.push(cert),
+            Ok(_) => {}
+            Err(e) => return Err(file_error(format!("not a PEM bundle: {e}"))),
+        }
+    }
+    if certs.is_empty() {
+        return Err(file_error("it holds no PEM certificate".into()));
+    }
+    Ok(certs)
+}
+
+/// How often and how long to retry. One policy for Slack, one for the target.
+#[derive(Debug, Clone, Copy)]
+pub struct RetryPolicy {
+    /// Retries after transient failures (5xx, connection errors, timeouts, transient API errors).
+    pub transient_retries: u32,
+    /// First backoff; doubled on each retry, with up to 25% jitter.
+    pub backoff: Duration,
+    /// Retries after HTTP 429.
+    pub rate_limit_retries: u32,
+    /// Wait after a 429 whose `Retry-After` is missing or unreadable.
+    pub default_retry_after: Duration,
+    /// Longest wait slack-im accepts from a `Retry-After` header.
+    pub max_retry_after: Duration,
+}
+
+impl RetryPolicy {
+    pub const SLACK: RetryPolicy = RetryPolicy {
+        transient_retries: 3,
+        backoff: Duration::from_millis(500),
+        rate_limit_retries: 5,
+        default_retry_after: Duration::from_secs(3),
+        max_retry_after: Duration::from_secs(120),
+    };
+    pub const TARGET: RetryPolicy = RetryPolicy {
+        transient_retries: 2,
+        backoff: Duration::from_millis(300),
+        rate_limit_retries: 3,
+        default_retry_after: Duration::from_secs(2),
+        max_retry_after: Duration::from_secs(60),
+    };
+
+    /// The wait before transient retry number `attempt` (1-based).
+    pub fn backoff_for(&self, attempt: u32) -> Duration {
+        let base = self.backoff * 2u32.saturating_pow(attempt.saturating_sub(1));
+        base + base.mul_f64(jitter_fraction() * 0.25)
+    }
+
+    /// The wait a 429 asks for: `Retry-After` seconds, else the default; capped.
+    pub fn retry_after(&self, header: Option<&str>) -> Duration {
+        let asked = header
+            .and_then(|h| h.trim().parse::<f64>().ok())
+            .filter(|s| s.is_finite() && *s >= 0.0)
+            .map(Duration::from_secs_f64)
+            .unwrap_or(self.default_retry_after);
+        asked.min(self.max_retry_after)
+    }
+}
+
+/// A number in [0, 1) that differs between calls and processes, so parallel runs do not retry in
+/// lock-step. Not random enough for anything but jitter.
+fn jitter_fraction() -> f64 {
+    use std::hash::{BuildHasher, Hasher};
+    let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+    h.write_u128(
+        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default().as_nanos(),
+    );
+    (h.finish() % 10_000) as f64 / 10_000.0
+}
+
+/// A response read whole: what the clients inspect.
+pub struct Reply {
+    pub status: u16,
+    pub retry_after: Option<String>,
+    pub body: String,
+}
+
+/// Reads status, `Retry-After` and body (bounded) from a response.
+pub fn read_reply(mut response: ureq::http::Response<ureq::Body>) -> Result<Reply, ureq::Error> {
+    let status = response.status().as_u16();
+    let retry_after = response.headers().get("retry-after").and_then(|v| v.to_str().ok()).map(str::to_string);
+    let body = response.body_mut().with_config().limit(BODY_LIMIT).read_to_string()?;
+    Ok(Reply { status, retry_after, body })
+}
+
+/// Whether a transport error is worth retrying: TLS and URL problems are not, they will not heal.
+pub fn is_transient(error: &ureq::Error) -> bool {
+    !matches!(
+        error,
+        ureq::Error::Tls(_)
+            | ureq::Error::Rustls(_)
+            | ureq::Error::Pem(_)
+            | ureq::Error::BadUri(_)
+            | ureq::Error::BodyExceedsLimit(_)
+            | ureq::Error::Http(_)
+    )
+}
+
+/// A transport error in words an operator can act on.
+pub fn describe(error: &ureq::Error) -> String {
+    match error {
+        ureq::Error::Timeout(t) => format!("timed out ({t}); see SLACK_IM_TIMEOUT_SECS"),
+        ureq::Error::Rustls(e) => {
+            format!("TLS error: {e} (for a private CA, set SSL_CERT_FILE to its PEM bundle)")
+        }
+        ureq::Error::Tls(e) => format!("TLS error: {e}"),
+        ureq::Error::HostNotFound => "host not found (DNS)".into(),
+        ureq::Error::ConnectionFailed => "connection failed".into(),
+        ureq::Error::Io(e) => format!("connection error: {e}"),
+        ureq::Error::BodyExceedsLimit(n) => format!("response larger than {n} bytes"),
+        other => other.to_string(),
+    }
+}
+
+/// The first `max` characters of a body, on one line: evidence for an error message.
+pub fn excerpt(body: &str, max: usize) -> String {
+    let flat: String = body.chars().map(|c| if c.is_control() { ' ' } else { c }).collect();
+    let flat = flat.split_whitespace().collect::<Vec<_>>().join(" ");
+    if flat.chars().count() > max {
+        format!("{}…", flat.chars().take(max).collect::<String>())
+    } else {
+        flat
+    }
+}
+
+/// Shared with tests: an `Arc` of the agent so threads can share it cheaply.
+pub type SharedAgent = Arc<Agent>;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn retry_after_reads_seconds_and_falls_back_for_odd_values() {
+        let p = RetryPolicy::SLACK;
+        assert_eq!(p.retry_after(Some("1")), Duration::from_secs(1));
+        assert_eq!(p.retry_after(Some("1.5")), Duration::from_millis(1500));
+        assert_eq!(p.retry_after(None), p.default_retry_after);
+        assert_eq!(p.retry_after(Some("Wed, 21 Oct 2015 07:28:00 GMT")), p.default_retry_after);
+        assert_eq!(p.retry_after(Some("-3")), p.default_retry_after);
+        assert_eq!(p.retry_after(Some("100000")), p.max_retry_after);
+    }
+
+    #[test]
+    fn backoff_doubles_with_bounded_jitter() {
+        let p = RetryPolicy::SLACK;
+        for attempt in 1..=3 {
+            let base = p.backoff * 2u32.pow(attempt - 1);
+            let d = p.backoff_for(attempt);
+            assert!(d >= base && d <= base.mul_f64(1.25), "{attempt}: {d:?}");
+        }
+    }
+
+    #[test]
+    fn excerpt_is_one_bounded_line() {
+        assert_eq!(excerpt("<html>\n  <b>x</b>\n</html>", 100), "<html> <b>x</b> </html>");
+        assert_eq!(excerpt("abcdef", 3), "abc…");
+    }
+}

@@ -1,0 +1,335 @@
+//! slack-im makes a system's agent accounts follow the company Slack workspace: it reads the
+//! members with `users.list`, keeps the people who should have an account, renders each one through
+//! the system's Jinja payload templates, lists the accounts the system has, and writes only the
+//! difference (create, update, deactivate), with a dry run, guards and a report.
+//!
+//! The flow, one module per step: [`config`] → [`slack`] + [`eligibility`] → [`template`] →
+//! [`target`] (listing) → [`plan`] (pure) → [`apply`] → [`report`].
+
+pub mod apply;
+pub mod config;
+pub mod eligibility;
+pub mod http;
+pub mod plan;
+pub mod report;
+pub mod secret;
+pub mod slack;
+pub mod target;
+pub mod template;
+
+use std::fmt;
+use std::time::Instant;
+
+use crate::apply::Outcome;
+use crate::config::{Config, ConfigError};
+use crate::eligibility::Filter;
+use crate::plan::{Desired, Existing, Policy};
+use crate::report::Summary;
+use crate::secret::Redactor;
+use crate::slack::{Member, SlackClient, SlackError};
+use crate::target::{TargetClient, TargetError};
+use crate::template::{SystemTemplates, TemplateError, UserView};
+
+/// What to do.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Command {
+    /// Read, plan and write.
+    Sync,
+    /// Read and plan; write nothing.
+    Plan,
+    /// Validate configuration and templates, then call Slack `auth.test` and the target's listing.
+    Check,
+}
+
+impl Command {
+    pub fn name(self) -> &'static str {
+        match self {
+            Command::Sync => "sync",
+            Command::Plan => "plan",
+            Command::Check => "check",
+        }
+    }
+}
+
+/// Why a run stopped before completing.
+#[derive(Debug)]
+pub enum Error {
+    Config(ConfigError),
+    Template(TemplateError),
+    Slack(SlackError),
+    Target(TargetError),
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Error::Config(e) => write!(f, "configuration: {e}"),
+            Error::Template(e) => write!(f, "template: {e}"),
+            Error::Slack(e) => e.fmt(f),
+            Error::Target(e) => e.fmt(f),
+        }
+    }
+}
+
+impl std::error::Error for Error {}
+
+impl From<ConfigError> for Error {
+    fn from(e: ConfigError) -> Self {
+        Error::Config(e)
+    }
+}
+impl From<TemplateError> for Error {
+    fn from(e: TemplateError) -> Self {
+        Error::Template(e)
+    }
+}
+impl From<SlackError> for Error {
+    fn from(e: SlackError) -> Self {
+        Error::Slack(e)
+    }
+}
+impl From<TargetError> for Error {
+    fn from(e: TargetError) -> Self {
+        Error::Target(e)
+    }
+}
+
+/// The exit codes of the contract.
+pub mod exit {
+    /// Done, or the dry run finished.
+    pub const OK: u8 = 0;
+    /// Failed before completing: Slack, the target listing, the network.
+    pub const FAILED: u8 = 1;
+    /// Bad configuration or template.
+    pub const CONFIG: u8 = 2;
+    /// Some actions failed; the rest were applied.
+    pub const PARTIAL: u8 = 3;
+    /// A guard withheld deactivations; everything else was applied.
+    pub const WITHHELD: u8 = 4;
+}
+
+impl Error {
+    pub fn exit_code(&self) -> u8 {
+        match self {
+            Error::Config(_) | Error::Template(_) => exit::CONFIG,
+            Error::Slack(_) | Error::Target(_) => exit::FAILED,
+        }
+    }
+}
+
+/// Runs one command and writes the reports (also when the run fails). The summary carries the exit
+/// code; an error is returned for runs that stopped before completing, after it was reported.
+pub fn run(command: Command, config: &Config) -> Result<Summary, Error> {
+    let started = Instant::now();
+    let redactor = Redactor::new(config.all_secrets());
+    let mut summary = Summary {
+        system: config.system.clone(),
+        command: command.name().into(),
+        dry_run: command == Command::Plan || (command == Command::Sync && config.dry_run),
+        started_at: report::now_rfc3339(),
+        ..Summary::default()
+    };
+    let result = match command {
+        Command::Check => check(config, &mut summary),
+        Command::Sync | Command::Plan => sync(config, &mut summary),
+    };
+    summary.duration_ms = started.elapsed().as_millis() as u64;
+    summary.exit_code = match &result {
+        Ok(()) => exit_code_of(&summary),
+        Err(e) => {
+            summary.error = Some(e.to_string());
+            e.exit_code()
+        }
+    };
+    if let Some(dir) = &config.report_dir {
+        match summary.write(dir, &redactor) {
+            Ok(()) => log::info!("report written to {}", dir.display()),
+            Err(e) => log::error!("cannot write the report to {} (SLACK_IM_REPORT_DIR): {e}", dir.display()),
+        }
+    }
+    if let (Some(channel), false) = (&config.notify_channel, command == Command::Check) {
+        notify(config, channel, &summary.redacted(&redactor));
+    }
+    result.map(|()| summary)
+}
+
+fn exit_code_of(summary: &Summary) -> u8 {
+    if summary.dry_run {
+        exit::OK
+    } else if summary.counts.failed > 0 {
+        exit::PARTIAL
+    } else if summary.counts.withheld > 0 {
+        exit::WITHHELD
+    } else {
+        exit::OK
+    }
+}
+
+struct Clients {
+    templates: SystemTemplates,
+    slack: SlackClient,
+    target: TargetClient,
+}
+
+fn connect(config: &Config) -> Result<Clients, Error> {
+    let templates = SystemTemplates::load(
+        &config.templates_root,
+        &config.system,
+        &config.target_url,
+        &config.vars,
+        &config.secrets,
+    )?;
+    let agent = http::agent(config.timeout, config.ca_file.as_deref())?;
+    let slack = SlackClient::new(
+        agent.clone(),
+        &config.slack_url,
+        config.slack_token.clone(),
+        config.slack_team_id.clone(),
+    );
+    let target = TargetClient::new(agent, &config.target_url, templates.spec.clone());
+    Ok(Clients { templates, slack, target })
+}
+
+/// Reads everything, renders everything, plans, and (unless dry) applies.
+fn sync(config: &Config, summary: &mut Summary) -> Result<(), Error> {
+    let Clients { templates, slack, target } = connect(config)?;
+
+    // 1. Slack: every member, then who should have an account.
+    let (members, stats) = slack.list_members(templates.uses_slack_object)?;
+    log::info!(
+        "Slack: {} members in {} pages ({} requests, {} duplicates dropped)",
+        members.len(),
+        stats.pages,
+        stats.requests,
+        stats.duplicates
+    );
+    let channel_members = match &config.channel {
+        Some(channel) => Some(slack.channel_members(channel)?),
+        None => None,
+    };
+    let filter = Filter {
+        include_guests: config.include_guests,
+        email_domains: config.email_domains.clone(),
+        exclude: config.exclude.clone(),
+        channel_members,
+    };
+    summary.sources.slack_members = members.len();
+    let (eligible, skipped) = filter.apply(members);
+    summary.sources.eligible_members = eligible.len();
+    summary.sources.slack_requests = slack.requests();
+    log::info!("{} members should have an account, {} skipped", eligible.len(), skipped.len());
+
+    // 2. Every create body, before anything is written: one bad render stops the run.
+    let users: Vec<UserView> = eligible.iter().map(UserView::from_member).collect();
+    drop(eligible);
+    let mut desired = Vec::with_capacity(users.len());
+    for user in &users {
+        let (key, create) = templates.render_create(user)?;
+        desired.push(Desired { slack_id: user.id.clone(), key, create, update: None });
+    }
+
+    // 3. The target's accounts, whether slack-im manages them, and update bodies for matches.
+    let accounts = target.list_accounts()?;
+    let mut existing = Vec::with_capacity(accounts.len());
+    for account in accounts {
+        let managed = templates.is_managed(&account.key, &account.value)?;
+        existing.push(Existing { key: account.key, value: account.value, managed, deactivate_body: None });
+    }
+    summary.sources.target_accounts = existing.len();
+    summary.sources.managed_accounts = existing.iter().filter(|e| e.managed).count();
+    log::info!(
+        "target: {} accounts, {} managed by slack-im",
+        existing.len(),
+        summary.sources.managed_accounts
+    );
+    if templates.has_update_body {
+        let index: std::collections::HashMap<String, usize> =
+            existing.iter().enumerate().map(|(i, e)| (plan::normalize_key(&e.key), i)).collect();
+        for (d, user) in desired.iter_mut().zip(&users) {
+            if let Some(&i) = index.get(&plan::normalize_key(&d.key)) {
+                d.update = templates.render_update(user, &existing[i].value)?;
+            }
+        }
+    }
+
+    // 4. The plan, with its guards.
+    let policy = Policy {
+        protect: config.protect.clone(),
+        max_deactivate: config.max_deactivate,
+        can_deactivate: templates.spec.deactivate.is_some(),
+        deactivation_blocked: users
+            .is_empty()
+            .then(|| "Slack returned no eligible member: deactivating everyone is never right".to_string()),
+    };
+    let mut plan = plan::plan(desired, &existing, &policy);
+    for action in &mut plan.actions {
+        if action.kind == plan::ActionKind::Deactivate && templates.has_deactivate_body {
+            if let Some(e) = existing.iter().find(|e| e.key == action.key) {
+                action.body = templates.render_deactivate(&e.key, &e.value)?;
+            }
+        }
+    }
+    drop(existing);
+
+    // 5. Apply, unless this is a dry run.
+    if summary.dry_run {
+        summary.record(&plan, None, &skipped);
+    } else {
+        let outcomes: Vec<Outcome> = apply::apply(&plan.actions, &target, config.concurrency);
+        summary.record(&plan, Some(&outcomes), &skipped);
+    }
+    summary.sources.target_requests = target.requests();
+    Ok(())
+}
+
+/// Validates everything without writing: config (already done), templates rendered for a sample
+/// member and a listed account, Slack `auth.test`, and the target's listing.
+fn check(config: &Config, summary: &mut Summary) -> Result<(), Error> {
+    let Clients { templates, slack, target } = connect(config)?;
+    let source = include_str!("check_member.json");
+    let mut sample: Member = serde_json::from_str(source).expect("the built-in sample member is valid");
+    if templates.uses_slack_object {
+        sample.raw = serde_json::value::RawValue::from_string(source.to_string()).ok();
+    }
+    let user = UserView::from_member(&sample);
+    let (key, _) = templates.render_create(&user)?;
+    log::info!("templates in {}: create.json renders (sample key {key})", templates.folder().display());
+    let identity = slack.auth_test()?;
+    log::info!(
+        "Slack: token works for workspace {} ({})",
+        identity.team.as_deref().unwrap_or("?"),
+        identity.team_id.as_deref().unwrap_or("?")
+    );
+    let accounts = target.list_accounts()?;
+    let mut managed = 0;
+    for a in &accounts {
+        managed += usize::from(templates.is_managed(&a.key, &a.value)?);
+    }
+    if let Some(first) = accounts.first() {
+        templates.render_update(&user, &first.value)?;
+        templates.render_deactivate(&first.key, &first.value)?;
+    }
+    log::info!("target: listing works, {} accounts, {managed} managed by slack-im", accounts.len());
+    if templates.spec.managed.is_some() && managed == 0 && !accounts.is_empty() {
+        log::warn!("no listed account matches the \"managed\" expression of system.json: nothing will ever be deactivated");
+    }
+    summary.sources.target_accounts = accounts.len();
+    summary.sources.managed_accounts = managed;
+    Ok(())
+}
+
+fn notify(config: &Config, channel: &str, summary: &Summary) {
+    let agent = match http::agent(config.timeout, config.ca_file.as_deref()) {
+        Ok(a) => a,
+        Err(e) => return log::warn!("no Slack notification: {e}"),
+    };
+    let slack =
+        SlackClient::new(agent, &config.slack_url, config.slack_token.clone(), config.slack_team_id.clone());
+    let (text, blocks) = summary.slack_message();
+    match slack.post_message(channel, &text, &blocks) {
+        Ok(()) => log::info!("summary posted to Slack channel {channel}"),
+        Err(e) => {
+            log::warn!("the summary could not be posted to Slack (the sync result stands): {e}")
+        }
+    }
+}

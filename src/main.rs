@@ -1,0 +1,84 @@
+//! The `slack-im` command: reads the command line and the environment, runs, and maps the result
+//! to the contract's exit code in one place.
+
+use std::io::Write;
+use std::process::ExitCode;
+
+use slack_im::config::{Config, VARIABLES};
+use slack_im::secret::Redactor;
+use slack_im::{exit, Command};
+
+fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let command = match args.iter().map(String::as_str).collect::<Vec<_>>().as_slice() {
+        [] | ["sync"] => Command::Sync,
+        ["plan"] => Command::Plan,
+        ["check"] => Command::Check,
+        ["--help" | "-h" | "help"] => return print(&help()),
+        ["--version" | "-V" | "version"] => {
+            return print(&format!("slack-im {}\n", env!("CARGO_PKG_VERSION")))
+        }
+        other => {
+            eprintln!(
+                "error: unknown arguments {other:?}\n\nusage: slack-im [sync|plan|check|--help|--version]"
+            );
+            return ExitCode::from(exit::CONFIG);
+        }
+    };
+    init_logging();
+    let config = match Config::from_env() {
+        Ok(config) => config,
+        Err(e) => {
+            eprintln!("error: configuration: {e}");
+            return ExitCode::from(exit::CONFIG);
+        }
+    };
+    let redactor = Redactor::new(config.all_secrets());
+    match slack_im::run(command, &config) {
+        Ok(summary) => {
+            print(&redactor.redact(&summary.console(command == Command::Plan || summary.dry_run)));
+            ExitCode::from(summary.exit_code)
+        }
+        Err(e) => {
+            eprintln!("error: {}", redactor.redact(&e.to_string()));
+            ExitCode::from(e.exit_code())
+        }
+    }
+}
+
+fn init_logging() {
+    env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("info"))
+        .format_target(false)
+        .format_timestamp_secs()
+        .init();
+}
+
+/// Prints to stdout; a closed pipe (`slack-im --help | head`) is not an error worth a panic.
+fn print(text: &str) -> ExitCode {
+    let _ = std::io::stdout().write_all(text.as_bytes());
+    ExitCode::SUCCESS
+}
+
+fn help() -> String {
+    let mut text = format!(
+        "slack-im {} - make a system's accounts follow the company Slack workspace\n\n\
+         USAGE:\n    slack-im [COMMAND]\n\n\
+         COMMANDS:\n    sync       read Slack and the target, write the difference (default)\n    \
+         plan       read and print the plan; write nothing (dry run)\n    \
+         check      validate configuration and templates, call Slack auth.test and the target listing\n    \
+         --help     this text\n    --version  the version\n\n\
+         ENVIRONMENT (all configuration):\n",
+        env!("CARGO_PKG_VERSION")
+    );
+    for (name, meaning) in VARIABLES {
+        text.push_str(&format!("    {name:<30} {meaning}\n"));
+    }
+    text.push_str(
+        "\nTEMPLATES: <SLACK_IM_TEMPLATES>/<SLACK_IM_SYSTEM>/ holds system.json, create.json and optional\n\
+         update.json and deactivate.json (Jinja, JSON auto-escaped, undefined variables are errors).\n\n\
+         EXIT CODES:\n    0  done (or dry run finished)\n    1  failed before completing (Slack, target listing, network); nothing written\n    \
+         2  bad configuration or template; nothing written\n    3  partial: some actions failed, the rest applied\n    \
+         4  a guard withheld deactivations, everything else applied\n",
+    );
+    text
+}

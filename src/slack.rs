@@ -1,0 +1,459 @@
+//! The Slack Web API client: reads the workspace members (paged, rate-limit aware), a channel's
+//! members, checks the token, and posts the run summary. Wire types stay private beside the calls.
+
+use std::collections::HashSet;
+use std::fmt;
+use std::thread::sleep;
+
+use serde::de::DeserializeOwned;
+use serde::Deserialize;
+use serde_json::value::RawValue;
+
+use crate::http::{self, RetryPolicy};
+use crate::secret::Secret;
+
+/// Members asked for per `users.list` page. Slack's docs say "under 1000" (the node SDK: max 999)
+/// and recommend 200; `users.list` is Tier 2 (about 20 calls a minute), so the largest allowed page
+/// keeps a 50,000-member workspace at 51 calls instead of 250 and far from the rate limit.
+pub const USERS_PAGE_SIZE: usize = 999;
+/// `conversations.members` is Tier 4 and returns ids only; the same reasoning, same limit.
+pub const CHANNEL_PAGE_SIZE: usize = 999;
+/// A restart from page one after `invalid_cursor` happens at most this often per read.
+const CURSOR_RESTARTS: u32 = 1;
+/// Upper bound on pages per read, so a server that always returns a cursor cannot loop forever.
+const MAX_PAGES: usize = 100_000;
+
+/// A workspace member as slack-im reads it. Every field is optional: deactivated users, bots and
+/// Slackbot each omit different ones, and only the fields slack-im uses are parsed.
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct Member {
+    #[serde(default)]
+    pub id: String,
+    pub team_id: Option<String>,
+    pub name: Option<String>,
+    pub deleted: Option<bool>,
+    pub is_bot: Option<bool>,
+    pub is_app_user: Option<bool>,
+    pub is_workflow_bot: Option<bool>,
+    pub is_restricted: Option<bool>,
+    pub is_ultra_restricted: Option<bool>,
+    pub is_invited_user: Option<bool>,
+    pub is_email_confirmed: Option<bool>,
+    pub is_admin: Option<bool>,
+    pub is_owner: Option<bool>,
+    pub real_name: Option<String>,
+    pub tz: Option<String>,
+    #[serde(default)]
+    pub profile: Profile,
+    /// The whole member object as Slack sent it, kept only when a template uses `user.slack`.
+    #[serde(skip)]
+    pub raw: Option<Box<RawValue>>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct Profile {
+    pub email: Option<String>,
+    pub real_name: Option<String>,
+    pub display_name: Option<String>,
+    pub first_name: Option<String>,
+    pub last_name: Option<String>,
+    pub title: Option<String>,
+    pub phone: Option<String>,
+    pub bot_id: Option<String>,
+    pub api_app_id: Option<String>,
+}
+
+/// Why a Slack call failed, with Slack's own evidence and never the token.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SlackError {
+    /// Slack answered `ok: false` with an error that retrying will not fix.
+    Api { method: String, code: String, needed: Option<String>, provided: Option<String> },
+    /// A non-200 status, after the retries allowed.
+    Http { method: String, status: u16, excerpt: String },
+    /// No usable answer: connection, timeout or TLS, after the retries allowed.
+    Transport { method: String, detail: String },
+    /// A 200 answer that is not the JSON Slack documents, after the retries allowed.
+    Malformed { method: String, detail: String, excerpt: String },
+    /// Still rate-limited after the retries allowed.
+    RateLimited { method: String, attempts: u32 },
+    /// The read did not finish (cursor loop bound, repeated `invalid_cursor`).
+    Incomplete { method: String, detail: String },
+}
+
+impl fmt::Display for SlackError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            SlackError::Api { method, code, needed, provided } => {
+                write!(f, "Slack {method} failed: {code}")?;
+                match code.as_str() {
+                    "missing_scope" => write!(
+                        f,
+                        " (the token lacks the scope {}; it has {})",
+                        needed.as_deref().unwrap_or("?"),
+                        provided.as_deref().unwrap_or("?")
+                    ),
+                    "invalid_auth" | "not_authed" => write!(f, " (check SLACK_BOT_TOKEN)"),
+                    "token_revoked" | "account_inactive" | "token_expired" => {
+                        write!(f, " (the token no longer works: issue a new one for SLACK_BOT_TOKEN)")
+                    }
+                    "missing_argument" | "team_access_not_granted" => {
+                        write!(
+                            f,
+                            " (an org-level token needs SLACK_IM_SLACK_TEAM_ID set to a granted workspace)"
+                        )
+                    }
+                    "channel_not_found" => {
+                        write!(f, " (check SLACK_IM_CHANNEL / SLACK_IM_NOTIFY_CHANNEL)")
+                    }
+                    _ => Ok(()),
+                }
+            }
+            SlackError::Http { method, status, excerpt } => {
+                write!(f, "Slack {method} answered HTTP {status} after retries: {excerpt}")
+            }
+            SlackError::Transport { method, detail } => write!(f, "Slack {method}: {detail}"),
+            SlackError::Malformed { method, detail, excerpt } => {
+                write!(f, "Slack {method} sent an unreadable answer ({detail}): {excerpt}")
+            }
+            SlackError::RateLimited { method, attempts } => {
+                write!(f, "Slack {method} was still rate limited after {attempts} attempts")
+            }
+            SlackError::Incomplete { method, detail } => {
+                write!(f, "Slack {method} read incomplete: {detail}")
+            }
+        }
+    }
+}
+
+impl std::error::Error for SlackError {}
+
+/// `ok: false` errors that are Slack's own trouble and worth retrying.
+const TRANSIENT_CODES: &[&str] =
+    &["fatal_error", "internal_error", "request_timeout", "service_unavailable", "ratelimited"];
+
+/// Statistics of a read, for progress lines and the report.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ReadStats {
+    pub requests: usize,
+    pub pages: usize,
+    pub duplicates: usize,
+}
+
+pub struct SlackClient {
+    agent: ureq::Agent,
+    base_url: String,
+    token: Secret<String>,
+    team_id: Option<String>,
+    retry: RetryPolicy,
+    requests: std::cell::Cell<usize>,
+}
+
+#[derive(Deserialize)]
+struct Envelope {
+    ok: bool,
+    error: Option<String>,
+    needed: Option<String>,
+    provided: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct ResponseMetadata {
+    next_cursor: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct UsersListPage {
+    #[serde(default)]
+    members: Vec<Box<RawValue>>,
+    response_metadata: Option<ResponseMetadata>,
+}
+
+#[derive(Deserialize)]
+struct ChannelMembersPage {
+    #[serde(default)]
+    members: Vec<String>,
+    response_metadata: Option<ResponseMetadata>,
+}
+
+/// What `auth.test` says about the token.
+#[derive(Debug, Clone, Deserialize)]
+pub struct Identity {
+    pub team: Option<String>,
+    pub team_id: Option<String>,
+    pub user: Option<String>,
+    pub url: Option<String>,
+}
+
+impl SlackClient {
+    pub fn new(agent: ureq::Agent, base_url: &str, token: Secret<String>, team_id: Option<String>) -> Self {
+        SlackClient {
+            agent,
+            base_url: base_url.to_string(),
+            token,
+            team_id,
+            retry: RetryPolicy::SLACK,
+            requests: std::cell::Cell::new(0),
+        }
+    }
+
+    pub fn with_retry(mut self, retry: RetryPolicy) -> Self {
+        self.retry = retry;
+        self
+    }
+
+    /// HTTP requests sent so far, retries included.
+    pub fn requests(&self) -> usize {
+        self.requests.get()
+    }
+
+    /// Every member of the workspace, deduplicated by id, in Slack's order. `keep_raw` keeps each
+    /// member's whole object (for templates that use `user.slack`).
+    pub fn list_members(&self, keep_raw: bool) -> Result<(Vec<Member>, ReadStats), SlackError> {
+        let method = "users.list";
+        let mut restarts = 0;
+        'read: loop {
+            let mut members = Vec::new();
+            let mut seen = HashSet::new();
+            let mut stats = ReadStats::default();
+            let mut cursor: Option<String> = None;
+            loop {
+                if stats.pages >= MAX_PAGES {
+                    return Err(SlackError::Incomplete {
+                        method: method.into(),
+                        detail: format!("more than {MAX_PAGES} pages"),
+                    });
+                }
+                let limit = USERS_PAGE_SIZE.to_string();
+                let mut args = vec![("limit", limit.as_str())];
+                if let Some(c) = &cursor {
+                    args.push(("cursor", c));
+                }
+                if let Some(t) = &self.team_id {
+                    args.push(("team_id", t));
+                }
+                let page: UsersListPage = match self.call(method, &args) {
+                    Err(SlackError::Api { code, .. })
+                        if code == "invalid_cursor" && restarts < CURSOR_RESTARTS =>
+                    {
+                        restarts += 1;
+                        log::warn!("Slack {method}: invalid_cursor after {} pages; reading again from the first page", stats.pages);
+                        continue 'read;
+                    }
+                    other => other?,
+                };
+                stats.pages += 1;
+                for raw in page.members {
+                    let mut member: Member =
+                        serde_json::from_str(raw.get()).map_err(|e| SlackError::Malformed {
+                            method: method.into(),
+                            detail: format!("a member on page {}: {e}", stats.pages),
+                            excerpt: http::excerpt(raw.get(), 200),
+                        })?;
+                    if !seen.insert(member.id.clone()) {
+                        stats.duplicates += 1;
+                        continue;
+                    }
+                    if keep_raw {
+                        member.raw = Some(raw);
+                    }
+                    members.push(member);
+                }
+                if stats.pages % 5 == 0 {
+                    log::info!("Slack {method}: page {}: {} members so far", stats.pages, members.len());
+                }
+                match next_cursor(page.response_metadata) {
+                    Some(next) => cursor = Some(next),
+                    None => {
+                        stats.requests = self.requests();
+                        return Ok((members, stats));
+                    }
+                }
+            }
+        }
+    }
+
+    /// The ids of a channel's members (`conversations.members`, paged).
+    pub fn channel_members(&self, channel: &str) -> Result<HashSet<String>, SlackError> {
+        let method = "conversations.members";
+        let mut ids = HashSet::new();
+        let mut cursor: Option<String> = None;
+        for _ in 0..MAX_PAGES {
+            let limit = CHANNEL_PAGE_SIZE.to_string();
+            let mut args = vec![("channel", channel), ("limit", limit.as_str())];
+            if let Some(c) = &cursor {
+                args.push(("cursor", c));
+            }
+            let page: ChannelMembersPage = self.call(method, &args)?;
+            ids.extend(page.members);
+            match next_cursor(page.response_metadata) {
+                Some(next) => cursor = Some(next),
+                None => return Ok(ids),
+            }
+        }
+        Err(SlackError::Incomplete { method: method.into(), detail: format!("more than {MAX_PAGES} pages") })
+    }
+
+    /// `auth.test`: is the token valid, and for which workspace.
+    pub fn auth_test(&self) -> Result<Identity, SlackError> {
+        self.call("auth.test", &[])
+    }
+
+    /// `chat.postMessage` with text (the notification fallback) and blocks.
+    pub fn post_message(
+        &self,
+        channel: &str,
+        text: &str,
+        blocks: &serde_json::Value,
+    ) -> Result<(), SlackError> {
+        let blocks = blocks.to_string();
+        let _: serde_json::Value =
+            self.call("chat.postMessage", &[("channel", channel), ("text", text), ("blocks", &blocks)])?;
+        Ok(())
+    }
+
+    /// One Web API call: form POST with the Bearer token, retried on 429 (after `Retry-After`),
+    /// 5xx, transport errors, unreadable bodies and transient `ok:false` codes; any other `ok:false`
+    /// fails at once with Slack's error code.
+    fn call<T: DeserializeOwned>(&self, method: &str, args: &[(&str, &str)]) -> Result<T, SlackError> {
+        let url = format!("{}{}", self.base_url, method);
+        let mut transient = 0;
+        let mut limited = 0;
+        loop {
+            self.requests.set(self.requests.get() + 1);
+            let sent = self
+                .agent
+                .post(&url)
+                .header("Authorization", format!("Bearer {}", self.token.expose()))
+                .send_form(args.iter().copied());
+            let failure = match sent.and_then(http::read_reply) {
+                Err(e) if !http::is_transient(&e) => {
+                    return Err(SlackError::Transport { method: method.into(), detail: http::describe(&e) })
+                }
+                Err(e) => SlackError::Transport { method: method.into(), detail: http::describe(&e) },
+                Ok(reply) if reply.status == 429 => {
+                    limited += 1;
+                    if limited > self.retry.rate_limit_retries {
+                        return Err(SlackError::RateLimited { method: method.into(), attempts: limited });
+                    }
+                    let wait = self.retry.retry_after(reply.retry_after.as_deref());
+                    log::warn!(
+                        "Slack {method}: rate limited; waiting {:.1}s as Retry-After asks",
+                        wait.as_secs_f64()
+                    );
+                    sleep(wait);
+                    continue;
+                }
+                Ok(reply) if reply.status != 200 => {
+                    let error = SlackError::Http {
+                        method: method.into(),
+                        status: reply.status,
+                        excerpt: http::excerpt(&reply.body, 200),
+                    };
+                    if reply.status < 500 {
+                        return Err(error);
+                    }
+                    error
+                }
+                Ok(reply) => match parse::<T>(method, &reply.body) {
+                    Ok(value) => return Ok(value),
+                    Err(e @ SlackError::Api { .. }) => match &e {
+                        SlackError::Api { code, .. } if TRANSIENT_CODES.contains(&code.as_str()) => e,
+                        _ => return Err(e),
+                    },
+                    Err(e) => e,
+                },
+            };
+            transient += 1;
+            if transient > self.retry.transient_retries {
+                return Err(failure);
+            }
+            let wait = self.retry.backoff_for(transient);
+            log::warn!(
+                "{failure}; retry {transient} of {} in {:.1}s",
+                self.retry.transient_retries,
+                wait.as_secs_f64()
+            );
+            sleep(wait);
+        }
+    }
+}
+
+/// Parses a 200 body: the envelope first (`ok`, `error`), then the method's own shape.
+fn parse<T: DeserializeOwned>(method: &str, body: &str) -> Result<T, SlackError> {
+    let malformed = |detail: String| SlackError::Malformed {
+        method: method.into(),
+        detail,
+        excerpt: http::excerpt(body, 200),
+    };
+    let envelope: Envelope = serde_json::from_str(body).map_err(|e| malformed(e.to_string()))?;
+    if !envelope.ok {
+        return Err(SlackError::Api {
+            method: method.into(),
+            code: envelope.error.unwrap_or_else(|| "unknown_error".into()),
+            needed: envelope.needed,
+            provided: envelope.provided,
+        });
+    }
+    serde_json::from_str(body).map_err(|e| malformed(e.to_string()))
+}
+
+/// The cursor of the next page, or `None` at the end: an empty, null or missing `next_cursor`, or
+/// no `response_metadata` at all, all mean "no more pages".
+fn next_cursor(metadata: Option<ResponseMetadata>) -> Option<String> {
+    metadata.and_then(|m| m.next_cursor).filter(|c| !c.is_empty())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_end_of_list_form_ends_the_loop() {
+        assert_eq!(next_cursor(None), None);
+        assert_eq!(next_cursor(Some(ResponseMetadata { next_cursor: None })), None);
+        assert_eq!(next_cursor(Some(ResponseMetadata { next_cursor: Some(String::new()) })), None);
+        assert_eq!(
+            next_cursor(Some(ResponseMetadata { next_cursor: Some("dXNlcjpVMDYxTkZUVDI=".into()) }))
+                .as_deref(),
+            Some("dXNlcjpVMDYxTkZUVDI=")
+        );
+        for body in [
+            r#"{"ok":true,"members":[]}"#,
+            r#"{"ok":true,"members":[],"response_metadata":{"next_cursor":null}}"#,
+            r#"{"ok":true,"members":[],"response_metadata":{}}"#,
+        ] {
+            let page: UsersListPage = parse("users.list", body).unwrap();
+            assert_eq!(next_cursor(page.response_metadata), None, "{body}");
+        }
+    }
+
+    #[test]
+    fn ok_false_keeps_the_code_and_the_needed_scope() {
+        let err = parse::<UsersListPage>(
+            "users.list",
+            r#"{"ok":false,"error":"missing_scope","needed":"users:read.email","provided":"users:read"}"#,
+        )
+        .err()
+        .unwrap();
+        assert_eq!(err.to_string(), "Slack users.list failed: missing_scope (the token lacks the scope users:read.email; it has users:read)");
+    }
+
+    #[test]
+    fn html_and_truncated_bodies_are_malformed_not_panics() {
+        for body in ["<html>Server Error | Slack</html>", r#"{"ok":true,"members":[{"id":"U1""#, ""] {
+            assert!(
+                matches!(parse::<UsersListPage>("users.list", body), Err(SlackError::Malformed { .. })),
+                "{body}"
+            );
+        }
+    }
+
+    #[test]
+    fn members_parse_with_any_field_missing_or_null() {
+        let deleted: Member = serde_json::from_str(r#"{"id":"U0DELETED1","name":"gone","deleted":true,"profile":{"email":"gone@acme.example","fields":null}}"#).unwrap();
+        assert_eq!(deleted.deleted, Some(true));
+        assert_eq!(deleted.real_name, None);
+        let bare: Member = serde_json::from_str(r#"{"id":"U1","tz":null}"#).unwrap();
+        assert_eq!(bare.profile.email, None);
+    }
+}
