@@ -1,1 +1,6 @@
-//! Integration tests: the real binary against the local fakes.
+//! Integration tests: the real `slack-im` binary against the local fake Slack and fake target.
+//! One test binary (ripgrep's layout); each module is one area of behaviour.
+
+mod common;
+mod config_errors;
+mod sync;

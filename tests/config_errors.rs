@@ -1,0 +1,59 @@
+//! Configuration mistakes exit 2 with a message naming the variable, before any request.
+
+use crate::common::*;
+
+#[test]
+fn a_missing_variable_exits_2_naming_it() {
+    let mut world = World::new(0);
+    world.unset("SLACK_IM_TARGET_URL");
+    let run = world.run(&["sync"]);
+    run.assert_code(2);
+    assert!(run.stderr.contains("SLACK_IM_TARGET_URL is not set"), "{}", run.stderr);
+    assert!(world.slack.requests().is_empty());
+}
+
+#[test]
+fn a_misspelled_variable_exits_2_with_a_suggestion() {
+    let mut world = World::new(0);
+    world.set("SLACK_IM_CONCURENCY", "8");
+    let run = world.run(&["plan"]);
+    run.assert_code(2);
+    assert!(
+        run.stderr
+            .contains("SLACK_IM_CONCURENCY is not a slack-im variable (did you mean SLACK_IM_CONCURRENCY?)"),
+        "{}",
+        run.stderr
+    );
+}
+
+#[test]
+fn an_unknown_system_lists_the_systems_there_are() {
+    let mut world = World::new(0);
+    world.set("SLACK_IM_SYSTEM", "prod");
+    let run = world.run(&["sync"]);
+    run.assert_code(2);
+    assert!(run.stderr.contains("systems found: dev, model-office, sales-demo"), "{}", run.stderr);
+}
+
+#[test]
+fn help_documents_every_variable_and_version_prints() {
+    let world = World::new(0);
+    let help = world.run(&["--help"]);
+    help.assert_code(0);
+    for (name, _) in slack_im::config::VARIABLES {
+        assert!(help.stdout.contains(name), "--help lacks {name}");
+    }
+    let version = world.run(&["--version"]);
+    assert_eq!(version.stdout.trim(), format!("slack-im {}", env!("CARGO_PKG_VERSION")));
+    world.run(&["frobnicate"]).assert_code(2);
+}
+
+#[test]
+fn check_validates_templates_slack_and_target_without_writing() {
+    let world = World::new(5);
+    let run = world.run(&["check"]);
+    run.assert_code(0);
+    assert_eq!(world.slack.calls("auth.test"), 1);
+    assert_eq!(world.target.count(slack_im_fakes::TargetOp::List), 1);
+    assert_eq!(world.writes(), 0);
+}

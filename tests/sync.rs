@@ -1,0 +1,223 @@
+//! The sync path end to end: thousands of awkward members become accounts exactly once, a second
+//! run writes nothing, changes become updates, dry runs never write, bad credentials write nothing.
+
+use serde_json::json;
+use slack_im_fakes::{Effect, SlackFault, TargetOp, TargetOptions};
+
+use crate::common::*;
+
+#[test]
+fn a_workspace_of_thousands_is_created_exactly_once_then_left_alone() {
+    let world = World::new(2416); // 2,437 members: not a multiple of the page size
+    let first = world.run(&["sync"]);
+    first.assert_code(0);
+
+    let expected = world.expected_keys();
+    assert!(expected.len() > 2000, "{}", expected.len());
+    let accounts = world.accounts();
+    assert_eq!(accounts.keys().cloned().collect::<Vec<_>>(), expected);
+    assert_eq!(world.target.count(TargetOp::Create), expected.len(), "one create per member, no retries");
+    assert_eq!(first.count("create"), expected.len() as u64);
+    assert_eq!(world.slack.calls("users.list"), 3, "ceil(2437 / 999) pages");
+    for account in accounts.values() {
+        assert_eq!(account["createdBy"], "slack-im");
+        assert_eq!(account["password"], INITIAL_PASSWORD);
+        assert_eq!(account["roleGroupId"], "AGENT");
+    }
+
+    let writes = world.writes();
+    let second = world.run(&["sync"]);
+    second.assert_code(0);
+    assert_eq!(world.writes(), writes, "a second run with nothing changed makes no write");
+    assert_eq!(second.count("unchanged"), expected.len() as u64);
+    assert!(second.stdout.contains("0 created, 0 updated, 0 deactivated"), "{}", second.stdout);
+}
+
+#[test]
+fn every_kind_of_non_person_is_skipped_with_a_reason() {
+    let world = World::new(0);
+    let run = world.run(&["sync"]);
+    run.assert_code(0);
+    let skipped = &run.summary.as_ref().unwrap()["skipped"];
+    let reason = |id: &str| {
+        skipped
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|s| s["slack_id"] == id)
+            .map(|s| s["reason"].as_str().unwrap().to_string())
+    };
+    assert_eq!(reason("USLACKBOT").as_deref(), Some("Slackbot"));
+    assert_eq!(reason("U0BOT00001").as_deref(), Some("bot"));
+    assert_eq!(reason("U0WFBOT001").as_deref(), Some("workflow bot"));
+    assert_eq!(reason("U0DELETED1").as_deref(), Some("deactivated in Slack"));
+    assert_eq!(reason("U0GUESTMC1").as_deref(), Some("guest (SLACK_IM_INCLUDE_GUESTS is false)"));
+    assert_eq!(reason("U0INVITE01").as_deref(), Some("invitation not accepted yet"));
+    assert_eq!(reason("U0UNCONF01").as_deref(), Some("e-mail not confirmed"));
+    assert!(reason("U0NOEMAIL1").unwrap().starts_with("no e-mail"));
+    assert_eq!(reason("U0APPUSR01"), None, "is_app_user on a human does not make an app");
+    // Non-ASCII names arrive byte-exact.
+    let accounts = world.accounts();
+    assert_eq!(accounts["minjun.kim"]["name"], "김민준");
+}
+
+#[test]
+fn a_changed_real_name_makes_exactly_one_update() {
+    let world = World::new(50);
+    world.run(&["sync"]).assert_code(0);
+    world.slack.update_member("U0KOR00001", |m| {
+        m["real_name"] = json!("김민준 (Minjun)");
+        m["profile"]["real_name"] = json!("김민준 (Minjun)");
+    });
+    let run = world.run(&["sync"]);
+    run.assert_code(0);
+    assert_eq!(world.target.count(TargetOp::Update), 1);
+    assert_eq!(run.count("update"), 1);
+    let account = &world.accounts()["minjun.kim"];
+    assert_eq!(account["name"], "김민준 (Minjun)");
+    assert_eq!(account["password"], INITIAL_PASSWORD, "an update never resets the password");
+    let put = world.target.requests().into_iter().find(|r| r.method == "PUT").unwrap();
+    assert_eq!(put.path, "/api/users/minjun.kim");
+}
+
+#[test]
+fn a_hostile_name_yields_a_valid_body_with_every_other_field_untouched() {
+    let world = World::new(0);
+    let hostile = "Eve\", \"roleGroupId\": \"SUPER\", \"x\": \"{{ secrets }}{% raw %}\\\n\u{2028}😈";
+    world.slack.update_member("U0KOR00001", |m| {
+        m["real_name"] = json!(hostile);
+        m["profile"]["real_name"] = json!(hostile);
+    });
+    world.run(&["sync"]).assert_code(0);
+    let account = &world.accounts()["minjun.kim"];
+    assert_eq!(account["name"], hostile);
+    assert_eq!(account["roleGroupId"], "AGENT");
+    assert!(account.get("x").is_none());
+    let post = world.target.requests().into_iter().find(|r| r.body.contains("minjun.kim")).unwrap();
+    let body: serde_json::Value = serde_json::from_str(&post.body).unwrap();
+    let mut fields: Vec<&str> = body.as_object().unwrap().keys().map(String::as_str).collect();
+    fields.sort();
+    assert_eq!(fields, ["centerIds", "customType", "metadata", "name", "password", "roleGroupId", "userId"]);
+}
+
+#[test]
+fn a_rate_limit_is_waited_out_and_the_same_page_asked_again() {
+    let world = World::new(2416);
+    world.slack.add_fault(SlackFault::new("users.list", 2, Effect::rate_limited(1)));
+    let run = world.run(&["sync"]);
+    run.assert_code(0);
+    assert_eq!(world.slack.calls("users.list"), 4, "3 pages + 1 retry");
+    assert_eq!(world.slack.too_early_retries(), 0);
+    let lists: Vec<_> =
+        world.slack.requests().into_iter().filter(|r| r.path.ends_with("users.list")).collect();
+    assert_eq!(lists[1].args.get("cursor"), lists[2].args.get("cursor"), "the same cursor is retried");
+    assert!(run.elapsed.as_millis() >= 1000);
+    assert_eq!(world.accounts().len(), world.expected_keys().len());
+}
+
+#[test]
+fn a_bad_token_exits_1_with_slacks_error_and_writes_nothing() {
+    let mut world = World::new(10);
+    world.set("SLACK_BOT_TOKEN", "xoxb-not-a-valid-token");
+    let run = world.run(&["sync"]);
+    run.assert_code(1);
+    assert!(run.stderr.contains("invalid_auth"), "{}", run.stderr);
+    assert_eq!(world.writes(), 0);
+    assert_eq!(run.summary.as_ref().unwrap()["exit_code"], 1);
+}
+
+#[test]
+fn dry_runs_read_but_never_write() {
+    let mut world = World::new(100);
+    let plan = world.run(&["plan"]);
+    plan.assert_code(0);
+    assert!(plan.stdout.contains("+ create     minjun.kim (U0KOR00001)"), "{}", plan.stdout);
+    assert_eq!(plan.count("create"), world.expected_keys().len() as u64);
+    world.set("SLACK_IM_DRY_RUN", "true");
+    world.run(&["sync"]).assert_code(0);
+    assert_eq!(world.writes(), 0);
+    assert!(world.target.count(TargetOp::List) >= 2, "a dry run still reads the target");
+}
+
+#[test]
+fn existing_accounts_with_the_same_key_are_adopted_not_duplicated() {
+    let init_data = vec![
+        json!({"userId": "Minjun.Kim", "name": "김민준", "roleGroupId": "ADMIN", "centerIds": ["spectra"],
+               "customType": "user", "metadata": {"counselType": "user", "slackId": "U0KOR00001"}, "createdBy": "init-data"}),
+        json!({"userId": "local-admin", "name": "Local Admin", "createdBy": "init-data"}),
+    ];
+    let world = World::with(
+        slack_im_fakes::SlackOptions::acme(0),
+        TargetOptions { accounts: init_data, ..Default::default() },
+    );
+    let run = world.run(&["sync"]);
+    run.assert_code(0);
+    let accounts = world.accounts();
+    assert!(!accounts.contains_key("minjun.kim"), "no second account differing only in case");
+    assert_eq!(
+        accounts["Minjun.Kim"]["roleGroupId"], "ADMIN",
+        "role kept: update.json takes it from the account"
+    );
+    assert!(accounts.contains_key("local-admin"), "an account slack-im does not manage is never removed");
+    assert_eq!(world.target.count(TargetOp::Delete), 0);
+}
+
+#[test]
+fn a_409_on_create_counts_as_existing_not_failed() {
+    let world = World::new(0);
+    world.target.add_fault(slack_im_fakes::TargetFault::new(
+        TargetOp::Create,
+        1,
+        Effect::Status { code: 409, body: r#"{"error":"conflict"}"#.into() },
+    ));
+    let run = world.run(&["sync"]);
+    run.assert_code(0);
+    assert_eq!(run.count("existing"), 1);
+    assert_eq!(run.count("failed"), 0);
+}
+
+#[test]
+fn a_template_that_fails_for_one_member_stops_the_run_before_any_write() {
+    let mut world = World::new(20);
+    let templates = world.own_templates();
+    let create = templates.join("dev/create.json");
+    let text = std::fs::read_to_string(&create).unwrap();
+    std::fs::write(
+        &create,
+        text.replace("\"customType\": \"user\",", "\"customType\": {{ user.nickname }},"),
+    )
+    .unwrap();
+    let run = world.run(&["sync"]);
+    run.assert_code(2);
+    assert!(run.stderr.contains("dev/create.json line"), "{}", run.stderr);
+    assert!(run.stderr.contains("for member U"), "{}", run.stderr);
+    assert_eq!(world.writes(), 0);
+}
+
+#[test]
+fn reports_are_written_with_the_contract_fields() {
+    let world = World::new(10);
+    let run = world.run(&["sync"]);
+    run.assert_code(0);
+    let s = run.summary.as_ref().unwrap();
+    for field in ["system", "dry_run", "started_at", "duration_ms", "counts", "actions", "skipped"] {
+        assert!(s.get(field).is_some(), "summary.json lacks {field}");
+    }
+    for count in ["create", "update", "deactivate", "unchanged", "skipped", "failed", "withheld"] {
+        assert!(s["counts"][count].is_u64(), "counts lacks {count}");
+    }
+    let action = &s["actions"][0];
+    for field in ["action", "key", "slack_id", "status", "error"] {
+        assert!(action.get(field).is_some(), "an action lacks {field}: {action}");
+    }
+    let reports = world.dir.path().join("reports");
+    let junit = std::fs::read_to_string(reports.join("junit.xml")).unwrap();
+    assert!(junit.contains("<testsuite name=\"slack-im.dev\""), "{junit}");
+    let md = std::fs::read_to_string(reports.join("summary.md")).unwrap();
+    assert!(md.starts_with("# slack-im sync: dev"), "{md}");
+    for text in [&run.stdout, &run.stderr, &junit, &md, &s.to_string()] {
+        assert!(
+            !text.contains(INITIAL_PASSWORD) && !text.contains(TARGET_TOKEN) && !text.contains(BOT_TOKEN)
+        );
+    }
+}
