@@ -1,7 +1,7 @@
 //! Applies a plan's writes to a target with bounded concurrency. One failed write never stops the
 //! others: every action ends with its own outcome, and the run reports them all.
 
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Mutex;
 use std::time::Instant;
 
@@ -22,11 +22,18 @@ pub enum Outcome {
     Planned,
 }
 
+/// After this many failures in a row that say the target as a whole is unavailable (no
+/// connection, 5xx, 401/403), the remaining writes are not attempted: a target that went down
+/// halfway costs seconds, not one timeout per account. The next run picks up where this one stopped.
+pub const BREAKER_FAILURES: usize = 10;
+
 /// Applies every action that is not withheld, `concurrency` at a time. Returns one outcome per
 /// action, in the plan's order.
 pub fn apply(actions: &[Action], target: &dyn Target, concurrency: usize) -> Vec<Outcome> {
     let outcomes: Vec<Mutex<Option<Outcome>>> = actions.iter().map(|_| Mutex::new(None)).collect();
     let next = AtomicUsize::new(0);
+    let failures_in_a_row = AtomicUsize::new(0);
+    let tripped = AtomicBool::new(false);
     let finished = AtomicUsize::new(0);
     let to_do = actions.iter().filter(|a| a.withheld.is_none()).count();
     let started = Instant::now();
@@ -36,8 +43,24 @@ pub fn apply(actions: &[Action], target: &dyn Target, concurrency: usize) -> Vec
             scope.spawn(|| loop {
                 let i = next.fetch_add(1, Ordering::SeqCst);
                 let Some(action) = actions.get(i) else { break };
-                let outcome =
-                    if action.withheld.is_some() { Outcome::Withheld } else { apply_one(action, target) };
+                let outcome = if action.withheld.is_some() {
+                    Outcome::Withheld
+                } else if tripped.load(Ordering::SeqCst) {
+                    Outcome::Failed(format!(
+                        "not attempted: the target failed {BREAKER_FAILURES} writes in a row; the next run retries it"
+                    ))
+                } else {
+                    let (outcome, unavailable) = apply_one(action, target);
+                    if unavailable {
+                        let n = failures_in_a_row.fetch_add(1, Ordering::SeqCst) + 1;
+                        if n >= BREAKER_FAILURES && !tripped.swap(true, Ordering::SeqCst) {
+                            log::error!("the target failed {n} writes in a row: not attempting the rest");
+                        }
+                    } else {
+                        failures_in_a_row.store(0, Ordering::SeqCst);
+                    }
+                    outcome
+                };
                 if outcome != Outcome::Withheld {
                     let n = finished.fetch_add(1, Ordering::SeqCst) + 1;
                     if n % 500 == 0 {
@@ -58,7 +81,8 @@ pub fn apply(actions: &[Action], target: &dyn Target, concurrency: usize) -> Vec
         .collect()
 }
 
-fn apply_one(action: &Action, target: &dyn Target) -> Outcome {
+/// One write; the flag says whether its failure means the whole target is unavailable.
+fn apply_one(action: &Action, target: &dyn Target) -> (Outcome, bool) {
     let null = serde_json::Value::Null;
     let body = action.body.as_ref().unwrap_or(&null);
     let result = match action.kind {
@@ -78,11 +102,11 @@ fn apply_one(action: &Action, target: &dyn Target) -> Outcome {
                 (_, ActionKind::Deactivate) => "deactivated",
             };
             log::debug!("{verb}: {}", action.key);
-            outcome
+            (outcome, false)
         }
         Err(e) => {
             log::error!("{e}");
-            Outcome::Failed(e.to_string())
+            (Outcome::Failed(e.to_string()), e.is_unavailable())
         }
     }
 }
@@ -167,6 +191,17 @@ mod tests {
     fn a_409_counts_as_existing() {
         let target = MemoryTarget { exists: ["a".to_string()].into(), ..Default::default() };
         assert_eq!(apply(&[action(ActionKind::Create, "a")], &target, 1), [Outcome::AlreadyExisted]);
+    }
+
+    #[test]
+    fn a_target_that_goes_down_is_not_hammered_to_the_end() {
+        let keys: Vec<String> = (0..100).map(|i| i.to_string()).collect();
+        let target = MemoryTarget { fail: keys[20..].iter().cloned().collect(), ..Default::default() };
+        let actions: Vec<Action> = keys.iter().map(|k| action(ActionKind::Create, k)).collect();
+        let outcomes = apply(&actions, &target, 1);
+        assert!(outcomes[..20].iter().all(|o| *o == Outcome::Done));
+        assert!(outcomes[20..].iter().all(|o| matches!(o, Outcome::Failed(_))));
+        assert_eq!(target.calls.lock().unwrap().len(), 20 + BREAKER_FAILURES);
     }
 
     #[test]

@@ -5,7 +5,7 @@ use std::io::Write;
 use std::process::ExitCode;
 
 use slack_im::config::{Config, VARIABLES};
-use slack_im::secret::Redactor;
+use slack_im::secret::{self, Redactor};
 use slack_im::{exit, Command};
 
 fn main() -> ExitCode {
@@ -34,6 +34,7 @@ fn main() -> ExitCode {
         }
     };
     let redactor = Redactor::new(config.all_secrets());
+    secret::install_log_redactor(redactor.clone());
     match slack_im::run(command, &config) {
         Ok(summary) => {
             print(&redactor.redact(&summary.console(command == Command::Plan || summary.dry_run)));
@@ -46,10 +47,13 @@ fn main() -> ExitCode {
     }
 }
 
+/// Logs on stderr, `[time level] message`, every line passed through the secret redactor.
 fn init_logging() {
     env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("info"))
-        .format_target(false)
-        .format_timestamp_secs()
+        .format(|buf, record| {
+            let line = secret::redact_log_line(&record.args().to_string());
+            writeln!(buf, "[{} {:<5}] {line}", buf.timestamp_seconds(), record.level())
+        })
         .init();
 }
 

@@ -68,6 +68,22 @@ impl Redactor {
     }
 }
 
+/// The redactor of this process's log lines, installed once the secrets are known.
+static LOG_REDACTOR: std::sync::OnceLock<Redactor> = std::sync::OnceLock::new();
+
+/// Makes every later log line pass through `redactor` (see [`redact_log_line`]).
+pub fn install_log_redactor(redactor: Redactor) {
+    let _ = LOG_REDACTOR.set(redactor);
+}
+
+/// A log line with the installed secrets removed (unchanged before installation).
+pub fn redact_log_line(line: &str) -> String {
+    match LOG_REDACTOR.get() {
+        Some(r) => r.redact(line),
+        None => line.to_string(),
+    }
+}
+
 impl fmt::Debug for Redactor {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "Redactor({} secrets)", self.values.len())

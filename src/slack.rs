@@ -231,37 +231,31 @@ impl SlackClient {
                 if let Some(t) = &self.team_id {
                     args.push(("team_id", t));
                 }
-                let page: UsersListPage = match self.call(method, &args) {
+                let page = match self.call_with(method, &args, |body| parse_users_list(body, keep_raw)) {
                     Err(SlackError::Api { code, .. })
                         if code == "invalid_cursor" && restarts < CURSOR_RESTARTS =>
                     {
                         restarts += 1;
-                        log::warn!("Slack {method}: invalid_cursor after {} pages; reading again from the first page", stats.pages);
+                        log::warn!(
+                            "Slack {method}: invalid_cursor after {} pages; reading again from the first page",
+                            stats.pages
+                        );
                         continue 'read;
                     }
                     other => other?,
                 };
                 stats.pages += 1;
-                for raw in page.members {
-                    let mut member: Member =
-                        serde_json::from_str(raw.get()).map_err(|e| SlackError::Malformed {
-                            method: method.into(),
-                            detail: format!("a member on page {}: {e}", stats.pages),
-                            excerpt: http::excerpt(raw.get(), 200),
-                        })?;
-                    if !seen.insert(member.id.clone()) {
+                for member in page.members {
+                    if seen.insert(member.id.clone()) {
+                        members.push(member);
+                    } else {
                         stats.duplicates += 1;
-                        continue;
                     }
-                    if keep_raw {
-                        member.raw = Some(raw);
-                    }
-                    members.push(member);
                 }
                 if stats.pages % 5 == 0 {
                     log::info!("Slack {method}: page {}: {} members so far", stats.pages, members.len());
                 }
-                match next_cursor(page.response_metadata) {
+                match page.next_cursor {
                     Some(next) => cursor = Some(next),
                     None => {
                         stats.requests = self.requests();
@@ -315,6 +309,16 @@ impl SlackClient {
     /// 5xx, transport errors, unreadable bodies and transient `ok:false` codes; any other `ok:false`
     /// fails at once with Slack's error code.
     fn call<T: DeserializeOwned>(&self, method: &str, args: &[(&str, &str)]) -> Result<T, SlackError> {
+        self.call_with(method, args, |body| parse::<T>(method, body))
+    }
+
+    /// [`Self::call`] with the method's own parser: an unreadable answer is retried like a 5xx.
+    fn call_with<T>(
+        &self,
+        method: &str,
+        args: &[(&str, &str)],
+        parse_body: impl Fn(&str) -> Result<T, SlackError>,
+    ) -> Result<T, SlackError> {
         let url = format!("{}{}", self.base_url, method);
         let mut transient = 0;
         let mut limited = 0;
@@ -354,7 +358,7 @@ impl SlackClient {
                     }
                     error
                 }
-                Ok(reply) => match parse::<T>(method, &reply.body) {
+                Ok(reply) => match parse_body(&reply.body) {
                     Ok(value) => return Ok(value),
                     Err(e @ SlackError::Api { .. }) => match &e {
                         SlackError::Api { code, .. } if TRANSIENT_CODES.contains(&code.as_str()) => e,
@@ -378,8 +382,36 @@ impl SlackClient {
     }
 }
 
+/// One `users.list` page, parsed: its members and the cursor of the next page (`None`: the end).
+#[derive(Debug)]
+pub struct UsersPage {
+    pub members: Vec<Member>,
+    pub next_cursor: Option<String>,
+}
+
+/// Parses a `users.list` answer. Pure, so it is unit-tested and fuzzed on its own; `keep_raw`
+/// keeps each member's whole object.
+pub fn parse_users_list(body: &str, keep_raw: bool) -> Result<UsersPage, SlackError> {
+    let method = "users.list";
+    let page: UsersListPage = parse(method, body)?;
+    let mut members = Vec::with_capacity(page.members.len());
+    for raw in page.members {
+        let mut member: Member = serde_json::from_str(raw.get()).map_err(|e| SlackError::Malformed {
+            method: method.into(),
+            detail: format!("a member: {e}"),
+            excerpt: http::excerpt(raw.get(), 200),
+        })?;
+        if keep_raw {
+            member.raw = Some(raw);
+        }
+        members.push(member);
+    }
+    Ok(UsersPage { members, next_cursor: next_cursor(page.response_metadata) })
+}
+
 /// Parses a 200 body: the envelope first (`ok`, `error`), then the method's own shape.
 fn parse<T: DeserializeOwned>(method: &str, body: &str) -> Result<T, SlackError> {
+    let body = &*repair_lone_surrogates(body);
     let malformed = |detail: String| SlackError::Malformed {
         method: method.into(),
         detail,
@@ -395,6 +427,54 @@ fn parse<T: DeserializeOwned>(method: &str, body: &str) -> Result<T, SlackError>
         });
     }
     serde_json::from_str(body).map_err(|e| malformed(e.to_string()))
+}
+
+/// Replaces `\uD800`–`\uDFFF` escapes that are not a high-low pair with `\uFFFD`.
+///
+/// Slack can send a lone surrogate (a name cut in the middle of an emoji); serde_json rightly refuses
+/// it, and one such member would fail every read of the workspace. Valid pairs and everything else
+/// are left as they are; a body without such escapes is not copied.
+pub fn repair_lone_surrogates(body: &str) -> std::borrow::Cow<'_, str> {
+    let bytes = body.as_bytes();
+    let hex_at = |i: usize| -> Option<u32> {
+        let digits = bytes.get(i..i + 4)?;
+        u32::from_str_radix(std::str::from_utf8(digits).ok()?, 16).ok()
+    };
+    let surrogate_at = |i: usize| -> Option<u32> {
+        (bytes.get(i) == Some(&b'\\') && bytes.get(i + 1) == Some(&b'u'))
+            .then(|| hex_at(i + 2))
+            .flatten()
+            .filter(|c| (0xD800..=0xDFFF).contains(c))
+    };
+    let mut out: Option<String> = None;
+    let mut copied = 0;
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] != b'\\' {
+            i += 1;
+            continue;
+        }
+        match surrogate_at(i) {
+            // A high surrogate followed by a low one: a valid pair.
+            Some(0xD800..=0xDBFF) if surrogate_at(i + 6).is_some_and(|low| low >= 0xDC00) => i += 12,
+            Some(_) => {
+                let o = out.get_or_insert_with(|| String::with_capacity(body.len()));
+                o.push_str(&body[copied..i]);
+                o.push_str("\\uFFFD");
+                i += 6;
+                copied = i;
+            }
+            // Any other escape: skip both characters, so `\\` is never read as the start of one.
+            None => i += 2,
+        }
+    }
+    match out {
+        None => std::borrow::Cow::Borrowed(body),
+        Some(mut o) => {
+            o.push_str(&body[copied..]);
+            std::borrow::Cow::Owned(o)
+        }
+    }
 }
 
 /// The cursor of the next page, or `None` at the end: an empty, null or missing `next_cursor`, or
@@ -436,6 +516,18 @@ mod tests {
         .err()
         .unwrap();
         assert_eq!(err.to_string(), "Slack users.list failed: missing_scope (the token lacks the scope users:read.email; it has users:read)");
+    }
+
+    #[test]
+    fn lone_surrogates_become_replacement_characters_and_pairs_stay() {
+        let body =
+            r#"{"ok":true,"members":[{"id":"U1","real_name":"a\ud800b \udc00 \ud83d\ude00 \\ud800"}]}"#;
+        let page = parse_users_list(body, false).unwrap();
+        assert_eq!(page.members[0].real_name.as_deref(), Some("a\u{FFFD}b \u{FFFD} 😀 \\ud800"));
+        assert!(matches!(repair_lone_surrogates("plain"), std::borrow::Cow::Borrowed(_)));
+        assert_eq!(repair_lone_surrogates(r#""\ud800""#), r#""\uFFFD""#);
+        assert_eq!(repair_lone_surrogates(r#""\ud800\u0041""#), r#""\uFFFD\u0041""#);
+        assert_eq!(repair_lone_surrogates(r#""x\ud8""#), r#""x\ud8""#);
     }
 
     #[test]

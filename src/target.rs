@@ -73,6 +73,18 @@ impl fmt::Display for TargetError {
 
 impl std::error::Error for TargetError {}
 
+impl TargetError {
+    /// The target as a whole is not answering or not letting us in (no connection, 5xx, 429,
+    /// 401/403), as opposed to refusing this one request (400, 404, 422…).
+    pub fn is_unavailable(&self) -> bool {
+        match self {
+            TargetError::Transport { .. } => true,
+            TargetError::Http { status, .. } => matches!(status, 401 | 403 | 429 | 500..=599),
+            TargetError::Listing { .. } => false,
+        }
+    }
+}
+
 /// What a create did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Created {

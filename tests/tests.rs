@@ -3,4 +3,6 @@
 
 mod common;
 mod config_errors;
+mod deactivation;
+mod faults;
 mod sync;

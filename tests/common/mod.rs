@@ -10,11 +10,11 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
-use slack_im_fakes::{FakeSlack, FakeTarget, SlackOptions, TargetOp, TargetOptions};
+use slack_im_fakes::{FakeSlack, FakeTarget, SlackOptions, TargetOp, TargetOptions, Token};
 
-pub const BOT_TOKEN: &str = "xoxb-sandbox-token";
-pub const TARGET_TOKEN: &str = "target-sandbox-token";
-/// Distinctive, so a leak is easy to find in any output.
+// Distinctive secret values: every run checks that none of them appears in its output or reports.
+pub const BOT_TOKEN: &str = "xoxb-7f3k-distinctive-bot-secret";
+pub const TARGET_TOKEN: &str = "tgt-9QvX-distinctive-target-secret";
 pub const INITIAL_PASSWORD: &str = "pw-Zq8-never-print-me";
 
 /// A scratch folder removed when the test ends.
@@ -79,7 +79,11 @@ impl World {
         World::with(SlackOptions::acme(synthetic), TargetOptions::default())
     }
 
-    pub fn with(slack: SlackOptions, target: TargetOptions) -> World {
+    /// Custom fakes; their tokens are replaced by this harness's distinctive ones.
+    pub fn with(mut slack: SlackOptions, mut target: TargetOptions) -> World {
+        slack.tokens =
+            vec![Token::bot(BOT_TOKEN, &["users:read", "users:read.email", "channels:read", "chat:write"])];
+        target.tokens = vec![(TARGET_TOKEN.into(), "slack-im".into())];
         let slack = FakeSlack::start(slack);
         let target = FakeTarget::start(target);
         let dir = TempDir::new("world");
@@ -118,9 +122,13 @@ impl World {
         root
     }
 
-    /// Runs `slack-im ARGS` with exactly this world's environment.
+    /// Runs `slack-im ARGS` with exactly this world's environment, and checks that no secret of
+    /// that environment appears in its stdout, stderr or any report file, whatever happened.
     pub fn run(&self, args: &[&str]) -> Run {
-        run_binary(args, &self.env, Some(&self.dir.path().join("reports")))
+        let reports = self.dir.path().join("reports");
+        let run = run_binary(args, &self.env, Some(&reports));
+        assert_no_secret_leaked(&run, &self.env, &reports);
+        run
     }
 
     pub fn writes(&self) -> usize {
@@ -141,6 +149,31 @@ impl World {
             self.slack.members().iter().filter(|m| is_eligible(m)).map(key_of).collect();
         keys.sort();
         keys
+    }
+}
+
+/// The values of `SLACK_BOT_TOKEN` and every `SLACK_IM_SECRET_*` must appear nowhere a person or
+/// a CI system can read.
+#[track_caller]
+pub fn assert_no_secret_leaked(run: &Run, env: &BTreeMap<String, String>, reports: &Path) {
+    let secrets: Vec<&String> = env
+        .iter()
+        .filter(|(k, _)| {
+            *k == "SLACK_BOT_TOKEN" || k.starts_with("SLACK_IM_SECRET_") && !k.ends_with("_FILE")
+        })
+        .map(|(_, v)| v)
+        .collect();
+    let mut texts =
+        vec![("stdout".to_string(), run.stdout.clone()), ("stderr".to_string(), run.stderr.clone())];
+    for entry in std::fs::read_dir(reports).into_iter().flatten().flatten() {
+        if let Ok(text) = std::fs::read_to_string(entry.path()) {
+            texts.push((entry.path().display().to_string(), text));
+        }
+    }
+    for (name, text) in &texts {
+        for secret in &secrets {
+            assert!(!text.contains(secret.as_str()), "a secret leaked into {name}:\n{text}");
+        }
     }
 }
 
