@@ -156,7 +156,8 @@ fn a_response_slower_than_the_timeout_is_retried() {
 
 #[test]
 fn short_empty_and_overlapping_pages_and_every_end_form_read_everyone_once() {
-    let shapes: Vec<(&str, Box<dyn Fn(&mut SlackOptions)>)> = vec![
+    type Shape = Box<dyn Fn(&mut SlackOptions)>;
+    let shapes: Vec<(&str, Shape)> = vec![
         ("short pages", Box::new(|o| o.short_pages = true)),
         ("empty pages with a cursor", Box::new(|o| o.empty_page_at = vec![1, 2, 3])),
         ("a member repeated across pages", Box::new(|o| o.duplicate_across_pages = true)),
