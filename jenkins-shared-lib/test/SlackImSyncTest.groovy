@@ -1,0 +1,454 @@
+/**
+ * Step tests for vars/slackImSync.groovy, run in PipelineHarness (fake pipeline steps, every call recorded).
+ * Each public method named test* runs on a fresh instance (see run-tests.groovy).
+ */
+class SlackImSyncTest {
+
+    static final Map BASE = [system: 'dev', targetUrl: 'https://dev.example.internal/api']
+
+    PipelineHarness h = new PipelineHarness()
+
+    /** Runs the step; the fake container "exits" with `status` after leaving `fixture` as summary.json. */
+    Map run(Map args, Object status = 0, String fixture = null) {
+        h.shHandler = { Map shArgs, Map stepEnv ->
+            if (status instanceof Closure) {
+                return status.call(shArgs, stepEnv)
+            }
+            if (fixture && shArgs.returnStatus) {
+                File dir = new File(h.workspace, stepEnv.SLACK_IM_JENKINS_REPORT_DIR)
+                dir.mkdirs()
+                new File(dir, 'summary.json').text = fixtureText(fixture)
+                new File(dir, 'junit.xml').text = '<testsuites/>'
+            }
+            return status
+        }
+        Object result = null
+        Throwable thrown = null
+        try {
+            result = h.load('vars/slackImSync.groovy').call(args)
+        } catch (Throwable t) {
+            thrown = t
+        }
+        return [result: result, thrown: thrown]
+    }
+
+    static String fixtureText(String name) {
+        return new File(PipelineHarness.libraryRoot(), "test/fixtures/${name}").text
+    }
+
+    Map runCall() {
+        List<Map> runs = h.calls('sh').findAll { it.args.returnStatus && it.args.script.contains('set -- run') }
+        assert runs.size() == 1: h.printCallStack()
+        return runs[0]
+    }
+
+    String errorMessage(Map out) {
+        assert out.thrown instanceof PipelineError: "expected error(), got ${out.thrown}\n${h.printCallStack()}"
+        assert h.calls('error').size() == 1
+        return h.calls('error')[0].args
+    }
+
+    void assertNoContainerRun() {
+        assert h.calls('sh').isEmpty()
+        assert h.calls('withCredentials').isEmpty()
+    }
+
+    void assertNoSecretInRecordedStrings() {
+        assert !h.secretValuesHandedOut.isEmpty()
+        List<String> strings = h.recordedStrings()
+        for (String secret : h.secretValuesHandedOut) {
+            for (String s : strings) {
+                assert !s.contains(secret): "secret value found in a recorded string: ${s}"
+            }
+        }
+    }
+
+    // ----- parameter validation ------------------------------------------------------------
+
+    void testUnknownParameterIsAnErrorWithSuggestion() {
+        Map out = run(BASE + [sytem: 'dev', dryrun: true])
+        String msg = errorMessage(out)
+        assert msg.contains("unknown parameter 'sytem' (did you mean 'system'?)")
+        assert msg.contains("unknown parameter 'dryrun' (did you mean 'dryRun'?)")
+        assertNoContainerRun()
+        assert h.currentBuild.result == 'FAILURE'
+    }
+
+    void testMissingSystemIsAnError() {
+        Map out = run([targetUrl: 'https://x.example'])
+        assert errorMessage(out).contains("the 'system' parameter is required")
+        assertNoContainerRun()
+    }
+
+    void testBlankOrUnsafeSystemIsAnError() {
+        assert errorMessage(run(BASE + [system: '  '])).contains("'system' parameter is required")
+        h = new PipelineHarness()
+        assert errorMessage(run(BASE + [system: '../etc'])).contains("system '../etc' is not a valid system name")
+    }
+
+    void testMissingTargetUrlIsAnError() {
+        assert errorMessage(run([system: 'dev'])).contains("the 'targetUrl' parameter is required")
+        h = new PipelineHarness()
+        assert errorMessage(run([system: 'dev', targetUrl: 'ftp://x'])).contains('must be an http:// or https:// URL')
+    }
+
+    void testBadEngineIsAnError() {
+        String msg = errorMessage(run(BASE + [engine: 'rkt']))
+        assert msg.contains("engine 'rkt' must be 'docker' or 'podman'")
+        assertNoContainerRun()
+    }
+
+    void testBadCommandIsAnError() {
+        assert errorMessage(run(BASE + [command: 'deploy'])).contains("command 'deploy' must be one of 'sync', 'plan', 'check'")
+    }
+
+    void testBadVarNamesAreErrors() {
+        String msg = errorMessage(run(BASE + [vars: ['bad-name': 'x', 'a b': 'y', 'x;rm -rf /': 'z', ok_name: 'fine']]))
+        assert msg.contains("vars: name 'bad-name' may only contain letters, digits and '_'")
+        assert msg.contains("vars: name 'a b'")
+        assert msg.contains("vars: name 'x;rm -rf /'")
+        assert !msg.contains("'ok_name'")
+        assertNoContainerRun()
+    }
+
+    void testBadSecretNamesAndIdsAreErrors() {
+        String msg = errorMessage(run(BASE + [secrets: ['db-password': 'cred', api_key: '', other: 42]]))
+        assert msg.contains("secrets: name 'db-password' may only contain letters, digits and '_'")
+        assert msg.contains('secrets.api_key must be the id of a Secret text credential')
+        assert msg.contains('secrets.other must be the id of a Secret text credential')
+        assertNoContainerRun()
+    }
+
+    void testVarsAndSecretsMustBeMapsAndNamesCaseInsensitiveUnique() {
+        String msg = errorMessage(run(BASE + [vars: 'tenant=acme', secrets: [Token: 'a', TOKEN: 'b']]))
+        assert msg.contains('vars must be a map of name: value')
+        assert msg.contains("secrets: name 'TOKEN' is given twice") || msg.contains("secrets: name 'Token' is given twice")
+    }
+
+    void testSecretTargetTokenClashIsAnError() {
+        assert errorMessage(run(BASE + [secrets: [target_token: 'x']])).contains('clashes with targetCredentialsId')
+    }
+
+    void testAllProblemsAreReportedAtOnce() {
+        String msg = errorMessage(run([engine: 'lxc', timeoutMinutes: 0, reportDir: '../outside', dryRun: 'maybe']))
+        assert msg.contains("'system' parameter is required")
+        assert msg.contains("'targetUrl' parameter is required")
+        assert msg.contains("engine 'lxc'")
+        assert msg.contains('timeoutMinutes must be a whole number >= 1')
+        assert msg.contains("reportDir '../outside' must be a relative folder inside the workspace")
+        assert msg.contains("dryRun must be true or false, not 'maybe'")
+    }
+
+    void testReportDirMustStayInTheWorkspace() {
+        for (String bad : ['/tmp/x', 'a/../../b', 'reports/', 'rep orts', 'r*']) {
+            h = new PipelineHarness()
+            assert errorMessage(run(BASE + [reportDir: bad])).contains("reportDir '${bad}'")
+        }
+    }
+
+    void testNetworkAndPullAreValidated() {
+        String msg = errorMessage(run(BASE + [network: 'container:other', pull: 'sometimes']))
+        assert msg.contains("network 'container:other'")
+        assert msg.contains("pull 'sometimes'")
+    }
+
+    // ----- credentials and the sh script ----------------------------------------------------
+
+    void testCredentialsAreBoundAndPassedByName() {
+        run(BASE + [secrets: [db_password: 'dev-db-password'], vars: [tenant: 'acme']])
+        List bindings = h.calls('withCredentials')[0].args
+        assert bindings.collect { [it.$class, it.credentialsId, it.variable] } == [
+            ['StringBinding', 'slack-im-slack-bot-token', 'SLACK_BOT_TOKEN'],
+            ['StringBinding', 'slack-im-dev-target-token', 'SLACK_IM_SECRET_TARGET_TOKEN'],
+            ['StringBinding', 'dev-db-password', 'SLACK_IM_SECRET_DB_PASSWORD'],
+        ]
+        Map call = runCall()
+        assert call.args.returnStatus == true
+        List<String> names = call.env.SLACK_IM_JENKINS_ENV_NAMES.split(' ') as List
+        assert names.containsAll(['SLACK_BOT_TOKEN', 'SLACK_IM_SECRET_TARGET_TOKEN', 'SLACK_IM_SECRET_DB_PASSWORD',
+                                  'SLACK_IM_SYSTEM', 'SLACK_IM_TARGET_URL', 'SLACK_IM_REPORT_DIR', 'SLACK_IM_VAR_TENANT'])
+        assert names.every { it ==~ /[A-Z][A-Z0-9_]*/ }
+        assert !names.any { it.startsWith('SLACK_IM_JENKINS_') }: 'step-internal settings must not reach the container'
+        String script = call.args.script
+        assert script.contains('set -- "$@" -e "$name"')
+        assert !script.contains('SLACK_BOT_TOKEN=')
+        // the secrets are in the sh step's environment (from withCredentials), nowhere else
+        assert call.env.SLACK_BOT_TOKEN == PipelineHarness.fakeSecret('slack-im-slack-bot-token')
+        List<String> withEnv = h.calls('withEnv')[0].args
+        assert !withEnv.any { it.startsWith('SLACK_BOT_TOKEN') || it.startsWith('SLACK_IM_SECRET_') }
+        assertNoSecretInRecordedStrings()
+    }
+
+    void testRenderedRunLineContainsDashESlackBotToken() {
+        // What `-e "$name"` expands to, for the recorded environment.
+        Map call = run(BASE).with { runCall() }
+        String expanded = call.env.SLACK_IM_JENKINS_ENV_NAMES.split(' ').collect { "-e ${it}" }.join(' ')
+        assert expanded.contains('-e SLACK_BOT_TOKEN')
+        assert expanded.contains('-e SLACK_IM_SECRET_TARGET_TOKEN')
+    }
+
+    void testShScriptIsTheSameConstantForAnyParameters() {
+        run(BASE)
+        String first = runCall().args.script
+        h = new PipelineHarness()
+        run([system: 'sales-demo-1', targetUrl: 'https://demo.example/$(reboot)', engine: 'podman', network: 'host',
+             vars: [tenant: '"; rm -rf / #'], secrets: [x: 'cred'], image: 'registry.example.com/slack-im:1.2.3',
+             dryRun: true, command: 'plan', templatesDir: 'deploy/templates', caBundle: '/etc/pki/ca.pem'])
+        String second = runCall().args.script
+        assert first == second
+        assert !second.contains('sales-demo-1') && !second.contains('reboot') && !second.contains('registry.example.com')
+    }
+
+    void testNoSecretValueInAnyRecordedStringOnEveryPath() {
+        h.credentials['slack-im-slack-bot-token'] = 'xoxb-REAL-LOOKING-TOKEN-424242'
+        Map out = run(BASE + [secrets: [api: 'api-cred']], 3, 'summary-partial.json')
+        assert out.thrown == null
+        assertNoSecretInRecordedStrings()
+        assert !out.result.toString().contains('xoxb-REAL-LOOKING-TOKEN-424242')
+        for (int status : [0, 1, 2, 4]) {
+            h = new PipelineHarness()
+            run(BASE + [secrets: [api: 'api-cred'], caCredentialsId: 'corp-ca'], status, 'summary-withheld.json')
+            assertNoSecretInRecordedStrings()
+        }
+    }
+
+    void testCustomAndDisabledCredentials() {
+        run(BASE + [slackCredentialsId: 'other-slack', targetCredentialsId: 'dev-api-token'])
+        assert h.calls('string').collect { it.args.credentialsId } == ['other-slack', 'dev-api-token']
+        h = new PipelineHarness()
+        run(BASE + [targetCredentialsId: false])
+        assert h.calls('string').collect { it.args.variable } == ['SLACK_BOT_TOKEN']
+        assert !runCall().env.SLACK_IM_JENKINS_ENV_NAMES.contains('TARGET_TOKEN')
+    }
+
+    void testCaCredentialIsAFileBindingMountedByThePath() {
+        run(BASE + [caCredentialsId: 'corp-ca'])
+        assert h.calls('file')[0].args == [credentialsId: 'corp-ca', variable: 'SLACK_IM_JENKINS_CA_FILE']
+        Map call = runCall()
+        assert call.env.SSL_CERT_FILE == '/etc/slack-im/ca.pem'
+        assert call.env.SLACK_IM_JENKINS_ENV_NAMES.contains('SSL_CERT_FILE')
+        assert call.env.SLACK_IM_JENKINS_CA_FILE
+    }
+
+    void testNonSecretSettingsGoThroughWithEnv() {
+        run(BASE + [dryRun: true, notifyChannel: 'C0123ABC', vars: [tenant: 'acme', Region: 'eu'], image: 'reg.example/slack-im:1.0',
+                    engine: 'podman', network: 'host', pull: 'always', emailDomains: ['example.com', 'example.org'],
+                    maxDeactivate: 5, includeGuests: false, logLevel: 'debug', timeoutMinutes: 12])
+        Map env = runCall().env
+        assert env.SLACK_IM_SYSTEM == 'dev'
+        assert env.SLACK_IM_TARGET_URL == 'https://dev.example.internal/api'
+        assert env.SLACK_IM_DRY_RUN == 'true'
+        assert env.SLACK_IM_NOTIFY_CHANNEL == 'C0123ABC'
+        assert env.SLACK_IM_VAR_TENANT == 'acme'
+        assert env.SLACK_IM_VAR_REGION == 'eu'
+        assert env.SLACK_IM_EMAIL_DOMAINS == 'example.com,example.org'
+        assert env.SLACK_IM_MAX_DEACTIVATE == '5'
+        assert env.SLACK_IM_INCLUDE_GUESTS == 'false'
+        assert env.RUST_LOG == 'debug'
+        assert env.SLACK_IM_REPORT_DIR == '/reports'
+        assert env.SLACK_IM_JENKINS_ENGINE == 'podman'
+        assert env.SLACK_IM_JENKINS_IMAGE == 'reg.example/slack-im:1.0'
+        assert env.SLACK_IM_JENKINS_NETWORK == 'host'
+        assert env.SLACK_IM_JENKINS_PULL == 'always'
+        assert env.SLACK_IM_JENKINS_REPORT_DIR == 'slack-im-reports/dev'
+        assert h.calls('timeout')[0].args == [time: 12, unit: 'MINUTES']
+    }
+
+    void testDefaults() {
+        run(BASE)
+        Map env = runCall().env
+        assert env.SLACK_IM_JENKINS_ENGINE == 'docker'
+        assert env.SLACK_IM_JENKINS_IMAGE == 'slack-im:latest'
+        assert env.SLACK_IM_JENKINS_COMMAND == 'sync'
+        assert env.SLACK_IM_JENKINS_NETWORK == ''
+        assert !env.containsKey('SLACK_IM_DRY_RUN')
+        assert !env.containsKey('SLACK_IM_NOTIFY_CHANNEL')
+        assert env.SLACK_IM_JENKINS_CONTAINER_NAME ==~ /slack-im-dev-jenkins-slack-im-sync-42-[0-9a-f]{8}/
+        assert h.calls('timeout')[0].args == [time: 30, unit: 'MINUTES']
+    }
+
+    void testEngineDefaultsToContainerBin() {
+        h.env.CONTAINER_BIN = 'podman'
+        run(BASE)
+        assert runCall().env.SLACK_IM_JENKINS_ENGINE == 'podman'
+    }
+
+    // ----- exit codes --------------------------------------------------------------------------
+
+    void testExitZeroIsSuccess() {
+        Map out = run(BASE, 0, 'summary-ok.json')
+        assert out.thrown == null
+        assert h.currentBuild.result == 'SUCCESS'
+        assert h.calls('unstable').isEmpty() && h.calls('error').isEmpty()
+        assert out.result.exitCode == 0
+        assert out.result.result == 'SUCCESS'
+    }
+
+    void testExitThreeIsUnstableWithFirstErrors() {
+        Map out = run(BASE, 3, 'summary-partial.json')
+        assert out.thrown == null
+        assert h.currentBuild.result == 'UNSTABLE'
+        String msg = h.calls('unstable')[0].args
+        assert msg.contains('exited with code 3: partial: some actions failed, the rest applied')
+        assert msg.contains('create bob@example.com: POST /api/users: HTTP 409 Conflict: login already taken')
+        assert msg.contains('deactivate old@example.com: DELETE /api/users/old%40example.com: timeout after 30s')
+        assert out.result.exitCode == 3 && out.result.result == 'UNSTABLE'
+    }
+
+    void testExitFourIsUnstableNamingTheGuard() {
+        Map out = run(BASE, 4, 'summary-withheld.json')
+        assert out.thrown == null
+        assert h.currentBuild.result == 'UNSTABLE'
+        String msg = h.calls('unstable')[0].args
+        assert msg.contains('a guard withheld deactivations')
+        assert msg.contains('deactivate a1@example.com: guard: 9 deactivations > SLACK_IM_MAX_DEACTIVATE=3')
+        assert out.result.exitCode == 4
+    }
+
+    void testExitOneIsAnErrorNamingTheMeaning() {
+        String msg = errorMessage(run(BASE, 1))
+        assert msg.contains('exited with code 1: failed before completing (Slack, target listing or network)')
+        assert msg.contains('summary.md')
+        assert h.currentBuild.result == 'FAILURE'
+    }
+
+    void testExitTwoIsAnErrorNamingTheMeaningAndTheSummaryError() {
+        String msg = errorMessage(run(BASE, { Map a, Map e ->
+            if (a.returnStatus) {
+                h.writeWorkspaceFile("${e.SLACK_IM_JENKINS_REPORT_DIR}/summary.json",
+                    '{"system":"dev","exit_code":2,"error":"templates/dev/create.json: undefined value user.emial","counts":{}}')
+            }
+            2
+        }))
+        assert msg.contains('exited with code 2: bad configuration or template')
+        assert msg.contains('undefined value user.emial')
+    }
+
+    void testSummaryAsWrittenByTheBinaryOnAnEarlyFailure() {
+        // fixture: the real image's summary.json after Slack was unreachable (plan, exit 1)
+        String msg = errorMessage(run(BASE + [command: 'plan'], 1, 'summary-error.json'))
+        assert msg == 'slack-im plan (dev) exited with code 1: failed before completing (Slack, target listing or network). ' +
+            'First errors: Slack users.list: connection error: Connection refused (os error 111)'
+        assert h.currentBuild.description == 'dev: plan failed, exit 1: failed before completing (Slack, target listing or network)'
+    }
+
+    void testEngineAndUnknownExitCodes() {
+        assert errorMessage(run(BASE, 125)).contains('the container engine could not run the container')
+        h = new PipelineHarness()
+        assert errorMessage(run(BASE, 127)).contains('not found')
+        h = new PipelineHarness()
+        assert errorMessage(run(BASE, 42)).contains('exited with code 42: unexpected exit code')
+    }
+
+    void testPropagateFalseLeavesTheVerdictToTheCaller() {
+        Map out = run(BASE + [propagate: false], 1)
+        assert out.thrown == null
+        assert h.calls('error').isEmpty() && h.calls('unstable').isEmpty()
+        assert out.result.exitCode == 1 && out.result.result == 'FAILURE'
+        h = new PipelineHarness()
+        out = run(BASE + [propagate: false], 3, 'summary-partial.json')
+        assert h.calls('unstable').isEmpty() && out.result.result == 'UNSTABLE'
+        assert h.currentBuild.result == 'SUCCESS'
+    }
+
+    // ----- reports ------------------------------------------------------------------------------
+
+    void assertReportsPublished(String dir = 'slack-im-reports/dev') {
+        assert h.calls('archiveArtifacts')*.args == [[artifacts: "${dir}/**".toString(), allowEmptyArchive: true, fingerprint: false]]
+        assert h.calls('junit')*.args == [[allowEmptyResults: true, skipMarkingBuildUnstable: true, testResults: "${dir}/junit.xml".toString()]]
+    }
+
+    void testReportsArePublishedOnSuccess() {
+        run(BASE, 0, 'summary-ok.json')
+        assertReportsPublished()
+        // published before the verdict
+        List<String> order = h.callStack*.name
+        assert order.indexOf('junit') < order.lastIndexOf('echo')
+    }
+
+    void testReportsArePublishedWhenTheRunFails() {
+        run(BASE, 1)
+        assertReportsPublished()
+        List<String> order = h.callStack*.name
+        assert order.indexOf('junit') < order.indexOf('error')
+    }
+
+    void testReportsArePublishedAndContainerRemovedWhenShThrows() {
+        Map out = run(BASE + [reportDir: 'out/sync'], { Map a, Map e ->
+            if (a.returnStatus && a.script.contains('set -- run')) {
+                throw new InterruptedException('Timeout has been exceeded')
+            }
+            0
+        })
+        assert out.thrown instanceof InterruptedException
+        assertReportsPublished('out/sync')
+        Map cleanup = h.calls('sh').find { it.args.label == 'slack-im: remove the container' }
+        assert cleanup && cleanup.args.returnStatus
+        assert cleanup.env.SLACK_IM_JENKINS_CONTAINER_NAME
+        assert h.calls('error').isEmpty()
+    }
+
+    void testNoCleanupCallWhenTheRunReturned() {
+        run(BASE, 0)
+        assert h.calls('sh').size() == 1
+    }
+
+    void testDescriptionFromSummary() {
+        run(BASE, 0, 'summary-ok.json')
+        assert h.currentBuild.description == 'dev: +3 created, 1 updated, 0 deactivated'
+    }
+
+    void testDescriptionShowsFailuresAndWithheld() {
+        run(BASE, 3, 'summary-partial.json')
+        assert h.currentBuild.description == 'dev: +2 created, 0 updated, 1 deactivated, 2 failed (exit 3)'
+        h = new PipelineHarness()
+        run(BASE, 4, 'summary-withheld.json')
+        assert h.currentBuild.description == 'dev: +1 created, 0 updated, 0 deactivated, 9 withheld (exit 4)'
+    }
+
+    void testDescriptionForDryRunAndAppendsToPrevious() {
+        h.currentBuild.description = 'deployed 1.4.2'
+        run([system: 'modeloffice', targetUrl: 'https://mo.example', dryRun: true], 0, 'summary-dryrun.json')
+        assert h.currentBuild.description == 'deployed 1.4.2; modeloffice (dry run): +5 to create, 2 to update, 1 to deactivate'
+    }
+
+    void testDescriptionWithoutSummary() {
+        run(BASE + [command: 'check'], 0)
+        assert h.currentBuild.description == 'dev: check ok'
+        h = new PipelineHarness()
+        run(BASE, 2)
+        assert h.currentBuild.description == 'dev: sync failed, exit 2: bad configuration or template'
+    }
+
+    void testUnreadableSummaryIsAWarningNotACrash() {
+        Map out = run(BASE, { Map a, Map e ->
+            if (a.returnStatus) {
+                h.writeWorkspaceFile("${e.SLACK_IM_JENKINS_REPORT_DIR}/summary.json", '{"counts": {truncated')
+            }
+            0
+        })
+        assert out.thrown == null
+        assert h.calls('echo').any { it.args.contains('WARNING: could not read slack-im-reports/dev/summary.json') }
+        assert out.result.summary == null
+    }
+
+    void testReturnedValue() {
+        Map out = run(BASE, 0, 'summary-ok.json')
+        Map r = out.result
+        assert r.exitCode == 0
+        assert r.result == 'SUCCESS'
+        assert r.meaning == 'done'
+        assert r.reportDir == 'slack-im-reports/dev'
+        assert r.summary.counts.create == 3
+        assert r.description == 'dev: +3 created, 1 updated, 0 deactivated'
+    }
+
+    // ----- documentation ------------------------------------------------------------------------
+
+    void testHelpDocumentsEveryParameter() {
+        Map defaults = h.load('vars/slackImSync.groovy').defaultConfig()
+        String help = new File(PipelineHarness.libraryRoot(), 'vars/slackImSync.txt').text
+        Collection<String> missing = defaults.keySet().findAll { !help.contains("<code>${it}</code>") }
+        assert missing.isEmpty(): "parameters missing from vars/slackImSync.txt: ${missing}"
+    }
+}

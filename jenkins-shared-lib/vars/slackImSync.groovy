@@ -1,0 +1,667 @@
+/* groovylint-disable Instanceof */
+// (Instanceof: the parameters come from callers' untyped maps, so the type checks are the validation.)
+/*
+ * slackImSync: run the slack-im container image for one system from a Jenkins pipeline.
+ *
+ *   slackImSync(system: 'dev', targetUrl: 'https://dev.example.internal')
+ *
+ * Every parameter is documented in the defaults map below and in vars/slackImSync.txt.
+ *
+ * Safety rules this step keeps (and test/SlackImSyncTest.groovy pins):
+ *  - the shell script given to `sh` is a constant single-quoted string: every value (image, URL,
+ *    template variables, secrets) reaches it through the environment, never through Groovy
+ *    interpolation, so nothing can be injected and no secret lands in the script or the argv;
+ *  - secrets come only from `withCredentials` and reach the container by name (`-e SLACK_BOT_TOKEN`),
+ *    so their values never appear in the process list or in the Pipeline step view;
+ *  - the list of names handed to the container is built from validated names ([A-Z0-9_]) only;
+ *  - the exit code owns the verdict: 0 success, 3/4 UNSTABLE, anything else fails the build.
+ */
+
+// Meaning of each exit code of the slack-im binary (and of the container engine around it).
+@NonCPS
+Map exitCodeMeanings() {
+    return [
+        0  : 'done',
+        1  : 'failed before completing (Slack, target listing or network)',
+        2  : 'bad configuration or template',
+        3  : 'partial: some actions failed, the rest applied',
+        4  : 'a guard withheld deactivations, everything else applied',
+        125: 'the container engine could not run the container (engine, image pull, options or report folder)',
+        126: 'the image entrypoint could not be executed',
+        127: 'the container engine or the image entrypoint was not found',
+        137: 'the container was killed (timeout, out of memory or aborted build)',
+    ]
+}
+
+@NonCPS
+Map defaultConfig() {
+    return [
+        // required: the system to sync = folder templates/<system>/ (SLACK_IM_SYSTEM)
+        system: null,
+        // required: base URL of the system's API (SLACK_IM_TARGET_URL)
+        targetUrl: null,
+        // slack-im subcommand: 'sync', 'plan' (dry run) or 'check'
+        command: 'sync',
+        // true: read and plan only (SLACK_IM_DRY_RUN=true)
+        dryRun: false,
+        // container image reference
+        image: 'slack-im:latest',
+        // image pull policy: null (engine default), 'always', 'missing' or 'never'
+        pull: null,
+        // 'docker' or 'podman'; default: env.CONTAINER_BIN if it is one of them, else 'docker'
+        engine: null,
+        // container network, e.g. 'host'; default: the engine's default network
+        network: null,
+        // Secret text credential with the bot token (SLACK_BOT_TOKEN)
+        slackCredentialsId: 'slack-im-slack-bot-token',
+        // Secret text (SLACK_IM_SECRET_TARGET_TOKEN); default "slack-im-<system>-target-token"; '' or false: none
+        targetCredentialsId: null,
+        // [name: 'credentials-id'] Secret text credentials -> SLACK_IM_SECRET_<NAME> (secrets.<name>)
+        secrets: [:],
+        // [name: 'value'] template variables -> SLACK_IM_VAR_<NAME> (vars.<name>)
+        vars: [:],
+        // Slack channel to post the run's summary to (SLACK_IM_NOTIFY_CHANNEL)
+        notifyChannel: null,
+        // only members of this Slack channel id (SLACK_IM_CHANNEL)
+        channel: null,
+        // true: also sync guest accounts (SLACK_IM_INCLUDE_GUESTS)
+        includeGuests: null,
+        // list or comma string: only these e-mail domains (SLACK_IM_EMAIL_DOMAINS)
+        emailDomains: null,
+        // list or comma string: e-mails / Slack ids never synced (SLACK_IM_EXCLUDE)
+        exclude: null,
+        // list or comma string: target keys never updated or deactivated (SLACK_IM_PROTECT)
+        protect: null,
+        // guard: most deactivations one run may make (SLACK_IM_MAX_DEACTIVATE)
+        maxDeactivate: null,
+        // parallel target writes (SLACK_IM_CONCURRENCY)
+        concurrency: null,
+        // per HTTP request timeout in seconds (SLACK_IM_TIMEOUT_SECS)
+        requestTimeoutSecs: null,
+        // Slack API base URL (SLACK_IM_SLACK_URL), for proxies and tests
+        slackUrl: null,
+        // workspace id for Enterprise Grid org tokens (SLACK_IM_SLACK_TEAM_ID)
+        slackTeamId: null,
+        // RUST_LOG filter, e.g. 'debug' or 'info,slack_im=debug'
+        logLevel: null,
+        // Secret file credential with an extra PEM CA bundle (mounted, SSL_CERT_FILE)
+        caCredentialsId: null,
+        // path on the agent of an extra PEM CA bundle (mounted, SSL_CERT_FILE)
+        caBundle: null,
+        // workspace folder mounted read-only over the image's /templates
+        templatesDir: null,
+        // workspace folder for the reports; default "slack-im-reports/<system>"
+        reportDir: null,
+        // the run is aborted after this many minutes
+        timeoutMinutes: 30,
+        // false: never call error()/unstable(); the caller decides from the result
+        propagate: true,
+    ]
+}
+
+/*
+ * Returns [exitCode: int, result: 'SUCCESS'|'UNSTABLE'|'FAILURE', meaning: String,
+ *          summary: Map (parsed summary.json) or null, reportDir: String, description: String].
+ */
+def call(Map args = [:]) {
+    final Map cfg = validate(args ?: [:])
+
+    final String system = cfg.system
+    final String reportDir = cfg.reportDir
+    final List<String> envList = containerEnv(cfg)
+    final List bindings = credentialBindings(cfg)
+
+    Integer rc = null
+    def summary = null
+    String description = null
+    withEnv(envList) {
+        try {
+            timeout(time: cfg.timeoutMinutes, unit: 'MINUTES') {
+                withCredentials(bindings) {
+                    rc = sh(label: "slack-im ${cfg.command} (${system})", returnStatus: true, script: runScript())
+                }
+            }
+        } finally {
+            if (rc == null) {
+                // The run was interrupted (timeout, abort): the engine client is gone but the container may live on.
+                sh(label: 'slack-im: remove the container', returnStatus: true, script: cleanupScript())
+            }
+            archiveArtifacts(artifacts: "${reportDir}/**", allowEmptyArchive: true, fingerprint: false)
+            // The exit code owns the verdict: junit only records the per-account results.
+            junit(allowEmptyResults: true, skipMarkingBuildUnstable: true, testResults: "${reportDir}/junit.xml")
+            summary = readSummary("${reportDir}/summary.json")
+            description = describe(system, cfg.command, rc, summary)
+            if (description) {
+                final String previous = currentBuild.description
+                currentBuild.description = previous ? "${previous}; ${description}" : description
+            }
+        }
+    }
+    return verdict(cfg, rc, summary, description)
+}
+
+Map verdict(Map cfg, Integer rc, def summary, String description) {
+    final String meaning = exitCodeMeanings()[rc] ?: 'unexpected exit code'
+    final Map result = [exitCode: rc, meaning: meaning, summary: summary,
+                        reportDir: cfg.reportDir, description: description]
+    final String what = "slack-im ${cfg.command} (${cfg.system})"
+    if (rc == 0) {
+        echo "${what}: ${description}"
+        result.result = 'SUCCESS'
+        return result
+    }
+    final String errors = firstErrors(summary, 5)
+    final String details = errors ? " First errors: ${errors}" :
+        " See the console log and the archived ${cfg.reportDir}/summary.md."
+    final String message = "${what} exited with code ${rc}: ${meaning}.${details}"
+    if (rc == 3 || rc == 4) {
+        result.result = 'UNSTABLE'
+        if (cfg.propagate) {
+            unstable(message)
+        } else {
+            echo message
+        }
+        return result
+    }
+    result.result = 'FAILURE'
+    if (cfg.propagate) {
+        error(message)
+    }
+    echo message
+    return result
+}
+
+def readSummary(String path) {
+    if (!fileExists(path)) {
+        return null
+    }
+    def summary = null
+    // A summary that cannot be parsed must not hide the run's own verdict: any problem is a warning.
+    try {
+        summary = readJSON(file: path)
+    } catch (Exception e) { // groovylint-disable-line CatchException
+        echo "slack-im: WARNING: could not read ${path}: ${e.message}"
+    }
+    return summary
+}
+
+// "dev: +3 created, 1 updated, 0 deactivated" (plus failed / withheld / skipped when not zero).
+@NonCPS
+String describe(String system, String command, Integer rc, def summary) {
+    if (rc != null && !(rc in [0, 3, 4])) {
+        // Nothing (or not everything) was attempted: the counts would mislead.
+        return "${system}: ${command} failed, exit ${rc}: ${exitCodeMeanings()[rc] ?: 'unexpected exit code'}"
+    }
+    if (summary == null || !(summary.counts instanceof Map)) {
+        return rc == null ? null : "${system}: ${command} ok"
+    }
+    final Map c = summary.counts
+    final boolean dry = asBool(summary.dry_run) || command == 'plan'
+    String text
+    if (dry) {
+        text = "${system} (dry run): +${num(c.create)} to create, ${num(c.update)} to update, " +
+            "${num(c.deactivate)} to deactivate"
+    } else {
+        text = "${system}: +${num(c.create)} created, ${num(c.update)} updated, ${num(c.deactivate)} deactivated"
+    }
+    for (String k : ['failed', 'withheld']) {
+        if (num(c[k]) > 0) {
+            text += ", ${num(c[k])} ${k}"
+        }
+    }
+    if (rc != null && rc != 0) {
+        text += " (exit ${rc})"
+    }
+    return text
+}
+
+// The first `max` problems recorded in summary.json: failed actions, then withheld ones, then any top-level error.
+@NonCPS
+String firstErrors(def summary, int max) {
+    if (summary == null) {
+        return ''
+    }
+    final List<String> out = []
+    if (str(summary.error)) {
+        out << str(summary.error)
+    }
+    final def actions = summary.actions instanceof List ? summary.actions : []
+    for (String wanted : ['failed', 'withheld']) {
+        for (def a : actions) {
+            if (a instanceof Map && str(a.status) == wanted) {
+                final String err = str(a.error) ?: wanted
+                out << "${str(a.action)} ${str(a.key) ?: str(a.slack_id)}: ${err}".toString()
+            }
+        }
+    }
+    final int total = out.size()
+    final List<String> shown = total > max ? out.subList(0, max) : out
+    return shown.join('; ') + (total > max ? " (and ${total - max} more)" : '')
+}
+
+@NonCPS
+String str(def v) {
+    return (v == null || v.toString() == 'null') ? '' : v.toString()
+}
+
+@NonCPS
+int num(def v) {
+    return (v instanceof Number) ? v.intValue() : (str(v).isInteger() ? str(v).toInteger() : 0)
+}
+
+@NonCPS
+boolean asBool(def v) {
+    return v instanceof Boolean ? v : str(v) == 'true'
+}
+
+/*
+ * The environment of the run: step-internal SLACK_IM_JENKINS_* settings (read by the shell script,
+ * never passed to the container) and the container's own variables, whose NAMES are listed in
+ * SLACK_IM_JENKINS_ENV_NAMES and passed with `-e NAME` (the engine reads each value from this environment).
+ */
+@NonCPS
+List<String> containerEnv(Map cfg) {
+    final Map<String, String> container = [:]
+    container.SLACK_IM_SYSTEM = cfg.system
+    container.SLACK_IM_TARGET_URL = cfg.targetUrl
+    container.SLACK_IM_REPORT_DIR = '/reports'
+    if (cfg.dryRun) {
+        container.SLACK_IM_DRY_RUN = 'true'
+    }
+    final Map optional = [
+        notifyChannel     : 'SLACK_IM_NOTIFY_CHANNEL',
+        channel           : 'SLACK_IM_CHANNEL',
+        includeGuests     : 'SLACK_IM_INCLUDE_GUESTS',
+        emailDomains      : 'SLACK_IM_EMAIL_DOMAINS',
+        exclude           : 'SLACK_IM_EXCLUDE',
+        protect           : 'SLACK_IM_PROTECT',
+        maxDeactivate     : 'SLACK_IM_MAX_DEACTIVATE',
+        concurrency       : 'SLACK_IM_CONCURRENCY',
+        requestTimeoutSecs: 'SLACK_IM_TIMEOUT_SECS',
+        slackUrl          : 'SLACK_IM_SLACK_URL',
+        slackTeamId       : 'SLACK_IM_SLACK_TEAM_ID',
+        logLevel          : 'RUST_LOG',
+    ]
+    for (Map.Entry e : optional.entrySet()) {
+        if (cfg[e.key] != null) {
+            container[e.value] = cfg[e.key].toString()
+        }
+    }
+    if (cfg.caBundle || cfg.caCredentialsId) {
+        container.SSL_CERT_FILE = '/etc/slack-im/ca.pem'
+    }
+    for (Map.Entry e : cfg.vars.entrySet()) {
+        container["SLACK_IM_VAR_${e.key}".toString()] = e.value
+    }
+
+    final List<String> names = new ArrayList<String>(container.keySet())
+    names.addAll(secretVariables(cfg).keySet())
+
+    final List<String> env = []
+    for (Map.Entry e : container.entrySet()) {
+        env << "${e.key}=${e.value}".toString()
+    }
+    env << "SLACK_IM_JENKINS_ENV_NAMES=${names.join(' ')}".toString()
+    env << "SLACK_IM_JENKINS_ENGINE=${cfg.engine}".toString()
+    env << "SLACK_IM_JENKINS_IMAGE=${cfg.image}".toString()
+    env << "SLACK_IM_JENKINS_COMMAND=${cfg.command}".toString()
+    env << "SLACK_IM_JENKINS_REPORT_DIR=${cfg.reportDir}".toString()
+    env << "SLACK_IM_JENKINS_CONTAINER_NAME=${cfg.containerName}".toString()
+    env << "SLACK_IM_JENKINS_NETWORK=${cfg.network ?: ''}".toString()
+    env << "SLACK_IM_JENKINS_PULL=${cfg.pull ?: ''}".toString()
+    env << "SLACK_IM_JENKINS_TEMPLATES_DIR=${cfg.templatesDir ?: ''}".toString()
+    if (cfg.caBundle) {
+        env << "SLACK_IM_JENKINS_CA_FILE=${cfg.caBundle}".toString()
+    }
+    return env
+}
+
+// Secret variable name -> credentials id (all Secret text).
+@NonCPS
+Map<String, String> secretVariables(Map cfg) {
+    final Map<String, String> out = [SLACK_BOT_TOKEN: cfg.slackCredentialsId]
+    if (cfg.targetCredentialsId) {
+        out.SLACK_IM_SECRET_TARGET_TOKEN = cfg.targetCredentialsId
+    }
+    for (Map.Entry e : cfg.secrets.entrySet()) {
+        out["SLACK_IM_SECRET_${e.key}".toString()] = e.value
+    }
+    return out
+}
+
+List credentialBindings(Map cfg) {
+    final List bindings = []
+    final Map<String, String> secretVars = secretVariables(cfg)
+    for (String variable : secretVars.keySet()) {
+        bindings << string(credentialsId: secretVars[variable], variable: variable)
+    }
+    if (cfg.caCredentialsId) {
+        bindings << file(credentialsId: cfg.caCredentialsId, variable: 'SLACK_IM_JENKINS_CA_FILE')
+    }
+    return bindings
+}
+
+/*
+ * The script run by `sh`: a constant. POSIX sh, works under Jenkins' `sh -xe` and plain `sh`.
+ * Exit codes: the container's, or 125 (report folder / engine problem), 127 (engine not found).
+ */
+String runScript() {
+    return '''\
+set +x
+engine="$SLACK_IM_JENKINS_ENGINE"
+report_dir="$PWD/$SLACK_IM_JENKINS_REPORT_DIR"
+if ! command -v "$engine" >/dev/null 2>&1; then
+  echo "slack-im: container engine '$engine' not found on this agent" >&2
+  exit 127
+fi
+if ! mkdir -p "$report_dir" || ! rm -f "$report_dir/summary.json" "$report_dir/summary.md" "$report_dir/junit.xml"; then
+  echo "slack-im: cannot prepare the report folder $report_dir" >&2
+  exit 125
+fi
+set -- run --rm --name "$SLACK_IM_JENKINS_CONTAINER_NAME" --cap-drop ALL --security-opt no-new-privileges
+# The image runs as 65532. On a non-root agent, run as the agent's user instead, so the report files
+# belong to it (rootless podman: keep the user's id inside the container). On a root agent keep the
+# image's non-root user and let it write the report folder.
+if [ "$(id -u)" != 0 ]; then
+  if [ "$engine" = podman ]; then
+    set -- "$@" --userns keep-id
+  fi
+  set -- "$@" --user "$(id -u):$(id -g)"
+elif ! chmod 0777 "$report_dir"; then
+  echo "slack-im: cannot make the report folder $report_dir writable" >&2
+  exit 125
+fi
+if [ -n "${SLACK_IM_JENKINS_PULL:-}" ]; then
+  set -- "$@" --pull "$SLACK_IM_JENKINS_PULL"
+fi
+if [ -n "${SLACK_IM_JENKINS_NETWORK:-}" ]; then
+  set -- "$@" --network "$SLACK_IM_JENKINS_NETWORK"
+fi
+# Names only: the engine reads each value from this environment.
+for name in $SLACK_IM_JENKINS_ENV_NAMES; do
+  set -- "$@" -e "$name"
+done
+set -- "$@" -v "$report_dir:/reports"
+if [ -n "${SLACK_IM_JENKINS_TEMPLATES_DIR:-}" ]; then
+  set -- "$@" -v "$PWD/$SLACK_IM_JENKINS_TEMPLATES_DIR:/templates:ro"
+fi
+if [ -n "${SLACK_IM_JENKINS_CA_FILE:-}" ]; then
+  set -- "$@" -v "$SLACK_IM_JENKINS_CA_FILE:/etc/slack-im/ca.pem:ro"
+fi
+set -- "$@" "$SLACK_IM_JENKINS_IMAGE" "$SLACK_IM_JENKINS_COMMAND"
+echo "slack-im: $engine $*"
+rc=0
+"$engine" "$@" || rc=$?
+echo "slack-im: exit code $rc"
+exit "$rc"
+'''
+}
+
+String cleanupScript() {
+    return '"$SLACK_IM_JENKINS_ENGINE" rm -f "$SLACK_IM_JENKINS_CONTAINER_NAME" >/dev/null 2>&1 || true'
+}
+
+// ---------------------------------------------------------------------------------------------
+// Validation: every problem is collected, then reported at once with error().
+
+Map validate(Map args) {
+    final List<String> problems = []
+    final Map cfg = normalize(args, env?.CONTAINER_BIN?.toString(), env?.BUILD_TAG?.toString(), problems)
+    if (problems) {
+        error("slackImSync: invalid parameters:\n  - ${problems.join('\n  - ')}\n" +
+              'See the slackImSync help (vars/slackImSync.txt) for every parameter.')
+    }
+    return cfg
+}
+
+@NonCPS
+Map normalize(Map args, String containerBin, String buildTag, List<String> problems) {
+    final Map defaults = defaultConfig()
+    final List<String> unknown = []
+    for (def k : args.keySet()) {
+        if (!defaults.containsKey(k)) {
+            unknown << k.toString()
+        }
+    }
+    for (String k : unknown.sort()) {
+        final String hint = closest(k, defaults.keySet())
+        final String suggestion = hint ? " (did you mean '${hint}'?)" : ''
+        final String known = defaults.keySet().join(', ')
+        problems << "unknown parameter '${k}'${suggestion}; known parameters: ${known}".toString()
+    }
+    final Map cfg = new LinkedHashMap(defaults)
+    for (def k : args.keySet()) {
+        if (defaults.containsKey(k) && args[k] != null) {
+            cfg[k] = args[k]
+        }
+    }
+
+    // system
+    final String system = str(cfg.system).trim()
+    if (!system) {
+        problems << "the 'system' parameter is required: the name of the system's templates folder, " +
+            "e.g. slackImSync(system: 'dev', targetUrl: 'https://dev.example.internal')"
+    } else if (!(system ==~ /[A-Za-z0-9][A-Za-z0-9_.-]*/)) {
+        problems << ("system '${system}' is not a valid system name " +
+            "(letters, digits, '_', '.', '-'; starting with a letter or digit)").toString()
+    }
+    cfg.system = system
+
+    // targetUrl
+    cfg.targetUrl = str(cfg.targetUrl).trim()
+    if (!cfg.targetUrl) {
+        problems << "the 'targetUrl' parameter is required: the base URL of the system's API (SLACK_IM_TARGET_URL)"
+    } else if (!(cfg.targetUrl ==~ /https?:\/\/\S+/)) {
+        problems << "targetUrl '${cfg.targetUrl}' must be an http:// or https:// URL".toString()
+    }
+
+    cfg.command = str(cfg.command)
+    if (!(cfg.command in ['sync', 'plan', 'check'])) {
+        problems << "command '${cfg.command}' must be one of 'sync', 'plan', 'check'".toString()
+    }
+
+    if (!str(args.engine)) {
+        cfg.engine = (containerBin in ['docker', 'podman']) ? containerBin : 'docker'
+    }
+    cfg.engine = str(cfg.engine)
+    if (!(cfg.engine in ['docker', 'podman'])) {
+        problems << "engine '${cfg.engine}' must be 'docker' or 'podman'".toString()
+    }
+
+    cfg.image = str(cfg.image).trim()
+    if (!(cfg.image ==~ /[A-Za-z0-9][A-Za-z0-9._\/:@-]*/)) {
+        problems << "image '${cfg.image}' is not a valid image reference".toString()
+    }
+
+    if (cfg.pull != null && !(str(cfg.pull) in ['always', 'missing', 'never'])) {
+        problems << "pull '${cfg.pull}' must be 'always', 'missing' or 'never'".toString()
+    }
+    if (cfg.network != null && !(str(cfg.network) ==~ /[A-Za-z0-9][A-Za-z0-9_.-]*/)) {
+        problems << "network '${cfg.network}' must be a network name such as 'host' or 'bridge'".toString()
+    }
+
+    cfg.dryRun = boolParam('dryRun', cfg.dryRun, problems)
+    cfg.propagate = boolParam('propagate', cfg.propagate, problems)
+    if (cfg.includeGuests != null) {
+        cfg.includeGuests = boolParam('includeGuests', cfg.includeGuests, problems)
+    }
+
+    cfg.timeoutMinutes = intParam('timeoutMinutes', cfg.timeoutMinutes, 1, problems)
+    for (String k : ['maxDeactivate', 'concurrency', 'requestTimeoutSecs']) {
+        if (cfg[k] != null) {
+            cfg[k] = intParam(k, cfg[k], k == 'maxDeactivate' ? 0 : 1, problems)
+        }
+    }
+
+    for (String k : ['emailDomains', 'exclude', 'protect']) {
+        if (cfg[k] != null) {
+            cfg[k] = listParam(k, cfg[k], problems)
+        }
+    }
+
+    for (String k : ['notifyChannel', 'channel', 'slackTeamId']) {
+        if (cfg[k] != null && !(str(cfg[k]) ==~ /#?[A-Za-z0-9][A-Za-z0-9_.-]*/)) {
+            problems << "${k} '${cfg[k]}' must be a Slack channel/team id or name (no spaces)".toString()
+        }
+    }
+    if (cfg.slackUrl != null && !(str(cfg.slackUrl) ==~ /https?:\/\/\S+/)) {
+        problems << "slackUrl '${cfg.slackUrl}' must be an http:// or https:// URL".toString()
+    }
+    if (cfg.logLevel != null && !(str(cfg.logLevel) ==~ /[A-Za-z0-9_=,:.]+/)) {
+        problems << "logLevel '${cfg.logLevel}' is not a RUST_LOG filter (e.g. 'info,slack_im=debug')".toString()
+    }
+
+    // credentials
+    cfg.slackCredentialsId = str(cfg.slackCredentialsId).trim()
+    if (!cfg.slackCredentialsId) {
+        problems << 'slackCredentialsId must name a Secret text credential holding the Slack bot token'
+    }
+    final boolean noTargetToken = args.targetCredentialsId == false || str(args.targetCredentialsId) == ''
+    if (args.containsKey('targetCredentialsId') && noTargetToken) {
+        cfg.targetCredentialsId = null
+    } else {
+        cfg.targetCredentialsId = str(cfg.targetCredentialsId).trim() ?: "slack-im-${system}-target-token".toString()
+    }
+    if (cfg.caCredentialsId != null && cfg.caBundle != null) {
+        problems << 'caCredentialsId and caBundle are exclusive: give one CA bundle'
+    }
+    if (cfg.caBundle != null && !(str(cfg.caBundle) ==~ /[A-Za-z0-9_.\/-]+/)) {
+        problems << "caBundle '${cfg.caBundle}' must be a plain file path on the agent".toString()
+    }
+    cfg.caCredentialsId = cfg.caCredentialsId == null ? null : str(cfg.caCredentialsId)
+    cfg.caBundle = cfg.caBundle == null ? null : str(cfg.caBundle)
+
+    cfg.vars = namedMap('vars', cfg.vars, problems, false)
+    cfg.secrets = namedMap('secrets', cfg.secrets, problems, true)
+    if (cfg.targetCredentialsId && cfg.secrets.containsKey('TARGET_TOKEN')) {
+        problems << 'secrets.TARGET_TOKEN clashes with targetCredentialsId ' +
+            '(which sets SLACK_IM_SECRET_TARGET_TOKEN): use targetCredentialsId'
+    }
+
+    // workspace folders
+    cfg.reportDir = str(cfg.reportDir) ?: "slack-im-reports/${system}".toString()
+    workspacePath('reportDir', cfg.reportDir, problems)
+    if (cfg.templatesDir != null) {
+        cfg.templatesDir = str(cfg.templatesDir)
+        workspacePath('templatesDir', cfg.templatesDir, problems)
+    }
+
+    final String tag = "slack-im-${system}-${buildTag ?: 'run'}-${UUID.randomUUID().toString().take(8)}"
+    cfg.containerName = tag.replaceAll(/[^A-Za-z0-9_.-]/, '-').replaceAll(/^[^A-Za-z0-9]+/, '').take(120)
+    return cfg
+}
+
+@NonCPS
+boolean boolParam(String name, def value, List<String> problems) {
+    if (value instanceof Boolean) {
+        return value
+    }
+    if (str(value) in ['true', 'false']) {
+        return str(value) == 'true'
+    }
+    problems << "${name} must be true or false, not '${value}'".toString()
+    return false
+}
+
+@NonCPS
+Integer intParam(String name, def value, int min, List<String> problems) {
+    final String s = str(value).trim()
+    if (!s.isInteger() || s.toInteger() < min) {
+        problems << "${name} must be a whole number >= ${min}, not '${value}'".toString()
+        return null
+    }
+    return s.toInteger()
+}
+
+@NonCPS
+String listParam(String name, def value, List<String> problems) {
+    final List items = value instanceof Collection ? new ArrayList(value) : str(value).split(',').toList()
+    final List<String> out = []
+    for (def item : items) {
+        final String s = str(item).trim()
+        if (s.contains(',')) {
+            problems << "${name}: item '${s}' must not contain a comma".toString()
+        } else if (s) {
+            out << s
+        }
+    }
+    return out.join(',')
+}
+
+// vars / secrets: names become part of environment variable names, so only [A-Za-z0-9_] (upper-cased).
+@NonCPS
+Map<String, String> namedMap(String param, def value, List<String> problems, boolean credentialIds) {
+    final Map<String, String> out = new TreeMap<String, String>()
+    if (!(value instanceof Map)) {
+        final String what = credentialIds ? 'credentials id' : 'value'
+        problems << "${param} must be a map of name: ${what}, not '${value}'".toString()
+        return out
+    }
+    for (Map.Entry e : ((Map) value).entrySet()) {
+        final String raw = str(e.key)
+        final String name = raw.toUpperCase(Locale.ROOT)
+        final def v = e.value
+        if (!(raw ==~ /[A-Za-z0-9_]+/)) {
+            final String prefix = credentialIds ? 'SLACK_IM_SECRET_' : 'SLACK_IM_VAR_'
+            problems << ("${param}: name '${raw}' may only contain letters, digits and '_' " +
+                "(it becomes ${prefix}<NAME>)").toString()
+        } else if (out.containsKey(name)) {
+            problems << "${param}: name '${raw}' is given twice (names are case-insensitive)".toString()
+        } else if (credentialIds && !(v instanceof CharSequence && str(v).trim())) {
+            problems << "secrets.${raw} must be the id of a Secret text credential".toString()
+        } else if (!credentialIds && !(v instanceof CharSequence || v instanceof Number || v instanceof Boolean)) {
+            final String type = v == null ? 'null' : v.getClass().simpleName
+            problems << "vars.${raw} must be a string, number or boolean, not ${type}".toString()
+        } else {
+            out[name] = credentialIds ? str(v).trim() : str(v)
+        }
+    }
+    return out
+}
+
+@NonCPS
+void workspacePath(String name, String path, List<String> problems) {
+    boolean ok = path ==~ /[A-Za-z0-9_.][A-Za-z0-9_.\/-]*/
+    for (String segment : path.split('/', -1)) {
+        if (segment in ['', '.', '..']) {
+            ok = false
+        }
+    }
+    if (!ok) {
+        problems << ("${name} '${path}' must be a relative folder inside the workspace " +
+            "(letters, digits, '_', '.', '-', '/'; no '..', no trailing '/')").toString()
+    }
+}
+
+// The known key closest to a misspelt one (edit distance <= 3), or null.
+@NonCPS
+String closest(String key, Collection known) {
+    String best = null
+    int bestDistance = 4
+    for (def candidate : known) {
+        final int d = distance(key.toLowerCase(), candidate.toString().toLowerCase())
+        if (d < bestDistance) {
+            best = candidate.toString()
+            bestDistance = d
+        }
+    }
+    return best
+}
+
+@NonCPS
+int distance(String a, String b) {
+    int[] prev = new int[b.length() + 1]
+    for (int j = 0; j <= b.length(); j++) {
+        prev[j] = j
+    }
+    for (int i = 1; i <= a.length(); i++) {
+        final int[] cur = new int[b.length() + 1]
+        cur[0] = i
+        for (int j = 1; j <= b.length(); j++) {
+            final int cost = a.charAt(i - 1) == b.charAt(j - 1) ? 0 : 1
+            cur[j] = Math.min(Math.min(cur[j - 1] + 1, prev[j] + 1), prev[j - 1] + cost)
+        }
+        prev = cur
+    }
+    return prev[b.length()]
+}
