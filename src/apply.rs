@@ -140,7 +140,7 @@ mod tests {
                     op: crate::target::Op::Create,
                     key: Some(key.into()),
                     method: "POST".into(),
-                    path: "/api/users".into(),
+                    url: "http://target/api/users".into(),
                     status: 500,
                     excerpt: "boom".into(),
                 });

@@ -128,17 +128,24 @@ pub fn read_reply(mut response: ureq::http::Response<ureq::Body>) -> Result<Repl
     Ok(Reply { status, retry_after, body })
 }
 
+/// A TLS failure that ureq reports as an I/O error (rustls errors, such as an unknown issuer,
+/// arrive wrapped as `InvalidData`).
+fn is_tls_io(error: &ureq::Error) -> bool {
+    matches!(error, ureq::Error::Io(e) if e.kind() == std::io::ErrorKind::InvalidData)
+}
+
 /// Whether a transport error is worth retrying: TLS and URL problems are not, they will not heal.
 pub fn is_transient(error: &ureq::Error) -> bool {
-    !matches!(
-        error,
-        ureq::Error::Tls(_)
-            | ureq::Error::Rustls(_)
-            | ureq::Error::Pem(_)
-            | ureq::Error::BadUri(_)
-            | ureq::Error::BodyExceedsLimit(_)
-            | ureq::Error::Http(_)
-    )
+    !is_tls_io(error)
+        && !matches!(
+            error,
+            ureq::Error::Tls(_)
+                | ureq::Error::Rustls(_)
+                | ureq::Error::Pem(_)
+                | ureq::Error::BadUri(_)
+                | ureq::Error::BodyExceedsLimit(_)
+                | ureq::Error::Http(_)
+        )
 }
 
 /// A transport error in words an operator can act on.
@@ -151,6 +158,9 @@ pub fn describe(error: &ureq::Error) -> String {
         ureq::Error::Tls(e) => format!("TLS error: {e}"),
         ureq::Error::HostNotFound => "host not found (DNS)".into(),
         ureq::Error::ConnectionFailed => "connection failed".into(),
+        ureq::Error::Io(e) if is_tls_io(error) => {
+            format!("TLS error: {e} (for a private CA, set SSL_CERT_FILE to its PEM bundle)")
+        }
         ureq::Error::Io(e) => format!("connection error: {e}"),
         ureq::Error::BodyExceedsLimit(n) => format!("response larger than {n} bytes"),
         other => other.to_string(),

@@ -41,8 +41,8 @@ impl fmt::Display for Op {
 /// A failed target call, with the evidence: status and body excerpt (secrets are redacted on output).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum TargetError {
-    Http { op: Op, key: Option<String>, method: String, path: String, status: u16, excerpt: String },
-    Transport { op: Op, key: Option<String>, method: String, path: String, detail: String },
+    Http { op: Op, key: Option<String>, method: String, url: String, status: u16, excerpt: String },
+    Transport { op: Op, key: Option<String>, method: String, url: String, detail: String },
     Listing { detail: String },
 }
 
@@ -53,8 +53,8 @@ impl fmt::Display for TargetError {
             None => op.to_string(),
         };
         match self {
-            TargetError::Http { op, key, method, path, status, excerpt } => {
-                write!(f, "target {}: {method} {path} answered HTTP {status}", subject(op, key))?;
+            TargetError::Http { op, key, method, url, status, excerpt } => {
+                write!(f, "target {}: {method} {url} answered HTTP {status}", subject(op, key))?;
                 if *status == 401 || *status == 403 {
                     write!(f, " (check the target token secret and system.json headers)")?;
                 }
@@ -63,8 +63,8 @@ impl fmt::Display for TargetError {
                 }
                 Ok(())
             }
-            TargetError::Transport { op, key, method, path, detail } => {
-                write!(f, "target {}: {method} {path}: {detail}", subject(op, key))
+            TargetError::Transport { op, key, method, url, detail } => {
+                write!(f, "target {}: {method} {url}: {detail}", subject(op, key))
             }
             TargetError::Listing { detail } => write!(f, "target listing: {detail}"),
         }
@@ -228,7 +228,7 @@ impl TargetClient {
                 op,
                 key: key.map(str::to_string),
                 method: endpoint.method.clone(),
-                path: path.clone(),
+                url: url.clone(),
                 detail: format!("cannot build the request (check system.json headers): {e}"),
             })?;
             let failure = match self.agent.run(request).and_then(http::read_reply) {
@@ -245,7 +245,7 @@ impl TargetClient {
                         op,
                         key: key.map(str::to_string),
                         method: endpoint.method.clone(),
-                        path: path.clone(),
+                        url: url.clone(),
                         status: reply.status,
                         excerpt: http::excerpt(&reply.body, 300),
                     };
@@ -259,7 +259,7 @@ impl TargetClient {
                         op,
                         key: key.map(str::to_string),
                         method: endpoint.method.clone(),
-                        path: path.clone(),
+                        url: url.clone(),
                         detail: http::describe(&e),
                     };
                     if !http::is_transient(&e) {
@@ -288,11 +288,11 @@ impl Target for TargetClient {
         match self.send(Op::Create, None, &self.spec.create, Some(body)) {
             Ok(_) => Ok(Created::Created),
             Err(TargetError::Http { status: 409, .. }) => Ok(Created::AlreadyExists),
-            Err(TargetError::Http { op, method, path, status, excerpt, .. }) => {
-                Err(TargetError::Http { op, key: Some(key.to_string()), method, path, status, excerpt })
+            Err(TargetError::Http { op, method, url, status, excerpt, .. }) => {
+                Err(TargetError::Http { op, key: Some(key.to_string()), method, url, status, excerpt })
             }
-            Err(TargetError::Transport { op, method, path, detail, .. }) => {
-                Err(TargetError::Transport { op, key: Some(key.to_string()), method, path, detail })
+            Err(TargetError::Transport { op, method, url, detail, .. }) => {
+                Err(TargetError::Transport { op, key: Some(key.to_string()), method, url, detail })
             }
             Err(e) => Err(e),
         }
