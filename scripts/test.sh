@@ -54,6 +54,7 @@ if [ "$only" = all ]; then
     [ -x jenkins-shared-lib/test/run.sh ] && suite "groovy step tests" jenkins-shared-lib/test/run.sh
     [ -x jenkins-shared-lib/test/lint.sh ] && check "npm-groovy-lint" jenkins-shared-lib/test/lint.sh
     [ -x .ci/container-test.sh ] && suite "container tests" .ci/container-test.sh
+    [ -x .ci/jenkins-e2e.sh ] && suite "jenkins step end to end" .ci/jenkins-e2e.sh
 fi
 
 log "summary"

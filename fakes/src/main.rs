@@ -7,7 +7,7 @@ use std::sync::mpsc;
 use std::time::Duration;
 
 use serde_json::{json, Value};
-use slack_im_fakes::{members, FakeSlack, FakeTarget, SlackOptions, TargetOptions};
+use slack_im_fakes::{members, FakeSlack, FakeTarget, SlackOptions, TargetFault, TargetOptions};
 
 const HELP: &str = "\
 slack-im-fakes: local fake Slack Web API and fake target user API (127.0.0.1 only)
@@ -30,6 +30,13 @@ OPTIONS:
     --accounts N         pre-existing target accounts: the first N eligible members' userIds
                          (e-mail local part), half createdBy \"slack-im\", half \"init-data\",
                          plus 3 init-data-only accounts that are not in Slack [default: 0]
+    --leavers N          also pre-create N accounts createdBy \"slack-im\" whose users are not in
+                         Slack (userIds leaver.1 … leaver.N): slack-im plans to deactivate them
+                         [default: 0]
+    --fail-keys K1,K2    every write (create/update/delete) for these userIds (case-insensitive)
+                         answers HTTP 500
+    --slack-token T      the bot token the fake Slack accepts [default: xoxb-sandbox-token]
+    --target-token T     the token the fake target accepts [default: target-sandbox-token]
     --latency-ms L       target latency per request, in milliseconds [default: 0]
     --slack-latency-ms L Slack latency per request, in milliseconds [default: 0]
     --slack-port P       bind the fake Slack on 127.0.0.1:P [default: any free port]
@@ -49,6 +56,10 @@ struct Args {
     members: usize,
     seed: Option<u64>,
     accounts: usize,
+    leavers: usize,
+    fail_keys: Vec<String>,
+    slack_token: Option<String>,
+    target_token: Option<String>,
     latency_ms: u64,
     slack_latency_ms: u64,
     slack_port: u16,
@@ -92,6 +103,20 @@ fn parse_args(argv: &[String]) -> Result<Option<Args>, String> {
             "--members" => a.members = num(&value)? as usize,
             "--seed" => a.seed = Some(num(&value)?),
             "--accounts" => a.accounts = num(&value)? as usize,
+            "--leavers" => a.leavers = num(&value)? as usize,
+            "--fail-keys" => a
+                .fail_keys
+                .extend(value.split(',').map(str::trim).filter(|k| !k.is_empty()).map(String::from)),
+            "--slack-token" | "--target-token" => {
+                if value.is_empty() || value.chars().any(char::is_whitespace) {
+                    return Err(format!("{name}: the token must be non-empty, without whitespace"));
+                }
+                if name == "--slack-token" {
+                    a.slack_token = Some(value);
+                } else {
+                    a.target_token = Some(value);
+                }
+            }
             "--latency-ms" => a.latency_ms = num(&value)?,
             "--slack-latency-ms" => a.slack_latency_ms = num(&value)?,
             "--slack-port" => a.slack_port = port(&value)?,
@@ -132,6 +157,21 @@ fn init_accounts(slack_members: &[Value], n: usize) -> Vec<Value> {
     out
 }
 
+/// The accounts of `--leavers N`: managed by slack-im, but their users are not in Slack.
+fn leaver_accounts(n: usize) -> Vec<Value> {
+    (1..=n)
+        .map(|i| {
+            json!({
+                "userId": format!("leaver.{i}"),
+                "name": format!("Former Colleague {i}"),
+                "password": "init-data-password",
+                "createdBy": "slack-im",
+                "active": true,
+            })
+        })
+        .collect()
+}
+
 fn write_env_file(path: &str, text: &str) -> std::io::Result<()> {
     let tmp = format!("{path}.tmp{}", std::process::id());
     std::fs::write(&tmp, text)?;
@@ -145,21 +185,40 @@ fn serve(a: Args) -> Result<(), String> {
     };
     slack_opts.latency = Duration::from_millis(a.slack_latency_ms);
     slack_opts.port = a.slack_port;
-    let accounts = if a.accounts > 0 { init_accounts(&slack_opts.members, a.accounts) } else { Vec::new() };
-    let target_opts = TargetOptions {
+    let slack_token =
+        a.slack_token.clone().unwrap_or_else(|| slack_im_fakes::slack::SANDBOX_TOKEN.to_string());
+    for t in &mut slack_opts.tokens {
+        if t.token == slack_im_fakes::slack::SANDBOX_TOKEN {
+            t.token = slack_token.clone();
+        }
+    }
+    let mut accounts =
+        if a.accounts > 0 { init_accounts(&slack_opts.members, a.accounts) } else { Vec::new() };
+    accounts.extend(leaver_accounts(a.leavers));
+    let mut target_opts = TargetOptions {
         accounts,
         latency: Duration::from_millis(a.latency_ms),
         port: a.target_port,
         ..TargetOptions::default()
     };
+    let target_token =
+        a.target_token.clone().unwrap_or_else(|| slack_im_fakes::target::SANDBOX_TOKEN.to_string());
+    for (t, _) in &mut target_opts.tokens {
+        if t == slack_im_fakes::target::SANDBOX_TOKEN {
+            t.clone_from(&target_token);
+        }
+    }
     let slack = FakeSlack::start(slack_opts);
     let target = FakeTarget::start(target_opts);
+    for key in &a.fail_keys {
+        target.add_fault(TargetFault::fail_key(key, 500));
+    }
     let env = format!(
         "SLACK_IM_SLACK_URL={}\nSLACK_IM_TARGET_URL={}\nSLACK_BOT_TOKEN={}\nSLACK_IM_SECRET_TARGET_TOKEN={}\n",
         slack.base_url(),
         target.base_url(),
-        slack_im_fakes::slack::SANDBOX_TOKEN,
-        slack_im_fakes::target::SANDBOX_TOKEN,
+        slack_token,
+        target_token,
     );
     if let Some(path) = &a.env_file {
         write_env_file(path, &env).map_err(|e| format!("--env-file {path}: {e}"))?;

@@ -2,7 +2,7 @@
 //! to: bearer auth, paged listing, create/update/delete with conflicts, latency for the benchmark,
 //! in-flight measurement for the concurrency bound, and scripted faults.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
@@ -111,6 +111,8 @@ impl Default for TargetOptions {
 struct State {
     opts: TargetOptions,
     accounts: Vec<Value>,
+    /// Lower-cased userId -> position in `accounts`: creates stay O(1) at 50,000 accounts.
+    index: HashMap<String, usize>,
     counts: BTreeMap<TargetOp, usize>,
     requests: Vec<Recorded>,
     faults: Vec<TargetFault>,
@@ -150,6 +152,7 @@ impl FakeTarget {
         let inner = Arc::new(Inner {
             state: Mutex::new(State {
                 accounts: opts.accounts.clone(),
+                index: index_of(&opts.accounts),
                 opts,
                 counts: BTreeMap::new(),
                 requests: Vec::new(),
@@ -189,7 +192,9 @@ impl FakeTarget {
 
     /// Replaces every account.
     pub fn set_accounts(&self, accounts: Vec<Value>) {
-        self.state().accounts = accounts;
+        let mut st = self.state();
+        st.index = index_of(&accounts);
+        st.accounts = accounts;
     }
 
     /// Every request so far, in arrival order (control endpoints excluded).
@@ -462,7 +467,11 @@ fn list(st: &State, req: &Req) -> Reply {
 }
 
 fn position(st: &State, key: &str) -> Option<usize> {
-    st.accounts.iter().position(|a| user_id(a).is_some_and(|u| u.eq_ignore_ascii_case(key)))
+    st.index.get(&key.to_lowercase()).copied()
+}
+
+fn index_of(accounts: &[Value]) -> HashMap<String, usize> {
+    accounts.iter().enumerate().filter_map(|(i, a)| Some((user_id(a)?.to_lowercase(), i))).collect()
 }
 
 fn create(st: &mut State, mut body: Map<String, Value>, principal: &str) -> Reply {
@@ -478,6 +487,7 @@ fn create(st: &mut State, mut body: Map<String, Value>, principal: &str) -> Repl
     body.insert("createdBy".into(), json!(principal));
     body.insert("active".into(), json!(true));
     let account = Value::Object(body);
+    st.index.insert(key.to_lowercase(), st.accounts.len());
     st.accounts.push(account.clone());
     Reply::json(201, &public(&account))
 }
@@ -502,6 +512,7 @@ fn delete(st: &mut State, key: &str) -> Reply {
     match position(st, key) {
         Some(i) => {
             st.accounts.remove(i);
+            st.index = index_of(&st.accounts);
             Reply::empty(204)
         }
         None => error(404, "not_found", "no such user"),

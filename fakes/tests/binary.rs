@@ -8,7 +8,7 @@ use std::net::SocketAddr;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use common::get;
+use common::{get, request};
 
 const BIN: &str = env!("CARGO_BIN_EXE_slack-im-fakes");
 
@@ -88,5 +88,66 @@ fn for_secs_stops_and_help_and_bad_flags() {
     assert!(String::from_utf8_lossy(&help.stdout).contains("--until-stdin-eof"));
 
     let bad = Command::new(BIN).args(["serve", "--nope"]).output().unwrap();
+    assert_eq!(bad.status.code(), Some(2));
+}
+
+#[test]
+fn serve_leavers_fail_keys_and_custom_tokens() {
+    let mut child = Command::new(BIN)
+        .args(["serve", "--leavers", "2", "--fail-keys", "alice, Bob", "--until-stdin-eof"])
+        .args(["--slack-token", "xoxb-custom-e2e", "--target-token", "target-custom-e2e"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let mut env = std::collections::HashMap::new();
+    for _ in 0..4 {
+        let line = lines.next().unwrap().unwrap();
+        let (k, v) = line.split_once('=').unwrap();
+        env.insert(k.to_string(), v.to_string());
+    }
+    assert_eq!(env["SLACK_BOT_TOKEN"], "xoxb-custom-e2e");
+    assert_eq!(env["SLACK_IM_SECRET_TARGET_TOKEN"], "target-custom-e2e");
+
+    let target = addr_of(&env["SLACK_IM_TARGET_URL"]);
+    let accounts = get(target, "/__fake/accounts", &[]).json();
+    let ids: Vec<(&str, &str)> = accounts
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| (a["userId"].as_str().unwrap(), a["createdBy"].as_str().unwrap()))
+        .collect();
+    assert_eq!(ids, [("leaver.1", "slack-im"), ("leaver.2", "slack-im")]);
+
+    let old = [("Authorization", "Bearer target-sandbox-token")];
+    assert_eq!(get(target, "/api/users?page=0", &old).status, 401);
+    let auth = [("Authorization", "Bearer target-custom-e2e"), ("Content-Type", "application/json")];
+    assert_eq!(get(target, "/api/users?page=0", &auth).status, 200);
+    // --fail-keys: writes for alice and bob (any case) answer 500, others go through.
+    let post = |user: &str| {
+        let body = format!(r#"{{"userId": "{user}", "name": "x"}}"#);
+        request(target, "POST", "/api/users", &auth, body.as_bytes()).unwrap().status
+    };
+    assert_eq!(post("Alice"), 500);
+    assert_eq!(post("bob"), 500);
+    assert_eq!(post("carol"), 201);
+    assert_eq!(request(target, "DELETE", "/api/users/leaver.1", &auth, b"").unwrap().status, 204);
+
+    let slack = addr_of(&env["SLACK_IM_SLACK_URL"]);
+    let ok = get(slack, "/api/users.list?limit=200", &[("Authorization", "Bearer xoxb-custom-e2e")]).json();
+    assert_eq!(ok["ok"], true);
+    let bad =
+        get(slack, "/api/users.list?limit=200", &[("Authorization", "Bearer xoxb-sandbox-token")]).json();
+    assert_eq!(bad["ok"], false);
+
+    drop(child.stdin.take());
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while child.try_wait().unwrap().is_none() {
+        assert!(Instant::now() < deadline, "did not stop on stdin EOF");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let bad = Command::new(BIN).args(["serve", "--target-token", ""]).output().unwrap();
     assert_eq!(bad.status.code(), Some(2));
 }

@@ -1,0 +1,353 @@
+#!/usr/bin/env bash
+# shellcheck disable=SC2317  # the check functions are called indirectly, through check()
+# End-to-end test of the Jenkins step `slackImSync`: the shell script the step hands to `sh` is
+# rendered by jenkins-shared-lib/test/render-step-script.groovy (the real vars/slackImSync.groovy in
+# the pipeline stand-in), then executed for real, as Jenkins would (`sh -xe` in a workspace, with the
+# withEnv + withCredentials environment), with podman against the real image and the local fakes
+# (127.0.0.1 only). The reports it leaves in the workspace are then checked.
+#
+#   .ci/jenkins-e2e.sh
+#
+# Scenarios (each in its own scratch workspace):
+#   dry run (dryRun=true) on an empty target: exit 0, plans the creates, writes nothing;
+#   full sync: exit 0, reports (summary.json / summary.md / junit.xml), the target holds the accounts;
+#   second sync: exit 0, zero writes;
+#   bad configuration (system=nope): exit 2, a summary carrying the error;
+#   guard (3 managed leavers, maxDeactivate=2): exit 4, every deactivation withheld, accounts kept;
+#   partial failure (the fake target answers 500 for two userIds): exit 3, failures in the reports;
+#   no credential value in the step's stdout/stderr (the `sh -x` trace included) or any report.
+# Prints `ok - …` / `not ok - …` per check, then `N passed, M failed`; exits 1 if any check failed.
+#
+# Builds the image with .ci/image.sh only when $IMAGE is missing or REBUILD=1. Installs what it
+# needs with apt when missing (podman runc curl jq groovy openjdk-17-jre-headless; python3).
+# Environment: IMAGE [localhost/slack-im:ci], REBUILD=1, KEEP_TMP=1 keeps the work directory,
+# JAVA_HOME [/usr/lib/jvm/java-17-openjdk-amd64].
+set -uo pipefail
+
+repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$repo" || exit 1
+IMAGE="${IMAGE:-localhost/slack-im:ci}"
+# The podman configuration of this CI sandbox (rlimits, runc): a Jenkins agent has its own.
+export CONTAINERS_CONF="${CONTAINERS_CONF:-$repo/.ci/containers.conf}"
+export JAVA_HOME="${JAVA_HOME:-/usr/lib/jvm/java-17-openjdk-amd64}"
+RUN_TIMEOUT=150     # seconds, one step run (the container included)
+RENDER_TIMEOUT=120  # seconds, one rendering of the step (Groovy + JVM start)
+
+passed=0
+failed=0
+ok()     { passed=$((passed + 1)); echo "ok - $*"; }
+not_ok() { failed=$((failed + 1)); echo "not ok - $*"; }
+diag()   { sed 's/^/#   /' "$@" | tail -n 15; }
+check()  { # check "description" command... : ok if the command succeeds
+    local what="$1"; shift
+    if "$@"; then ok "$what"; else not_ok "$what"; fi
+}
+finish() {
+    echo "$passed passed, $failed failed"
+    [ "$failed" -eq 0 ] && [ "$passed" -gt 0 ]
+    exit $?
+}
+started_at=$SECONDS
+
+# ---- work dir and cleanup ---------------------------------------------------------------------------
+tmp="$(mktemp -d /tmp/slack-im-jenkins-e2e.XXXXXX)"
+pids=()
+containers=()
+cleanup() {
+    local p c
+    for c in "${containers[@]}"; do podman rm -f "$c" >/dev/null 2>&1; done
+    for p in "${pids[@]}"; do kill "$p" 2>/dev/null; done
+    for p in "${pids[@]}"; do wait "$p" 2>/dev/null; done
+    if [ "${KEEP_TMP:-0}" = 1 ]; then echo "# kept $tmp"; else rm -rf "$tmp"; fi
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+# ---- tools (idempotent) -------------------------------------------------------------------------------
+as_root() { if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi; }
+need=()
+for pair in podman:podman runc:runc curl:curl jq:jq groovy:groovy python3:python3; do
+    command -v "${pair%%:*}" >/dev/null 2>&1 || need+=("${pair#*:}")
+done
+[ -x "$JAVA_HOME/bin/java" ] || need+=(openjdk-17-jre-headless)
+if [ "${#need[@]}" -gt 0 ]; then
+    echo "# installing ${need[*]}"
+    if ! { as_root apt-get update -qq && as_root env DEBIAN_FRONTEND=noninteractive \
+            apt-get install -y -qq --no-install-recommends "${need[@]}"; } >"$tmp/apt.log" 2>&1; then
+        not_ok "install test tools (${need[*]})"; diag "$tmp/apt.log"; finish
+    fi
+fi
+[ -x "$JAVA_HOME/bin/java" ] || { not_ok "Java 17 at JAVA_HOME=$JAVA_HOME"; finish; }
+
+# ---- image (built only when missing, or REBUILD=1) ----------------------------------------------------
+if [ "${REBUILD:-0}" = 1 ] || ! podman image exists "$IMAGE" 2>/dev/null; then
+    echo "# building $IMAGE with .ci/image.sh"
+    if IMAGE="$IMAGE" timeout 1200 .ci/image.sh >"$tmp/image.out" 2>"$tmp/image.err"; then
+        sed 's/^/# /' "$tmp/image.out"
+    else
+        not_ok "build the image (.ci/image.sh)"; diag "$tmp/image.err"; finish
+    fi
+fi
+echo "# image $IMAGE ($(podman image inspect --format '{{.Id}}' "$IMAGE" | cut -c1-12))"
+
+# ---- fakes --------------------------------------------------------------------------------------------
+if ! timeout 900 cargo build --release --locked -p slack-im-fakes --bin slack-im-fakes \
+        >"$tmp/fakes-build.log" 2>&1; then
+    not_ok "build slack-im-fakes"; diag "$tmp/fakes-build.log"; finish
+fi
+target_dir="${CARGO_TARGET_DIR:-$repo/target}"
+case "$target_dir" in /*) ;; *) target_dir="$repo/$target_dir" ;; esac
+fakes="$target_dir/release/slack-im-fakes"
+
+# Distinctive credential values, new every run: the fakes accept exactly these tokens.
+rnd() { od -An -N12 -tx1 /dev/urandom | tr -d ' \n'; }
+slack_token="xoxb-e2e-$(rnd)"
+target_token="tgt-e2e-$(rnd)"
+initial_password="Init-Pa55-$(rnd)"
+secrets=("$slack_token" "$target_token" "$initial_password")
+
+FAIL_KEYS="alice,minjun.kim"   # two members of the fakes' Acme fixture
+LEAVERS=3
+# start_fakes NAME [serve options...]: one fake Slack + fake target; their env file is $tmp/NAME.env
+start_fakes() {
+    local name="$1"; shift
+    "$fakes" serve --slack-token "$slack_token" --target-token "$target_token" \
+        --env-file "$tmp/$name.env" --for-secs 900 "$@" >"$tmp/$name.fakes.log" 2>&1 &
+    pids+=($!)
+}
+start_fakes main --members 40                                   # dry run, syncs, bad configuration
+start_fakes guard --members 10 --leavers "$LEAVERS"             # guard: exit 4
+start_fakes partial --members 10 --fail-keys "$FAIL_KEYS"       # partial failure: exit 3
+env_of() { sed -n "s/^$2=//p" "$tmp/$1.env"; }
+for name in main guard partial; do
+    for _ in $(seq 1 100); do [ -s "$tmp/$name.env" ] && break; sleep 0.1; done
+    if [ ! -s "$tmp/$name.env" ] || [ "$(env_of "$name" SLACK_BOT_TOKEN)" != "$slack_token" ]; then
+        not_ok "start slack-im-fakes ($name)"; diag "$tmp/$name.fakes.log"; finish
+    fi
+done
+
+# GET on a fake target's control endpoint.
+fake() { curl -sf --max-time 5 "$(env_of "$1" SLACK_IM_TARGET_URL)/__fake/$2"; }
+writes() { fake "$1" stats | jq '.create + .update + .delete'; }
+
+# ---- rendering the step -------------------------------------------------------------------------------
+# render LABEL FAKES [step parameters...] -> $tmp/render/LABEL/{step.sh,step.env}, in the background.
+render_pids=()
+render_labels=()
+render() {
+    local label="$1" name="$2"; shift 2
+    local system=dev p
+    for p in "$@"; do case "$p" in system=*) system="${p#system=}" ;; esac; done
+    timeout "$RENDER_TIMEOUT" groovy jenkins-shared-lib/test/render-step-script.groovy "$tmp/render/$label" \
+        engine=podman image="$IMAGE" pull=never network=host \
+        targetUrl="$(env_of "$name" SLACK_IM_TARGET_URL)" slackUrl="$(env_of "$name" SLACK_IM_SLACK_URL)" \
+        "credential.slack-im-slack-bot-token=$slack_token" \
+        "credential.slack-im-$system-target-token=$target_token" \
+        "secrets.initial_password=slack-im-$system-initial-password" \
+        "credential.slack-im-$system-initial-password=$initial_password" \
+        "$@" >"$tmp/render-$label.log" 2>&1 &
+    render_pids+=($!)
+    render_labels+=("$label")
+}
+mkdir -p "$tmp/render"
+render plan main dryRun=true
+render sync main
+render badsys main system=nope
+render guard guard maxDeactivate=2
+render partial partial
+render_failed=0
+for i in "${!render_pids[@]}"; do
+    if ! wait "${render_pids[$i]}" || [ ! -s "$tmp/render/${render_labels[$i]}/step.sh" ]; then
+        render_failed=1; not_ok "render the step script (${render_labels[$i]})"; diag "$tmp/render-${render_labels[$i]}.log"
+    fi
+done
+[ "$render_failed" = 0 ] || finish
+ok "rendered the step's sh script and environment for ${#render_labels[@]} runs (render-step-script.groovy)"
+# The script is the step's constant: one text for every run.
+same_script() { local l; for l in "${render_labels[@]}"; do cmp -s "$tmp/render/plan/step.sh" "$tmp/render/$l/step.sh" || return 1; done; }
+check "the step's sh script is the same constant text for every parameter set" same_script
+# No credential value in the script itself (they are only in the environment).
+script_clean() { local s; for s in "${secrets[@]}"; do ! grep -qF -- "$s" "$tmp/render/plan/step.sh" || return 1; done; }
+check "no credential value in the step's sh script" script_clean
+
+# ---- running the step as Jenkins does -----------------------------------------------------------------
+# run_step LABEL RENDER: workspace $tmp/ws/LABEL; stdout/stderr/rc in $tmp/out/LABEL.{out,err,rc}.
+mkdir -p "$tmp/out" "$tmp/ws"
+run_step() {
+    local label="$1" r="$tmp/render/$2" ws="$tmp/ws/$1" rc name
+    mkdir -p "$ws"
+    name="$(sed -n "s/^SLACK_IM_JENKINS_CONTAINER_NAME='\(.*\)'$/\1/p" "$r/step.env")"
+    containers+=("$name")
+    # A clean environment, as on an agent: PATH, HOME and the podman configuration, then the
+    # step's withEnv + withCredentials variables.
+    # shellcheck disable=SC2016  # $1..$3 are the inner sh's arguments
+    ( cd "$ws" || exit 125
+      exec env -i PATH="$PATH" HOME="${HOME:-/root}" CONTAINERS_CONF="$CONTAINERS_CONF" \
+          WORKSPACE="$ws" sh -c 'set -a; . "$1"; set +a; exec timeout "$2" sh -xe "$3"' \
+          sh "$r/step.env" "$RUN_TIMEOUT" "$r/step.sh"
+    ) >"$tmp/out/$label.out" 2>"$tmp/out/$label.err"
+    rc=$?
+    echo "$rc" >"$tmp/out/$label.rc"
+    # What the step does when `sh` did not come back (timeout/abort): remove the container.
+    [ "$rc" = 124 ] && podman rm -f "$name" >/dev/null 2>&1
+    return 0
+}
+rc_of() { cat "$tmp/out/$1.rc"; }
+expect_rc() { # expect_rc LABEL WANT DESCRIPTION
+    local got; got="$(rc_of "$1")"
+    if [ "$got" = "$2" ]; then ok "$3 (exit $got)"
+    else not_ok "$3 (exit $got, want $2)"; diag "$tmp/out/$1.out" "$tmp/out/$1.err"; fi
+}
+reports() { echo "$tmp/ws/$1/slack-im-reports/$2"; }   # reports LABEL SYSTEM
+sj() { jq -r "$2" "$1/summary.json" 2>/dev/null; }     # sj REPORT_DIR JQ_FILTER
+
+# junit_ok REPORT_DIR [FAILED_KEYS]: valid XML; one testcase per action + skipped member (+ one for
+# a run error); exactly the testcases named in FAILED_KEYS (comma list) carry a <failure>.
+junit_ok() {
+    python3 - "$1/junit.xml" "$1/summary.json" "${2:-}" <<'PY'
+import json, sys, xml.dom.minidom
+junit, summary, want_failed = sys.argv[1], sys.argv[2], sys.argv[3]
+try:
+    dom = xml.dom.minidom.parse(junit)
+except Exception as e:  # noqa: BLE001
+    print(f"#   junit.xml is not valid XML: {e}"); sys.exit(1)
+s = json.load(open(summary))
+cases = dom.getElementsByTagName("testcase")
+want = len(s["actions"]) + len(s["skipped"]) + (1 if s.get("error") else 0)
+failed = sorted(c.getAttribute("name") for c in cases if c.getElementsByTagName("failure"))
+want_failed = sorted(k for k in want_failed.split(",") if k)
+problems = []
+if len(cases) != want:
+    problems.append(f"{len(cases)} testcases, want {want} ({len(s['actions'])} actions + {len(s['skipped'])} skipped)")
+if failed != want_failed:
+    problems.append(f"failures {failed}, want {want_failed}")
+for p in problems:
+    print(f"#   {p}")
+sys.exit(1 if problems else 0)
+PY
+}
+# owned_by_runner REPORT_DIR: on a root agent the image's user 65532 writes the reports, else the agent's user.
+owned_by_runner() {
+    local want f; want=65532; [ "$(id -u)" = 0 ] || want="$(id -u)"
+    for f in summary.json summary.md junit.xml; do
+        if [ ! -f "$1/$f" ] || [ "$(stat -c %u "$1/$f")" != "$want" ]; then
+            echo "#   $f missing or not owned by $want"; return 1
+        fi
+    done
+}
+
+# 1. dry run on the empty target: plans every create, writes nothing.
+w0="$(writes main)"
+run_step plan plan
+expect_rc plan 0 "dry run (dryRun=true) finishes"
+rep="$(reports plan dev)"
+planned="$(sj "$rep" .counts.create)"
+check "dry run plans the creates ($planned, dry_run=$(sj "$rep" .dry_run)) and writes nothing (writes $w0 -> $(writes main))" \
+    test "${planned:-0}" -gt 0 -a "$(sj "$rep" .dry_run)" = true -a "$(writes main)" = "$w0" -a "$w0" = 0
+check "dry run junit.xml is valid, one testcase per planned action + skipped member" junit_ok "$rep"
+
+# 2. full sync.
+run_step sync sync
+expect_rc sync 0 "full sync"
+rep="$(reports sync dev)"
+created="$(fake main stats | jq .create)"
+check "summary.json: counts.create ($(sj "$rep" .counts.create)) = the fake's creates ($created) = planned ($planned), nothing failed" \
+    test -n "$created" -a "$(sj "$rep" .counts.create)" = "$created" -a "$created" = "$planned" \
+         -a "$(sj "$rep" .counts.failed)" = 0 -a "$(sj "$rep" .exit_code)" = 0 -a "$(sj "$rep" .dry_run)" = false
+check "junit.xml is valid XML with one testcase per action + skipped member ($(sj "$rep" '.actions|length') + $(sj "$rep" '.skipped|length'))" \
+    junit_ok "$rep"
+check "summary.md exists and names the system" grep -q dev "$rep/summary.md"
+check "report files owned by the container's user" owned_by_runner "$rep"
+accounts_hold() {
+    # Every created key is an account createdBy slack-im, carrying the initial_password credential.
+    fake main accounts >"$tmp/main-accounts.json" || return 1
+    jq -e --slurpfile s "$rep/summary.json" --arg pw "$initial_password" '
+        ($s[0].actions | map(select(.action == "create" and .status == "done") | .key)) as $keys
+        | ($keys | length) > 0
+          and length == ($keys | length)
+          and all(.[]; .createdBy == "slack-im" and .password == $pw)
+          and (map(.userId | ascii_downcase) | sort) == ($keys | map(ascii_downcase) | sort)' \
+        "$tmp/main-accounts.json" >/dev/null
+}
+check "the fake target holds exactly the created accounts, with the initial_password credential" accounts_hold
+rm -f "$tmp/main-accounts.json"   # it holds the password: not kept among the outputs
+cmdline="$(grep -m1 '^slack-im: podman run ' "$tmp/out/sync.out")"
+by_name() {
+    local n
+    for n in SLACK_BOT_TOKEN SLACK_IM_SECRET_TARGET_TOKEN SLACK_IM_SECRET_INITIAL_PASSWORD; do
+        grep -qE -- "-e $n( |$)" <<<"$cmdline" && ! grep -qF -- "$n=" <<<"$cmdline" || return 1
+    done
+}
+check "the podman command line passes the secrets by name only (-e NAME)" by_name
+container_gone() { ! podman container exists "$1"; }
+check "the container is gone after the run (--rm)" \
+    container_gone "$(sed -n "s/^SLACK_IM_JENKINS_CONTAINER_NAME='\(.*\)'$/\1/p" "$tmp/render/sync/step.env")"
+
+# 3. second sync: nothing to do, zero writes.
+w1="$(writes main)"
+run_step sync2 sync
+expect_rc sync2 0 "second sync"
+rep="$(reports sync2 dev)"
+check "second sync makes zero writes (writes $w1 -> $(writes main)), all $(sj "$rep" .counts.unchanged) unchanged" \
+    test "$(writes main)" = "$w1" -a "$(sj "$rep" '.counts.create + .counts.update + .counts.deactivate')" = 0 \
+         -a "$(sj "$rep" .counts.unchanged)" = "$planned"
+
+# 4. bad configuration: an unknown system.
+w1="$(writes main)"
+run_step badsys badsys
+expect_rc badsys 2 "unknown system (system=nope) is a configuration error"
+rep="$(reports badsys nope)"
+err="$(sj "$rep" .error)"
+check "its summary.json carries the error (exit_code $(sj "$rep" .exit_code)): ${err:0:160}" \
+    test -n "$err" -a "$err" != null -a "$(sj "$rep" .exit_code)" = 2
+check "its junit.xml is valid and reports the error" junit_ok "$rep"
+check "the bad configuration wrote nothing (writes $w1 -> $(writes main))" test "$(writes main)" = "$w1"
+
+# 5. guard: more managed leavers ($LEAVERS) than maxDeactivate=2.
+run_step guard guard
+expect_rc guard 4 "guard: $LEAVERS leavers with maxDeactivate=2"
+rep="$(reports guard dev)"
+withheld_keys="$(sj "$rep" '[.actions[] | select(.status == "withheld") | .key] | sort | join(",")')"
+want_leavers="$(seq -s, -f 'leaver.%g' 1 "$LEAVERS")"
+check "summary.json: withheld $(sj "$rep" .counts.withheld) ($withheld_keys), deactivated $(sj "$rep" .counts.deactivate)" \
+    test "$(sj "$rep" .counts.withheld)" = "$LEAVERS" -a "$withheld_keys" = "$want_leavers" \
+         -a "$(sj "$rep" .counts.deactivate)" = 0
+kept="$(fake guard accounts | jq -r '[.[] | select(.userId | startswith("leaver.")) | .userId] | sort | join(",")')"
+check "the leavers' accounts are still there ($kept; deletes: $(fake guard stats | jq .delete))" \
+    test "$kept" = "$want_leavers" -a "$(fake guard stats | jq .delete)" = 0
+check "the guard run applied the creates ($(sj "$rep" .counts.create) = the fake's $(fake guard stats | jq .create))" \
+    test "$(sj "$rep" .counts.create)" -gt 0 -a "$(sj "$rep" .counts.create)" = "$(fake guard stats | jq .create)"
+check "its junit.xml is valid (withheld ones skipped, no failure)" junit_ok "$rep"
+
+# 6. partial failure: writes for $FAIL_KEYS answer 500.
+run_step partial partial
+expect_rc partial 3 "partial failure (the target answers 500 for $FAIL_KEYS)"
+rep="$(reports partial dev)"
+failed_keys="$(sj "$rep" '[.actions[] | select(.status == "failed") | .key] | sort | join(",")')"
+check "summary.json lists the failed actions ($failed_keys), counts.failed $(sj "$rep" .counts.failed)" \
+    test "$failed_keys" = "$FAIL_KEYS" -a "$(sj "$rep" .counts.failed)" = 2
+errors_ok() {
+    local e
+    e="$(sj "$rep" '[.actions[] | select(.status == "failed") | .error // ""] | map(select(test("500"))) | length')"
+    [ "$e" = 2 ] || { sj "$rep" '.actions[] | select(.status == "failed") | "#   \(.key): \(.error)"'; return 1; }
+}
+check "each failed action carries its error (HTTP 500): $(sj "$rep" '[.actions[] | select(.status == "failed") | .error][0]' | cut -c1-120)" errors_ok
+check "junit.xml has exactly those as <failure>" junit_ok "$rep" "$FAIL_KEYS"
+check "the other creates were applied (target: $(fake partial stats | jq .accounts) accounts, counts.create $(sj "$rep" .counts.create))" \
+    test "$(fake partial stats | jq .accounts)" = "$(sj "$rep" .counts.create)" -a "$(sj "$rep" .counts.create)" -gt 0
+
+# 7. no credential value in what the step printed (sh -x trace included) or in any report.
+leaks() { # succeeds if some secret value shows up
+    local s hit=1
+    for s in "${secrets[@]}"; do
+        if grep -rlF -- "$s" "$tmp/out" "$tmp/ws" 2>/dev/null | sed 's/^/#   leaked in /' | grep .; then hit=0; fi
+    done
+    return "$hit"
+}
+n_out="$(find "$tmp/out" -name '*.out' -o -name '*.err' | wc -l)"
+n_rep="$(find "$tmp/ws" -type f | wc -l)"
+if leaks; then not_ok "no credential value in the step's stdout/stderr ($n_out files) or reports ($n_rep files)"
+else ok "no credential value in the step's stdout/stderr ($n_out files) or reports ($n_rep files)"; fi
+
+echo "# $((SECONDS - started_at)) s"
+finish

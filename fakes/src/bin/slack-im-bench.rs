@@ -1,0 +1,249 @@
+//! The benchmark: runs the release `slack-im` binary against in-process fakes with N members and a
+//! per-request target latency, and prints one row per case (first sync, steady state, 1% churn)
+//! with wall time, CPU time, peak RSS and requests by kind. Figures, not assertions.
+
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::json;
+use slack_im_fakes::members::synthetic_member;
+use slack_im_fakes::{FakeSlack, FakeTarget, SlackOptions, TargetOp, TargetOptions};
+
+const USAGE: &str = "usage: slack-im-bench [--sizes 1000,10000,50000] [--latency-ms 10] [--concurrency 4]
+                      [--binary target/release/slack-im] [--version-runs 200]";
+
+struct Args {
+    sizes: Vec<usize>,
+    latency: Duration,
+    concurrency: usize,
+    binary: String,
+    version_runs: usize,
+}
+
+fn parse_args() -> Result<Args, String> {
+    let mut args = Args {
+        sizes: vec![1_000, 10_000, 50_000],
+        latency: Duration::from_millis(10),
+        concurrency: 4,
+        binary: "target/release/slack-im".into(),
+        version_runs: 200,
+    };
+    let mut it = std::env::args().skip(1);
+    while let Some(flag) = it.next() {
+        let mut value = || it.next().ok_or_else(|| format!("{flag} needs a value\n{USAGE}"));
+        let number = |v: String| v.parse::<usize>().map_err(|_| format!("{flag}: {v:?} is not a number"));
+        match flag.as_str() {
+            "--sizes" => {
+                args.sizes =
+                    value()?.split(',').map(|s| number(s.trim().to_string())).collect::<Result<_, _>>()?
+            }
+            "--latency-ms" => args.latency = Duration::from_millis(number(value()?)? as u64),
+            "--concurrency" => args.concurrency = number(value()?)?,
+            "--binary" => args.binary = value()?,
+            "--version-runs" => args.version_runs = number(value()?)?,
+            "-h" | "--help" => return Err(USAGE.into()),
+            other => return Err(format!("unknown argument {other}\n{USAGE}")),
+        }
+    }
+    Ok(args)
+}
+
+/// What one run of the binary cost.
+struct Measured {
+    code: i32,
+    wall: Duration,
+    cpu: Duration,
+    peak_rss_kb: i64,
+}
+
+/// Runs the binary: CPU time from wait4(2); peak RSS from `VmHWM` in /proc, polled every 2 ms
+/// (wait4's `ru_maxrss` would report this benchmark's own size: a child inherits the high-water
+/// mark of the process it was forked from).
+fn measure(binary: &str, args: &[&str], env: &[(String, String)]) -> Measured {
+    let started = Instant::now();
+    // Reaped below with wait4(2), which also returns the CPU time; `Child::wait` would not.
+    #[allow(clippy::zombie_processes)]
+    let child = Command::new(binary)
+        .args(args)
+        .env_clear()
+        .envs(env.iter().cloned())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap_or_else(|e| panic!("cannot start {binary}: {e} (run `cargo build --release` first)"));
+    let pid = child.id();
+    let done = std::sync::atomic::AtomicBool::new(false);
+    let mut status = 0;
+    // SAFETY: an all-zero rusage is a valid value; wait4 writes into the two out-pointers only.
+    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
+    let peak_rss_kb = std::thread::scope(|s| {
+        let poller = s.spawn(|| {
+            let mut peak = 0;
+            while !done.load(std::sync::atomic::Ordering::SeqCst) {
+                peak = peak.max(vm_hwm_kb(pid).unwrap_or(0));
+                std::thread::sleep(Duration::from_millis(2));
+            }
+            peak
+        });
+        // SAFETY: waits for our own child; writes only into `status` and `usage`.
+        let reaped = unsafe { libc::wait4(pid as libc::pid_t, &mut status, 0, &mut usage) };
+        assert_eq!(reaped, pid as libc::pid_t, "wait4 failed");
+        done.store(true, std::sync::atomic::Ordering::SeqCst);
+        poller.join().unwrap()
+    });
+    let wall = started.elapsed();
+    let tv =
+        |t: libc::timeval| Duration::from_secs(t.tv_sec as u64) + Duration::from_micros(t.tv_usec as u64);
+    Measured {
+        code: if libc::WIFEXITED(status) { libc::WEXITSTATUS(status) } else { -1 },
+        wall,
+        cpu: tv(usage.ru_utime) + tv(usage.ru_stime),
+        peak_rss_kb,
+    }
+}
+
+/// The peak resident set of a live process, in kB.
+fn vm_hwm_kb(pid: u32) -> Option<i64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    line.split_whitespace().nth(1)?.parse().ok()
+}
+
+struct Counts {
+    slack: usize,
+    list: usize,
+    create: usize,
+    update: usize,
+    delete: usize,
+}
+
+fn counts(slack: &FakeSlack, target: &FakeTarget) -> Counts {
+    Counts {
+        slack: slack.call_counts().values().sum(),
+        list: target.count(TargetOp::List),
+        create: target.count(TargetOp::Create),
+        update: target.count(TargetOp::Update),
+        delete: target.count(TargetOp::Delete),
+    }
+}
+
+fn main() {
+    let args = match parse_args() {
+        Ok(a) => a,
+        Err(e) => {
+            eprintln!("{e}");
+            std::process::exit(2);
+        }
+    };
+    print_machine();
+    println!(
+        "target latency {} ms per request, SLACK_IM_CONCURRENCY={}; floor = writes x latency / concurrency + listing pages x latency\n",
+        args.latency.as_millis(),
+        args.concurrency
+    );
+    println!("| members | case | exit | wall s | CPU s | peak RSS MB | Slack req | list | create | update | deactivate | floor s | wall/floor |");
+    println!("|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
+    for &n in &args.sizes {
+        bench_size(&args, n);
+    }
+    bench_version(&args);
+}
+
+fn bench_size(args: &Args, n: usize) {
+    let fixture = slack_im_fakes::members::acme_fixture().len();
+    let slack = FakeSlack::start(SlackOptions::acme(n.saturating_sub(fixture)));
+    let target =
+        FakeTarget::start(TargetOptions { latency: args.latency, workers: 64, ..Default::default() });
+    let templates = concat!(env!("CARGO_MANIFEST_DIR"), "/../templates");
+    let env: Vec<(String, String)> = [
+        ("SLACK_BOT_TOKEN", slack_im_fakes::slack::SANDBOX_TOKEN.to_string()),
+        ("SLACK_IM_SYSTEM", "dev".into()),
+        ("SLACK_IM_SLACK_URL", slack.base_url()),
+        ("SLACK_IM_TARGET_URL", target.base_url()),
+        ("SLACK_IM_TEMPLATES", templates.into()),
+        ("SLACK_IM_SECRET_TARGET_TOKEN", slack_im_fakes::target::SANDBOX_TOKEN.into()),
+        ("SLACK_IM_SECRET_INITIAL_PASSWORD", "bench-password".into()),
+        ("SLACK_IM_CONCURRENCY", args.concurrency.to_string()),
+        ("SLACK_IM_MAX_DEACTIVATE", n.to_string()),
+        ("RUST_LOG", "warn".into()),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_string(), v))
+    .collect();
+
+    let case = |name: &str| {
+        let before = counts(&slack, &target);
+        let m = measure(&args.binary, &["sync"], &env);
+        let after = counts(&slack, &target);
+        let (list, create, update, delete) = (
+            after.list - before.list,
+            after.create - before.create,
+            after.update - before.update,
+            after.delete - before.delete,
+        );
+        let writes = create + update + delete;
+        let floor = args.latency.as_secs_f64() * (writes as f64 / args.concurrency as f64 + list as f64);
+        println!(
+            "| {n} | {name} | {} | {:.2} | {:.2} | {:.1} | {} | {list} | {create} | {update} | {delete} | {floor:.2} | {} |",
+            m.code,
+            m.wall.as_secs_f64(),
+            m.cpu.as_secs_f64(),
+            m.peak_rss_kb as f64 / 1024.0,
+            after.slack - before.slack,
+            if floor > 0.0 { format!("{:.2}", m.wall.as_secs_f64() / floor) } else { "-".into() },
+        );
+    };
+    case("first sync");
+    case("steady state");
+
+    // 1% churn: a third joiners, a third leavers, a third renames.
+    let k = (n / 100).max(3);
+    let mut members = slack.members();
+    let eligible: Vec<usize> =
+        (0..members.len()).filter(|&i| slack_im_fakes::members::is_eligible(&members[i])).collect();
+    for (j, &i) in eligible.iter().rev().take(k / 3).enumerate() {
+        members[i]["real_name"] = json!(format!("Renamed {j}"));
+        members[i]["profile"]["real_name"] = json!(format!("Renamed {j}"));
+    }
+    for &i in eligible.iter().take(k / 3) {
+        members[i]["deleted"] = json!(true);
+    }
+    for j in 0..k - 2 * (k / 3) {
+        members.push(synthetic_member(n + 10_000 + j, 7));
+    }
+    slack.set_members(members);
+    case("1% churn");
+}
+
+fn bench_version(args: &Args) {
+    let mut times: Vec<Duration> =
+        (0..args.version_runs.max(1)).map(|_| measure(&args.binary, &["--version"], &[]).wall).collect();
+    times.sort();
+    let median = times[times.len() / 2];
+    println!(
+        "\n`slack-im --version`: median {:.2} ms over {} runs (min {:.2} ms, max {:.2} ms)",
+        median.as_secs_f64() * 1000.0,
+        times.len(),
+        times[0].as_secs_f64() * 1000.0,
+        times[times.len() - 1].as_secs_f64() * 1000.0
+    );
+}
+
+fn print_machine() {
+    let cpu = std::fs::read_to_string("/proc/cpuinfo")
+        .ok()
+        .and_then(|t| {
+            t.lines()
+                .find(|l| l.starts_with("model name"))
+                .map(|l| l.split(':').nth(1).unwrap_or("").trim().to_string())
+        })
+        .unwrap_or_else(|| "unknown CPU".into());
+    let cores = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(0);
+    let mem_kb = std::fs::read_to_string("/proc/meminfo")
+        .ok()
+        .and_then(|t| {
+            t.lines().next().and_then(|l| l.split_whitespace().nth(1)).and_then(|v| v.parse::<u64>().ok())
+        })
+        .unwrap_or(0);
+    println!("machine: {cpu}, {cores} cores, {} GiB\n", mem_kb / 1024 / 1024);
+}
