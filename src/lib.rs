@@ -17,12 +17,13 @@ pub mod slack;
 pub mod target;
 pub mod template;
 
+use std::collections::HashMap;
 use std::fmt;
 use std::time::Instant;
 
 use crate::apply::Outcome;
 use crate::config::{Config, ConfigError};
-use crate::eligibility::Filter;
+use crate::eligibility::{Filter, Skipped};
 use crate::plan::{Desired, Existing, Policy};
 use crate::report::Summary;
 use crate::secret::Redactor;
@@ -190,19 +191,44 @@ fn connect(config: &Config) -> Result<Clients, Error> {
     Ok(Clients { templates, slack, target })
 }
 
+/// One listed account, kept compact: its JSON text is parsed again only when a member matches it
+/// or it is deactivated, so a listing of 50,000 accounts costs megabytes, not tens of them.
+struct Listed {
+    key: String,
+    managed: bool,
+    json: Box<str>,
+}
+
+impl Listed {
+    fn value(&self) -> serde_json::Value {
+        serde_json::from_str(&self.json).expect("the listing's own JSON, serialised by us, parses")
+    }
+}
+
 /// Reads everything, renders everything, plans, and (unless dry) applies.
+///
+/// The target is listed first; then Slack is read page by page and each eligible member rendered
+/// and compared at once, so neither the workspace nor the rendered bodies of unchanged accounts
+/// are held in memory. Nothing is written before every read and every render has succeeded.
 fn sync(config: &Config, summary: &mut Summary) -> Result<(), Error> {
     let Clients { templates, slack, target } = connect(config)?;
 
-    // 1. Slack: every member, then who should have an account.
-    let (members, stats) = slack.list_members(templates.uses_slack_object)?;
-    log::info!(
-        "Slack: {} members in {} pages ({} requests, {} duplicates dropped)",
-        members.len(),
-        stats.pages,
-        stats.requests,
-        stats.duplicates
-    );
+    // 1. The target's accounts, and whether slack-im manages each.
+    let mut listed = Vec::new();
+    target.for_each_account(|account| -> Result<(), Error> {
+        let managed = templates.is_managed(&account.key, &account.value)?;
+        listed.push(Listed { key: account.key, managed, json: account.value.to_string().into() });
+        Ok(())
+    })?;
+    let mut index: HashMap<String, usize> = HashMap::with_capacity(listed.len());
+    for (i, account) in listed.iter().enumerate() {
+        index.entry(plan::normalize_key(&account.key)).or_insert(i);
+    }
+    summary.sources.target_accounts = listed.len();
+    summary.sources.managed_accounts = listed.iter().filter(|a| a.managed).count();
+    log::info!("target: {} accounts, {} managed by slack-im", listed.len(), summary.sources.managed_accounts);
+
+    // 2. Slack, page by page: who should have an account, each one rendered and compared at once.
     let channel_members = match &config.channel {
         Some(channel) => Some(slack.channel_members(channel)?),
         None => None,
@@ -213,65 +239,53 @@ fn sync(config: &Config, summary: &mut Summary) -> Result<(), Error> {
         exclude: config.exclude.clone(),
         channel_members,
     };
-    summary.sources.slack_members = members.len();
-    let (eligible, skipped) = filter.apply(members);
-    summary.sources.eligible_members = eligible.len();
-    summary.sources.slack_requests = slack.requests();
-    log::info!("{} members should have an account, {} skipped", eligible.len(), skipped.len());
-
-    // 2. Every create body, before anything is written: one bad render stops the run.
-    let users: Vec<UserView> = eligible.iter().map(UserView::from_member).collect();
-    drop(eligible);
-    let mut desired = Vec::with_capacity(users.len());
-    for user in &users {
-        let (key, create) = templates.render_create(user)?;
-        desired.push(Desired { slack_id: user.id.clone(), key, create, update: None });
-    }
-
-    // 3. The target's accounts, whether slack-im manages them, and update bodies for matches.
-    let accounts = target.list_accounts()?;
-    let mut existing = Vec::with_capacity(accounts.len());
-    for account in accounts {
-        let managed = templates.is_managed(&account.key, &account.value)?;
-        existing.push(Existing { key: account.key, value: account.value, managed, deactivate_body: None });
-    }
-    summary.sources.target_accounts = existing.len();
-    summary.sources.managed_accounts = existing.iter().filter(|e| e.managed).count();
-    log::info!(
-        "target: {} accounts, {} managed by slack-im",
-        existing.len(),
-        summary.sources.managed_accounts
-    );
-    if templates.has_update_body {
-        let index: std::collections::HashMap<String, usize> =
-            existing.iter().enumerate().map(|(i, e)| (plan::normalize_key(&e.key), i)).collect();
-        for (d, user) in desired.iter_mut().zip(&users) {
-            if let Some(&i) = index.get(&plan::normalize_key(&d.key)) {
-                d.update = templates.render_update(user, &existing[i].value)?;
-            }
+    let mut skipped = Vec::new();
+    let mut desired = Vec::new();
+    let stats = slack.for_each_member(templates.uses_slack_object, |member| -> Result<(), Error> {
+        match filter.reason_to_skip(&member) {
+            Some(reason) => skipped.push(Skipped { slack_id: member.id, reason }),
+            None => desired.push(render_member(&templates, &member, &listed, &index)?),
         }
-    }
+        Ok(())
+    })?;
+    summary.sources.slack_members = stats.members;
+    summary.sources.eligible_members = desired.len();
+    summary.sources.slack_requests = slack.requests();
+    log::info!(
+        "Slack: {} members in {} pages ({} requests, {} duplicates dropped); {} should have an account, {} skipped",
+        stats.members,
+        stats.pages,
+        stats.requests,
+        stats.duplicates,
+        desired.len(),
+        skipped.len()
+    );
 
-    // 4. The plan, with its guards.
+    // 3. The plan, with its guards.
+    let existing: Vec<Existing> = listed
+        .iter()
+        .map(|a| Existing { key: a.key.clone(), managed: a.managed, deactivate_body: None })
+        .collect();
     let policy = Policy {
         protect: config.protect.clone(),
         max_deactivate: config.max_deactivate,
         can_deactivate: templates.spec.deactivate.is_some(),
-        deactivation_blocked: users
+        deactivation_blocked: desired
             .is_empty()
             .then(|| "Slack returned no eligible member: deactivating everyone is never right".to_string()),
     };
     let mut plan = plan::plan(desired, &existing, &policy);
+    drop(existing);
     for action in &mut plan.actions {
-        if action.kind == plan::ActionKind::Deactivate && templates.has_deactivate_body {
-            if let Some(e) = existing.iter().find(|e| e.key == action.key) {
-                action.body = templates.render_deactivate(&e.key, &e.value)?;
+        if action.kind == plan::ActionKind::Deactivate {
+            if let Some(&i) = index.get(&plan::normalize_key(&action.key)) {
+                action.body = templates.render_deactivate(&listed[i].key, &listed[i].value())?;
             }
         }
     }
-    drop(existing);
+    drop(listed);
 
-    // 5. Apply, unless this is a dry run.
+    // 4. Apply, unless this is a dry run.
     if summary.dry_run {
         summary.record(&plan, None, &skipped);
     } else {
@@ -280,6 +294,30 @@ fn sync(config: &Config, summary: &mut Summary) -> Result<(), Error> {
     }
     summary.sources.target_requests = target.requests();
     Ok(())
+}
+
+/// One eligible member through the templates: the create body when no account has its key, else
+/// the update body when (and only when) the account differs from it.
+fn render_member(
+    templates: &SystemTemplates,
+    member: &Member,
+    listed: &[Listed],
+    index: &HashMap<String, usize>,
+) -> Result<Desired, Error> {
+    let user = UserView::from_member(member);
+    let (key, create) = templates.render_create(&user)?;
+    let Some(&i) = index.get(&plan::normalize_key(&key)) else {
+        return Ok(Desired { slack_id: user.id, key, create: Some(create), update: None });
+    };
+    let account = listed[i].value();
+    let update = match templates.render_update(&user, &account)? {
+        Some(body) => {
+            let changed = plan::update_diff(&body, &account, &listed[i].key);
+            (!changed.is_empty()).then_some((body, changed))
+        }
+        None => None,
+    };
+    Ok(Desired { slack_id: user.id, key, create: None, update })
 }
 
 /// Validates everything without writing: config (already done), templates rendered for a sample
@@ -300,20 +338,22 @@ fn check(config: &Config, summary: &mut Summary) -> Result<(), Error> {
         identity.team.as_deref().unwrap_or("?"),
         identity.team_id.as_deref().unwrap_or("?")
     );
-    let accounts = target.list_accounts()?;
     let mut managed = 0;
-    for a in &accounts {
-        managed += usize::from(templates.is_managed(&a.key, &a.value)?);
-    }
-    if let Some(first) = accounts.first() {
+    let mut first = None;
+    let accounts = target.for_each_account(|account| -> Result<(), Error> {
+        managed += usize::from(templates.is_managed(&account.key, &account.value)?);
+        first.get_or_insert(account);
+        Ok(())
+    })?;
+    if let Some(first) = first {
         templates.render_update(&user, &first.value)?;
         templates.render_deactivate(&first.key, &first.value)?;
     }
-    log::info!("target: listing works, {} accounts, {managed} managed by slack-im", accounts.len());
-    if templates.spec.managed.is_some() && managed == 0 && !accounts.is_empty() {
+    log::info!("target: listing works, {accounts} accounts, {managed} managed by slack-im");
+    if templates.spec.managed.is_some() && managed == 0 && accounts > 0 {
         log::warn!("no listed account matches the \"managed\" expression of system.json: nothing will ever be deactivated");
     }
-    summary.sources.target_accounts = accounts.len();
+    summary.sources.target_accounts = accounts;
     summary.sources.managed_accounts = managed;
     Ok(())
 }

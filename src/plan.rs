@@ -1,6 +1,9 @@
 //! The plan: a pure function of the desired accounts (members rendered through the templates) and
 //! the accounts the target has. It decides create / update / deactivate / unchanged, applies the
 //! protections and the deactivation guard, and touches no network.
+//!
+//! The field-by-field comparison of one account ([`update_diff`]) is also here; the caller runs it
+//! while rendering, so only the bodies of accounts that differ are kept in memory.
 
 use std::collections::{HashMap, HashSet};
 
@@ -13,16 +16,17 @@ use crate::eligibility::{SkipReason, Skipped};
 pub struct Desired {
     pub slack_id: String,
     pub key: String,
-    pub create: Value,
-    /// Rendered from `update.json` against the member's existing account, when both exist.
-    pub update: Option<Value>,
+    /// The create body; rendered for every member, kept only when no listed account has the key.
+    pub create: Option<Value>,
+    /// The update body, kept only when the member's account differs from it ([`update_diff`]),
+    /// with the fields that differ.
+    pub update: Option<(Value, Vec<String>)>,
 }
 
 /// One account the target lists, with the `managed` verdict already taken.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Existing {
     pub key: String,
-    pub value: Value,
     pub managed: bool,
     /// Rendered from `deactivate.json`, when it exists.
     pub deactivate_body: Option<Value>,
@@ -137,23 +141,17 @@ pub fn plan(desired: Vec<Desired>, existing: &[Existing], policy: &Policy) -> Pl
             continue;
         }
         wanted.insert(key.clone());
-        match accounts.get(&key) {
-            None => plan.actions.push(Action {
+        match (accounts.get(&key), d.create, d.update) {
+            (None, Some(create), _) => plan.actions.push(Action {
                 kind: ActionKind::Create,
                 key: d.key,
                 slack_id: Some(d.slack_id),
-                body: Some(d.create),
+                body: Some(create),
                 changed: Vec::new(),
                 withheld: None,
             }),
-            Some(account) => {
-                let mut changed =
-                    d.update.as_ref().map(|u| changed_fields(u, &account.value)).unwrap_or_default();
-                // The key itself differing only in case is the same key, not a change.
-                changed.retain(|f| !is_key_field(d.update.as_ref(), &account.value, f, &account.key));
-                if changed.is_empty() {
-                    plan.unchanged += 1;
-                } else if protected.contains(key.as_str()) {
+            (Some(account), _, Some((body, changed))) if !changed.is_empty() => {
+                if protected.contains(key.as_str()) {
                     plan.protected.push(account.key.clone());
                     plan.unchanged += 1;
                 } else {
@@ -161,12 +159,14 @@ pub fn plan(desired: Vec<Desired>, existing: &[Existing], policy: &Policy) -> Pl
                         kind: ActionKind::Update,
                         key: account.key.clone(),
                         slack_id: Some(d.slack_id),
-                        body: d.update,
+                        body: Some(body),
                         changed,
                         withheld: None,
                     });
                 }
             }
+            // An account that matches its body, or (a caller's slip) no create body for a new key.
+            _ => plan.unchanged += 1,
         }
     }
 
@@ -207,6 +207,14 @@ pub fn plan(desired: Vec<Desired>, existing: &[Existing], policy: &Policy) -> Pl
     plan
 }
 
+/// The fields an update would change: [`changed_fields`], except the key field when it differs
+/// only in case (keys compare case-insensitively, so it is the same key).
+pub fn update_diff(update: &Value, account: &Value, key: &str) -> Vec<String> {
+    let mut changed = changed_fields(update, account);
+    changed.retain(|field| !is_key_field(Some(update), account, field, key));
+    changed
+}
+
 /// The top-level fields of `desired` whose value differs from the account's. A field the account
 /// does not have (the listing does not return it, like a password) is not compared; nested objects
 /// follow the same rule.
@@ -244,22 +252,37 @@ mod tests {
     use super::*;
     use serde_json::json;
 
-    fn desired(id: &str, key: &str, name: &str) -> Desired {
-        Desired {
-            slack_id: id.into(),
-            key: key.into(),
-            create: json!({"userId": key, "name": name, "password": "pw"}),
-            update: Some(json!({"userId": key, "name": name, "password": "pw"})),
-        }
+    /// A listed account: key, the name the target holds, managed or not.
+    struct Listed(&'static str, &'static str, bool);
+
+    /// What the renderer hands the plan for members `(slack id, key, name)`: a create body for new
+    /// keys, an update body (and its diff) for accounts that differ.
+    fn render(members: &[(&str, &str, &str)], listed: &[Listed]) -> Vec<Desired> {
+        members
+            .iter()
+            .map(|&(id, key, name)| {
+                let body = json!({"userId": key, "name": name, "password": "pw"});
+                match listed.iter().find(|l| normalize_key(l.0) == normalize_key(key)) {
+                    None => {
+                        Desired { slack_id: id.into(), key: key.into(), create: Some(body), update: None }
+                    }
+                    Some(l) => {
+                        let account = json!({"userId": l.0, "name": l.1, "createdBy": "x"});
+                        let changed = update_diff(&body, &account, l.0);
+                        let update = (!changed.is_empty()).then_some((body, changed));
+                        Desired { slack_id: id.into(), key: key.into(), create: None, update }
+                    }
+                }
+            })
+            .collect()
     }
 
-    fn existing(key: &str, name: &str, managed: bool) -> Existing {
-        Existing {
-            key: key.into(),
-            value: json!({"userId": key, "name": name, "createdBy": "x"}),
-            managed,
-            deactivate_body: None,
-        }
+    fn existing(listed: &[Listed]) -> Vec<Existing> {
+        listed.iter().map(|l| Existing { key: l.0.into(), managed: l.2, deactivate_body: None }).collect()
+    }
+
+    fn run(members: &[(&str, &str, &str)], listed: &[Listed], policy: &Policy) -> Plan {
+        plan(render(members, listed), &existing(listed), policy)
     }
 
     fn policy() -> Policy {
@@ -270,50 +293,45 @@ mod tests {
         plan.actions.iter().map(|a| (a.kind, a.key.as_str(), a.withheld.is_some())).collect()
     }
 
+    fn leavers(n: usize) -> Vec<Listed> {
+        (0..n).map(|i| Listed(Box::leak(format!("gone{i}").into_boxed_str()), "Gone", true)).collect()
+    }
+
     #[test]
     fn missing_accounts_are_created_and_matching_ones_left_alone() {
-        let p = plan(
-            vec![desired("U1", "ann", "Ann"), desired("U2", "bob", "Bob")],
-            &[existing("ANN", "Ann", true)],
-            &policy(),
-        );
+        let p = run(&[("U1", "ann", "Ann"), ("U2", "bob", "Bob")], &[Listed("ANN", "Ann", true)], &policy());
         assert_eq!(kinds(&p), [(ActionKind::Create, "bob", false)]);
-        assert_eq!(p.unchanged, 1);
+        assert_eq!(p.unchanged, 1, "a key differing only in case is the same key");
     }
 
     #[test]
     fn a_changed_field_is_an_update_and_unlisted_fields_are_not_compared() {
-        let p = plan(vec![desired("U1", "ann", "Ann Lee")], &[existing("ann", "Ann", true)], &policy());
+        let p = run(&[("U1", "ann", "Ann Lee")], &[Listed("ann", "Ann", true)], &policy());
         assert_eq!(kinds(&p), [(ActionKind::Update, "ann", false)]);
-        assert_eq!(p.actions[0].changed, ["name"]);
+        assert_eq!(p.actions[0].changed, ["name"], "password is not listed, so not compared");
     }
 
     #[test]
     fn managed_leavers_are_deactivated_and_others_kept() {
-        let accounts =
-            [existing("ann", "Ann", true), existing("old", "Old", true), existing("admin", "Admin", false)];
-        let p = plan(vec![desired("U1", "ann", "Ann")], &accounts, &policy());
+        let listed =
+            [Listed("ann", "Ann", true), Listed("old", "Old", true), Listed("admin", "Admin", false)];
+        let p = run(&[("U1", "ann", "Ann")], &listed, &policy());
         assert_eq!(kinds(&p), [(ActionKind::Deactivate, "old", false)]);
         assert_eq!(p.unmanaged_kept, 1);
     }
 
     #[test]
     fn protected_keys_are_never_updated_or_deactivated() {
-        let accounts = [existing("ann", "Ann", true), existing("old", "Old", true)];
+        let listed = [Listed("ann", "Ann", true), Listed("old", "Old", true)];
         let policy = Policy { protect: vec!["ann".into(), "old".into()], ..policy() };
-        let p = plan(vec![desired("U1", "Ann", "Ann Changed")], &accounts, &policy);
+        let p = run(&[("U1", "Ann", "Ann Changed")], &listed, &policy);
         assert!(p.actions.is_empty(), "{:?}", p.actions);
         assert_eq!(p.protected, ["ann", "old"]);
     }
 
     #[test]
     fn too_many_leavers_withholds_every_deactivation() {
-        let accounts: Vec<Existing> = (0..40).map(|i| existing(&format!("gone{i}"), "Gone", true)).collect();
-        let p = plan(
-            vec![desired("U1", "ann", "Ann")],
-            &accounts,
-            &Policy { max_deactivate: Some(5), ..policy() },
-        );
+        let p = run(&[("U1", "ann", "Ann")], &leavers(40), &Policy { max_deactivate: Some(5), ..policy() });
         assert_eq!(p.withheld(), 40);
         assert_eq!(p.count(ActionKind::Deactivate), 0);
         let gone = p.actions.iter().find(|a| a.kind == ActionKind::Deactivate).unwrap();
@@ -326,25 +344,20 @@ mod tests {
         assert_eq!(default_max_deactivate(0), 3);
         assert_eq!(default_max_deactivate(31), 4);
         assert_eq!(default_max_deactivate(200), 20);
-        let accounts: Vec<Existing> = (0..4).map(|i| existing(&format!("gone{i}"), "Gone", true)).collect();
-        assert_eq!(plan(vec![], &accounts, &policy()).withheld(), 4);
-        assert_eq!(plan(vec![], &accounts[..3], &policy()).count(ActionKind::Deactivate), 3);
+        assert_eq!(run(&[], &leavers(4), &policy()).withheld(), 4);
+        assert_eq!(run(&[], &leavers(3), &policy()).count(ActionKind::Deactivate), 3);
     }
 
     #[test]
     fn a_blocked_read_withholds_deactivation_with_its_reason() {
-        let p = plan(
-            vec![],
-            &[existing("a", "A", true)],
-            &Policy { deactivation_blocked: Some("no eligible member".into()), ..policy() },
-        );
+        let blocked = Policy { deactivation_blocked: Some("no eligible member".into()), ..policy() };
+        let p = run(&[], &[Listed("a", "A", true)], &blocked);
         assert_eq!(p.actions[0].withheld.as_deref(), Some("no eligible member"));
     }
 
     #[test]
     fn two_members_with_one_key_are_both_skipped_and_the_account_untouched() {
-        let accounts = [existing("jo", "Jo", true)];
-        let p = plan(vec![desired("U1", "jo", "Jo A"), desired("U2", "JO", "Jo B")], &accounts, &policy());
+        let p = run(&[("U1", "jo", "Jo A"), ("U2", "JO", "Jo B")], &[Listed("jo", "Jo", true)], &policy());
         assert!(p.actions.is_empty(), "{:?}", p.actions);
         assert_eq!(p.skipped.len(), 2);
         assert!(matches!(&p.skipped[0].reason, SkipReason::DuplicateKey { .. }));
@@ -352,7 +365,7 @@ mod tests {
 
     #[test]
     fn without_a_deactivate_endpoint_leavers_are_kept() {
-        let p = plan(vec![], &[existing("old", "Old", true)], &Policy::default());
+        let p = run(&[], &[Listed("old", "Old", true)], &Policy::default());
         assert!(p.actions.is_empty());
         assert_eq!(p.unmanaged_kept, 1);
     }
@@ -360,14 +373,9 @@ mod tests {
     #[test]
     fn nested_fields_compare_like_top_level_ones() {
         let want = json!({"metadata": {"counselType": "user", "extra": 1}, "centerIds": ["a"], "n": 1});
-        assert!(changed_fields(
-            &want,
-            &json!({"metadata": {"counselType": "user"}, "centerIds": ["a"], "n": 1.0})
-        )
-        .is_empty());
-        assert_eq!(
-            changed_fields(&want, &json!({"metadata": {"counselType": "x"}, "centerIds": ["b"]})),
-            ["centerIds", "metadata"]
-        );
+        let same = json!({"metadata": {"counselType": "user"}, "centerIds": ["a"], "n": 1.0});
+        assert!(changed_fields(&want, &same).is_empty());
+        let other = json!({"metadata": {"counselType": "x"}, "centerIds": ["b"]});
+        assert_eq!(changed_fields(&want, &other), ["centerIds", "metadata"]);
     }
 }

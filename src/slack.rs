@@ -134,6 +134,8 @@ const TRANSIENT_CODES: &[&str] =
 /// Statistics of a read, for progress lines and the report.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct ReadStats {
+    /// Distinct members read.
+    pub members: usize,
     pub requests: usize,
     pub pages: usize,
     pub duplicates: usize,
@@ -165,6 +167,13 @@ struct ResponseMetadata {
 struct UsersListPage {
     #[serde(default)]
     members: Vec<Box<RawValue>>,
+    response_metadata: Option<ResponseMetadata>,
+}
+
+#[derive(Deserialize)]
+struct TypedUsersListPage {
+    #[serde(default)]
+    members: Vec<Member>,
     response_metadata: Option<ResponseMetadata>,
 }
 
@@ -206,61 +215,65 @@ impl SlackClient {
         self.requests.get()
     }
 
-    /// Every member of the workspace, deduplicated by id, in Slack's order. `keep_raw` keeps each
-    /// member's whole object (for templates that use `user.slack`).
-    pub fn list_members(&self, keep_raw: bool) -> Result<(Vec<Member>, ReadStats), SlackError> {
+    /// Reads every member of the workspace and hands each to `visit`, page by page, deduplicated
+    /// by id, in Slack's order; no page is kept once visited, so memory does not grow with the
+    /// workspace. `keep_raw` keeps each member's whole object (for templates that use `user.slack`).
+    /// An error from `visit` stops the read and is returned.
+    pub fn for_each_member<E: From<SlackError>>(
+        &self,
+        keep_raw: bool,
+        mut visit: impl FnMut(Member) -> Result<(), E>,
+    ) -> Result<ReadStats, E> {
         let method = "users.list";
         let mut restarts = 0;
-        'read: loop {
-            let mut members = Vec::new();
-            let mut seen = HashSet::new();
-            let mut stats = ReadStats::default();
-            let mut cursor: Option<String> = None;
-            loop {
-                if stats.pages >= MAX_PAGES {
-                    return Err(SlackError::Incomplete {
-                        method: method.into(),
-                        detail: format!("more than {MAX_PAGES} pages"),
-                    });
+        // Kept across an `invalid_cursor` restart: members already visited are not visited twice.
+        let mut seen: HashSet<String> = HashSet::new();
+        let mut stats = ReadStats::default();
+        let mut cursor: Option<String> = None;
+        loop {
+            if stats.pages >= MAX_PAGES {
+                let detail = format!("more than {MAX_PAGES} pages");
+                return Err(SlackError::Incomplete { method: method.into(), detail }.into());
+            }
+            let limit = USERS_PAGE_SIZE.to_string();
+            let mut args = vec![("limit", limit.as_str())];
+            if let Some(c) = &cursor {
+                args.push(("cursor", c));
+            }
+            if let Some(t) = &self.team_id {
+                args.push(("team_id", t));
+            }
+            let page = match self.call_with(method, &args, |body| parse_users_list(body, keep_raw)) {
+                Err(SlackError::Api { code, .. })
+                    if code == "invalid_cursor" && restarts < CURSOR_RESTARTS =>
+                {
+                    restarts += 1;
+                    log::warn!(
+                        "Slack {method}: invalid_cursor after {} pages; reading again from the first page",
+                        stats.pages
+                    );
+                    cursor = None;
+                    continue;
                 }
-                let limit = USERS_PAGE_SIZE.to_string();
-                let mut args = vec![("limit", limit.as_str())];
-                if let Some(c) = &cursor {
-                    args.push(("cursor", c));
+                other => other?,
+            };
+            stats.pages += 1;
+            for member in page.members {
+                if seen.insert(member.id.clone()) {
+                    visit(member)?;
+                } else {
+                    stats.duplicates += 1;
                 }
-                if let Some(t) = &self.team_id {
-                    args.push(("team_id", t));
-                }
-                let page = match self.call_with(method, &args, |body| parse_users_list(body, keep_raw)) {
-                    Err(SlackError::Api { code, .. })
-                        if code == "invalid_cursor" && restarts < CURSOR_RESTARTS =>
-                    {
-                        restarts += 1;
-                        log::warn!(
-                            "Slack {method}: invalid_cursor after {} pages; reading again from the first page",
-                            stats.pages
-                        );
-                        continue 'read;
-                    }
-                    other => other?,
-                };
-                stats.pages += 1;
-                for member in page.members {
-                    if seen.insert(member.id.clone()) {
-                        members.push(member);
-                    } else {
-                        stats.duplicates += 1;
-                    }
-                }
-                if stats.pages % 5 == 0 {
-                    log::info!("Slack {method}: page {}: {} members so far", stats.pages, members.len());
-                }
-                match page.next_cursor {
-                    Some(next) => cursor = Some(next),
-                    None => {
-                        stats.requests = self.requests();
-                        return Ok((members, stats));
-                    }
+            }
+            if stats.pages % 5 == 0 {
+                log::info!("Slack {method}: page {}: {} members so far", stats.pages, seen.len());
+            }
+            match page.next_cursor {
+                Some(next) => cursor = Some(next),
+                None => {
+                    stats.members = seen.len();
+                    stats.requests = self.requests();
+                    return Ok(stats);
                 }
             }
         }
@@ -393,6 +406,11 @@ pub struct UsersPage {
 /// keeps each member's whole object.
 pub fn parse_users_list(body: &str, keep_raw: bool) -> Result<UsersPage, SlackError> {
     let method = "users.list";
+    if !keep_raw {
+        // One pass straight into the fields slack-im uses.
+        let page: TypedUsersListPage = parse(method, body)?;
+        return Ok(UsersPage { members: page.members, next_cursor: next_cursor(page.response_metadata) });
+    }
     let page: UsersListPage = parse(method, body)?;
     let mut members = Vec::with_capacity(page.members.len());
     for raw in page.members {

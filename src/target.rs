@@ -129,37 +129,41 @@ impl TargetClient {
         self.requests.load(std::sync::atomic::Ordering::Relaxed)
     }
 
-    /// Every account the target lists. Pages `{page}` = 0, 1, 2 … until one has no items; a path
-    /// without `{page}` is one request.
-    pub fn list_accounts(&self) -> Result<Vec<Account>, TargetError> {
+    /// Hands every account the target lists to `visit`, page by page: pages `{page}` = 0, 1, 2 …
+    /// until one has no items; a path without `{page}` is one request. Returns how many there were.
+    pub fn for_each_account<E: From<TargetError>>(
+        &self,
+        mut visit: impl FnMut(Account) -> Result<(), E>,
+    ) -> Result<usize, E> {
         let list = &self.spec.list;
         let paged = list.path.contains("{page}");
-        let mut accounts = Vec::new();
+        let mut count = 0;
         let mut previous_first: Option<String> = None;
         for page in 0..MAX_PAGES {
             let path = list.path.replace("{page}", &page.to_string());
             let endpoint = Endpoint { method: list.method.clone(), path };
             let body = self.send(Op::List, None, &endpoint, None)?;
-            let json: serde_json::Value = serde_json::from_str(&body).map_err(|e| TargetError::Listing {
-                detail: format!(
-                    "{} {} is not JSON ({e}): {}",
-                    endpoint.method,
-                    endpoint.path,
-                    http::excerpt(&body, 200)
-                ),
-            })?;
-            let items =
-                json.pointer(&list.items).and_then(|v| v.as_array()).ok_or_else(|| TargetError::Listing {
+            let mut json: serde_json::Value =
+                serde_json::from_str(&body).map_err(|e| TargetError::Listing {
                     detail: format!(
-                        "{} {}: no array at {:?} (system.json list.items): {}",
+                        "{} {} is not JSON ({e}): {}",
                         endpoint.method,
                         endpoint.path,
-                        list.items,
                         http::excerpt(&body, 200)
                     ),
                 })?;
+            let items = json.pointer_mut(&list.items).and_then(|v| v.as_array_mut()).map(std::mem::take);
+            let items = items.ok_or_else(|| TargetError::Listing {
+                detail: format!(
+                    "{} {}: no array at {:?} (system.json list.items): {}",
+                    endpoint.method,
+                    endpoint.path,
+                    list.items,
+                    http::excerpt(&body, 200)
+                ),
+            })?;
             if items.is_empty() {
-                return Ok(accounts);
+                return Ok(count);
             }
             let first_key = items.first().and_then(|a| key_at(a, &list.key));
             if page > 0 && first_key.is_some() && first_key == previous_first {
@@ -168,31 +172,32 @@ impl TargetClient {
                         "page {page} repeats page {} (does the list path's {{page}} parameter work?)",
                         page - 1
                     ),
-                });
+                }
+                .into());
             }
             previous_first = first_key;
             for item in items {
-                match key_at(item, &list.key) {
-                    Some(key) => accounts.push(Account { key, value: item.clone() }),
-                    None => {
-                        return Err(TargetError::Listing {
-                            detail: format!(
-                                "an account on page {page} has no key at {:?}: {}",
-                                list.key,
-                                http::excerpt(&item.to_string(), 200)
-                            ),
-                        })
+                let Some(key) = key_at(&item, &list.key) else {
+                    return Err(TargetError::Listing {
+                        detail: format!(
+                            "an account on page {page} has no key at {:?}: {}",
+                            list.key,
+                            http::excerpt(&item.to_string(), 200)
+                        ),
                     }
-                }
+                    .into());
+                };
+                count += 1;
+                visit(Account { key, value: item })?;
             }
             if !paged {
-                return Ok(accounts);
+                return Ok(count);
             }
             if page > 0 && page % 20 == 0 {
-                log::info!("target listing: page {page}: {} accounts so far", accounts.len());
+                log::info!("target listing: page {page}: {count} accounts so far");
             }
         }
-        Err(TargetError::Listing { detail: format!("more than {MAX_PAGES} pages") })
+        Err(TargetError::Listing { detail: format!("more than {MAX_PAGES} pages") }.into())
     }
 
     /// One request, retried on 429 (after `Retry-After`), 502/503/504 and transport errors. Writes are
