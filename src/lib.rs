@@ -24,7 +24,7 @@ use std::time::Instant;
 use crate::apply::Outcome;
 use crate::config::{Config, ConfigError};
 use crate::eligibility::{Filter, Skipped};
-use crate::plan::{Desired, Existing, Policy};
+use crate::plan::{Change, Desired, Existing, Policy};
 use crate::report::Summary;
 use crate::secret::Redactor;
 use crate::slack::{Member, SlackClient, SlackError};
@@ -191,17 +191,18 @@ fn connect(config: &Config) -> Result<Clients, Error> {
     Ok(Clients { templates, slack, target })
 }
 
-/// One listed account, kept compact: its JSON text is parsed again only when a member matches it
-/// or it is deactivated, so a listing of 50,000 accounts costs megabytes, not tens of them.
-struct Listed {
-    key: String,
-    managed: bool,
-    json: Box<str>,
+/// The listed accounts: what the plan needs, and each account's JSON kept as compact text, parsed
+/// again only when a member matches it or it is deactivated (50,000 accounts cost megabytes, not
+/// tens of them).
+#[derive(Default)]
+struct Listing {
+    accounts: Vec<Existing>,
+    json: Vec<Box<str>>,
 }
 
-impl Listed {
-    fn value(&self) -> serde_json::Value {
-        serde_json::from_str(&self.json).expect("the listing's own JSON, serialised by us, parses")
+impl Listing {
+    fn value(&self, i: usize) -> serde_json::Value {
+        serde_json::from_str(&self.json[i]).expect("the listing's own JSON, serialised by us, parses")
     }
 }
 
@@ -214,19 +215,24 @@ fn sync(config: &Config, summary: &mut Summary) -> Result<(), Error> {
     let Clients { templates, slack, target } = connect(config)?;
 
     // 1. The target's accounts, and whether slack-im manages each.
-    let mut listed = Vec::new();
+    let mut listing = Listing::default();
     target.for_each_account(|account| -> Result<(), Error> {
         let managed = templates.is_managed(&account.key, &account.value)?;
-        listed.push(Listed { key: account.key, managed, json: account.value.to_string().into() });
+        listing.json.push(account.value.to_string().into());
+        listing.accounts.push(Existing { key: account.key, managed });
         Ok(())
     })?;
-    let mut index: HashMap<String, usize> = HashMap::with_capacity(listed.len());
-    for (i, account) in listed.iter().enumerate() {
+    let mut index: HashMap<String, usize> = HashMap::with_capacity(listing.accounts.len());
+    for (i, account) in listing.accounts.iter().enumerate() {
         index.entry(plan::normalize_key(&account.key)).or_insert(i);
     }
-    summary.sources.target_accounts = listed.len();
-    summary.sources.managed_accounts = listed.iter().filter(|a| a.managed).count();
-    log::info!("target: {} accounts, {} managed by slack-im", listed.len(), summary.sources.managed_accounts);
+    summary.sources.target_accounts = listing.accounts.len();
+    summary.sources.managed_accounts = listing.accounts.iter().filter(|a| a.managed).count();
+    log::info!(
+        "target: {} accounts, {} managed by slack-im",
+        listing.accounts.len(),
+        summary.sources.managed_accounts
+    );
 
     // 2. Slack, page by page: who should have an account, each one rendered and compared at once.
     let channel_members = match &config.channel {
@@ -244,7 +250,7 @@ fn sync(config: &Config, summary: &mut Summary) -> Result<(), Error> {
     let stats = slack.for_each_member(templates.uses_slack_object, |member| -> Result<(), Error> {
         match filter.reason_to_skip(&member) {
             Some(reason) => skipped.push(Skipped { slack_id: member.id, reason }),
-            None => desired.push(render_member(&templates, &member, &listed, &index)?),
+            None => desired.push(render_member(&templates, &member, &listing, &index)?),
         }
         Ok(())
     })?;
@@ -261,11 +267,9 @@ fn sync(config: &Config, summary: &mut Summary) -> Result<(), Error> {
         skipped.len()
     );
 
-    // 3. The plan, with its guards.
-    let existing: Vec<Existing> = listed
-        .iter()
-        .map(|a| Existing { key: a.key.clone(), managed: a.managed, deactivate_body: None })
-        .collect();
+    drop(index);
+
+    // 3. The plan, with its guards; then the bodies of the deactivations it asks for.
     let policy = Policy {
         protect: config.protect.clone(),
         max_deactivate: config.max_deactivate,
@@ -274,16 +278,26 @@ fn sync(config: &Config, summary: &mut Summary) -> Result<(), Error> {
             .is_empty()
             .then(|| "Slack returned no eligible member: deactivating everyone is never right".to_string()),
     };
-    let mut plan = plan::plan(desired, &existing, &policy);
-    drop(existing);
-    for action in &mut plan.actions {
-        if action.kind == plan::ActionKind::Deactivate {
-            if let Some(&i) = index.get(&plan::normalize_key(&action.key)) {
-                action.body = templates.render_deactivate(&listed[i].key, &listed[i].value())?;
+    let mut plan = plan::plan(desired, &listing.accounts, &policy);
+    if templates.has_deactivate_body {
+        let leavers: HashMap<&str, usize> = plan
+            .actions
+            .iter()
+            .enumerate()
+            .filter(|(_, a)| a.kind == plan::ActionKind::Deactivate && a.withheld.is_none())
+            .map(|(n, a)| (a.key.as_str(), n))
+            .collect();
+        let mut bodies = Vec::new();
+        for (i, account) in listing.accounts.iter().enumerate() {
+            if let Some(&n) = leavers.get(account.key.as_str()) {
+                bodies.push((n, templates.render_deactivate(&account.key, &listing.value(i))?));
             }
         }
+        for (n, body) in bodies {
+            plan.actions[n].body = body;
+        }
     }
-    drop(listed);
+    drop(listing);
 
     // 4. Apply, unless this is a dry run.
     if summary.dry_run {
@@ -301,23 +315,23 @@ fn sync(config: &Config, summary: &mut Summary) -> Result<(), Error> {
 fn render_member(
     templates: &SystemTemplates,
     member: &Member,
-    listed: &[Listed],
+    listing: &Listing,
     index: &HashMap<String, usize>,
 ) -> Result<Desired, Error> {
     let user = UserView::from_member(member);
     let (key, create) = templates.render_create(&user)?;
     let Some(&i) = index.get(&plan::normalize_key(&key)) else {
-        return Ok(Desired { slack_id: user.id, key, create: Some(create), update: None });
+        return Ok(Desired { slack_id: user.id, key, change: Some(Box::new(Change::Create(create))) });
     };
-    let account = listed[i].value();
-    let update = match templates.render_update(&user, &account)? {
+    let account = listing.value(i);
+    let change = match templates.render_update(&user, &account)? {
         Some(body) => {
-            let changed = plan::update_diff(&body, &account, &listed[i].key);
-            (!changed.is_empty()).then_some((body, changed))
+            let changed = plan::update_diff(&body, &account, &listing.accounts[i].key);
+            (!changed.is_empty()).then(|| Box::new(Change::Update { body, changed }))
         }
         None => None,
     };
-    Ok(Desired { slack_id: user.id, key, create: None, update })
+    Ok(Desired { slack_id: user.id, key, change })
 }
 
 /// Validates everything without writing: config (already done), templates rendered for a sample

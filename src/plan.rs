@@ -5,22 +5,30 @@
 //! The field-by-field comparison of one account ([`update_diff`]) is also here; the caller runs it
 //! while rendering, so only the bodies of accounts that differ are kept in memory.
 
+use std::collections::hash_map::Entry;
 use std::collections::{HashMap, HashSet};
 
 use serde_json::Value;
 
 use crate::eligibility::{SkipReason, Skipped};
 
-/// One member as the templates render it.
+/// One member as the templates render it. Kept for every eligible member, so it is small: the
+/// bodies are kept only when something is to be written.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Desired {
     pub slack_id: String,
     pub key: String,
-    /// The create body; rendered for every member, kept only when no listed account has the key.
-    pub create: Option<Value>,
-    /// The update body, kept only when the member's account differs from it ([`update_diff`]),
-    /// with the fields that differ.
-    pub update: Option<(Value, Vec<String>)>,
+    /// `None`: the member's account exists and matches its update body (or there is no update.json).
+    pub change: Option<Box<Change>>,
+}
+
+/// What the renderer found for one member.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Change {
+    /// No listed account has the key: the create body.
+    Create(Value),
+    /// The account differs from the update body in these fields ([`update_diff`]).
+    Update { body: Value, changed: Vec<String> },
 }
 
 /// One account the target lists, with the `managed` verdict already taken.
@@ -28,8 +36,6 @@ pub struct Desired {
 pub struct Existing {
     pub key: String,
     pub managed: bool,
-    /// Rendered from `deactivate.json`, when it exists.
-    pub deactivate_body: Option<Value>,
 }
 
 /// What the plan may do.
@@ -104,54 +110,69 @@ pub fn plan(desired: Vec<Desired>, existing: &[Existing], policy: &Policy) -> Pl
     let mut plan = Plan::default();
     let protected: HashSet<&str> = policy.protect.iter().map(String::as_str).collect();
 
-    // Two members rendering one key cannot both own the account: skip both, touch the key not at all.
-    let mut by_key: HashMap<String, Vec<usize>> = HashMap::new();
+    // One map, desired key -> first member with it. Two members rendering one key cannot both own
+    // the account: both are skipped and the key is not touched at all.
+    let mut by_key: HashMap<String, usize> = HashMap::with_capacity(desired.len());
+    let mut duplicates: HashMap<String, Vec<usize>> = HashMap::new();
     for (i, d) in desired.iter().enumerate() {
-        by_key.entry(normalize_key(&d.key)).or_default().push(i);
-    }
-    let mut held: HashSet<String> = HashSet::new();
-    for (key, indexes) in &by_key {
-        if indexes.len() > 1 {
-            held.insert(key.clone());
-            for &i in indexes {
-                let other = indexes
-                    .iter()
-                    .filter(|&&j| j != i)
-                    .map(|&j| desired[j].slack_id.clone())
-                    .collect::<Vec<_>>()
-                    .join(", ");
-                plan.skipped.push(Skipped {
-                    slack_id: desired[i].slack_id.clone(),
-                    reason: SkipReason::DuplicateKey { key: desired[i].key.clone(), other },
-                });
+        match by_key.entry(normalize_key(&d.key)) {
+            Entry::Vacant(v) => {
+                v.insert(i);
             }
+            Entry::Occupied(o) => duplicates.entry(o.key().clone()).or_insert_with(|| vec![*o.get()]).push(i),
         }
     }
-
-    let mut accounts: HashMap<String, &Existing> = HashMap::new();
-    for e in existing {
-        accounts.entry(normalize_key(&e.key)).or_insert(e);
+    for indexes in duplicates.values() {
+        for &i in indexes {
+            let other = indexes
+                .iter()
+                .filter(|&&j| j != i)
+                .map(|&j| desired[j].slack_id.as_str())
+                .collect::<Vec<_>>()
+                .join(", ");
+            plan.skipped.push(Skipped {
+                slack_id: desired[i].slack_id.clone(),
+                reason: SkipReason::DuplicateKey { key: desired[i].key.clone(), other },
+            });
+        }
     }
-    plan.managed_accounts = existing.iter().filter(|e| e.managed).count();
+    plan.skipped.sort_by(|a, b| a.slack_id.cmp(&b.slack_id));
 
-    let mut wanted: HashSet<String> = HashSet::new();
-    for d in desired {
-        let key = normalize_key(&d.key);
-        if held.contains(&key) {
+    // Each listed account either belongs to a member or is a leaver.
+    plan.managed_accounts = existing.iter().filter(|e| e.managed).count();
+    let mut account_of: Vec<Option<&Existing>> = vec![None; desired.len()];
+    let mut leavers = Vec::new();
+    for e in existing {
+        let key = normalize_key(&e.key);
+        if duplicates.contains_key(&key) {
             continue;
         }
-        wanted.insert(key.clone());
-        match (accounts.get(&key), d.create, d.update) {
-            (None, Some(create), _) => plan.actions.push(Action {
+        match by_key.get(&key) {
+            Some(&i) => {
+                account_of[i].get_or_insert(e);
+            }
+            None if !e.managed || !policy.can_deactivate => plan.unmanaged_kept += 1,
+            None if protected.contains(key.as_str()) => plan.protected.push(e.key.clone()),
+            None => leavers.push(e),
+        }
+    }
+    drop(by_key);
+
+    for (d, account) in desired.into_iter().zip(account_of) {
+        if duplicates.contains_key(&normalize_key(&d.key)) {
+            continue;
+        }
+        match (account, d.change.map(|c| *c)) {
+            (None, Some(Change::Create(body))) => plan.actions.push(Action {
                 kind: ActionKind::Create,
                 key: d.key,
                 slack_id: Some(d.slack_id),
-                body: Some(create),
+                body: Some(body),
                 changed: Vec::new(),
                 withheld: None,
             }),
-            (Some(account), _, Some((body, changed))) if !changed.is_empty() => {
-                if protected.contains(key.as_str()) {
+            (Some(account), Some(Change::Update { body, changed })) if !changed.is_empty() => {
+                if protected.contains(normalize_key(&account.key).as_str()) {
                     plan.protected.push(account.key.clone());
                     plan.unchanged += 1;
                 } else {
@@ -165,25 +186,12 @@ pub fn plan(desired: Vec<Desired>, existing: &[Existing], policy: &Policy) -> Pl
                     });
                 }
             }
-            // An account that matches its body, or (a caller's slip) no create body for a new key.
+            // The account matches its body (or, a caller's slip, a body for the wrong case).
             _ => plan.unchanged += 1,
         }
     }
 
-    let mut leavers = Vec::new();
-    for e in existing {
-        let key = normalize_key(&e.key);
-        if wanted.contains(&key) || held.contains(&key) {
-            continue;
-        }
-        if !e.managed || !policy.can_deactivate {
-            plan.unmanaged_kept += 1;
-        } else if protected.contains(key.as_str()) {
-            plan.protected.push(e.key.clone());
-        } else {
-            leavers.push(e);
-        }
-    }
+    plan.protected.sort();
     let limit = policy.max_deactivate.unwrap_or_else(|| default_max_deactivate(plan.managed_accounts));
     let withheld = match &policy.deactivation_blocked {
         Some(reason) => Some(reason.clone()),
@@ -199,7 +207,8 @@ pub fn plan(desired: Vec<Desired>, existing: &[Existing], policy: &Policy) -> Pl
             kind: ActionKind::Deactivate,
             key: e.key.clone(),
             slack_id: None,
-            body: e.deactivate_body.clone(),
+            // Rendered from `deactivate.json` by the caller, for the deactivations not withheld.
+            body: None,
             changed: Vec::new(),
             withheld: withheld.clone(),
         });
@@ -262,23 +271,21 @@ mod tests {
             .iter()
             .map(|&(id, key, name)| {
                 let body = json!({"userId": key, "name": name, "password": "pw"});
-                match listed.iter().find(|l| normalize_key(l.0) == normalize_key(key)) {
-                    None => {
-                        Desired { slack_id: id.into(), key: key.into(), create: Some(body), update: None }
-                    }
+                let change = match listed.iter().find(|l| normalize_key(l.0) == normalize_key(key)) {
+                    None => Some(Change::Create(body)),
                     Some(l) => {
                         let account = json!({"userId": l.0, "name": l.1, "createdBy": "x"});
                         let changed = update_diff(&body, &account, l.0);
-                        let update = (!changed.is_empty()).then_some((body, changed));
-                        Desired { slack_id: id.into(), key: key.into(), create: None, update }
+                        (!changed.is_empty()).then_some(Change::Update { body, changed })
                     }
-                }
+                };
+                Desired { slack_id: id.into(), key: key.into(), change: change.map(Box::new) }
             })
             .collect()
     }
 
     fn existing(listed: &[Listed]) -> Vec<Existing> {
-        listed.iter().map(|l| Existing { key: l.0.into(), managed: l.2, deactivate_body: None }).collect()
+        listed.iter().map(|l| Existing { key: l.0.into(), managed: l.2 }).collect()
     }
 
     fn run(members: &[(&str, &str, &str)], listed: &[Listed], policy: &Policy) -> Plan {
