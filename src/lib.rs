@@ -201,8 +201,10 @@ struct Listing {
 }
 
 impl Listing {
-    fn value(&self, i: usize) -> serde_json::Value {
-        serde_json::from_str(&self.json[i]).expect("the listing's own JSON, serialised by us, parses")
+    fn value(&self, i: usize) -> std::sync::Arc<serde_json::Value> {
+        let value =
+            serde_json::from_str(&self.json[i]).expect("the listing's own JSON, serialised by us, parses");
+        std::sync::Arc::new(value)
     }
 }
 
@@ -215,6 +217,7 @@ fn sync(config: &Config, summary: &mut Summary) -> Result<(), Error> {
     let Clients { templates, slack, target } = connect(config)?;
 
     // 1. The target's accounts, and whether slack-im manages each.
+    let phase = Instant::now();
     let mut listing = Listing::default();
     target.for_each_account(|account| -> Result<(), Error> {
         let managed = templates.is_managed(&account.key, &account.value)?;
@@ -229,10 +232,12 @@ fn sync(config: &Config, summary: &mut Summary) -> Result<(), Error> {
     summary.sources.target_accounts = listing.accounts.len();
     summary.sources.managed_accounts = listing.accounts.iter().filter(|a| a.managed).count();
     log::info!(
-        "target: {} accounts, {} managed by slack-im",
+        "target: {} accounts, {} managed by slack-im ({:.2}s)",
         listing.accounts.len(),
-        summary.sources.managed_accounts
+        summary.sources.managed_accounts,
+        phase.elapsed().as_secs_f64()
     );
+    let phase = Instant::now();
 
     // 2. Slack, page by page: who should have an account, each one rendered and compared at once.
     let channel_members = match &config.channel {
@@ -258,13 +263,14 @@ fn sync(config: &Config, summary: &mut Summary) -> Result<(), Error> {
     summary.sources.eligible_members = desired.len();
     summary.sources.slack_requests = slack.requests();
     log::info!(
-        "Slack: {} members in {} pages ({} requests, {} duplicates dropped); {} should have an account, {} skipped",
+        "Slack: {} members in {} pages ({} requests, {} duplicates dropped); {} should have an account, {} skipped; rendered and compared in {:.2}s",
         stats.members,
         stats.pages,
         stats.requests,
         stats.duplicates,
         desired.len(),
-        skipped.len()
+        skipped.len(),
+        phase.elapsed().as_secs_f64()
     );
 
     drop(index);

@@ -173,6 +173,8 @@ struct UsersListPage {
 #[derive(Deserialize)]
 struct TypedUsersListPage {
     #[serde(default)]
+    ok: bool,
+    #[serde(default)]
     members: Vec<Member>,
     response_metadata: Option<ResponseMetadata>,
 }
@@ -407,7 +409,17 @@ pub struct UsersPage {
 pub fn parse_users_list(body: &str, keep_raw: bool) -> Result<UsersPage, SlackError> {
     let method = "users.list";
     if !keep_raw {
-        // One pass straight into the fields slack-im uses.
+        // One pass straight into the fields slack-im uses, envelope included (a 1.5 MB page is not
+        // scanned twice); anything unusual takes the careful path below for its error.
+        let repaired = repair_lone_surrogates(body);
+        if let Ok(page) = serde_json::from_str::<TypedUsersListPage>(&repaired) {
+            if page.ok {
+                return Ok(UsersPage {
+                    members: page.members,
+                    next_cursor: next_cursor(page.response_metadata),
+                });
+            }
+        }
         let page: TypedUsersListPage = parse(method, body)?;
         return Ok(UsersPage { members: page.members, next_cursor: next_cursor(page.response_metadata) });
     }

@@ -14,7 +14,8 @@ const MAX_PAGES: usize = 100_000;
 #[derive(Debug, Clone, PartialEq)]
 pub struct Account {
     pub key: String,
-    pub value: serde_json::Value,
+    /// Shared: templates read it without copying.
+    pub value: std::sync::Arc<serde_json::Value>,
 }
 
 /// The three writes, for logs and reports.
@@ -188,7 +189,7 @@ impl TargetClient {
                     .into());
                 };
                 count += 1;
-                visit(Account { key, value: item })?;
+                visit(Account { key, value: std::sync::Arc::new(item) })?;
             }
             if !paged {
                 return Ok(count);

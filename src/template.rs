@@ -5,6 +5,9 @@ use std::collections::BTreeMap;
 use std::fmt;
 use std::path::{Path, PathBuf};
 
+use std::sync::Arc;
+
+use minijinja::value::{Enumerator, Object};
 use minijinja::{AutoEscape, Environment, UndefinedBehavior, Value};
 use serde::{Deserialize, Serialize};
 
@@ -95,7 +98,7 @@ struct RawSystemSpec {
 
 /// What templates see as `user`. Text fields Slack left out are empty strings, so a template
 /// never has to guard against null.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone)]
 pub struct UserView {
     pub id: String,
     pub team_id: String,
@@ -112,8 +115,105 @@ pub struct UserView {
     pub tz: String,
     pub is_admin: bool,
     pub is_owner: bool,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub slack: Option<serde_json::Value>,
+    /// The whole member object, when a template uses it.
+    pub slack: Option<Arc<serde_json::Value>>,
+}
+
+/// The fields of `user`, for templates that iterate over it.
+const USER_FIELDS: &[&str] = &[
+    "id",
+    "team_id",
+    "email",
+    "email_local",
+    "email_domain",
+    "name",
+    "real_name",
+    "display_name",
+    "first_name",
+    "last_name",
+    "title",
+    "phone",
+    "tz",
+    "is_admin",
+    "is_owner",
+    "slack",
+];
+
+/// `user` is a lazy template object: a template that reads four fields converts four fields.
+/// (Converting every member through serde into a template map was most of a steady-state run's
+/// CPU time at 50,000 members.)
+impl Object for UserView {
+    fn get_value(self: &Arc<Self>, key: &Value) -> Option<Value> {
+        let text = |s: &String| Some(Value::from(s.as_str()));
+        match key.as_str()? {
+            "id" => text(&self.id),
+            "team_id" => text(&self.team_id),
+            "email" => text(&self.email),
+            "email_local" => text(&self.email_local),
+            "email_domain" => text(&self.email_domain),
+            "name" => text(&self.name),
+            "real_name" => text(&self.real_name),
+            "display_name" => text(&self.display_name),
+            "first_name" => text(&self.first_name),
+            "last_name" => text(&self.last_name),
+            "title" => text(&self.title),
+            "phone" => text(&self.phone),
+            "tz" => text(&self.tz),
+            "is_admin" => Some(Value::from(self.is_admin)),
+            "is_owner" => Some(Value::from(self.is_owner)),
+            "slack" => self.slack.clone().map(json_value_shared),
+            _ => None,
+        }
+    }
+
+    fn enumerate(self: &Arc<Self>) -> Enumerator {
+        let present = if self.slack.is_some() { USER_FIELDS.len() } else { USER_FIELDS.len() - 1 };
+        Enumerator::Str(&USER_FIELDS[..present])
+    }
+}
+
+/// A JSON object (an account, `user.slack`) as a lazy template object: fields are converted when a
+/// template reads them, not all at once.
+#[derive(Debug)]
+struct JsonObject(Arc<serde_json::Value>);
+
+impl Object for JsonObject {
+    fn get_value(self: &Arc<Self>, key: &Value) -> Option<Value> {
+        let field = self.0.as_object()?.get(key.as_str()?)?;
+        Some(json_value(field))
+    }
+
+    fn enumerate(self: &Arc<Self>) -> Enumerator {
+        let keys = self
+            .0
+            .as_object()
+            .map(|o| o.keys().map(|k| Value::from(k.as_str())).collect())
+            .unwrap_or_default();
+        Enumerator::Values(keys)
+    }
+}
+
+/// A JSON value as a template value: objects lazily, everything else converted.
+fn json_value(value: &serde_json::Value) -> Value {
+    match value {
+        serde_json::Value::Object(_) => Value::from_object(JsonObject(Arc::new(value.clone()))),
+        other => to_value(other),
+    }
+}
+
+fn json_value_shared(value: Arc<serde_json::Value>) -> Value {
+    if value.is_object() {
+        Value::from_object(JsonObject(value))
+    } else {
+        to_value(&*value)
+    }
+}
+
+impl UserView {
+    /// The member as the template value `user`.
+    pub fn to_template_value(&self) -> Value {
+        Value::from_object(self.clone())
+    }
 }
 
 impl UserView {
@@ -150,7 +250,7 @@ impl UserView {
             tz: text(&m.tz),
             is_admin: m.is_admin == Some(true),
             is_owner: m.is_owner == Some(true),
-            slack: m.raw.as_ref().and_then(|r| serde_json::from_str(r.get()).ok()),
+            slack: m.raw.as_ref().and_then(|r| serde_json::from_str(r.get()).ok()).map(Arc::new),
         }
     }
 
@@ -171,7 +271,6 @@ pub struct SystemTemplates {
     pub has_deactivate_body: bool,
     /// A template mentions `slack`: members must keep their whole Slack object.
     pub uses_slack_object: bool,
-    base: BTreeMap<&'static str, Value>,
 }
 
 impl SystemTemplates {
@@ -198,6 +297,7 @@ impl SystemTemplates {
             });
         }
         let mut env = Environment::new();
+        let mut managed_env = Environment::new();
         env.set_undefined_behavior(UndefinedBehavior::Strict);
         env.set_auto_escape_callback(|name| {
             if name.ends_with(".json") {
@@ -230,15 +330,18 @@ impl SystemTemplates {
         }
         let secrets_value: BTreeMap<&str, &str> =
             secrets.iter().map(|(k, v)| (k.as_str(), v.expose().as_str())).collect();
-        let mut base = BTreeMap::new();
-        base.insert("vars", to_value(vars));
-        base.insert("secrets", to_value(&secrets_value));
-        base.insert("system", to_value(&BTreeMap::from([("name", system), ("target_url", target_url)])));
+        // vars, secrets and system are the same for every render: globals, not per-render context.
+        let system_value = to_value(&BTreeMap::from([("name", system), ("target_url", target_url)]));
+        for env in [&mut env, &mut managed_env] {
+            env.add_global("vars", to_value(vars));
+            env.add_global("secrets", to_value(&secrets_value));
+            env.add_global("system", system_value.clone());
+        }
 
         let mut templates = SystemTemplates {
             folder,
             env,
-            managed_env: Environment::new(),
+            managed_env,
             spec: SystemSpec {
                 headers: Vec::new(),
                 list: ListSpec {
@@ -255,9 +358,8 @@ impl SystemTemplates {
             has_update_body: present.contains(&UPDATE),
             has_deactivate_body: present.contains(&DEACTIVATE),
             uses_slack_object,
-            base,
         };
-        let spec_json = templates.render(SYSTEM, BTreeMap::new(), None)?;
+        let spec_json = templates.render(SYSTEM, BTreeMap::new(), &|| None)?;
         templates.spec = templates.parse_spec(spec_json)?;
         if let Some(expr) = &templates.spec.managed {
             templates.managed_env.set_undefined_behavior(UndefinedBehavior::Chainable);
@@ -289,8 +391,8 @@ impl SystemTemplates {
 
     /// The create body for a member, and the member's key (the body's value at `list.key`).
     pub fn render_create(&self, user: &UserView) -> Result<(String, serde_json::Value), TemplateError> {
-        let ctx = BTreeMap::from([("user", to_value(user))]);
-        let body = self.render(CREATE, ctx, Some(user.label()))?;
+        let ctx = BTreeMap::from([("user", user.to_template_value())]);
+        let body = self.render(CREATE, ctx, &|| Some(user.label()))?;
         let key = key_at(&body, &self.spec.list.key).ok_or_else(|| {
             self.error(
                 CREATE,
@@ -308,37 +410,39 @@ impl SystemTemplates {
     pub fn render_update(
         &self,
         user: &UserView,
-        account: &serde_json::Value,
+        account: &Arc<serde_json::Value>,
     ) -> Result<Option<serde_json::Value>, TemplateError> {
         if !self.has_update_body {
             return Ok(None);
         }
-        let ctx = BTreeMap::from([("user", to_value(user)), ("account", to_value(account))]);
-        self.render(UPDATE, ctx, Some(user.label())).map(Some)
+        let ctx = BTreeMap::from([
+            ("user", user.to_template_value()),
+            ("account", json_value_shared(account.clone())),
+        ]);
+        self.render(UPDATE, ctx, &|| Some(user.label())).map(Some)
     }
 
     /// The deactivate body for an account; `None` without `deactivate.json`.
     pub fn render_deactivate(
         &self,
         key: &str,
-        account: &serde_json::Value,
+        account: &Arc<serde_json::Value>,
     ) -> Result<Option<serde_json::Value>, TemplateError> {
         if !self.has_deactivate_body {
             return Ok(None);
         }
-        let ctx = BTreeMap::from([("account", to_value(account))]);
-        self.render(DEACTIVATE, ctx, Some(format!("account {key}"))).map(Some)
+        let ctx = BTreeMap::from([("account", json_value_shared(account.clone()))]);
+        self.render(DEACTIVATE, ctx, &|| Some(format!("account {key}"))).map(Some)
     }
 
     /// Whether slack-im manages an account. Without a `managed` expression, nothing is managed.
-    pub fn is_managed(&self, key: &str, account: &serde_json::Value) -> Result<bool, TemplateError> {
+    pub fn is_managed(&self, key: &str, account: &Arc<serde_json::Value>) -> Result<bool, TemplateError> {
         if self.spec.managed.is_none() {
             return Ok(false);
         }
         let template =
             self.managed_env.get_template(MANAGED).map_err(|e| from_jinja(&self.folder, SYSTEM, None, &e))?;
-        let mut ctx = self.base.clone();
-        ctx.insert("account", to_value(account));
+        let ctx = BTreeMap::from([("account", json_value_shared(account.clone()))]);
         let out = template.render(ctx).map_err(|e| {
             self.error(
                 SYSTEM,
@@ -349,21 +453,21 @@ impl SystemTemplates {
         Ok(out == "managed")
     }
 
+    /// Renders one template and parses the result. `subject` names the member or account, and is
+    /// only called when there is an error to report.
     fn render(
         &self,
         name: &str,
-        extra: BTreeMap<&'static str, Value>,
-        subject: Option<String>,
+        ctx: BTreeMap<&'static str, Value>,
+        subject: &dyn Fn() -> Option<String>,
     ) -> Result<serde_json::Value, TemplateError> {
         let template =
-            self.env.get_template(name).map_err(|e| from_jinja(&self.folder, name, subject.clone(), &e))?;
-        let mut ctx = self.base.clone();
-        ctx.extend(extra);
-        let text = template.render(ctx).map_err(|e| from_jinja(&self.folder, name, subject.clone(), &e))?;
+            self.env.get_template(name).map_err(|e| from_jinja(&self.folder, name, subject(), &e))?;
+        let text = template.render(ctx).map_err(|e| from_jinja(&self.folder, name, subject(), &e))?;
         serde_json::from_str(&text).map_err(|e| TemplateError {
             file: self.folder.join(name).display().to_string(),
             line: Some(e.line()),
-            subject,
+            subject: subject(),
             detail: format!(
                 "the rendered text is not JSON ({e}); that line reads: {}",
                 text.lines().nth(e.line().saturating_sub(1)).unwrap_or("").trim()
@@ -603,9 +707,13 @@ mod tests {
             ("create.json", r#"{"userId": {{ user.email_local }}}"#),
         ]);
         let t = f.load().unwrap();
-        assert!(t.is_managed("a", &serde_json::json!({"userId": "a", "createdBy": "slack-im"})).unwrap());
-        assert!(!t.is_managed("b", &serde_json::json!({"userId": "b", "createdBy": "init-data"})).unwrap());
-        assert!(!t.is_managed("c", &serde_json::json!({"userId": "c"})).unwrap());
+        assert!(t
+            .is_managed("a", &Arc::new(serde_json::json!({"userId": "a", "createdBy": "slack-im"})))
+            .unwrap());
+        assert!(!t
+            .is_managed("b", &Arc::new(serde_json::json!({"userId": "b", "createdBy": "init-data"})))
+            .unwrap());
+        assert!(!t.is_managed("c", &Arc::new(serde_json::json!({"userId": "c"}))).unwrap());
         let f = Folder::new(&[
             (
                 "system.json",
@@ -613,7 +721,11 @@ mod tests {
             ),
             ("create.json", r#"{"userId": 1}"#),
         ]);
-        assert!(!f.load().unwrap().is_managed("a", &serde_json::json!({"createdBy": "slack-im"})).unwrap());
+        assert!(!f
+            .load()
+            .unwrap()
+            .is_managed("a", &Arc::new(serde_json::json!({"createdBy": "slack-im"})))
+            .unwrap());
     }
 
     #[test]
