@@ -221,3 +221,25 @@ fn reports_are_written_with_the_contract_fields() {
         );
     }
 }
+
+#[test]
+fn the_summary_is_posted_to_slack_and_a_failed_post_changes_nothing() {
+    let mut world = World::new(10);
+    world.set("SLACK_IM_NOTIFY_CHANNEL", "C0GENERAL1");
+    world.run(&["sync"]).assert_code(0);
+    let posted = world.slack.posted_messages();
+    assert_eq!(posted.len(), 1, "exactly one summary post per run");
+    assert_eq!(posted[0]["channel"], "C0GENERAL1");
+    let text = posted[0]["text"].as_str().unwrap();
+    assert!(text.contains("dev: ") && text.contains("created"), "{text}");
+    assert!(posted[0]["blocks"].is_array(), "{}", posted[0]);
+
+    world.set("SLACK_IM_NOTIFY_CHANNEL", "C0NOSUCH99");
+    let run = world.run(&["sync"]);
+    run.assert_code(0);
+    assert!(
+        run.stderr.contains("could not be posted") && run.stderr.contains("channel_not_found"),
+        "{}",
+        run.stderr
+    );
+}
