@@ -4,20 +4,21 @@
 # workspace of 2,500+ awkward members and a fake target that already holds some of them,
 # then runs check, plan, sync, and a second sync that writes nothing.
 #
-#   scripts/sandbox.sh [MEMBERS] [EXISTING_ACCOUNTS]
+#   scripts/sandbox.sh [MEMBERS] [EXISTING_ACCOUNTS] [LEAVERS]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 members="${1:-2500}"
 accounts="${2:-40}"
+leavers="${3:-3}"
 out="out/sandbox"
 rm -rf "$out" && mkdir -p "$out"
 
 echo "== building (release)"
 cargo build --release --quiet --workspace --bins
 
-echo "== starting the fakes: $members synthetic members + the 21-member fixture, $accounts existing accounts"
-target/release/slack-im-fakes serve --members "$members" --accounts "$accounts" \
+echo "== starting the fakes: $members synthetic members + the 21-member fixture, $accounts existing accounts, $leavers leavers"
+target/release/slack-im-fakes serve --members "$members" --accounts "$accounts" --leavers "$leavers" \
     --env-file "$out/fakes.env" >"$out/fakes.log" 2>&1 &
 fakes=$!
 trap 'kill "$fakes" 2>/dev/null || true' EXIT
