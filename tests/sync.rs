@@ -243,3 +243,35 @@ fn the_summary_is_posted_to_slack_and_a_failed_post_changes_nothing() {
         run.stderr
     );
 }
+
+#[test]
+fn a_channel_restricts_the_sync_to_its_members() {
+    let mut world = World::new(50);
+    world.set("SLACK_IM_CHANNEL", "C0RANDOM01");
+    let run = world.run(&["sync"]);
+    run.assert_code(0);
+    let keys: Vec<String> = world.accounts().into_keys().collect();
+    assert_eq!(keys, ["alice", "minjun.kim", "taro.yamada"]);
+    assert!(world.slack.calls("conversations.members") >= 1);
+    let skipped = run.summary.as_ref().unwrap()["skipped"].to_string();
+    assert!(skipped.contains("not a member of SLACK_IM_CHANNEL"), "{skipped}");
+}
+
+#[test]
+fn an_org_level_token_needs_the_team_id_and_works_with_it() {
+    let mut options = slack_im_fakes::SlackOptions::acme(0);
+    options.members.iter_mut().for_each(|m| m["team_id"] = json!("T0ACMEW0RK"));
+    let mut world = World::with(options, TargetOptions::default());
+    world.slack.configure(|o| {
+        o.tokens =
+            vec![slack_im_fakes::Token::org(BOT_TOKEN, &["users:read", "users:read.email"], &["T0ACMEW0RK"])]
+    });
+    let run = world.run(&["sync"]);
+    run.assert_code(1);
+    assert!(run.stderr.contains("SLACK_IM_SLACK_TEAM_ID"), "{}", run.stderr);
+    world.set("SLACK_IM_SLACK_TEAM_ID", "T0ACMEW0RK");
+    world.run(&["sync"]).assert_code(0);
+    let list = world.slack.requests().into_iter().rfind(|r| r.path.ends_with("users.list")).unwrap();
+    assert_eq!(list.args.get("team_id").map(String::as_str), Some("T0ACMEW0RK"));
+    assert_eq!(world.accounts().len(), world.expected_keys().len());
+}
