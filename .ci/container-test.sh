@@ -22,20 +22,8 @@ TRIPLE=x86_64-unknown-linux-musl
 MAX_IMAGE_BYTES=8000000   # 8 MB
 RUN_TIMEOUT=120           # seconds, any single container run
 
-passed=0
-failed=0
-ok()     { passed=$((passed + 1)); echo "ok - $*"; }
-not_ok() { failed=$((failed + 1)); echo "not ok - $*"; }
-diag()   { sed 's/^/#   /' "$@" | tail -n 15; }
-check()  { # check "description" command... : ok if the command succeeds
-    local what="$1"; shift
-    if "$@"; then ok "$what"; else not_ok "$what"; fi
-}
-finish() {
-    echo "$passed passed, $failed failed"
-    [ "$failed" -eq 0 ] && [ "$passed" -gt 0 ]
-    exit $?
-}
+# shellcheck source=.ci/lib.sh
+. "$repo/.ci/lib.sh"
 
 # ---- work dir and cleanup ---------------------------------------------------------------------------
 tmp="$(mktemp -d /tmp/slack-im-container-test.XXXXXX)"

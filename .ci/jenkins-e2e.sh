@@ -33,20 +33,8 @@ export JAVA_HOME="${JAVA_HOME:-/usr/lib/jvm/java-17-openjdk-amd64}"
 RUN_TIMEOUT=150     # seconds, one step run (the container included)
 RENDER_TIMEOUT=120  # seconds, one rendering of the step (Groovy + JVM start)
 
-passed=0
-failed=0
-ok()     { passed=$((passed + 1)); echo "ok - $*"; }
-not_ok() { failed=$((failed + 1)); echo "not ok - $*"; }
-diag()   { sed 's/^/#   /' "$@" | tail -n 15; }
-check()  { # check "description" command... : ok if the command succeeds
-    local what="$1"; shift
-    if "$@"; then ok "$what"; else not_ok "$what"; fi
-}
-finish() {
-    echo "$passed passed, $failed failed"
-    [ "$failed" -eq 0 ] && [ "$passed" -gt 0 ]
-    exit $?
-}
+# shellcheck source=.ci/lib.sh
+. "$repo/.ci/lib.sh"
 started_at=$SECONDS
 
 # ---- work dir and cleanup ---------------------------------------------------------------------------

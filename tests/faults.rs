@@ -223,7 +223,9 @@ fn a_target_down_halfway_stops_early_and_the_next_run_completes_the_rest() {
     world.target.add_fault(TargetFault::down_after_writes(500));
     let run = world.run(&["sync"]);
     run.assert_code(3);
-    assert_eq!(world.accounts().len(), 500);
+    // Writes already past the fake's door when it went down may still land: up to one per writer.
+    let landed = world.accounts().len();
+    assert!((500..=504).contains(&landed), "{landed} accounts after the outage");
     let attempted = world.target.count(TargetOp::Create);
     assert!(attempted < 600, "the breaker stops hammering a down target ({attempted} creates sent)");
     assert!(run.stdout.contains("not attempted") || run.stderr.contains("not attempting"), "{}", run.stderr);
