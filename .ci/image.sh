@@ -77,7 +77,9 @@ build_args=(--build-arg "VERSION=$version" --build-arg "REVISION=$revision" --bu
 # ---- image --------------------------------------------------------------------------------------------
 previous="$(podman image inspect --format '{{.Id}}' "$IMAGE" 2>/dev/null || true)"
 log "podman build --build-context binary=$stage --target image -t $IMAGE"
-podman build --pull=never \
+# --no-cache: the final stage is two COPYs, cheap to redo, and buildah's layer cache was seen
+# reusing a previous build's LABEL layer with a stale revision.
+podman build --pull=never --no-cache \
     --build-context "binary=$stage" \
     --target image \
     "${build_args[@]}" \
