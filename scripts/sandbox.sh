@@ -48,7 +48,11 @@ echo; echo "== slack-im sync, again: nothing changed in Slack, so nothing is wri
 "$slack_im" sync
 
 echo; echo "== what the fake target saw (requests by kind)"
-curl -s "${SLACK_IM_TARGET_URL}/__fake/stats"; echo
+if command -v curl >/dev/null; then
+    curl -s "${SLACK_IM_TARGET_URL}/__fake/stats"; echo
+else
+    echo "(curl is not installed: GET ${SLACK_IM_TARGET_URL}/__fake/stats shows them)"
+fi
 echo; echo "== reports in $out/reports"
 ls -l "$out/reports"
 head -n 12 "$out/reports/summary.md"
