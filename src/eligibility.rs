@@ -126,19 +126,6 @@ impl Filter {
         }
         None
     }
-
-    /// Splits members into those who should have an account and those skipped, with reasons.
-    pub fn apply(&self, members: Vec<Member>) -> (Vec<Member>, Vec<Skipped>) {
-        let mut eligible = Vec::with_capacity(members.len());
-        let mut skipped = Vec::new();
-        for m in members {
-            match self.reason_to_skip(&m) {
-                None => eligible.push(m),
-                Some(reason) => skipped.push(Skipped { slack_id: m.id, reason }),
-            }
-        }
-        (eligible, skipped)
-    }
 }
 
 #[cfg(test)]

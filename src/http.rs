@@ -2,7 +2,6 @@
 //! before retrying, so the Slack and target clients share one retry discipline.
 
 use std::path::Path;
-use std::sync::Arc;
 use std::time::Duration;
 
 use ureq::tls::{Certificate, PemItem, RootCerts, TlsConfig};
@@ -107,6 +106,56 @@ impl RetryPolicy {
     }
 }
 
+/// The retries of one request under a [`RetryPolicy`]: counts them, logs them and sleeps between
+/// them, so the Slack and target clients keep one discipline and differ only in what they retry.
+pub struct Retries {
+    policy: RetryPolicy,
+    transient: u32,
+    rate_limited: u32,
+}
+
+impl Retries {
+    pub fn new(policy: RetryPolicy) -> Retries {
+        Retries { policy, transient: 0, rate_limited: 0 }
+    }
+
+    /// After a 429: waits as `Retry-After` asks and returns true, or returns false once the
+    /// policy's rate-limit retries are spent.
+    pub fn wait_rate_limited(&mut self, who: &str, retry_after: Option<&str>) -> bool {
+        self.rate_limited += 1;
+        if self.rate_limited > self.policy.rate_limit_retries {
+            return false;
+        }
+        let wait = self.policy.retry_after(retry_after);
+        log::warn!("{who}: rate limited; waiting {:.1}s as Retry-After asks", wait.as_secs_f64());
+        std::thread::sleep(wait);
+        true
+    }
+
+    /// After a transient failure: waits the backoff and returns true, or returns false once the
+    /// policy's transient retries are spent.
+    pub fn wait_transient(&mut self, failure: &dyn std::fmt::Display) -> bool {
+        self.transient += 1;
+        if self.transient > self.policy.transient_retries {
+            return false;
+        }
+        let wait = self.policy.backoff_for(self.transient);
+        log::warn!(
+            "{failure}; retry {} of {} in {:.1}s",
+            self.transient,
+            self.policy.transient_retries,
+            wait.as_secs_f64()
+        );
+        std::thread::sleep(wait);
+        true
+    }
+
+    /// 429 answers seen so far.
+    pub fn rate_limited(&self) -> u32 {
+        self.rate_limited
+    }
+}
+
 /// A number in [0, 1) that differs between calls and processes, so parallel runs do not retry in
 /// lock-step. Not random enough for anything but jitter.
 fn jitter_fraction() -> f64 {
@@ -182,9 +231,6 @@ pub fn excerpt(body: &str, max: usize) -> String {
         flat
     }
 }
-
-/// Shared with tests: an `Arc` of the agent so threads can share it cheaply.
-pub type SharedAgent = Arc<Agent>;
 
 #[cfg(test)]
 mod tests {

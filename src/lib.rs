@@ -266,7 +266,7 @@ fn sync(config: &Config, summary: &mut Summary) -> Result<(), Error> {
         "Slack: {} members in {} pages ({} requests, {} duplicates dropped); {} should have an account, {} skipped; rendered and compared in {:.2}s",
         stats.members,
         stats.pages,
-        stats.requests,
+        slack.requests(),
         stats.duplicates,
         desired.len(),
         skipped.len(),
@@ -324,10 +324,14 @@ fn render_member(
     listing: &Listing,
     index: &HashMap<String, usize>,
 ) -> Result<Desired, Error> {
-    let user = UserView::from_member(member);
+    let user = std::sync::Arc::new(UserView::from_member(member));
     let (key, create) = templates.render_create(&user)?;
     let Some(&i) = index.get(&plan::normalize_key(&key)) else {
-        return Ok(Desired { slack_id: user.id, key, change: Some(Box::new(Change::Create(create))) });
+        return Ok(Desired {
+            slack_id: user.id.clone(),
+            key,
+            change: Some(Box::new(Change::Create(create))),
+        });
     };
     let account = listing.value(i);
     let change = match templates.render_update(&user, &account)? {
@@ -337,7 +341,7 @@ fn render_member(
         }
         None => None,
     };
-    Ok(Desired { slack_id: user.id, key, change })
+    Ok(Desired { slack_id: user.id.clone(), key, change })
 }
 
 /// Validates everything without writing: config (already done), templates rendered for a sample
@@ -349,7 +353,7 @@ fn check(config: &Config, summary: &mut Summary) -> Result<(), Error> {
     if templates.uses_slack_object {
         sample.raw = serde_json::value::RawValue::from_string(source.to_string()).ok();
     }
-    let user = UserView::from_member(&sample);
+    let user = std::sync::Arc::new(UserView::from_member(&sample));
     let (key, _) = templates.render_create(&user)?;
     log::info!("templates in {}: create.json renders (sample key {key})", templates.folder().display());
     let identity = slack.auth_test()?;

@@ -3,13 +3,12 @@
 
 use std::collections::HashSet;
 use std::fmt;
-use std::thread::sleep;
 
 use serde::de::DeserializeOwned;
 use serde::Deserialize;
 use serde_json::value::RawValue;
 
-use crate::http::{self, RetryPolicy};
+use crate::http::{self, Retries, RetryPolicy};
 use crate::secret::Secret;
 
 /// Members asked for per `users.list` page. Slack's docs say "under 1000" (the node SDK: max 999)
@@ -136,7 +135,6 @@ const TRANSIENT_CODES: &[&str] =
 pub struct ReadStats {
     /// Distinct members read.
     pub members: usize,
-    pub requests: usize,
     pub pages: usize,
     pub duplicates: usize,
 }
@@ -274,7 +272,6 @@ impl SlackClient {
                 Some(next) => cursor = Some(next),
                 None => {
                     stats.members = seen.len();
-                    stats.requests = self.requests();
                     return Ok(stats);
                 }
             }
@@ -335,8 +332,7 @@ impl SlackClient {
         parse_body: impl Fn(&str) -> Result<T, SlackError>,
     ) -> Result<T, SlackError> {
         let url = format!("{}{}", self.base_url, method);
-        let mut transient = 0;
-        let mut limited = 0;
+        let mut retries = Retries::new(self.retry);
         loop {
             self.requests.set(self.requests.get() + 1);
             let sent = self
@@ -350,17 +346,11 @@ impl SlackClient {
                 }
                 Err(e) => SlackError::Transport { method: method.into(), detail: http::describe(&e) },
                 Ok(reply) if reply.status == 429 => {
-                    limited += 1;
-                    if limited > self.retry.rate_limit_retries {
-                        return Err(SlackError::RateLimited { method: method.into(), attempts: limited });
+                    if retries.wait_rate_limited(&format!("Slack {method}"), reply.retry_after.as_deref()) {
+                        continue;
                     }
-                    let wait = self.retry.retry_after(reply.retry_after.as_deref());
-                    log::warn!(
-                        "Slack {method}: rate limited; waiting {:.1}s as Retry-After asks",
-                        wait.as_secs_f64()
-                    );
-                    sleep(wait);
-                    continue;
+                    let attempts = retries.rate_limited();
+                    return Err(SlackError::RateLimited { method: method.into(), attempts });
                 }
                 Ok(reply) if reply.status != 200 => {
                     let error = SlackError::Http {
@@ -382,17 +372,9 @@ impl SlackClient {
                     Err(e) => e,
                 },
             };
-            transient += 1;
-            if transient > self.retry.transient_retries {
+            if !retries.wait_transient(&failure) {
                 return Err(failure);
             }
-            let wait = self.retry.backoff_for(transient);
-            log::warn!(
-                "{failure}; retry {transient} of {} in {:.1}s",
-                self.retry.transient_retries,
-                wait.as_secs_f64()
-            );
-            sleep(wait);
         }
     }
 }

@@ -2,9 +2,8 @@
 //! deactivations as `system.json` describes them.
 
 use std::fmt;
-use std::thread::sleep;
 
-use crate::http::{self, RetryPolicy};
+use crate::http::{self, Retries, RetryPolicy};
 use crate::template::{key_at, Endpoint, SystemSpec};
 
 /// Upper bound on listing pages, so a server that never returns an empty page cannot loop forever.
@@ -216,8 +215,7 @@ impl TargetClient {
         };
         let url = format!("{}{}", self.base_url, path);
         let payload = body.map(|b| b.to_string().into_bytes()).unwrap_or_default();
-        let mut transient = 0;
-        let mut limited = 0;
+        let mut retries = Retries::new(self.retry);
         loop {
             self.requests.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
             let mut request = ureq::http::Request::builder()
@@ -239,11 +237,11 @@ impl TargetClient {
             })?;
             let failure = match self.agent.run(request).and_then(http::read_reply) {
                 Ok(reply) if (200..300).contains(&reply.status) => return Ok(reply.body),
-                Ok(reply) if reply.status == 429 && limited < self.retry.rate_limit_retries => {
-                    limited += 1;
-                    let wait = self.retry.retry_after(reply.retry_after.as_deref());
-                    log::warn!("target {op}: rate limited; waiting {:.1}s", wait.as_secs_f64());
-                    sleep(wait);
+                Ok(reply)
+                    if reply.status == 429
+                        && retries
+                            .wait_rate_limited(&format!("target {op}"), reply.retry_after.as_deref()) =>
+                {
                     continue;
                 }
                 Ok(reply) => {
@@ -274,17 +272,9 @@ impl TargetClient {
                     error
                 }
             };
-            transient += 1;
-            if transient > self.retry.transient_retries {
+            if !retries.wait_transient(&failure) {
                 return Err(failure);
             }
-            let wait = self.retry.backoff_for(transient);
-            log::warn!(
-                "{failure}; retry {transient} of {} in {:.1}s",
-                self.retry.transient_retries,
-                wait.as_secs_f64()
-            );
-            sleep(wait);
         }
     }
 }

@@ -210,9 +210,9 @@ fn json_value_shared(value: Arc<serde_json::Value>) -> Value {
 }
 
 impl UserView {
-    /// The member as the template value `user`.
-    pub fn to_template_value(&self) -> Value {
-        Value::from_object(self.clone())
+    /// The member as the template value `user`: shares the view, copies nothing.
+    pub fn to_template_value(self: &Arc<Self>) -> Value {
+        Value::from_dyn_object(Arc::clone(self))
     }
 }
 
@@ -390,7 +390,7 @@ impl SystemTemplates {
     }
 
     /// The create body for a member, and the member's key (the body's value at `list.key`).
-    pub fn render_create(&self, user: &UserView) -> Result<(String, serde_json::Value), TemplateError> {
+    pub fn render_create(&self, user: &Arc<UserView>) -> Result<(String, serde_json::Value), TemplateError> {
         let ctx = BTreeMap::from([("user", user.to_template_value())]);
         let body = self.render(CREATE, ctx, &|| Some(user.label()))?;
         let key = key_at(&body, &self.spec.list.key).ok_or_else(|| {
@@ -409,7 +409,7 @@ impl SystemTemplates {
     /// The update body for a member whose account exists; `None` without `update.json`.
     pub fn render_update(
         &self,
-        user: &UserView,
+        user: &Arc<UserView>,
         account: &Arc<serde_json::Value>,
     ) -> Result<Option<serde_json::Value>, TemplateError> {
         if !self.has_update_body {
@@ -632,12 +632,12 @@ mod tests {
   "managed": "account.createdBy == 'slack-im'"
 }"#;
 
-    fn user(name: &str) -> UserView {
+    fn user(name: &str) -> Arc<UserView> {
         let m: Member = serde_json::from_value(serde_json::json!({
             "id": "U1", "real_name": name, "profile": {"email": "Jo.Doe@Acme.example", "real_name": name}
         }))
         .unwrap();
-        UserView::from_member(&m)
+        Arc::new(UserView::from_member(&m))
     }
 
     #[test]
@@ -773,7 +773,7 @@ mod shipped_templates {
         for system in ["dev", "model-office", "sales-demo"] {
             let t = SystemTemplates::load(&root, system, "http://t", &vars, &secrets).unwrap();
             let m: Member = serde_json::from_str(include_str!("check_member.json")).unwrap();
-            let (key, body) = t.render_create(&UserView::from_member(&m)).unwrap();
+            let (key, body) = t.render_create(&Arc::new(UserView::from_member(&m))).unwrap();
             assert_eq!(key, "check.sample");
             assert_eq!(body["centerIds"], serde_json::json!(["a", "b"]), "{system}");
             assert_eq!(body["password"], "pw-123");

@@ -34,7 +34,7 @@ fuzz_target!(|data: &[u8]| {
     member.profile.real_name = Some(name.clone());
     member.profile.title = Some(title);
     member.profile.email = Some(format!("{local}@acme.example"));
-    let user = UserView::from_member(&member);
+    let user = std::sync::Arc::new(UserView::from_member(&member));
     match templates().render_create(&user) {
         Ok((key, body)) => {
             assert_eq!(body["userId"].as_str(), Some(key.as_str()));
