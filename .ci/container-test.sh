@@ -26,30 +26,10 @@ RUN_TIMEOUT=120           # seconds, any single container run
 . "$repo/.ci/lib.sh"
 
 # ---- work dir and cleanup ---------------------------------------------------------------------------
-tmp="$(mktemp -d /tmp/slack-im-container-test.XXXXXX)"
-pids=()
-cleanup() {
-    local p
-    for p in "${pids[@]}"; do kill "$p" 2>/dev/null; done
-    for p in "${pids[@]}"; do wait "$p" 2>/dev/null; done
-    if [ "${KEEP_TMP:-0}" = 1 ]; then echo "# kept $tmp"; else rm -rf "$tmp"; fi
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
+scratch_dir slack-im-container-test
 
 # ---- tools ------------------------------------------------------------------------------------------
-as_root() { if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi; }
-need=()
-for pair in podman:podman runc:runc musl-gcc:musl-tools socat:socat openssl:openssl curl:curl jq:jq; do
-    command -v "${pair%%:*}" >/dev/null 2>&1 || need+=("${pair#*:}")
-done
-if [ "${#need[@]}" -gt 0 ]; then
-    echo "# installing ${need[*]}"
-    if ! { as_root apt-get update -qq && as_root env DEBIAN_FRONTEND=noninteractive \
-            apt-get install -y -qq --no-install-recommends "${need[@]}"; } >"$tmp/apt.log" 2>&1; then
-        not_ok "install test tools (${need[*]})"; diag "$tmp/apt.log"; finish
-    fi
-fi
+install_tools podman:podman runc:runc musl-gcc:musl-tools socat:socat openssl:openssl curl:curl jq:jq
 rootful=0; [ "$(id -u)" = 0 ] && rootful=1
 # Hands a host path to the image's user 65532 (rootless podman: uid 65532 of its user namespace).
 give_to_image_user() {

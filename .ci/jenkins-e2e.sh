@@ -38,33 +38,11 @@ RENDER_TIMEOUT=120  # seconds, one rendering of the step (Groovy + JVM start)
 started_at=$SECONDS
 
 # ---- work dir and cleanup ---------------------------------------------------------------------------
-tmp="$(mktemp -d /tmp/slack-im-jenkins-e2e.XXXXXX)"
-pids=()
-containers=()
-cleanup() {
-    local p c
-    for c in "${containers[@]}"; do podman rm -f "$c" >/dev/null 2>&1; done
-    for p in "${pids[@]}"; do kill "$p" 2>/dev/null; done
-    for p in "${pids[@]}"; do wait "$p" 2>/dev/null; done
-    if [ "${KEEP_TMP:-0}" = 1 ]; then echo "# kept $tmp"; else rm -rf "$tmp"; fi
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
+scratch_dir slack-im-jenkins-e2e
 
 # ---- tools (idempotent) -------------------------------------------------------------------------------
-as_root() { if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi; }
-need=()
-for pair in podman:podman runc:runc curl:curl jq:jq groovy:groovy python3:python3; do
-    command -v "${pair%%:*}" >/dev/null 2>&1 || need+=("${pair#*:}")
-done
-[ -x "$JAVA_HOME/bin/java" ] || need+=(openjdk-17-jre-headless)
-if [ "${#need[@]}" -gt 0 ]; then
-    echo "# installing ${need[*]}"
-    if ! { as_root apt-get update -qq && as_root env DEBIAN_FRONTEND=noninteractive \
-            apt-get install -y -qq --no-install-recommends "${need[@]}"; } >"$tmp/apt.log" 2>&1; then
-        not_ok "install test tools (${need[*]})"; diag "$tmp/apt.log"; finish
-    fi
-fi
+install_tools podman:podman runc:runc curl:curl jq:jq groovy:groovy python3:python3 \
+    "$JAVA_HOME/bin/java:openjdk-17-jre-headless"
 [ -x "$JAVA_HOME/bin/java" ] || { not_ok "Java 17 at JAVA_HOME=$JAVA_HOME"; finish; }
 
 # ---- image (built only when missing, or REBUILD=1) ----------------------------------------------------

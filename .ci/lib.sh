@@ -14,3 +14,37 @@ finish() {
     [ "$failed" -eq 0 ] && [ "$passed" -gt 0 ]
     exit $?
 }
+
+# A scratch folder in $tmp, removed on exit (KEEP_TMP=1 keeps it), with the background processes
+# in $pids stopped and the containers named in $containers removed.
+scratch_dir() {
+    tmp="$(mktemp -d "/tmp/$1.XXXXXX")"
+    pids=()
+    containers=()
+    trap cleanup EXIT
+    trap 'exit 130' INT TERM
+}
+cleanup() {
+    local p c
+    for c in "${containers[@]}"; do podman rm -f "$c" >/dev/null 2>&1; done
+    for p in "${pids[@]}"; do kill "$p" 2>/dev/null; done
+    for p in "${pids[@]}"; do wait "$p" 2>/dev/null; done
+    if [ "${KEEP_TMP:-0}" = 1 ]; then echo "# kept $tmp"; else rm -rf "$tmp"; fi
+}
+
+as_root() { if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi; }
+
+# install_tools COMMAND:PACKAGE… : installs with apt the packages whose command is missing
+# (a COMMAND may be a path). A failed install is a "not ok" and ends the script.
+install_tools() {
+    local pair need=()
+    for pair in "$@"; do
+        command -v "${pair%%:*}" >/dev/null 2>&1 || need+=("${pair#*:}")
+    done
+    [ "${#need[@]}" -gt 0 ] || return 0
+    echo "# installing ${need[*]}"
+    if ! { as_root apt-get update -qq && as_root env DEBIAN_FRONTEND=noninteractive \
+            apt-get install -y -qq --no-install-recommends "${need[@]}"; } >"$tmp/apt.log" 2>&1; then
+        not_ok "install test tools (${need[*]})"; diag "$tmp/apt.log"; finish
+    fi
+}
