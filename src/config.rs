@@ -36,6 +36,7 @@ pub const VARIABLES: &[(&str, &str)] = &[
     ("SLACK_IM_TIMEOUT_SECS", "per HTTP request, 1 to 600 (default 30)"),
     ("SLACK_IM_REPORT_DIR", "where summary.json, summary.md and junit.xml go (unset: none)"),
     ("SLACK_IM_NOTIFY_CHANNEL", "post the run's summary to this channel id (needs chat:write)"),
+    ("SLACK_IM_RUN_ID", "an id of the caller's (a CI build), written back as run_id in summary.json"),
     ("SLACK_IM_VAR_<NAME>", "exposed to templates as vars.<name> (lower-cased)"),
     ("SLACK_IM_SECRET_<NAME>", "exposed to templates as secrets.<name>; redacted everywhere"),
     ("SLACK_IM_SECRET_<NAME>_FILE", "the same, read from a file"),
@@ -68,6 +69,7 @@ struct RawConfig {
     timeout_secs: Option<String>,
     report_dir: Option<String>,
     notify_channel: Option<String>,
+    run_id: Option<String>,
 }
 
 /// Everything a run needs, validated.
@@ -95,6 +97,9 @@ pub struct Config {
     pub timeout: Duration,
     pub report_dir: Option<PathBuf>,
     pub notify_channel: Option<String>,
+    /// `SLACK_IM_RUN_ID`: the caller's id for this run, echoed in `summary.json` so the caller can
+    /// tell this run's report from a stale one.
+    pub run_id: Option<String>,
     /// `SLACK_IM_VAR_ROLE_GROUP=x` becomes `role_group -> x`.
     pub vars: BTreeMap<String, String>,
     /// `SLACK_IM_SECRET_TARGET_TOKEN=x` becomes `target_token -> x`.
@@ -267,6 +272,16 @@ impl Config {
             }
         }
 
+        let run_id = raw.run_id.map(|r| r.trim().to_string());
+        if let Some(r) = &run_id {
+            if r.chars().count() > 200 || r.chars().any(char::is_control) {
+                return Err(invalid(
+                    "SLACK_IM_RUN_ID",
+                    "at most 200 characters, no control characters".into(),
+                ));
+            }
+        }
+
         let secrets = secret_values.into_iter().map(|(k, (_, s))| (k, s)).collect();
         Ok(Config {
             system,
@@ -286,6 +301,7 @@ impl Config {
             timeout: Duration::from_secs(timeout_secs),
             report_dir: raw.report_dir.map(PathBuf::from),
             notify_channel,
+            run_id,
             vars: template_vars,
             secrets,
             ca_file,

@@ -124,6 +124,7 @@ pub fn run(command: Command, config: &Config) -> Result<Summary, Error> {
     let started = Instant::now();
     let redactor = Redactor::new(config.all_secrets());
     let mut summary = Summary {
+        run_id: config.run_id.clone(),
         system: config.system.clone(),
         command: command.name().into(),
         dry_run: command == Command::Plan || (command == Command::Sync && config.dry_run),

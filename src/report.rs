@@ -58,6 +58,9 @@ pub struct Sources {
 /// The whole story of one run; `summary.json` is this, serialised.
 #[derive(Debug, Clone, Default, Serialize, PartialEq, Eq)]
 pub struct Summary {
+    /// `SLACK_IM_RUN_ID`, when the caller gave one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub run_id: Option<String>,
     pub system: String,
     pub command: String,
     pub dry_run: bool,

@@ -275,3 +275,15 @@ fn an_org_level_token_needs_the_team_id_and_works_with_it() {
     assert_eq!(list.args.get("team_id").map(String::as_str), Some("T0ACMEW0RK"));
     assert_eq!(world.accounts().len(), world.expected_keys().len());
 }
+
+#[test]
+fn the_callers_run_id_is_written_back_so_a_stale_report_can_be_told_apart() {
+    let mut world = World::new(0);
+    world.set("SLACK_IM_RUN_ID", "jenkins-dev-sync-42");
+    let run = world.run(&["plan"]);
+    run.assert_code(0);
+    assert_eq!(run.summary.as_ref().unwrap()["run_id"], "jenkins-dev-sync-42");
+    world.unset("SLACK_IM_RUN_ID");
+    let run = world.run(&["plan"]);
+    assert!(run.summary.as_ref().unwrap().get("run_id").is_none(), "no id given, none written");
+}
