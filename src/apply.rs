@@ -5,6 +5,7 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Mutex;
 use std::time::Instant;
 
+use crate::journal::Journal;
 use crate::plan::{Action, ActionKind};
 use crate::target::{Created, Target};
 
@@ -27,9 +28,14 @@ pub enum Outcome {
 /// halfway costs seconds, not one timeout per account. The next run picks up where this one stopped.
 pub const BREAKER_FAILURES: usize = 10;
 
-/// Applies every action that is not withheld, `concurrency` at a time. Returns one outcome per
-/// action, in the plan's order.
-pub fn apply(actions: &[Action], target: &dyn Target, concurrency: usize) -> Vec<Outcome> {
+/// Applies every action that is not withheld, `concurrency` at a time, each journaled before it is
+/// sent and after it ends. Returns one outcome per action, in the plan's order.
+pub fn apply(
+    actions: &[Action],
+    target: &dyn Target,
+    concurrency: usize,
+    journal: Option<&Journal>,
+) -> Vec<Outcome> {
     let outcomes: Vec<Mutex<Option<Outcome>>> = actions.iter().map(|_| Mutex::new(None)).collect();
     let next = AtomicUsize::new(0);
     let failures_in_a_row = AtomicUsize::new(0);
@@ -50,7 +56,7 @@ pub fn apply(actions: &[Action], target: &dyn Target, concurrency: usize) -> Vec
                         "not attempted: the target failed {BREAKER_FAILURES} writes in a row; the next run retries it"
                     ))
                 } else {
-                    let (outcome, unavailable) = apply_one(action, target);
+                    let (outcome, unavailable) = apply_one(action, target, journal);
                     if unavailable {
                         let n = failures_in_a_row.fetch_add(1, Ordering::SeqCst) + 1;
                         if n >= BREAKER_FAILURES && !tripped.swap(true, Ordering::SeqCst) {
@@ -81,8 +87,22 @@ pub fn apply(actions: &[Action], target: &dyn Target, concurrency: usize) -> Vec
         .collect()
 }
 
-/// One write; the flag says whether its failure means the whole target is unavailable.
-fn apply_one(action: &Action, target: &dyn Target) -> (Outcome, bool) {
+/// One write, journaled; the flag says whether its failure means the whole target is unavailable.
+fn apply_one(action: &Action, target: &dyn Target, journal: Option<&Journal>) -> (Outcome, bool) {
+    if let Some(journal) = journal {
+        if let Err(e) = journal.sending(action) {
+            let outcome = Outcome::Failed(format!("not sent: the journal cannot be written: {e}"));
+            return (outcome, true);
+        }
+    }
+    let (outcome, unavailable) = send_one(action, target);
+    if let Some(journal) = journal {
+        journal.outcome(action, &outcome);
+    }
+    (outcome, unavailable)
+}
+
+fn send_one(action: &Action, target: &dyn Target) -> (Outcome, bool) {
     let null = serde_json::Value::Null;
     let body = action.body.as_ref().unwrap_or(&null);
     let result = match action.kind {
@@ -170,7 +190,7 @@ mod tests {
     fn one_failure_does_not_stop_the_others() {
         let target = MemoryTarget { fail: ["b".to_string()].into(), ..Default::default() };
         let actions: Vec<Action> = ["a", "b", "c"].iter().map(|k| action(ActionKind::Create, k)).collect();
-        let outcomes = apply(&actions, &target, 2);
+        let outcomes = apply(&actions, &target, 2, None);
         assert_eq!(outcomes[0], Outcome::Done);
         assert!(matches!(&outcomes[1], Outcome::Failed(e) if e.contains("HTTP 500")));
         assert_eq!(outcomes[2], Outcome::Done);
@@ -182,7 +202,7 @@ mod tests {
         let target = MemoryTarget::default();
         let mut gone = action(ActionKind::Deactivate, "gone");
         gone.withheld = Some("guard".into());
-        let outcomes = apply(&[gone, action(ActionKind::Update, "x")], &target, 4);
+        let outcomes = apply(&[gone, action(ActionKind::Update, "x")], &target, 4, None);
         assert_eq!(outcomes, [Outcome::Withheld, Outcome::Done]);
         assert_eq!(*target.calls.lock().unwrap(), [(ActionKind::Update, "x".to_string())]);
     }
@@ -190,7 +210,7 @@ mod tests {
     #[test]
     fn a_409_counts_as_existing() {
         let target = MemoryTarget { exists: ["a".to_string()].into(), ..Default::default() };
-        assert_eq!(apply(&[action(ActionKind::Create, "a")], &target, 1), [Outcome::AlreadyExisted]);
+        assert_eq!(apply(&[action(ActionKind::Create, "a")], &target, 1, None), [Outcome::AlreadyExisted]);
     }
 
     #[test]
@@ -198,7 +218,7 @@ mod tests {
         let keys: Vec<String> = (0..100).map(|i| i.to_string()).collect();
         let target = MemoryTarget { fail: keys[20..].iter().cloned().collect(), ..Default::default() };
         let actions: Vec<Action> = keys.iter().map(|k| action(ActionKind::Create, k)).collect();
-        let outcomes = apply(&actions, &target, 1);
+        let outcomes = apply(&actions, &target, 1, None);
         assert!(outcomes[..20].iter().all(|o| *o == Outcome::Done));
         assert!(outcomes[20..].iter().all(|o| matches!(o, Outcome::Failed(_))));
         assert_eq!(target.calls.lock().unwrap().len(), 20 + BREAKER_FAILURES);
@@ -208,7 +228,7 @@ mod tests {
     fn concurrency_is_bounded() {
         let target = MemoryTarget::default();
         let actions: Vec<Action> = (0..40).map(|i| action(ActionKind::Create, &i.to_string())).collect();
-        apply(&actions, &target, 3);
+        apply(&actions, &target, 3, None);
         let max = target.max_in_flight.load(Ordering::SeqCst);
         assert!((2..=3).contains(&max), "max in flight {max}");
     }

@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use serde::Deserialize;
 
-use crate::secret::Secret;
+use crate::secret::{Secret, MIN_SECRET_LEN};
 
 /// Prefix of every slack-im variable (besides the bot token, `SSL_CERT_FILE` and `RUST_LOG`).
 pub const PREFIX: &str = "SLACK_IM_";
@@ -30,10 +30,14 @@ pub const VARIABLES: &[(&str, &str)] = &[
     ("SLACK_IM_EMAIL_DOMAINS", "comma list: only members with these e-mail domains"),
     ("SLACK_IM_EXCLUDE", "comma list of e-mails or Slack ids never synced"),
     ("SLACK_IM_PROTECT", "comma list of target keys never updated or deactivated"),
+    ("SLACK_IM_ALLOW_HTTP", "true: allow plain http:// to hosts other than loopback (default false)"),
     ("SLACK_IM_DRY_RUN", "true: read and plan only, the same as `slack-im plan`"),
     ("SLACK_IM_MAX_DEACTIVATE", "most deactivations one run may make (default max(3, 10% of managed))"),
     ("SLACK_IM_CONCURRENCY", "parallel target writes, 1 to 64 (default 4)"),
     ("SLACK_IM_TIMEOUT_SECS", "per HTTP request, 1 to 600 (default 30)"),
+    ("SLACK_IM_DEADLINE_SECS", "the whole run, checked between requests, 1 to 86400 (default 3600)"),
+    ("SLACK_IM_RETRY_BUDGET", "retries the whole run may make, Slack and target together (default 100)"),
+    ("SLACK_IM_READ_LIMIT", "most members or accounts one read may return (default 200000)"),
     ("SLACK_IM_REPORT_DIR", "where summary.json, summary.md and junit.xml go (unset: none)"),
     ("SLACK_IM_NOTIFY_CHANNEL", "post the run's summary to this channel id (needs chat:write)"),
     ("SLACK_IM_RUN_ID", "an id of the caller's (a CI build), written back as run_id in summary.json"),
@@ -47,6 +51,9 @@ pub const VARIABLES: &[(&str, &str)] = &[
 pub const DEFAULT_SLACK_URL: &str = "https://slack.com/api/";
 pub const DEFAULT_CONCURRENCY: usize = 4;
 pub const DEFAULT_TIMEOUT_SECS: u64 = 30;
+pub const DEFAULT_DEADLINE_SECS: u64 = 3600;
+pub const DEFAULT_RETRY_BUDGET: u64 = 100;
+pub const DEFAULT_READ_LIMIT: u64 = 200_000;
 
 /// The `SLACK_IM_*` variables as they come from the environment: flat, all text, so that every
 /// parse error below can name its variable (envy's own messages drop the prefix).
@@ -63,10 +70,14 @@ struct RawConfig {
     email_domains: Option<String>,
     exclude: Option<String>,
     protect: Option<String>,
+    allow_http: Option<String>,
     dry_run: Option<String>,
     max_deactivate: Option<String>,
     concurrency: Option<String>,
     timeout_secs: Option<String>,
+    deadline_secs: Option<String>,
+    retry_budget: Option<String>,
+    read_limit: Option<String>,
     report_dir: Option<String>,
     notify_channel: Option<String>,
     run_id: Option<String>,
@@ -95,6 +106,12 @@ pub struct Config {
     pub max_deactivate: Option<usize>,
     pub concurrency: usize,
     pub timeout: Duration,
+    /// The whole run's deadline (`SLACK_IM_DEADLINE_SECS`).
+    pub deadline: Duration,
+    /// Retries the whole run may make (`SLACK_IM_RETRY_BUDGET`).
+    pub retry_budget: u32,
+    /// Most members or accounts one read may return (`SLACK_IM_READ_LIMIT`).
+    pub read_limit: usize,
     pub report_dir: Option<PathBuf>,
     pub notify_channel: Option<String>,
     /// `SLACK_IM_RUN_ID`: the caller's id for this run, echoed in `summary.json` so the caller can
@@ -209,6 +226,17 @@ impl Config {
             }
         };
         check_token_shape("SLACK_BOT_TOKEN", &slack_token)?;
+        for (var, secret) in secret_values.values() {
+            if secret.expose().chars().count() < MIN_SECRET_LEN {
+                return Err(invalid(
+                    var,
+                    format!(
+                        "the value is too short to redact safely: a secret needs at least {MIN_SECRET_LEN} characters, or it could not be told apart from ordinary text in logs and reports"
+                    ),
+                ));
+            }
+        }
+        let allow_http = parse_bool("SLACK_IM_ALLOW_HTTP", raw.allow_http)?;
 
         let system = raw.system.ok_or(ConfigError::Missing {
             var: "SLACK_IM_SYSTEM".into(),
@@ -227,9 +255,10 @@ impl Config {
             var: "SLACK_IM_TARGET_URL".into(),
             hint: "set it to the base URL of the system's API, e.g. https://dev.example.com",
         })?;
-        let target_url = check_url("SLACK_IM_TARGET_URL", &target_url)?.trim_end_matches('/').to_string();
+        let target_url =
+            check_url("SLACK_IM_TARGET_URL", &target_url, allow_http)?.trim_end_matches('/').to_string();
         let slack_url = raw.slack_url.unwrap_or_else(|| DEFAULT_SLACK_URL.to_string());
-        let mut slack_url = check_url("SLACK_IM_SLACK_URL", &slack_url)?.to_string();
+        let mut slack_url = check_url("SLACK_IM_SLACK_URL", &slack_url, allow_http)?.to_string();
         if !slack_url.ends_with('/') {
             slack_url.push('/');
         }
@@ -239,6 +268,12 @@ impl Config {
                 as usize;
         let timeout_secs =
             parse_number("SLACK_IM_TIMEOUT_SECS", raw.timeout_secs, DEFAULT_TIMEOUT_SECS, 1, 600)?;
+        let deadline_secs =
+            parse_number("SLACK_IM_DEADLINE_SECS", raw.deadline_secs, DEFAULT_DEADLINE_SECS, 1, 86_400)?;
+        let retry_budget =
+            parse_number("SLACK_IM_RETRY_BUDGET", raw.retry_budget, DEFAULT_RETRY_BUDGET, 0, 100_000)? as u32;
+        let read_limit =
+            parse_number("SLACK_IM_READ_LIMIT", raw.read_limit, DEFAULT_READ_LIMIT, 1, 100_000_000)? as usize;
         let max_deactivate = match raw.max_deactivate {
             None => None,
             Some(text) => {
@@ -259,7 +294,7 @@ impl Config {
             check_slack_id("SLACK_IM_SLACK_TEAM_ID", t, "a workspace id like T0123ABCD")?;
         }
 
-        let email_domains = split_list(raw.email_domains.as_deref())
+        let email_domains = split_list("SLACK_IM_EMAIL_DOMAINS", raw.email_domains.as_deref())?
             .into_iter()
             .map(|d| d.trim_start_matches('@').to_ascii_lowercase())
             .collect::<Vec<_>>();
@@ -293,12 +328,21 @@ impl Config {
             channel,
             include_guests: parse_bool("SLACK_IM_INCLUDE_GUESTS", raw.include_guests)?,
             email_domains,
-            exclude: split_list(raw.exclude.as_deref()).into_iter().map(|e| normalize_exclude(&e)).collect(),
-            protect: split_list(raw.protect.as_deref()).into_iter().map(|k| k.to_lowercase()).collect(),
+            exclude: split_list("SLACK_IM_EXCLUDE", raw.exclude.as_deref())?
+                .into_iter()
+                .map(|e| normalize_exclude(&e))
+                .collect(),
+            protect: split_list("SLACK_IM_PROTECT", raw.protect.as_deref())?
+                .into_iter()
+                .map(|k| k.to_lowercase())
+                .collect(),
             dry_run: parse_bool("SLACK_IM_DRY_RUN", raw.dry_run)?,
             max_deactivate,
             concurrency,
             timeout: Duration::from_secs(timeout_secs),
+            deadline: Duration::from_secs(deadline_secs),
+            retry_budget,
+            read_limit,
             report_dir: raw.report_dir.map(PathBuf::from),
             notify_channel,
             run_id,
@@ -388,16 +432,46 @@ fn check_token_shape(var: &str, token: &Secret<String>) -> Result<(), ConfigErro
     Ok(())
 }
 
-fn check_url<'a>(var: &str, url: &'a str) -> Result<&'a str, ConfigError> {
+/// An http(s) URL with a host, no user name or password in it (it would be printed and logged
+/// like any URL; credentials belong in `SLACK_IM_SECRET_*` and `system.json` headers), and plain
+/// `http://` only to loopback unless `SLACK_IM_ALLOW_HTTP` says otherwise (a token sent in clear
+/// over the network is a token given away).
+fn check_url<'a>(var: &str, url: &'a str, allow_http: bool) -> Result<&'a str, ConfigError> {
     let url = url.trim();
-    let rest = url
-        .strip_prefix("https://")
-        .or_else(|| url.strip_prefix("http://"))
-        .ok_or_else(|| invalid(var, format!("{url:?} must start with http:// or https://")))?;
-    if rest.is_empty() || rest.starts_with('/') || rest.contains(char::is_whitespace) {
+    let (plain, rest) = match (url.strip_prefix("https://"), url.strip_prefix("http://")) {
+        (Some(rest), _) => (false, rest),
+        (None, Some(rest)) => (true, rest),
+        (None, None) => return Err(invalid(var, format!("{url:?} must start with http:// or https://"))),
+    };
+    let authority = rest.split(['/', '?', '#']).next().unwrap_or("");
+    if authority.contains('@') {
+        return Err(invalid(
+            var,
+            "it holds a user name or password (user:pass@host); put credentials in SLACK_IM_SECRET_* and system.json headers (the value is not shown)".into(),
+        ));
+    }
+    if authority.is_empty() || rest.contains(char::is_whitespace) {
         return Err(invalid(var, format!("{url:?} has no host")));
     }
+    if plain && !allow_http && !is_loopback(authority) {
+        return Err(invalid(
+            var,
+            format!(
+                "{url:?} is plain http:// to a host that is not loopback: tokens would cross the network unencrypted; use https://, or set SLACK_IM_ALLOW_HTTP=true to accept that"
+            ),
+        ));
+    }
     Ok(url)
+}
+
+/// `localhost`, `127.x.x.x` or `[::1]`, with or without a port.
+fn is_loopback(authority: &str) -> bool {
+    let host = match authority.strip_prefix('[') {
+        Some(v6) => v6.split(']').next().unwrap_or(""),
+        None => authority.rsplit_once(':').map_or(authority, |(h, _)| h),
+    };
+    host.eq_ignore_ascii_case("localhost")
+        || host.parse::<std::net::IpAddr>().is_ok_and(|ip| ip.is_loopback())
 }
 
 fn check_slack_id(var: &str, id: &str, expected: &str) -> Result<(), ConfigError> {
@@ -437,8 +511,21 @@ fn parse_number(
     Ok(n)
 }
 
-fn split_list(value: Option<&str>) -> Vec<String> {
-    value.unwrap_or("").split(',').map(str::trim).filter(|s| !s.is_empty()).map(str::to_string).collect()
+/// A list variable: items separated by commas, white space around them ignored. Any other
+/// separator (a space, `;`, `|`) is an error: read as one item it would silently match nothing,
+/// and "protect nothing" is not what anyone wrote.
+fn split_list(var: &str, value: Option<&str>) -> Result<Vec<String>, ConfigError> {
+    let mut items = Vec::new();
+    for item in value.unwrap_or("").split(',').map(str::trim).filter(|s| !s.is_empty()) {
+        if item.contains(|c: char| c.is_whitespace() || c == ';' || c == '|') {
+            return Err(invalid(
+                var,
+                format!("{item:?}: items are separated by commas only (a,b,c); white space, ; and | are not separators"),
+            ));
+        }
+        items.push(item.to_string());
+    }
+    Ok(items)
 }
 
 /// E-mails compare case-insensitively; Slack ids are upper-case.
@@ -513,6 +600,13 @@ mod tests {
             ("SLACK_IM_EMAIL_DOMAINS", "example"),
             ("SLACK_IM_SYSTEM", "../etc"),
             ("SLACK_IM_VAR_role", "x"),
+            ("SLACK_IM_PROTECT", "a b"),
+            ("SLACK_IM_EXCLUDE", "a@x.example;b@x.example"),
+            ("SLACK_IM_SLACK_URL", "http://slack.example.com/api/"),
+            ("SLACK_IM_TARGET_URL", "https://ops:pw@dev.example.com"),
+            ("SLACK_IM_SECRET_PASSWORD", "12345"),
+            ("SLACK_IM_DEADLINE_SECS", "0"),
+            ("SLACK_IM_READ_LIMIT", "lots"),
         ] {
             let err = with(&[(var, value)]).unwrap_err().to_string();
             assert!(err.starts_with(var), "{var}={value}: {err}");
@@ -544,6 +638,29 @@ mod tests {
         assert!(matches!(err, ConfigError::Conflict { .. }), "{err}");
         let err = with(&[("SLACK_IM_SECRET_X_FILE", "/nonexistent/x")]).unwrap_err().to_string();
         assert!(err.starts_with("SLACK_IM_SECRET_X_FILE names the file /nonexistent/x"), "{err}");
+    }
+
+    #[test]
+    fn plain_http_is_for_loopback_unless_allowed() {
+        for url in ["http://127.0.0.1:8080", "http://localhost/", "http://[::1]:9", "http://127.9.9.9"] {
+            assert!(with(&[("SLACK_IM_TARGET_URL", url)]).is_ok(), "{url}");
+        }
+        for url in
+            ["http://10.0.0.1", "http://localhost.example.com", "http://[::2]:9", "http://127.0.0.1.nip.io"]
+        {
+            assert!(with(&[("SLACK_IM_TARGET_URL", url)]).is_err(), "{url}");
+        }
+        let c =
+            with(&[("SLACK_IM_TARGET_URL", "http://dev.internal"), ("SLACK_IM_ALLOW_HTTP", "true")]).unwrap();
+        assert_eq!(c.target_url, "http://dev.internal");
+    }
+
+    #[test]
+    fn credentials_in_a_url_are_refused_and_not_echoed() {
+        let err = with(&[("SLACK_IM_TARGET_URL", "https://ops:hunter2@dev.example.com")]).unwrap_err();
+        assert!(!err.to_string().contains("hunter2"), "{err}");
+        // An @ after the host is a path, not credentials.
+        assert!(with(&[("SLACK_IM_TARGET_URL", "https://dev.example.com/@team")]).is_ok());
     }
 
     #[test]

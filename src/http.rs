@@ -1,8 +1,11 @@
-//! The one place that builds the HTTP agent (timeouts, TLS roots) and decides how long to wait
-//! before retrying, so the Slack and target clients share one retry discipline.
+//! The one place that builds the HTTP agent (timeouts, TLS roots, no redirects) and decides how
+//! long to wait before retrying, so the Slack and target clients share one retry discipline and one
+//! allowance of time and retries for the whole run.
 
 use std::path::Path;
-use std::time::Duration;
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use ureq::tls::{Certificate, PemItem, RootCerts, TlsConfig};
 use ureq::Agent;
@@ -14,6 +17,12 @@ pub const BODY_LIMIT: u64 = 64 * 1024 * 1024;
 
 /// Builds the agent every client uses. HTTP error statuses are returned as responses, not errors,
 /// so each client can read the status, `Retry-After` and body and decide itself.
+///
+/// No redirect is ever followed: a 3xx comes back as a response and each client reports it as an
+/// error. Following one turns a write into a GET that "succeeds", and carries the request's headers
+/// (tokens, API keys) to whatever host the `Location` names.
+///
+/// `HTTPS_PROXY`, `HTTP_PROXY`, `ALL_PROXY` and `NO_PROXY` are honoured (ureq reads them).
 pub fn agent(timeout: Duration, ca_file: Option<&Path>) -> Result<Agent, ConfigError> {
     let mut roots: Vec<Certificate<'static>> = webpki_root_certs::TLS_SERVER_ROOT_CERTS
         .iter()
@@ -27,6 +36,7 @@ pub fn agent(timeout: Duration, ca_file: Option<&Path>) -> Result<Agent, ConfigE
         .http_status_as_error(false)
         .timeout_global(Some(timeout))
         .user_agent(concat!("slack-im/", env!("CARGO_PKG_VERSION")))
+        .max_redirects(0)
         .tls_config(tls)
         // Keep a connection per parallel writer (SLACK_IM_CONCURRENCY is at most 64): ureq's
         // default of 3 idle connections per host made every run with 4 writers reconnect
@@ -95,51 +105,136 @@ impl RetryPolicy {
         base + base.mul_f64(jitter_fraction() * 0.25)
     }
 
-    /// The wait a 429 asks for: `Retry-After` seconds, else the default; capped.
+    /// The wait a 429 asks for: `Retry-After` seconds, else the default; capped. The number is
+    /// clamped while it is still a float: `Duration::from_secs_f64(1e300)` would panic.
     pub fn retry_after(&self, header: Option<&str>) -> Duration {
-        let asked = header
+        let cap = self.max_retry_after.as_secs_f64();
+        header
             .and_then(|h| h.trim().parse::<f64>().ok())
-            .filter(|s| s.is_finite() && *s >= 0.0)
-            .map(Duration::from_secs_f64)
-            .unwrap_or(self.default_retry_after);
-        asked.min(self.max_retry_after)
+            .filter(|s| !s.is_nan() && *s >= 0.0)
+            .map(|s| Duration::from_secs_f64(s.min(cap)))
+            .unwrap_or(self.default_retry_after.min(self.max_retry_after))
     }
 }
 
-/// The retries of one request under a [`RetryPolicy`]: counts them, logs them and sleeps between
-/// them, so the Slack and target clients keep one discipline and differ only in what they retry.
-pub struct Retries {
+/// The whole run's allowance: one deadline and one number of retries, shared by every client and
+/// every writer thread, so a server that keeps answering 429 or 503 page after page cannot stretch a
+/// run without end (a per-request budget starts again with every page).
+#[derive(Debug)]
+pub struct Budget {
+    started: Instant,
+    deadline: Duration,
+    retries: u32,
+    retries_left: AtomicU32,
+}
+
+/// Why the run's allowance does not cover another request or wait.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Exhausted {
+    Deadline { secs: u64 },
+    Retries { budget: u32 },
+}
+
+impl std::fmt::Display for Exhausted {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Exhausted::Deadline { secs } => {
+                write!(f, "the run's deadline of {secs}s is reached (SLACK_IM_DEADLINE_SECS)")
+            }
+            Exhausted::Retries { budget } => {
+                write!(f, "the run's {budget} retries are spent (SLACK_IM_RETRY_BUDGET)")
+            }
+        }
+    }
+}
+
+impl Budget {
+    pub fn new(deadline: Duration, retries: u32) -> Arc<Budget> {
+        Arc::new(Budget { started: Instant::now(), deadline, retries, retries_left: AtomicU32::new(retries) })
+    }
+
+    /// A budget no test or tool will exhaust.
+    pub fn unlimited() -> Arc<Budget> {
+        Budget::new(Duration::from_secs(365 * 86_400), u32::MAX)
+    }
+
+    /// Checked before every request: is there time left?
+    pub fn check(&self) -> Result<(), Exhausted> {
+        if self.started.elapsed() >= self.deadline {
+            return Err(Exhausted::Deadline { secs: self.deadline.as_secs() });
+        }
+        Ok(())
+    }
+
+    /// Takes one retry that waits `wait` first: refused when none is left or the wait would end
+    /// past the deadline (then failing now beats sleeping first).
+    fn take_retry(&self, wait: Duration) -> Result<(), Exhausted> {
+        if self.started.elapsed() + wait >= self.deadline {
+            return Err(Exhausted::Deadline { secs: self.deadline.as_secs() });
+        }
+        self.retries_left
+            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1))
+            .map(drop)
+            .map_err(|_| Exhausted::Retries { budget: self.retries })
+    }
+}
+
+/// Why a request is not tried again.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum GiveUp {
+    /// The request's own retries under its [`RetryPolicy`] are spent.
+    Attempts,
+    /// The run's [`Budget`] is.
+    Run(Exhausted),
+}
+
+/// The retries of one request under a [`RetryPolicy`] and the run's [`Budget`]: counts them, logs
+/// them and sleeps between them, so the Slack and target clients keep one discipline and differ
+/// only in what they retry.
+pub struct Retries<'a> {
     policy: RetryPolicy,
+    budget: &'a Budget,
     transient: u32,
     rate_limited: u32,
 }
 
-impl Retries {
-    pub fn new(policy: RetryPolicy) -> Retries {
-        Retries { policy, transient: 0, rate_limited: 0 }
+impl<'a> Retries<'a> {
+    pub fn new(policy: RetryPolicy, budget: &'a Budget) -> Retries<'a> {
+        Retries { policy, budget, transient: 0, rate_limited: 0 }
     }
 
-    /// After a 429: waits as `Retry-After` asks and returns true, or returns false once the
-    /// policy's rate-limit retries are spent.
-    pub fn wait_rate_limited(&mut self, who: &str, retry_after: Option<&str>) -> bool {
-        self.rate_limited += 1;
-        if self.rate_limited > self.policy.rate_limit_retries {
-            return false;
+    /// Before each attempt: is the run still within its deadline?
+    pub fn check(&self) -> Result<(), Exhausted> {
+        self.budget.check()
+    }
+
+    /// Attempts made so far, this one included.
+    pub fn attempts(&self) -> u32 {
+        1 + self.transient + self.rate_limited
+    }
+
+    /// After a 429: waits as `Retry-After` asks, or gives up.
+    pub fn wait_rate_limited(&mut self, who: &str, retry_after: Option<&str>) -> Result<(), GiveUp> {
+        if self.rate_limited >= self.policy.rate_limit_retries {
+            self.rate_limited += 1;
+            return Err(GiveUp::Attempts);
         }
         let wait = self.policy.retry_after(retry_after);
+        self.budget.take_retry(wait).map_err(GiveUp::Run)?;
+        self.rate_limited += 1;
         log::warn!("{who}: rate limited; waiting {:.1}s as Retry-After asks", wait.as_secs_f64());
         std::thread::sleep(wait);
-        true
+        Ok(())
     }
 
-    /// After a transient failure: waits the backoff and returns true, or returns false once the
-    /// policy's transient retries are spent.
-    pub fn wait_transient(&mut self, failure: &dyn std::fmt::Display) -> bool {
-        self.transient += 1;
-        if self.transient > self.policy.transient_retries {
-            return false;
+    /// After a transient failure: waits the backoff, or gives up.
+    pub fn wait_transient(&mut self, failure: &dyn std::fmt::Display) -> Result<(), GiveUp> {
+        if self.transient >= self.policy.transient_retries {
+            return Err(GiveUp::Attempts);
         }
-        let wait = self.policy.backoff_for(self.transient);
+        let wait = self.policy.backoff_for(self.transient + 1);
+        self.budget.take_retry(wait).map_err(GiveUp::Run)?;
+        self.transient += 1;
         log::warn!(
             "{failure}; retry {} of {} in {:.1}s",
             self.transient,
@@ -147,7 +242,7 @@ impl Retries {
             wait.as_secs_f64()
         );
         std::thread::sleep(wait);
-        true
+        Ok(())
     }
 
     /// 429 answers seen so far.
@@ -171,15 +266,31 @@ fn jitter_fraction() -> f64 {
 pub struct Reply {
     pub status: u16,
     pub retry_after: Option<String>,
+    /// The `Location` of a redirect, cleaned for printing.
+    pub location: Option<String>,
     pub body: String,
+}
+
+impl Reply {
+    /// A 3xx: slack-im follows no redirect, so this is the evidence for an error.
+    pub fn redirect(&self) -> Option<String> {
+        (300..400).contains(&self.status).then(|| {
+            format!(
+                "redirect to {} not followed (slack-im follows no redirect: point the URL at the final address)",
+                self.location.as_deref().unwrap_or("(no Location)")
+            )
+        })
+    }
 }
 
 /// Reads status, `Retry-After` and body (bounded) from a response.
 pub fn read_reply(mut response: ureq::http::Response<ureq::Body>) -> Result<Reply, ureq::Error> {
     let status = response.status().as_u16();
-    let retry_after = response.headers().get("retry-after").and_then(|v| v.to_str().ok()).map(str::to_string);
+    let header = |name: &str| response.headers().get(name).and_then(|v| v.to_str().ok()).map(str::to_string);
+    let retry_after = header("retry-after");
+    let location = header("location").map(|l| clean(&l, 300));
     let body = response.body_mut().with_config().limit(BODY_LIMIT).read_to_string()?;
-    Ok(Reply { status, retry_after, body })
+    Ok(Reply { status, retry_after, location, body })
 }
 
 /// A TLS failure that ureq reports as an I/O error (rustls errors, such as an unknown issuer,
@@ -221,9 +332,17 @@ pub fn describe(error: &ureq::Error) -> String {
     }
 }
 
-/// The first `max` characters of a body, on one line: evidence for an error message.
+/// The first `max` characters of a body, on one line: evidence for an error message. Secrets are
+/// redacted from the whole body before it is cut, so no excerpt ends inside one.
 pub fn excerpt(body: &str, max: usize) -> String {
-    let flat: String = body.chars().map(|c| if c.is_control() { ' ' } else { c }).collect();
+    clean(&crate::secret::redact_log_line(body), max)
+}
+
+/// Server or Slack text made safe to print: control characters (ANSI escapes, carriage returns,
+/// line breaks that would forge log lines) become spaces, white space runs one space, and the
+/// length is bounded.
+pub fn clean(text: &str, max: usize) -> String {
+    let flat: String = text.chars().map(|c| if c.is_control() { ' ' } else { c }).collect();
     let flat = flat.split_whitespace().collect::<Vec<_>>().join(" ");
     if flat.chars().count() > max {
         format!("{}…", flat.chars().take(max).collect::<String>())
@@ -245,6 +364,28 @@ mod tests {
         assert_eq!(p.retry_after(Some("Wed, 21 Oct 2015 07:28:00 GMT")), p.default_retry_after);
         assert_eq!(p.retry_after(Some("-3")), p.default_retry_after);
         assert_eq!(p.retry_after(Some("100000")), p.max_retry_after);
+        for absurd in ["1e300", "inf", "18446744073709551616", "1.8e19"] {
+            assert_eq!(p.retry_after(Some(absurd)), p.max_retry_after, "{absurd}");
+        }
+        assert_eq!(p.retry_after(Some("NaN")), p.default_retry_after);
+    }
+
+    #[test]
+    fn the_run_budget_is_shared_and_refuses_waits_past_the_deadline() {
+        let budget = Budget::new(Duration::from_secs(60), 2);
+        let policy = RetryPolicy { backoff: Duration::ZERO, ..RetryPolicy::SLACK };
+        let mut first = Retries::new(policy, &budget);
+        assert_eq!(first.wait_transient(&"x"), Ok(()));
+        let mut second = Retries::new(policy, &budget);
+        assert_eq!(second.wait_transient(&"x"), Ok(()));
+        assert_eq!(second.wait_transient(&"x"), Err(GiveUp::Run(Exhausted::Retries { budget: 2 })));
+        let mut third = Retries::new(RetryPolicy::SLACK, &budget);
+        assert_eq!(
+            third.wait_rate_limited("x", Some("120")),
+            Err(GiveUp::Run(Exhausted::Deadline { secs: 60 })),
+            "a wait past the deadline fails at once"
+        );
+        assert_eq!(Budget::new(Duration::ZERO, 5).check(), Err(Exhausted::Deadline { secs: 0 }));
     }
 
     #[test]
@@ -261,5 +402,6 @@ mod tests {
     fn excerpt_is_one_bounded_line() {
         assert_eq!(excerpt("<html>\n  <b>x</b>\n</html>", 100), "<html> <b>x</b> </html>");
         assert_eq!(excerpt("abcdef", 3), "abc…");
+        assert_eq!(clean("code\u{1b}[2K\r[INFO] forged\nline", 100), "code [2K [INFO] forged line");
     }
 }

@@ -10,6 +10,7 @@ pub mod apply;
 pub mod config;
 pub mod eligibility;
 pub mod http;
+pub mod journal;
 pub mod plan;
 pub mod report;
 pub mod secret;
@@ -24,6 +25,7 @@ use std::time::Instant;
 use crate::apply::Outcome;
 use crate::config::{Config, ConfigError};
 use crate::eligibility::{Filter, Skipped};
+use crate::http::Budget;
 use crate::plan::{Change, Desired, Existing, Policy};
 use crate::report::Summary;
 use crate::secret::Redactor;
@@ -59,6 +61,10 @@ pub enum Error {
     Template(TemplateError),
     Slack(SlackError),
     Target(TargetError),
+    /// The write journal cannot be opened: no write is made unrecorded.
+    Journal(String),
+    /// A bug: a panic, caught so that the run still reports.
+    Internal(String),
 }
 
 impl fmt::Display for Error {
@@ -68,6 +74,12 @@ impl fmt::Display for Error {
             Error::Template(e) => write!(f, "template: {e}"),
             Error::Slack(e) => e.fmt(f),
             Error::Target(e) => e.fmt(f),
+            Error::Journal(e) => write!(f, "the write journal cannot be written, so nothing was written: {e}"),
+            Error::Internal(e) => write!(
+                f,
+                "internal error (a bug in slack-im, please report it): {e}; writes sent before it are listed in {}",
+                journal::FILE_NAME
+            ),
         }
     }
 }
@@ -113,7 +125,7 @@ impl Error {
     pub fn exit_code(&self) -> u8 {
         match self {
             Error::Config(_) | Error::Template(_) => exit::CONFIG,
-            Error::Slack(_) | Error::Target(_) => exit::FAILED,
+            Error::Slack(_) | Error::Target(_) | Error::Journal(_) | Error::Internal(_) => exit::FAILED,
         }
     }
 }
@@ -123,6 +135,8 @@ impl Error {
 pub fn run(command: Command, config: &Config) -> Result<Summary, Error> {
     let started = Instant::now();
     let redactor = Redactor::new(config.all_secrets());
+    secret::install_log_redactor(redactor.clone());
+    let budget = Budget::new(config.deadline, config.retry_budget);
     let mut summary = Summary {
         run_id: config.run_id.clone(),
         system: config.system.clone(),
@@ -131,11 +145,14 @@ pub fn run(command: Command, config: &Config) -> Result<Summary, Error> {
         started_at: report::now_rfc3339(),
         ..Summary::default()
     };
-    let result = match command {
-        Command::Check => check(config, &mut summary),
-        Command::Sync | Command::Plan => sync(config, &mut summary),
-    };
-    summary.duration_ms = started.elapsed().as_millis() as u64;
+    // A panic anywhere (a bug) still ends in a report and an exit code; the journal holds the
+    // writes already sent.
+    let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| match command {
+        Command::Check => check(config, &budget, &mut summary),
+        Command::Sync | Command::Plan => sync(config, &budget, &redactor, &mut summary),
+    }))
+    .unwrap_or_else(|panic| Err(Error::Internal(panic_message(&*panic))));
+    summary.duration_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
     summary.exit_code = match &result {
         Ok(()) => exit_code_of(&summary),
         Err(e) => {
@@ -150,9 +167,17 @@ pub fn run(command: Command, config: &Config) -> Result<Summary, Error> {
         }
     }
     if let (Some(channel), false) = (&config.notify_channel, command == Command::Check) {
-        notify(config, channel, &summary.redacted(&redactor));
+        notify(config, channel, &summary, &redactor);
     }
     result.map(|()| summary)
+}
+
+fn panic_message(panic: &(dyn std::any::Any + Send)) -> String {
+    match (panic.downcast_ref::<&str>(), panic.downcast_ref::<String>()) {
+        (Some(text), _) => format!("panic: {text}"),
+        (_, Some(text)) => format!("panic: {text}"),
+        _ => "panic".into(),
+    }
 }
 
 fn exit_code_of(summary: &Summary) -> u8 {
@@ -173,7 +198,7 @@ struct Clients {
     target: TargetClient,
 }
 
-fn connect(config: &Config) -> Result<Clients, Error> {
+fn connect(config: &Config, budget: &std::sync::Arc<Budget>) -> Result<Clients, Error> {
     let templates = SystemTemplates::load(
         &config.templates_root,
         &config.system,
@@ -187,8 +212,16 @@ fn connect(config: &Config) -> Result<Clients, Error> {
         &config.slack_url,
         config.slack_token.clone(),
         config.slack_team_id.clone(),
+        budget.clone(),
+        config.read_limit,
     );
-    let target = TargetClient::new(agent, &config.target_url, templates.spec.clone());
+    let target = TargetClient::new(
+        agent,
+        &config.target_url,
+        templates.spec.clone(),
+        budget.clone(),
+        config.read_limit,
+    );
     Ok(Clients { templates, slack, target })
 }
 
@@ -214,16 +247,22 @@ impl Listing {
 /// The target is listed first; then Slack is read page by page and each eligible member rendered
 /// and compared at once, so neither the workspace nor the rendered bodies of unchanged accounts
 /// are held in memory. Nothing is written before every read and every render has succeeded.
-fn sync(config: &Config, summary: &mut Summary) -> Result<(), Error> {
-    let Clients { templates, slack, target } = connect(config)?;
+fn sync(
+    config: &Config,
+    budget: &std::sync::Arc<Budget>,
+    redactor: &Redactor,
+    summary: &mut Summary,
+) -> Result<(), Error> {
+    let Clients { templates, slack, target } = connect(config, budget)?;
 
     // 1. The target's accounts, and whether slack-im manages each.
     let phase = Instant::now();
     let mut listing = Listing::default();
     target.for_each_account(|account| -> Result<(), Error> {
         let managed = templates.is_managed(&account.key, &account.value)?;
+        let adoptable = !managed && templates.is_adoptable(&account.key, &account.value)?;
         listing.json.push(account.value.to_string().into());
-        listing.accounts.push(Existing { key: account.key, managed });
+        listing.accounts.push(Existing { key: account.key, managed, adoptable });
         Ok(())
     })?;
     let mut index: HashMap<String, usize> = HashMap::with_capacity(listing.accounts.len());
@@ -306,11 +345,24 @@ fn sync(config: &Config, summary: &mut Summary) -> Result<(), Error> {
     }
     drop(listing);
 
-    // 4. Apply, unless this is a dry run.
+    // 4. Apply, unless this is a dry run; every write journaled as it happens.
     if summary.dry_run {
         summary.record(&plan, None, &skipped);
     } else {
-        let outcomes: Vec<Outcome> = apply::apply(&plan.actions, &target, config.concurrency);
+        let journal = match &config.report_dir {
+            Some(dir) if !plan.actions.is_empty() => {
+                let run = serde_json::json!({
+                    "system": config.system, "run_id": config.run_id, "started_at": summary.started_at,
+                });
+                let journal = journal::Journal::open(dir, redactor.clone(), run).map_err(|e| {
+                    Error::Journal(format!("{}: {e}", dir.join(journal::FILE_NAME).display()))
+                })?;
+                Some(journal)
+            }
+            _ => None,
+        };
+        let outcomes: Vec<Outcome> =
+            apply::apply(&plan.actions, &target, config.concurrency, journal.as_ref());
         summary.record(&plan, Some(&outcomes), &skipped);
     }
     summary.sources.target_requests = target.requests();
@@ -334,6 +386,10 @@ fn render_member(
             change: Some(Box::new(Change::Create(create))),
         });
     };
+    if !listing.accounts[i].writable() {
+        // An account slack-im may not touch: the plan reports it, nothing is rendered for it.
+        return Ok(Desired { slack_id: user.id.clone(), key, change: None });
+    }
     let account = listing.value(i);
     let change = match templates.render_update(&user, &account)? {
         Some(body) => {
@@ -347,8 +403,8 @@ fn render_member(
 
 /// Validates everything without writing: config (already done), templates rendered for a sample
 /// member and a listed account, Slack `auth.test`, and the target's listing.
-fn check(config: &Config, summary: &mut Summary) -> Result<(), Error> {
-    let Clients { templates, slack, target } = connect(config)?;
+fn check(config: &Config, budget: &std::sync::Arc<Budget>, summary: &mut Summary) -> Result<(), Error> {
+    let Clients { templates, slack, target } = connect(config, budget)?;
     let source = include_str!("check_member.json");
     let mut sample: Member = serde_json::from_str(source).expect("the built-in sample member is valid");
     if templates.uses_slack_object {
@@ -383,14 +439,23 @@ fn check(config: &Config, summary: &mut Summary) -> Result<(), Error> {
     Ok(())
 }
 
-fn notify(config: &Config, channel: &str, summary: &Summary) {
+/// Posts the summary to Slack. It has its own small allowance of time and retries: a run that
+/// spent its budget still reports.
+fn notify(config: &Config, channel: &str, summary: &Summary, redactor: &Redactor) {
     let agent = match http::agent(config.timeout, config.ca_file.as_deref()) {
         Ok(a) => a,
         Err(e) => return log::warn!("no Slack notification: {e}"),
     };
-    let slack =
-        SlackClient::new(agent, &config.slack_url, config.slack_token.clone(), config.slack_team_id.clone());
-    let (text, blocks) = summary.slack_message();
+    let budget = Budget::new(config.timeout * 3, 3);
+    let slack = SlackClient::new(
+        agent,
+        &config.slack_url,
+        config.slack_token.clone(),
+        config.slack_team_id.clone(),
+        budget,
+        config.read_limit,
+    );
+    let (text, blocks) = summary.slack_message(redactor);
     match slack.post_message(channel, &text, &blocks) {
         Ok(()) => log::info!("summary posted to Slack channel {channel}"),
         Err(e) => {

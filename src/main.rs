@@ -34,7 +34,6 @@ fn main() -> ExitCode {
         }
     };
     let redactor = Redactor::new(config.all_secrets());
-    secret::install_log_redactor(redactor.clone());
     match slack_im::run(command, &config) {
         Ok(summary) => {
             print(&redactor.redact(&summary.console(command == Command::Plan || summary.dry_run)));
@@ -47,14 +46,49 @@ fn main() -> ExitCode {
     }
 }
 
-/// Logs on stderr, `[time level] message`, every line passed through the secret redactor.
+/// Logs on stderr, `[time level] message`, every line passed through the secret redactor and
+/// stripped of control characters (no forged lines, no terminal escapes). The HTTP and TLS
+/// libraries log at most at info, whatever `RUST_LOG` says: at debug and trace they dump headers
+/// and bodies, tokens included.
 fn init_logging() {
-    env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("info"))
+    let logger = env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("info"))
         .format(|buf, record| {
-            let line = secret::redact_log_line(&record.args().to_string());
+            let text = secret::redact_log_line(&record.args().to_string());
+            let line: String = text.chars().map(|c| if c.is_control() { ' ' } else { c }).collect();
             writeln!(buf, "[{} {:<5}] {line}", buf.timestamp_seconds(), record.level())
         })
-        .init();
+        .build();
+    let max_level = logger.filter();
+    if log::set_boxed_logger(Box::new(OwnLogsOnly(logger))).is_ok() {
+        log::set_max_level(max_level);
+    }
+    // A panic message goes through the same redacting log, not straight to stderr.
+    std::panic::set_hook(Box::new(|info| log::error!("{info}")));
+}
+
+/// Passes slack-im's own records and the dependencies' records up to info.
+struct OwnLogsOnly(env_logger::Logger);
+
+impl OwnLogsOnly {
+    fn allows(metadata: &log::Metadata) -> bool {
+        metadata.target().starts_with("slack_im") || metadata.level() <= log::Level::Info
+    }
+}
+
+impl log::Log for OwnLogsOnly {
+    fn enabled(&self, metadata: &log::Metadata) -> bool {
+        Self::allows(metadata) && self.0.enabled(metadata)
+    }
+
+    fn log(&self, record: &log::Record) {
+        if Self::allows(record.metadata()) {
+            self.0.log(record);
+        }
+    }
+
+    fn flush(&self) {
+        self.0.flush();
+    }
 }
 
 /// Prints to stdout; a closed pipe (`slack-im --help | head`) is not an error worth a panic.

@@ -31,11 +31,28 @@ pub enum Change {
     Update { body: Value, changed: Vec<String> },
 }
 
-/// One account the target lists, with the `managed` verdict already taken.
+/// One account the target lists, with the `managed` and `adopt` verdicts already taken.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Existing {
     pub key: String,
     pub managed: bool,
+    /// Not managed, but `system.json`'s `adopt` lets a matching member take it over.
+    pub adoptable: bool,
+}
+
+impl Existing {
+    /// A member with this key may write to it.
+    pub fn writable(&self) -> bool {
+        self.managed || self.adoptable
+    }
+}
+
+/// A member whose key matches an account slack-im does not manage (an init-data `admin`):
+/// neither created nor updated, and reported.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Unmanaged {
+    pub key: String,
+    pub slack_id: String,
 }
 
 /// What the plan may do.
@@ -83,6 +100,8 @@ pub struct Plan {
     pub protected: Vec<String>,
     /// Accounts without a member that slack-im does not manage, left alone.
     pub unmanaged_kept: usize,
+    /// Members whose key matches an account slack-im does not manage (and may not adopt).
+    pub unmanaged: Vec<Unmanaged>,
     pub managed_accounts: usize,
 }
 
@@ -163,6 +182,9 @@ pub fn plan(desired: Vec<Desired>, existing: &[Existing], policy: &Policy) -> Pl
             continue;
         }
         match (account, d.change.map(|c| *c)) {
+            (Some(account), _) if !account.writable() => {
+                plan.unmanaged.push(Unmanaged { key: account.key.clone(), slack_id: d.slack_id })
+            }
             (None, Some(Change::Create(body))) => plan.actions.push(Action {
                 kind: ActionKind::Create,
                 key: d.key,
@@ -285,7 +307,7 @@ mod tests {
     }
 
     fn existing(listed: &[Listed]) -> Vec<Existing> {
-        listed.iter().map(|l| Existing { key: l.0.into(), managed: l.2 }).collect()
+        listed.iter().map(|l| Existing { key: l.0.into(), managed: l.2, adoptable: false }).collect()
     }
 
     fn run(members: &[(&str, &str, &str)], listed: &[Listed], policy: &Policy) -> Plan {
@@ -368,6 +390,21 @@ mod tests {
         assert!(p.actions.is_empty(), "{:?}", p.actions);
         assert_eq!(p.skipped.len(), 2);
         assert!(matches!(&p.skipped[0].reason, SkipReason::DuplicateKey { .. }));
+    }
+
+    #[test]
+    fn a_member_matching_an_unmanaged_account_is_left_alone_unless_it_may_be_adopted() {
+        let listed = [Listed("admin", "Init Admin", false)];
+        let p = run(&[("U9", "admin", "Someone Else")], &listed, &policy());
+        assert!(p.actions.is_empty(), "{:?}", p.actions);
+        assert_eq!(p.unmanaged, [Unmanaged { key: "admin".into(), slack_id: "U9".into() }]);
+        assert_eq!(p.unchanged, 0, "left alone is not unchanged");
+
+        let mut adoptable = existing(&listed);
+        adoptable[0].adoptable = true;
+        let p = plan(render(&[("U9", "admin", "Someone Else")], &listed), &adoptable, &policy());
+        assert_eq!(kinds(&p), [(ActionKind::Update, "admin", false)]);
+        assert!(p.unmanaged.is_empty());
     }
 
     #[test]

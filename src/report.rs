@@ -21,8 +21,10 @@ pub struct Counts {
     pub skipped: usize,
     pub failed: usize,
     pub withheld: usize,
-    /// Creates answered 409: the account existed already.
+    /// Creates answered 409 on a retry: the first attempt had created the account.
     pub existing: usize,
+    /// Members whose key matches an account slack-im does not manage: left alone.
+    pub unmanaged: usize,
 }
 
 #[derive(Debug, Clone, Serialize, PartialEq, Eq)]
@@ -37,6 +39,13 @@ pub struct ActionReport {
     pub changed: Vec<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub reason: Option<String>,
+}
+
+/// A member whose key matches an account slack-im does not manage, left alone.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct UnmanagedReport {
+    pub key: String,
+    pub slack_id: String,
 }
 
 #[derive(Debug, Clone, Serialize, PartialEq, Eq)]
@@ -73,6 +82,7 @@ pub struct Summary {
     pub actions: Vec<ActionReport>,
     pub skipped: Vec<SkipReport>,
     pub protected: Vec<String>,
+    pub unmanaged: Vec<UnmanagedReport>,
 }
 
 impl Summary {
@@ -86,6 +96,12 @@ impl Summary {
             .collect();
         self.counts.skipped = self.skipped.len();
         self.protected = plan.protected.clone();
+        self.unmanaged = plan
+            .unmanaged
+            .iter()
+            .map(|u| UnmanagedReport { key: u.key.clone(), slack_id: u.slack_id.clone() })
+            .collect();
+        self.counts.unmanaged = self.unmanaged.len();
         for (i, action) in plan.actions.iter().enumerate() {
             let outcome = match (&action.withheld, outcomes) {
                 (Some(_), _) => Outcome::Withheld,
@@ -139,6 +155,9 @@ impl Summary {
         if c.existing > 0 {
             let _ = write!(line, ", {} existed already", c.existing);
         }
+        if c.unmanaged > 0 {
+            let _ = write!(line, ", {} left alone (accounts slack-im does not manage)", c.unmanaged);
+        }
         if c.failed > 0 {
             let _ = write!(line, ", {} FAILED", c.failed);
         }
@@ -173,6 +192,9 @@ impl Summary {
                     let _ = write!(out, " [withheld: {r}]");
                 }
                 out.push('\n');
+            }
+            for u in &self.unmanaged {
+                let _ = writeln!(out, "= {:<10} {} ({}) unmanaged, left alone", "keep", u.key, u.slack_id);
             }
         }
         let took = self.duration_ms as f64 / 1000.0;
@@ -240,6 +262,17 @@ impl Summary {
             }
             md.push('\n');
         }
+        if !self.unmanaged.is_empty() {
+            let _ = writeln!(
+                md,
+                "## Left alone\n\nMembers whose key matches an account slack-im does not manage \
+                 (system.json `managed`; take such accounts over with `adopt`).\n\n| key | Slack id |\n|---|---|"
+            );
+            for u in self.unmanaged.iter().take(500) {
+                let _ = writeln!(md, "| {} | {} |", md_cell(&u.key), md_cell(&u.slack_id));
+            }
+            md.push('\n');
+        }
         if !self.skipped.is_empty() {
             let mut by_reason: BTreeMap<&str, usize> = BTreeMap::new();
             for s in &self.skipped {
@@ -256,8 +289,9 @@ impl Summary {
     /// `junit.xml`: one test case per action (failed actions fail), skipped members as skipped.
     pub fn junit(&self) -> String {
         let suite = format!("slack-im.{}", self.system);
-        let tests = self.actions.len() + self.skipped.len();
+        let tests = self.actions.len() + self.skipped.len() + self.unmanaged.len();
         let skipped = self.skipped.len()
+            + self.unmanaged.len()
             + self.actions.iter().filter(|a| matches!(a.status, "withheld" | "planned")).count();
         let mut xml = String::from("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n");
         let _ = writeln!(
@@ -318,58 +352,62 @@ impl Summary {
                 xml_escape(&s.reason)
             );
         }
+        for u in &self.unmanaged {
+            let _ = writeln!(
+                xml,
+                "    <testcase classname=\"{}.unmanaged\" name=\"{}\">\n      <skipped message=\"unmanaged, left alone ({})\"/>\n    </testcase>",
+                xml_escape(&suite),
+                xml_escape(&u.key),
+                xml_escape(&u.slack_id)
+            );
+        }
         xml.push_str("  </testsuite>\n</testsuites>\n");
         xml
     }
 
-    /// Writes `summary.json`, `summary.md` and `junit.xml` into `dir` (created if needed).
+    /// Writes `summary.json`, `summary.md` and `junit.xml` into `dir` (created if needed). Each
+    /// file passes whole through the redactor, so no field of any format can carry a secret.
     pub fn write(&self, dir: &Path, redactor: &Redactor) -> std::io::Result<()> {
         std::fs::create_dir_all(dir)?;
-        let summary = self.redacted(redactor);
-        let json = serde_json::to_string_pretty(&summary).map_err(std::io::Error::other)?;
-        write_file(dir, "summary.json", &json)?;
-        write_file(dir, "summary.md", &summary.markdown())?;
-        write_file(dir, "junit.xml", &summary.junit())
+        let json = serde_json::to_string_pretty(self).map_err(std::io::Error::other)?;
+        write_file(dir, "summary.json", &redactor.redact(&json))?;
+        write_file(dir, "summary.md", &redactor.redact(&self.markdown()))?;
+        write_file(dir, "junit.xml", &redactor.redact(&self.junit()))
     }
 
-    /// A copy with every free text (errors, reasons) passed through the redactor: the only fields
-    /// that can carry evidence from a server.
-    pub fn redacted(&self, redactor: &Redactor) -> Summary {
-        let mut s = self.clone();
-        s.error = s.error.map(|e| redactor.redact(&e));
-        for a in &mut s.actions {
-            a.error = a.error.take().map(|e| redactor.redact(&e));
-            a.reason = a.reason.take().map(|r| redactor.redact(&r));
-        }
-        s
-    }
-
-    /// The Slack message: fallback text and blocks.
-    pub fn slack_message(&self) -> (String, serde_json::Value) {
+    /// The Slack message: fallback text and blocks, redacted. Text that came from a server or a
+    /// member is escaped (`&`, `<`, `>`), so it cannot mention `@channel` or disguise a link.
+    pub fn slack_message(&self, redactor: &Redactor) -> (String, serde_json::Value) {
         let icon = match self.exit_code {
             0 => ":white_check_mark:",
             3 | 4 => ":warning:",
             _ => ":x:",
         };
-        let text = format!("{icon} slack-im {}", self.headline());
+        let text = format!("{icon} slack-im {}", slack_escape(&self.headline()));
         let mut details = String::new();
         for a in self.failures().take(5) {
-            let _ = writeln!(details, "• {}", a.error.as_deref().unwrap_or(""));
+            let _ = writeln!(details, "• {}", slack_escape(a.error.as_deref().unwrap_or("")));
         }
         if let Some(reason) = self.actions.iter().find_map(|a| a.reason.as_ref()) {
-            let _ = writeln!(details, "• withheld: {reason}");
+            let _ = writeln!(details, "• withheld: {}", slack_escape(reason));
         }
         if let Some(e) = &self.error {
-            let _ = writeln!(details, "• {e}");
+            let _ = writeln!(details, "• {}", slack_escape(e));
         }
+        let text = redactor.redact(&text);
         let mut blocks =
             vec![serde_json::json!({"type": "section", "text": {"type": "mrkdwn", "text": text}})];
         if !details.is_empty() {
-            let details: String = details.chars().take(2900).collect();
+            let details: String = redactor.redact(&details).chars().take(2900).collect();
             blocks.push(serde_json::json!({"type": "section", "text": {"type": "mrkdwn", "text": details}}));
         }
         (text, serde_json::Value::Array(blocks))
     }
+}
+
+/// Slack's three control characters in message text, escaped as Slack asks.
+fn slack_escape(text: &str) -> String {
+    text.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;")
 }
 
 /// Writes through a temporary file and a rename, so a reader never sees half a report.
@@ -392,9 +430,12 @@ fn xml_escape(text: &str) -> String {
             '>' => out.push_str("&gt;"),
             '"' => out.push_str("&quot;"),
             '\'' => out.push_str("&apos;"),
-            // XML 1.0 forbids most control characters even as references.
-            c if (c as u32) < 0x20 && !matches!(c, '\t' | '\n' | '\r') => out.push(' '),
-            c => out.push(c),
+            // XML 1.0 allows tab, line feed, carriage return, U+0020–U+D7FF, U+E000–U+FFFD and
+            // U+10000 up; anything else (control characters, U+FFFE, U+FFFF) not even as a reference.
+            '\t' | '\n' | '\r' | '\u{20}'..='\u{D7FF}' | '\u{E000}'..='\u{FFFD}' | '\u{10000}'.. => {
+                out.push(c)
+            }
+            _ => out.push('\u{FFFD}'),
         }
     }
     out
@@ -487,6 +528,23 @@ mod tests {
         );
         assert_eq!(s.headline(), "dev: 1 created, 0 updated, 0 deactivated, 7 unchanged, 1 skipped, 1 FAILED, 1 deactivations WITHHELD");
         assert_eq!(s.actions[1].status, "failed");
+    }
+
+    #[test]
+    fn junit_holds_only_characters_xml_allows() {
+        let mut s = sample();
+        s.error = Some("bad \u{FFFE}\u{FFFF}\u{1}\u{0} end".into());
+        let xml = s.junit();
+        assert!(xml.contains("bad \u{FFFD}\u{FFFD}\u{FFFD}\u{FFFD} end"), "{xml}");
+    }
+
+    #[test]
+    fn slack_text_from_servers_is_escaped() {
+        let mut s = sample();
+        s.error = Some("<!channel> <https://evil.example|sso> & co".into());
+        let (_, blocks) = s.slack_message(&Redactor::default());
+        let text = blocks.to_string();
+        assert!(text.contains("&lt;!channel&gt; &lt;https://evil.example|sso&gt; &amp; co"), "{text}");
     }
 
     #[test]

@@ -2,6 +2,10 @@
 
 use std::fmt;
 
+/// Secrets shorter than this are refused by the configuration: a value that short could not be
+/// told apart from ordinary text, so it could neither be redacted safely nor left unredacted.
+pub const MIN_SECRET_LEN: usize = 6;
+
 /// A value that must never be printed. `Debug` and `Display` show `<redacted>`;
 /// the value itself is reached only through [`Secret::expose`].
 #[derive(Clone, PartialEq, Eq)]

@@ -8,7 +8,7 @@ use serde::de::DeserializeOwned;
 use serde::Deserialize;
 use serde_json::value::RawValue;
 
-use crate::http::{self, Retries, RetryPolicy};
+use crate::http::{self, Budget, Exhausted, GiveUp, Retries, RetryPolicy};
 use crate::secret::Secret;
 
 /// Members asked for per `users.list` page. Slack's docs say "under 1000" (the node SDK: max 999)
@@ -19,8 +19,9 @@ pub const USERS_PAGE_SIZE: usize = 999;
 pub const CHANNEL_PAGE_SIZE: usize = 999;
 /// A restart from page one after `invalid_cursor` happens at most this often per read.
 const CURSOR_RESTARTS: u32 = 1;
-/// Upper bound on pages per read, so a server that always returns a cursor cannot loop forever.
-const MAX_PAGES: usize = 100_000;
+/// Upper bound on pages per read, so a server that hands out fresh cursors for empty pages cannot
+/// keep a run going (a 200,000-member workspace is 201 pages).
+pub const MAX_PAGES: usize = 10_000;
 
 /// A workspace member as slack-im reads it. Every field is optional: deactivated users, bots and
 /// Slackbot each omit different ones, and only the fields slack-im uses are parsed.
@@ -77,6 +78,8 @@ pub enum SlackError {
     RateLimited { method: String, attempts: u32 },
     /// The read did not finish (cursor loop bound, repeated `invalid_cursor`).
     Incomplete { method: String, detail: String },
+    /// The run's deadline or retry budget ran out.
+    OutOfBudget { method: String, reason: Exhausted },
 }
 
 impl fmt::Display for SlackError {
@@ -108,7 +111,8 @@ impl fmt::Display for SlackError {
                 }
             }
             SlackError::Http { method, status, excerpt } => {
-                write!(f, "Slack {method} answered HTTP {status} after retries: {excerpt}")
+                let retried = if *status >= 500 { " after retries" } else { "" };
+                write!(f, "Slack {method} answered HTTP {status}{retried}: {excerpt}")
             }
             SlackError::Transport { method, detail } => write!(f, "Slack {method}: {detail}"),
             SlackError::Malformed { method, detail, excerpt } => {
@@ -120,6 +124,7 @@ impl fmt::Display for SlackError {
             SlackError::Incomplete { method, detail } => {
                 write!(f, "Slack {method} read incomplete: {detail}")
             }
+            SlackError::OutOfBudget { method, reason } => write!(f, "Slack {method}: stopped: {reason}"),
         }
     }
 }
@@ -145,6 +150,9 @@ pub struct SlackClient {
     token: Secret<String>,
     team_id: Option<String>,
     retry: RetryPolicy,
+    budget: std::sync::Arc<Budget>,
+    /// Most members one read may return (`SLACK_IM_READ_LIMIT`).
+    read_limit: usize,
     requests: std::cell::Cell<usize>,
 }
 
@@ -161,9 +169,10 @@ struct ResponseMetadata {
     next_cursor: Option<String>,
 }
 
+/// A `users.list` page. `members` is required: a page without it is not "no more members" but a
+/// broken answer, and taking it for the end would turn a short read into deactivations.
 #[derive(Deserialize)]
 struct UsersListPage {
-    #[serde(default)]
     members: Vec<Box<RawValue>>,
     response_metadata: Option<ResponseMetadata>,
 }
@@ -172,7 +181,6 @@ struct UsersListPage {
 struct TypedUsersListPage {
     #[serde(default)]
     ok: bool,
-    #[serde(default)]
     members: Vec<Member>,
     response_metadata: Option<ResponseMetadata>,
 }
@@ -193,21 +201,62 @@ pub struct Identity {
     pub url: Option<String>,
 }
 
+/// The pages of one cursor-paged read: counts them and refuses a cursor Slack sent before (a
+/// server that repeats its cursor would otherwise be read for ever) and more than [`MAX_PAGES`].
+struct CursorChain {
+    method: &'static str,
+    pages: usize,
+    seen: HashSet<String>,
+}
+
+impl CursorChain {
+    fn new(method: &'static str) -> CursorChain {
+        CursorChain { method, pages: 0, seen: HashSet::new() }
+    }
+
+    /// After a page: the cursor of the next one, `None` at the end, or why the read cannot go on.
+    fn next(&mut self, cursor: Option<String>) -> Result<Option<String>, SlackError> {
+        self.pages += 1;
+        let Some(cursor) = cursor else { return Ok(None) };
+        let incomplete = |detail: String| SlackError::Incomplete { method: self.method.into(), detail };
+        if self.pages >= MAX_PAGES {
+            return Err(incomplete(format!("more than {MAX_PAGES} pages")));
+        }
+        if !self.seen.insert(cursor.clone()) {
+            return Err(incomplete(format!(
+                "Slack sent the cursor {} a second time after {} pages: the read would never end",
+                http::clean(&cursor, 60),
+                self.pages
+            )));
+        }
+        Ok(Some(cursor))
+    }
+
+    /// After `invalid_cursor`: the read starts again from the first page.
+    fn restart(&mut self) {
+        self.seen.clear();
+    }
+}
+
 impl SlackClient {
-    pub fn new(agent: ureq::Agent, base_url: &str, token: Secret<String>, team_id: Option<String>) -> Self {
+    pub fn new(
+        agent: ureq::Agent,
+        base_url: &str,
+        token: Secret<String>,
+        team_id: Option<String>,
+        budget: std::sync::Arc<Budget>,
+        read_limit: usize,
+    ) -> Self {
         SlackClient {
             agent,
             base_url: base_url.to_string(),
             token,
             team_id,
             retry: RetryPolicy::SLACK,
+            budget,
+            read_limit,
             requests: std::cell::Cell::new(0),
         }
-    }
-
-    pub fn with_retry(mut self, retry: RetryPolicy) -> Self {
-        self.retry = retry;
-        self
     }
 
     /// HTTP requests sent so far, retries included.
@@ -229,12 +278,9 @@ impl SlackClient {
         // Kept across an `invalid_cursor` restart: members already visited are not visited twice.
         let mut seen: HashSet<String> = HashSet::new();
         let mut stats = ReadStats::default();
+        let mut chain = CursorChain::new(method);
         let mut cursor: Option<String> = None;
         loop {
-            if stats.pages >= MAX_PAGES {
-                let detail = format!("more than {MAX_PAGES} pages");
-                return Err(SlackError::Incomplete { method: method.into(), detail }.into());
-            }
             let limit = USERS_PAGE_SIZE.to_string();
             let mut args = vec![("limit", limit.as_str())];
             if let Some(c) = &cursor {
@@ -252,6 +298,7 @@ impl SlackClient {
                         "Slack {method}: invalid_cursor after {} pages; reading again from the first page",
                         stats.pages
                     );
+                    chain.restart();
                     cursor = None;
                     continue;
                 }
@@ -260,6 +307,13 @@ impl SlackClient {
             stats.pages += 1;
             for member in page.members {
                 if seen.insert(member.id.clone()) {
+                    if seen.len() > self.read_limit {
+                        let detail = format!(
+                            "more than {} members (SLACK_IM_READ_LIMIT): raise it if the workspace really is that large",
+                            self.read_limit
+                        );
+                        return Err(SlackError::Incomplete { method: method.into(), detail }.into());
+                    }
                     visit(member)?;
                 } else {
                     stats.duplicates += 1;
@@ -268,7 +322,7 @@ impl SlackClient {
             if stats.pages % 5 == 0 {
                 log::info!("Slack {method}: page {}: {} members so far", stats.pages, seen.len());
             }
-            match page.next_cursor {
+            match chain.next(page.next_cursor)? {
                 Some(next) => cursor = Some(next),
                 None => {
                     stats.members = seen.len();
@@ -282,8 +336,9 @@ impl SlackClient {
     pub fn channel_members(&self, channel: &str) -> Result<HashSet<String>, SlackError> {
         let method = "conversations.members";
         let mut ids = HashSet::new();
+        let mut chain = CursorChain::new(method);
         let mut cursor: Option<String> = None;
-        for _ in 0..MAX_PAGES {
+        loop {
             let limit = CHANNEL_PAGE_SIZE.to_string();
             let mut args = vec![("channel", channel), ("limit", limit.as_str())];
             if let Some(c) = &cursor {
@@ -291,12 +346,15 @@ impl SlackClient {
             }
             let page: ChannelMembersPage = self.call(method, &args)?;
             ids.extend(page.members);
-            match next_cursor(page.response_metadata) {
+            if ids.len() > self.read_limit {
+                let detail = format!("more than {} members (SLACK_IM_READ_LIMIT)", self.read_limit);
+                return Err(SlackError::Incomplete { method: method.into(), detail });
+            }
+            match chain.next(next_cursor(page.response_metadata))? {
                 Some(next) => cursor = Some(next),
                 None => return Ok(ids),
             }
         }
-        Err(SlackError::Incomplete { method: method.into(), detail: format!("more than {MAX_PAGES} pages") })
     }
 
     /// `auth.test`: is the token valid, and for which workspace.
@@ -332,8 +390,10 @@ impl SlackClient {
         parse_body: impl Fn(&str) -> Result<T, SlackError>,
     ) -> Result<T, SlackError> {
         let url = format!("{}{}", self.base_url, method);
-        let mut retries = Retries::new(self.retry);
+        let mut retries = Retries::new(self.retry, &self.budget);
+        let out_of_budget = |reason| SlackError::OutOfBudget { method: method.into(), reason };
         loop {
+            retries.check().map_err(out_of_budget)?;
             self.requests.set(self.requests.get() + 1);
             let sent = self
                 .agent
@@ -346,17 +406,21 @@ impl SlackClient {
                 }
                 Err(e) => SlackError::Transport { method: method.into(), detail: http::describe(&e) },
                 Ok(reply) if reply.status == 429 => {
-                    if retries.wait_rate_limited(&format!("Slack {method}"), reply.retry_after.as_deref()) {
-                        continue;
+                    match retries.wait_rate_limited(&format!("Slack {method}"), reply.retry_after.as_deref())
+                    {
+                        Ok(()) => continue,
+                        Err(GiveUp::Run(reason)) => return Err(out_of_budget(reason)),
+                        Err(GiveUp::Attempts) => {
+                            let attempts = retries.rate_limited();
+                            return Err(SlackError::RateLimited { method: method.into(), attempts });
+                        }
                     }
-                    let attempts = retries.rate_limited();
-                    return Err(SlackError::RateLimited { method: method.into(), attempts });
                 }
                 Ok(reply) if reply.status != 200 => {
                     let error = SlackError::Http {
                         method: method.into(),
                         status: reply.status,
-                        excerpt: http::excerpt(&reply.body, 200),
+                        excerpt: reply.redirect().unwrap_or_else(|| http::excerpt(&reply.body, 200)),
                     };
                     if reply.status < 500 {
                         return Err(error);
@@ -372,8 +436,13 @@ impl SlackClient {
                     Err(e) => e,
                 },
             };
-            if !retries.wait_transient(&failure) {
-                return Err(failure);
+            match retries.wait_transient(&failure) {
+                Ok(()) => {}
+                Err(GiveUp::Attempts) => return Err(failure),
+                Err(GiveUp::Run(reason)) => {
+                    log::error!("{failure}");
+                    return Err(out_of_budget(reason));
+                }
             }
         }
     }
@@ -431,11 +500,12 @@ fn parse<T: DeserializeOwned>(method: &str, body: &str) -> Result<T, SlackError>
     };
     let envelope: Envelope = serde_json::from_str(body).map_err(|e| malformed(e.to_string()))?;
     if !envelope.ok {
+        // Slack's own words, printed later: no control characters, bounded.
         return Err(SlackError::Api {
             method: method.into(),
-            code: envelope.error.unwrap_or_else(|| "unknown_error".into()),
-            needed: envelope.needed,
-            provided: envelope.provided,
+            code: envelope.error.map(|e| http::clean(&e, 100)).unwrap_or_else(|| "unknown_error".into()),
+            needed: envelope.needed.map(|n| http::clean(&n, 200)),
+            provided: envelope.provided.map(|p| http::clean(&p, 500)),
         });
     }
     serde_json::from_str(body).map_err(|e| malformed(e.to_string()))

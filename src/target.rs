@@ -1,13 +1,17 @@
 //! The HTTP client of a target system: lists its accounts (paged) and writes creates, updates and
 //! deactivations as `system.json` describes them.
 
+use std::collections::HashSet;
 use std::fmt;
+use std::sync::Arc;
 
-use crate::http::{self, Retries, RetryPolicy};
-use crate::template::{key_at, Endpoint, SystemSpec};
+use percent_encoding::{AsciiSet, NON_ALPHANUMERIC};
 
-/// Upper bound on listing pages, so a server that never returns an empty page cannot loop forever.
-const MAX_PAGES: usize = 100_000;
+use crate::http::{self, Budget, Exhausted, GiveUp, Retries, RetryPolicy};
+use crate::template::{key_at, Endpoint, ListSpec, SystemSpec};
+
+/// Everything but RFC 3986's unreserved characters is percent-encoded in a key's path segment.
+const PATH_SEGMENT: &AsciiSet = &NON_ALPHANUMERIC.remove(b'-').remove(b'.').remove(b'_').remove(b'~');
 
 /// An account the target already has.
 #[derive(Debug, Clone, PartialEq)]
@@ -41,15 +45,42 @@ impl fmt::Display for Op {
 /// A failed target call, with the evidence: status and body excerpt (secrets are redacted on output).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum TargetError {
-    Http { op: Op, key: Option<String>, method: String, url: String, status: u16, excerpt: String },
-    Transport { op: Op, key: Option<String>, method: String, url: String, detail: String },
-    Listing { detail: String },
+    Http {
+        op: Op,
+        key: Option<String>,
+        method: String,
+        url: String,
+        status: u16,
+        excerpt: String,
+    },
+    Transport {
+        op: Op,
+        key: Option<String>,
+        method: String,
+        url: String,
+        detail: String,
+    },
+    Listing {
+        detail: String,
+    },
+    /// A key that cannot stand in a URL path as one segment; nothing was sent.
+    Key {
+        op: Op,
+        key: String,
+        problem: &'static str,
+    },
+    /// The run's deadline or retry budget ran out before or during this request.
+    OutOfBudget {
+        op: Op,
+        key: Option<String>,
+        reason: Exhausted,
+    },
 }
 
 impl fmt::Display for TargetError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let subject = |op: &Op, key: &Option<String>| match key {
-            Some(k) => format!("{op} {k}"),
+            Some(k) => format!("{op} {}", http::clean(k, 200)),
             None => op.to_string(),
         };
         match self {
@@ -67,6 +98,16 @@ impl fmt::Display for TargetError {
                 write!(f, "target {}: {method} {url}: {detail}", subject(op, key))
             }
             TargetError::Listing { detail } => write!(f, "target listing: {detail}"),
+            TargetError::Key { op, key, problem } => {
+                write!(
+                    f,
+                    "target {op} {:?}: not sent: the key {problem}, so it cannot be a URL path segment",
+                    http::clean(key, 200)
+                )
+            }
+            TargetError::OutOfBudget { op, key, reason } => {
+                write!(f, "target {}: not sent: {reason}", subject(op, key))
+            }
         }
     }
 }
@@ -80,7 +121,9 @@ impl TargetError {
         match self {
             TargetError::Transport { .. } => true,
             TargetError::Http { status, .. } => matches!(status, 401 | 403 | 429 | 500..=599),
-            TargetError::Listing { .. } => false,
+            TargetError::Listing { .. } | TargetError::Key { .. } => false,
+            // The remaining writes would all fail the same way: stop at once.
+            TargetError::OutOfBudget { .. } => true,
         }
     }
 }
@@ -89,7 +132,9 @@ impl TargetError {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Created {
     Created,
-    /// HTTP 409: the account exists already (created by a concurrent run, or missed by the listing).
+    /// HTTP 409 to a retry of this create, after an attempt that may have landed (a timeout, a
+    /// 5xx): the first attempt created it. A 409 to a first attempt is a failure: the listing did not
+    /// have the key, so the conflict is about something else, and the server says what.
     AlreadyExists,
 }
 
@@ -105,23 +150,29 @@ pub struct TargetClient {
     base_url: String,
     spec: SystemSpec,
     retry: RetryPolicy,
+    budget: Arc<Budget>,
+    /// Most accounts one listing may return (`SLACK_IM_READ_LIMIT`).
+    read_limit: usize,
     requests: std::sync::atomic::AtomicUsize,
 }
 
 impl TargetClient {
-    pub fn new(agent: ureq::Agent, base_url: &str, spec: SystemSpec) -> Self {
+    pub fn new(
+        agent: ureq::Agent,
+        base_url: &str,
+        spec: SystemSpec,
+        budget: Arc<Budget>,
+        read_limit: usize,
+    ) -> Self {
         TargetClient {
             agent,
             base_url: base_url.trim_end_matches('/').to_string(),
             spec,
             retry: RetryPolicy::TARGET,
+            budget,
+            read_limit,
             requests: Default::default(),
         }
-    }
-
-    pub fn with_retry(mut self, retry: RetryPolicy) -> Self {
-        self.retry = retry;
-        self
     }
 
     /// HTTP requests sent so far, retries included.
@@ -131,92 +182,72 @@ impl TargetClient {
 
     /// Hands every account the target lists to `visit`, page by page: pages `{page}` = 0, 1, 2 …
     /// until one has no items; a path without `{page}` is one request. Returns how many there were.
+    ///
+    /// The read is complete or failed: a key listed twice (a listing that wraps around, or
+    /// duplicate entries that would each get a DELETE) or more accounts than the read limit fail it.
     pub fn for_each_account<E: From<TargetError>>(
         &self,
         mut visit: impl FnMut(Account) -> Result<(), E>,
     ) -> Result<usize, E> {
         let list = &self.spec.list;
         let paged = list.path.contains("{page}");
-        let mut count = 0;
-        let mut previous_first: Option<String> = None;
-        for page in 0..MAX_PAGES {
+        let mut seen: HashSet<String> = HashSet::new();
+        for page in 0.. {
             let path = list.path.replace("{page}", &page.to_string());
             let endpoint = Endpoint { method: list.method.clone(), path };
-            let body = self.send(Op::List, None, &endpoint, None)?;
-            let mut json: serde_json::Value =
-                serde_json::from_str(&body).map_err(|e| TargetError::Listing {
-                    detail: format!(
-                        "{} {} is not JSON ({e}): {}",
-                        endpoint.method,
-                        endpoint.path,
-                        http::excerpt(&body, 200)
-                    ),
-                })?;
-            let items = json.pointer_mut(&list.items).and_then(|v| v.as_array_mut()).map(std::mem::take);
-            let items = items.ok_or_else(|| TargetError::Listing {
-                detail: format!(
-                    "{} {}: no array at {:?} (system.json list.items): {}",
-                    endpoint.method,
-                    endpoint.path,
-                    list.items,
-                    http::excerpt(&body, 200)
-                ),
+            let body = self.send(Op::List, None, &endpoint, None)?.1;
+            let accounts = parse_listing_page(&body, list).map_err(|detail| TargetError::Listing {
+                detail: format!("{} {} (page {page}): {detail}", endpoint.method, endpoint.path),
             })?;
-            if items.is_empty() {
-                return Ok(count);
+            if accounts.is_empty() {
+                break;
             }
-            let first_key = items.first().and_then(|a| key_at(a, &list.key));
-            if page > 0 && first_key.is_some() && first_key == previous_first {
-                return Err(TargetError::Listing {
-                    detail: format!(
-                        "page {page} repeats page {} (does the list path's {{page}} parameter work?)",
-                        page - 1
-                    ),
+            for account in accounts {
+                if !seen.insert(crate::plan::normalize_key(&account.key)) {
+                    let detail = format!(
+                        "page {page} lists the key {:?} again (keys compare case-insensitively): a listing that repeats itself or holds duplicates cannot be trusted{}",
+                        http::clean(&account.key, 100),
+                        if paged { "; does the list path's {page} parameter work?" } else { "" }
+                    );
+                    return Err(TargetError::Listing { detail }.into());
                 }
-                .into());
-            }
-            previous_first = first_key;
-            for item in items {
-                let Some(key) = key_at(&item, &list.key) else {
-                    return Err(TargetError::Listing {
-                        detail: format!(
-                            "an account on page {page} has no key at {:?}: {}",
-                            list.key,
-                            http::excerpt(&item.to_string(), 200)
-                        ),
-                    }
-                    .into());
-                };
-                count += 1;
-                visit(Account { key, value: std::sync::Arc::new(item) })?;
+                if seen.len() > self.read_limit {
+                    let detail = format!("more than {} accounts (SLACK_IM_READ_LIMIT)", self.read_limit);
+                    return Err(TargetError::Listing { detail }.into());
+                }
+                visit(account)?;
             }
             if !paged {
-                return Ok(count);
+                break;
             }
             if page > 0 && page % 20 == 0 {
-                log::info!("target listing: page {page}: {count} accounts so far");
+                log::info!("target listing: page {page}: {} accounts so far", seen.len());
             }
         }
-        Err(TargetError::Listing { detail: format!("more than {MAX_PAGES} pages") }.into())
+        Ok(seen.len())
     }
 
-    /// One request, retried on 429 (after `Retry-After`), 502/503/504 and transport errors. Writes are
-    /// safe to retry: a create that did land answers 409 the second time, which counts as existing.
+    /// One request, retried on 429 (after `Retry-After`), 502/503/504 and transport errors, within
+    /// the run's budget. Returns the status and body of a 2xx answer, or of a 409 to a retried
+    /// create (see [`Created::AlreadyExists`]). A key is checked before anything is sent.
     fn send(
         &self,
         op: Op,
         key: Option<&str>,
         endpoint: &Endpoint,
         body: Option<&serde_json::Value>,
-    ) -> Result<String, TargetError> {
+    ) -> Result<(u16, String), TargetError> {
         let path = match key {
-            Some(k) => endpoint.path.replace("{key}", &encode_path_segment(k)),
+            Some(k) => endpoint.path.replace("{key}", &encode_path_segment(op, k)?),
             None => endpoint.path.clone(),
         };
         let url = format!("{}{}", self.base_url, path);
         let payload = body.map(|b| b.to_string().into_bytes()).unwrap_or_default();
-        let mut retries = Retries::new(self.retry);
+        let mut retries = Retries::new(self.retry, &self.budget);
+        let key_owned = || key.map(str::to_string);
+        let out_of_budget = |reason| TargetError::OutOfBudget { op, key: key_owned(), reason };
         loop {
+            retries.check().map_err(out_of_budget)?;
             self.requests.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
             let mut request = ureq::http::Request::builder()
                 .method(endpoint.method.as_str())
@@ -230,28 +261,39 @@ impl TargetClient {
             }
             let request = request.body(payload.clone()).map_err(|e| TargetError::Transport {
                 op,
-                key: key.map(str::to_string),
+                key: key_owned(),
                 method: endpoint.method.clone(),
                 url: url.clone(),
                 detail: format!("cannot build the request (check system.json headers): {e}"),
             })?;
             let failure = match self.agent.run(request).and_then(http::read_reply) {
-                Ok(reply) if (200..300).contains(&reply.status) => return Ok(reply.body),
-                Ok(reply)
-                    if reply.status == 429
-                        && retries
-                            .wait_rate_limited(&format!("target {op}"), reply.retry_after.as_deref()) =>
-                {
-                    continue;
+                Ok(reply) if (200..300).contains(&reply.status) => return Ok((reply.status, reply.body)),
+                Ok(reply) if reply.status == 409 && op == Op::Create && retries.attempts() > 1 => {
+                    return Ok((reply.status, reply.body))
+                }
+                Ok(reply) if reply.status == 429 => {
+                    match retries.wait_rate_limited(&format!("target {op}"), reply.retry_after.as_deref()) {
+                        Ok(()) => continue,
+                        Err(GiveUp::Run(reason)) => return Err(out_of_budget(reason)),
+                        Err(GiveUp::Attempts) => {}
+                    }
+                    return Err(TargetError::Http {
+                        op,
+                        key: key_owned(),
+                        method: endpoint.method.clone(),
+                        url: url.clone(),
+                        status: 429,
+                        excerpt: http::excerpt(&reply.body, 300),
+                    });
                 }
                 Ok(reply) => {
                     let error = TargetError::Http {
                         op,
-                        key: key.map(str::to_string),
+                        key: key_owned(),
                         method: endpoint.method.clone(),
                         url: url.clone(),
                         status: reply.status,
-                        excerpt: http::excerpt(&reply.body, 300),
+                        excerpt: reply.redirect().unwrap_or_else(|| http::excerpt(&reply.body, 300)),
                     };
                     if ![502, 503, 504].contains(&reply.status) {
                         return Err(error);
@@ -261,7 +303,7 @@ impl TargetClient {
                 Err(e) => {
                     let error = TargetError::Transport {
                         op,
-                        key: key.map(str::to_string),
+                        key: key_owned(),
                         method: endpoint.method.clone(),
                         url: url.clone(),
                         detail: http::describe(&e),
@@ -272,23 +314,55 @@ impl TargetClient {
                     error
                 }
             };
-            if !retries.wait_transient(&failure) {
-                return Err(failure);
+            match retries.wait_transient(&failure) {
+                Ok(()) => {}
+                Err(GiveUp::Attempts) => return Err(failure),
+                Err(GiveUp::Run(reason)) => {
+                    log::error!("{failure}");
+                    return Err(out_of_budget(reason));
+                }
             }
         }
     }
 }
 
+/// Parses one listing answer into its accounts, by the `items` and `key` pointers of
+/// `system.json`. Pure, so it is unit-tested and fuzzed on its own; the error says what is wrong,
+/// with an excerpt of the evidence.
+pub fn parse_listing_page(body: &str, list: &ListSpec) -> Result<Vec<Account>, String> {
+    let mut json: serde_json::Value = serde_json::from_str(body)
+        .map_err(|e| format!("the answer is not JSON ({e}): {}", http::excerpt(body, 200)))?;
+    let items = json.pointer_mut(&list.items).and_then(|v| v.as_array_mut()).map(std::mem::take);
+    let items = items.ok_or_else(|| {
+        format!("no array at {:?} (system.json list.items): {}", list.items, http::excerpt(body, 200))
+    })?;
+    items
+        .into_iter()
+        .map(|item| match key_at(&item, &list.key) {
+            Some(key) => Ok(Account { key, value: Arc::new(item) }),
+            None => Err(format!(
+                "an account has no key at {:?} (system.json list.key): {}",
+                list.key,
+                http::excerpt(&item.to_string(), 200)
+            )),
+        })
+        .collect()
+}
+
 impl Target for TargetClient {
     fn create(&self, key: &str, body: &serde_json::Value) -> Result<Created, TargetError> {
+        check_key(Op::Create, key)?;
         match self.send(Op::Create, None, &self.spec.create, Some(body)) {
+            Ok((409, _)) => Ok(Created::AlreadyExists),
             Ok(_) => Ok(Created::Created),
-            Err(TargetError::Http { status: 409, .. }) => Ok(Created::AlreadyExists),
             Err(TargetError::Http { op, method, url, status, excerpt, .. }) => {
                 Err(TargetError::Http { op, key: Some(key.to_string()), method, url, status, excerpt })
             }
             Err(TargetError::Transport { op, method, url, detail, .. }) => {
                 Err(TargetError::Transport { op, key: Some(key.to_string()), method, url, detail })
+            }
+            Err(TargetError::OutOfBudget { op, reason, .. }) => {
+                Err(TargetError::OutOfBudget { op, key: Some(key.to_string()), reason })
             }
             Err(e) => Err(e),
         }
@@ -310,17 +384,27 @@ impl Target for TargetClient {
     }
 }
 
-/// Percent-encodes a key for use as one path segment: everything but unreserved characters.
-pub fn encode_path_segment(key: &str) -> String {
-    let mut out = String::with_capacity(key.len());
-    for byte in key.bytes() {
-        if byte.is_ascii_alphanumeric() || b"-._~".contains(&byte) {
-            out.push(byte as char);
-        } else {
-            out.push_str(&format!("%{byte:02X}"));
-        }
-    }
-    out
+/// A key that can stand as one URL path segment, or why not: empty, `.` and `..` are dot segments
+/// that a server or a proxy resolves (`DELETE /api/users/..` is `DELETE /api`), and control
+/// characters are no one's user name.
+fn check_key(op: Op, key: &str) -> Result<(), TargetError> {
+    let problem = if key.is_empty() {
+        "is empty"
+    } else if key == "." || key == ".." {
+        "is a dot segment (. or ..)"
+    } else if key.chars().any(char::is_control) {
+        "holds control characters"
+    } else {
+        return Ok(());
+    };
+    Err(TargetError::Key { op, key: key.to_string(), problem })
+}
+
+/// Percent-encodes a key as one path segment (everything but unreserved characters), after
+/// [`check_key`].
+pub fn encode_path_segment(op: Op, key: &str) -> Result<String, TargetError> {
+    check_key(op, key)?;
+    Ok(percent_encoding::utf8_percent_encode(key, PATH_SEGMENT).to_string())
 }
 
 #[cfg(test)]
@@ -329,8 +413,30 @@ mod tests {
 
     #[test]
     fn keys_are_encoded_as_one_path_segment() {
-        assert_eq!(encode_path_segment("jo.doe"), "jo.doe");
-        assert_eq!(encode_path_segment("a/b c@d"), "a%2Fb%20c%40d");
-        assert_eq!(encode_path_segment("김"), "%EA%B9%80");
+        let encode = |key| encode_path_segment(Op::Update, key).unwrap();
+        assert_eq!(encode("jo.doe"), "jo.doe");
+        assert_eq!(encode("a/b c@d"), "a%2Fb%20c%40d");
+        assert_eq!(encode("김"), "%EA%B9%80");
+        assert_eq!(encode("..."), "...");
+    }
+
+    #[test]
+    fn dot_segments_empty_keys_and_control_characters_are_refused() {
+        for key in ["", ".", "..", "a\u{0}b", "bell\u{7}", "line\nbreak"] {
+            let err = encode_path_segment(Op::Deactivate, key).unwrap_err();
+            assert!(matches!(err, TargetError::Key { .. }), "{key:?}");
+            assert!(err.to_string().contains("cannot be a URL path segment"), "{err}");
+        }
+    }
+
+    #[test]
+    fn a_listing_page_is_parsed_by_its_pointers() {
+        let list =
+            ListSpec { method: "GET".into(), path: "/x".into(), items: "/data".into(), key: "/id".into() };
+        let page = parse_listing_page(r#"{"data":[{"id":"a"},{"id":7}]}"#, &list).unwrap();
+        assert_eq!(page.iter().map(|a| a.key.as_str()).collect::<Vec<_>>(), ["a", "7"]);
+        assert!(parse_listing_page(r#"{"data":{}}"#, &list).unwrap_err().contains("no array at \"/data\""));
+        assert!(parse_listing_page(r#"{"data":[{"name":"x"}]}"#, &list).unwrap_err().contains("no key at"));
+        assert!(parse_listing_page("<html>", &list).unwrap_err().contains("not JSON"));
     }
 }

@@ -19,6 +19,7 @@ const CREATE: &str = "create.json";
 const UPDATE: &str = "update.json";
 const DEACTIVATE: &str = "deactivate.json";
 const MANAGED: &str = "managed expression";
+const ADOPT: &str = "adopt expression";
 
 /// A template that did not load, render or parse. Names the file, the line and the member.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -82,6 +83,9 @@ pub struct SystemSpec {
     pub update: Option<Endpoint>,
     pub deactivate: Option<Endpoint>,
     pub managed: Option<String>,
+    /// Which accounts slack-im does not manage a matching member may take over (update).
+    /// Without it, such accounts are left alone.
+    pub adopt: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -94,6 +98,7 @@ struct RawSystemSpec {
     update: Option<Endpoint>,
     deactivate: Option<Endpoint>,
     managed: Option<String>,
+    adopt: Option<String>,
 }
 
 /// What templates see as `user`. Text fields Slack left out are empty strings, so a template
@@ -271,6 +276,8 @@ pub struct SystemTemplates {
     pub has_deactivate_body: bool,
     /// A template mentions `slack`: members must keep their whole Slack object.
     pub uses_slack_object: bool,
+    /// The secret values, so an error never quotes a rendered line that holds one.
+    secret_values: Vec<String>,
 }
 
 impl SystemTemplates {
@@ -354,19 +361,26 @@ impl SystemTemplates {
                 update: None,
                 deactivate: None,
                 managed: None,
+                adopt: None,
             },
             has_update_body: present.contains(&UPDATE),
             has_deactivate_body: present.contains(&DEACTIVATE),
             uses_slack_object,
+            secret_values: secrets.values().map(|s| s.expose().clone()).collect(),
         };
         let spec_json = templates.render(SYSTEM, BTreeMap::new(), &|| None)?;
         templates.spec = templates.parse_spec(spec_json)?;
-        if let Some(expr) = &templates.spec.managed {
-            templates.managed_env.set_undefined_behavior(UndefinedBehavior::Chainable);
-            let source = format!("{{% if ({expr}) %}}managed{{% endif %}}");
-            templates.managed_env.add_template_owned(MANAGED, source).map_err(|e| {
-                templates.error(SYSTEM, None, format!("\"managed\" is not a valid expression: {e}"))
-            })?;
+        templates.managed_env.set_undefined_behavior(UndefinedBehavior::Chainable);
+        for (name, field, expr) in [
+            (MANAGED, "managed", templates.spec.managed.clone()),
+            (ADOPT, "adopt", templates.spec.adopt.clone()),
+        ] {
+            if let Some(expr) = expr {
+                let source = format!("{{% if ({expr}) %}}yes{{% endif %}}");
+                templates.managed_env.add_template_owned(name, source).map_err(|e| {
+                    templates.error(SYSTEM, None, format!("\"{field}\" is not a valid expression: {e}"))
+                })?;
+            }
         }
         if templates.has_update_body && templates.spec.update.is_none() {
             return Err(templates.error(
@@ -437,20 +451,37 @@ impl SystemTemplates {
 
     /// Whether slack-im manages an account. Without a `managed` expression, nothing is managed.
     pub fn is_managed(&self, key: &str, account: &Arc<serde_json::Value>) -> Result<bool, TemplateError> {
-        if self.spec.managed.is_none() {
+        self.account_test(MANAGED, "managed", self.spec.managed.is_some(), key, account)
+    }
+
+    /// Whether a member may take over an account slack-im does not manage. Without an `adopt`
+    /// expression, no such account is touched.
+    pub fn is_adoptable(&self, key: &str, account: &Arc<serde_json::Value>) -> Result<bool, TemplateError> {
+        self.account_test(ADOPT, "adopt", self.spec.adopt.is_some(), key, account)
+    }
+
+    fn account_test(
+        &self,
+        name: &str,
+        field: &str,
+        present: bool,
+        key: &str,
+        account: &Arc<serde_json::Value>,
+    ) -> Result<bool, TemplateError> {
+        if !present {
             return Ok(false);
         }
         let template =
-            self.managed_env.get_template(MANAGED).map_err(|e| from_jinja(&self.folder, SYSTEM, None, &e))?;
+            self.managed_env.get_template(name).map_err(|e| from_jinja(&self.folder, SYSTEM, None, &e))?;
         let ctx = BTreeMap::from([("account", json_value_shared(account.clone()))]);
         let out = template.render(ctx).map_err(|e| {
             self.error(
                 SYSTEM,
                 Some(format!("account {key}")),
-                format!("\"managed\" expression failed: {}", jinja_detail(&e)),
+                format!("\"{field}\" expression failed: {}", jinja_detail(&e)),
             )
         })?;
-        Ok(out == "managed")
+        Ok(out == "yes")
     }
 
     /// Renders one template and parses the result. `subject` names the member or account, and is
@@ -464,14 +495,24 @@ impl SystemTemplates {
         let template =
             self.env.get_template(name).map_err(|e| from_jinja(&self.folder, name, subject(), &e))?;
         let text = template.render(ctx).map_err(|e| from_jinja(&self.folder, name, subject(), &e))?;
-        serde_json::from_str(&text).map_err(|e| TemplateError {
-            file: self.folder.join(name).display().to_string(),
-            line: Some(e.line()),
-            subject: subject(),
-            detail: format!(
-                "the rendered text is not JSON ({e}); that line reads: {}",
-                text.lines().nth(e.line().saturating_sub(1)).unwrap_or("").trim()
-            ),
+        serde_json::from_str(&text).map_err(|e| {
+            let line = text.lines().nth(e.line().saturating_sub(1)).unwrap_or("").trim();
+            // The rendered line is the best evidence, unless a secret was rendered into it.
+            let holds_secret = self
+                .secret_values
+                .iter()
+                .any(|s| line.contains(s.as_str()) || line.contains(&json_escaped(s)));
+            let shown = if holds_secret {
+                "(not shown: it holds a secret value)".to_string()
+            } else {
+                crate::http::clean(line, 300)
+            };
+            TemplateError {
+                file: self.folder.join(name).display().to_string(),
+                line: Some(e.line()),
+                subject: subject(),
+                detail: format!("the rendered text is not JSON ({e}); that line reads: {shown}"),
+            }
         })
     }
 
@@ -533,6 +574,7 @@ impl SystemTemplates {
             update: raw.update.map(upper),
             deactivate: raw.deactivate.map(upper),
             managed: raw.managed.filter(|m| !m.trim().is_empty()),
+            adopt: raw.adopt.filter(|m| !m.trim().is_empty()),
         })
     }
 
@@ -548,6 +590,12 @@ pub fn key_at(value: &serde_json::Value, pointer: &str) -> Option<String> {
         serde_json::Value::Number(n) => Some(n.to_string()),
         _ => None,
     }
+}
+
+/// A text as it stands inside a JSON string, without the quotes.
+fn json_escaped(text: &str) -> String {
+    let quoted = serde_json::to_string(text).unwrap_or_default();
+    quoted.trim_matches('"').to_string()
 }
 
 /// Any serialisable value as a template value.

@@ -163,20 +163,6 @@ fn existing_accounts_with_the_same_key_are_adopted_not_duplicated() {
 }
 
 #[test]
-fn a_409_on_create_counts_as_existing_not_failed() {
-    let world = World::new(0);
-    world.target.add_fault(slack_im_fakes::TargetFault::new(
-        TargetOp::Create,
-        1,
-        Effect::Status { code: 409, body: r#"{"error":"conflict"}"#.into() },
-    ));
-    let run = world.run(&["sync"]);
-    run.assert_code(0);
-    assert_eq!(run.count("existing"), 1);
-    assert_eq!(run.count("failed"), 0);
-}
-
-#[test]
 fn a_template_that_fails_for_one_member_stops_the_run_before_any_write() {
     let mut world = World::new(20);
     let templates = world.own_templates();

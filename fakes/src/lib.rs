@@ -24,7 +24,8 @@ pub mod slack;
 pub mod target;
 
 pub use slack::{
-    slack_html_error_page, Channel, Effect, EndMarker, FakeSlack, SlackFault, SlackOptions, Token, TokenState,
+    slack_html_error_page, Channel, EchoForm, Effect, EndMarker, FakeSlack, SlackFault, SlackOptions, Token,
+    TokenState,
 };
 pub use target::{FakeTarget, TargetFault, TargetOp, TargetOptions, TargetRule};
 

@@ -167,6 +167,66 @@ pub enum Effect {
     Delay(Duration),
     /// Close the TCP connection without any response.
     Reset,
+    /// A redirect: `code` (301, 302, 303, 307, 308) with `Location: location`.
+    Redirect { code: u16, location: String },
+    /// `code` with an error body that quotes the request back (its body, then its
+    /// `Authorization` header) in `form`: what careless servers put into their error messages.
+    Echo { code: u16, form: EchoForm },
+    /// `users.list` only: a page of 999 members never seen before with a fresh cursor, on every
+    /// call: a workspace that never ends.
+    FreshPage,
+}
+
+/// How an [`Effect::Echo`] quotes the request.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum EchoForm {
+    /// As sent.
+    Raw,
+    /// Inside a JSON string: `"` as `\"`, `\` as `\\`.
+    Json,
+    /// Inside a JSON string with every character but letters and digits written `\uXXXX`.
+    Unicode,
+    /// Percent-encoded, every byte but letters and digits.
+    Percent,
+    /// White space runs collapsed to one space.
+    Collapsed,
+    /// Only the first `n` characters.
+    Truncated(usize),
+}
+
+/// The text an echoing server sends back for `req`.
+pub(crate) fn echo_reply(code: u16, form: &EchoForm, req: &Req) -> Reply {
+    let quoted =
+        format!("{} (authorization: {})", req.body_text(), req.header("authorization").unwrap_or(""));
+    let text = match form {
+        EchoForm::Raw => quoted,
+        EchoForm::Json => return Reply::json(code, &json!({"error": "rejected", "request": quoted})),
+        EchoForm::Unicode => {
+            let mut out = String::new();
+            for c in quoted.chars() {
+                if c.is_ascii_alphanumeric() {
+                    out.push(c);
+                } else {
+                    let mut buf = [0u16; 2];
+                    for unit in c.encode_utf16(&mut buf) {
+                        out.push_str(&format!("\\u{unit:04x}"));
+                    }
+                }
+            }
+            return Reply::new(
+                code,
+                "application/json; charset=utf-8",
+                format!(r#"{{"error":"rejected","request":"{out}"}}"#),
+            );
+        }
+        EchoForm::Percent => quoted
+            .bytes()
+            .map(|b| if b.is_ascii_alphanumeric() { (b as char).to_string() } else { format!("%{b:02X}") })
+            .collect(),
+        EchoForm::Collapsed => quoted.split_whitespace().collect::<Vec<_>>().join(" "),
+        EchoForm::Truncated(n) => quoted.chars().take(*n).collect(),
+    };
+    Reply::new(code, "text/plain; charset=utf-8", format!("rejected: {text}"))
 }
 
 impl Effect {
@@ -492,7 +552,7 @@ fn handle(inner: &Inner, req: &Req) -> Reply {
         return reply;
     }
 
-    let fault = {
+    let (fault, call_number) = {
         let mut st = lock(inner);
         st.total += 1;
         let total = st.total;
@@ -506,7 +566,7 @@ fn handle(inner: &Inner, req: &Req) -> Reply {
                 st.too_early += 1;
             }
         }
-        st.faults.iter().find(|f| f.matches(&method, call, total)).map(|f| f.effect.clone())
+        (st.faults.iter().find(|f| f.matches(&method, call, total)).map(|f| f.effect.clone()), call)
     };
     if let Some(effect) = fault {
         if let Effect::Delay(d) = effect {
@@ -521,7 +581,12 @@ fn handle(inner: &Inner, req: &Req) -> Reply {
                     }
                 }
             }
-            let reply = with_slack_headers(inner, effect_reply(&effect), None, &method);
+            let reply = match &effect {
+                Effect::Echo { code, form } => echo_reply(*code, form, req),
+                Effect::FreshPage => fresh_page(call_number),
+                other => effect_reply(other),
+            };
+            let reply = with_slack_headers(inner, reply, None, &method);
             record(&reply);
             return reply;
         }
@@ -569,8 +634,12 @@ pub(crate) fn effect_reply(effect: &Effect) -> Reply {
         ),
         Effect::Html200 => Reply::new(200, "text/html; charset=utf-8", slack_html_error_page()),
         Effect::Empty200 => Reply::new(200, "application/json; charset=utf-8", ""),
-        Effect::Delay(_) => Reply::empty(500),
+        Effect::Delay(_) | Effect::Echo { .. } | Effect::FreshPage => Reply::empty(500),
         Effect::Reset => Reply::Reset,
+        Effect::Redirect { code, location } => {
+            Reply::new(*code, "text/html; charset=utf-8", "<html>Moved</html>")
+                .with_header("Location", location)
+        }
     }
 }
 
@@ -583,6 +652,14 @@ fn control(inner: &Inner, what: &str, req: &Req) -> Reply {
         ("GET", "members") => Reply::json(200, &json!(st.opts.members)),
         _ => Reply::json(404, &json!({"error": "unknown control endpoint"})),
     }
+}
+
+/// A `users.list` page of 999 members no earlier page had, with a cursor to yet another one.
+fn fresh_page(call: usize) -> Reply {
+    let members: Vec<Value> =
+        (0..999).map(|i| members::synthetic_member(call * 1000 + i, members::DEFAULT_SEED)).collect();
+    let body = json!({"ok": true, "members": members, "response_metadata": {"next_cursor": format!("fresh-{call}")}});
+    Reply::json(200, &body)
 }
 
 /// Arguments and transport facts of one API call.

@@ -10,7 +10,7 @@ use std::time::Duration;
 use serde_json::{json, Map, Value};
 
 use crate::http::{self, HttpServer, Reply, Req};
-use crate::slack::{effect_reply, Effect};
+use crate::slack::{echo_reply, effect_reply, Effect};
 use crate::Recorded;
 
 /// The sandbox target token.
@@ -90,6 +90,9 @@ pub struct TargetOptions {
     pub accounts: Vec<Value>,
     /// Sleep per API request (benchmark).
     pub latency: Duration,
+    /// A listing page past the end starts again from the first page instead of being empty:
+    /// a listing that wraps around and never ends.
+    pub wrap_listing: bool,
     /// Worker threads serving requests in parallel.
     pub workers: usize,
     /// Port to bind on 127.0.0.1 (0 = any free port).
@@ -102,6 +105,7 @@ impl Default for TargetOptions {
             tokens: vec![(SANDBOX_TOKEN.to_string(), "slack-im".to_string())],
             accounts: Vec::new(),
             latency: Duration::ZERO,
+            wrap_listing: false,
             workers: 16,
             port: 0,
         }
@@ -378,6 +382,7 @@ fn respond(inner: &Inner, req: &Req) -> Reply {
                 }
                 return Reply::json(200, &body);
             }
+            Effect::Echo { code, form } => return echo_reply(code, &form, req),
             other => return effect_reply(&other),
         }
     }
@@ -461,6 +466,8 @@ fn list(st: &State, req: &Req) -> Reply {
         Some(Ok(s)) if s >= 1 => s.min(500),
         Some(_) => return error(400, "bad_request", "size must be a positive integer"),
     };
+    let pages = st.accounts.len().div_ceil(size).max(1);
+    let page = if st.opts.wrap_listing { page % pages } else { page };
     let data: Vec<Value> =
         st.accounts.iter().skip(page.saturating_mul(size)).take(size).map(public).collect();
     Reply::json(200, &json!({"data": data, "page": page, "size": size, "total": st.accounts.len()}))

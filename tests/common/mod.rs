@@ -15,7 +15,9 @@ use slack_im_fakes::{FakeSlack, FakeTarget, SlackOptions, TargetOp, TargetOption
 // Distinctive secret values: every run checks that none of them appears in its output or reports.
 pub const BOT_TOKEN: &str = "xoxb-7f3k-distinctive-bot-secret";
 pub const TARGET_TOKEN: &str = "tgt-9QvX-distinctive-target-secret";
-pub const INITIAL_PASSWORD: &str = "pw-Zq8-never-print-me";
+/// Quotes, a backslash and a double space: its JSON-escaped and white-space-collapsed forms differ
+/// from the value itself.
+pub const INITIAL_PASSWORD: &str = r#"pw-Zq8 "never"  print\me-4b1d8e7"#;
 
 /// A scratch folder removed when the test ends.
 pub struct TempDir(pub PathBuf);
@@ -128,7 +130,27 @@ impl World {
         let reports = self.dir.path().join("reports");
         let run = run_binary(args, &self.env, Some(&reports));
         assert_no_secret_leaked(&run, &self.env, &reports);
+        let secrets = self.secrets();
+        for (n, post) in self.slack.posted_messages().iter().enumerate() {
+            assert_no_secret_in(&format!("Slack post {n}"), &post.to_string(), &secrets);
+        }
         run
+    }
+
+    /// The secret values of this world's environment.
+    pub fn secrets(&self) -> Vec<&String> {
+        self.env
+            .iter()
+            .filter(|(k, _)| {
+                *k == "SLACK_BOT_TOKEN" || k.starts_with("SLACK_IM_SECRET_") && !k.ends_with("_FILE")
+            })
+            .map(|(_, v)| v)
+            .collect()
+    }
+
+    /// The report folder's path.
+    pub fn reports(&self) -> PathBuf {
+        self.dir.path().join("reports")
     }
 
     pub fn writes(&self) -> usize {
@@ -153,7 +175,8 @@ impl World {
 }
 
 /// The values of `SLACK_BOT_TOKEN` and every `SLACK_IM_SECRET_*` must appear nowhere a person or
-/// a CI system can read.
+/// a CI system can read: no 8-character piece of any of them, in any form a server or a format may
+/// have turned it into (JSON- or `\u`-escaped, percent-encoded, XML-escaped, white space collapsed).
 #[track_caller]
 pub fn assert_no_secret_leaked(run: &Run, env: &BTreeMap<String, String>, reports: &Path) {
     let secrets: Vec<&String> = env
@@ -165,15 +188,136 @@ pub fn assert_no_secret_leaked(run: &Run, env: &BTreeMap<String, String>, report
         .collect();
     let mut texts =
         vec![("stdout".to_string(), run.stdout.clone()), ("stderr".to_string(), run.stderr.clone())];
-    for entry in std::fs::read_dir(reports).into_iter().flatten().flatten() {
-        if let Ok(text) = std::fs::read_to_string(entry.path()) {
-            texts.push((entry.path().display().to_string(), text));
+    for file in files_below(reports) {
+        if let Ok(text) = std::fs::read_to_string(&file) {
+            texts.push((file.display().to_string(), text));
         }
     }
     for (name, text) in &texts {
-        for secret in &secrets {
-            assert!(!text.contains(secret.as_str()), "a secret leaked into {name}:\n{text}");
+        assert_no_secret_in(name, text, &secrets);
+    }
+}
+
+/// No 8-character piece of any secret in `text`, in any of its derived forms.
+#[track_caller]
+pub fn assert_no_secret_in(name: &str, text: &str, secrets: &[&String]) {
+    let readings = leak::readings(text);
+    for secret in secrets {
+        for window in leak::windows(secret, 8) {
+            for reading in &readings {
+                assert!(
+                    !reading.contains(window.as_str()),
+                    "a piece of a secret ({window:?}) leaked into {name}:\n{text}"
+                );
+            }
         }
+    }
+}
+
+/// Every file below `dir`, recursively.
+pub fn files_below(dir: &Path) -> Vec<PathBuf> {
+    let mut files = Vec::new();
+    for entry in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+        let path = entry.path();
+        if path.is_dir() {
+            files.extend(files_below(&path));
+        } else {
+            files.push(path);
+        }
+    }
+    files
+}
+
+/// An independent reading of text the way a person could decode it: each decoding on its own,
+/// so the leak check does not share the redactor's logic.
+pub mod leak {
+    /// The text as it is, and as each common decoding turns it.
+    pub fn readings(text: &str) -> Vec<String> {
+        let collapse = |t: &str| t.split_whitespace().collect::<Vec<_>>().join(" ");
+        let mut out = vec![text.to_string(), json_unescape(text), percent_decode(text), xml_unescape(text)];
+        let collapsed: Vec<String> = out.iter().map(|t| collapse(t)).collect();
+        out.extend(collapsed);
+        out
+    }
+
+    /// Every `n`-character window of the secret (whole, when shorter), white space collapsed.
+    pub fn windows(secret: &str, n: usize) -> Vec<String> {
+        let chars: Vec<char> = secret.split_whitespace().collect::<Vec<_>>().join(" ").chars().collect();
+        if chars.len() <= n {
+            return vec![chars.into_iter().collect()];
+        }
+        chars.windows(n).map(|w| w.iter().collect()).collect()
+    }
+
+    fn json_unescape(text: &str) -> String {
+        let chars: Vec<char> = text.chars().collect();
+        let mut units: Vec<u16> = Vec::new();
+        let mut out = String::new();
+        let flush = |units: &mut Vec<u16>, out: &mut String| {
+            out.push_str(&String::from_utf16_lossy(units));
+            units.clear();
+        };
+        let mut i = 0;
+        while i < chars.len() {
+            if chars[i] == '\\' && i + 1 < chars.len() {
+                let c = chars[i + 1];
+                if c == 'u' && i + 6 <= chars.len() {
+                    let hex: String = chars[i + 2..i + 6].iter().collect();
+                    if let Ok(unit) = u16::from_str_radix(&hex, 16) {
+                        units.push(unit);
+                        i += 6;
+                        continue;
+                    }
+                }
+                flush(&mut units, &mut out);
+                out.push(match c {
+                    'n' => '\n',
+                    't' => '\t',
+                    'r' => '\r',
+                    other => other,
+                });
+                i += 2;
+                continue;
+            }
+            flush(&mut units, &mut out);
+            out.push(chars[i]);
+            i += 1;
+        }
+        flush(&mut units, &mut out);
+        out
+    }
+
+    fn percent_decode(text: &str) -> String {
+        let bytes = text.as_bytes();
+        let mut out = Vec::with_capacity(bytes.len());
+        let mut i = 0;
+        while i < bytes.len() {
+            let hex = bytes.get(i + 1..i + 3).and_then(|h| std::str::from_utf8(h).ok());
+            match (bytes[i], hex.and_then(|h| u8::from_str_radix(h, 16).ok())) {
+                (b'%', Some(b)) => {
+                    out.push(b);
+                    i += 3;
+                }
+                (b'+', _) => {
+                    out.push(b' ');
+                    i += 1;
+                }
+                (b, _) => {
+                    out.push(b);
+                    i += 1;
+                }
+            }
+        }
+        String::from_utf8_lossy(&out).into_owned()
+    }
+
+    fn xml_unescape(text: &str) -> String {
+        let mut out =
+            text.replace("&lt;", "<").replace("&gt;", ">").replace("&quot;", "\"").replace("&apos;", "'");
+        for (entity, c) in [("&#34;", "\""), ("&#39;", "'"), ("&#x22;", "\""), ("&#x27;", "'")] {
+            out = out.replace(entity, c);
+        }
+        out.replace("&amp;", "&")
     }
 }
 
@@ -220,17 +364,52 @@ impl Run {
     }
 }
 
+/// The longest one run of the binary may take in a test; past it, the run is killed and the test
+/// fails, so a run that never ends cannot hang the suite.
+pub const RUN_LIMIT: Duration = Duration::from_secs(120);
+
+/// Runs a command to its end, or kills it after `limit` and panics.
+pub fn output_within(command: &mut Command, limit: Duration) -> std::process::Output {
+    use std::process::Stdio;
+    let mut child = command
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("slack-im starts");
+    fn drain(mut pipe: impl std::io::Read + Send + 'static) -> std::thread::JoinHandle<Vec<u8>> {
+        std::thread::spawn(move || {
+            let mut buf = Vec::new();
+            let _ = pipe.read_to_end(&mut buf);
+            buf
+        })
+    }
+    let out_thread = drain(child.stdout.take().unwrap());
+    let err_thread = drain(child.stderr.take().unwrap());
+    let deadline = Instant::now() + limit;
+    let status = loop {
+        if let Some(status) = child.try_wait().expect("wait for slack-im") {
+            break status;
+        }
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("slack-im ran longer than {limit:?} and was killed");
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    };
+    std::process::Output { status, stdout: out_thread.join().unwrap(), stderr: err_thread.join().unwrap() }
+}
+
 pub fn run_binary(args: &[&str], env: &BTreeMap<String, String>, report_dir: Option<&Path>) -> Run {
     if let Some(dir) = report_dir {
         let _ = std::fs::remove_file(dir.join("summary.json"));
     }
     let started = Instant::now();
-    let output = Command::new(env!("CARGO_BIN_EXE_slack-im"))
-        .args(args)
-        .env_clear()
-        .envs(env)
-        .output()
-        .expect("slack-im runs");
+    let output = output_within(
+        Command::new(env!("CARGO_BIN_EXE_slack-im")).args(args).env_clear().envs(env),
+        RUN_LIMIT,
+    );
     let summary = report_dir
         .and_then(|d| std::fs::read_to_string(d.join("summary.json")).ok())
         .map(|text| serde_json::from_str(&text).expect("summary.json is JSON"));

@@ -1,0 +1,19 @@
+//! Fuzzes the target listing parser: whatever a system's list endpoint sends (any bytes, any
+//! shape) gives accounts or an error, never a panic; every account it returns has a non-blank key.
+#![no_main]
+
+use libfuzzer_sys::fuzz_target;
+use slack_im::target::parse_listing_page;
+use slack_im::template::ListSpec;
+
+fuzz_target!(|data: &[u8]| {
+    let body = String::from_utf8_lossy(data);
+    for (items, key) in [("/data", "/userId"), ("", "/id"), ("/a/0/b", "/k~1ey")] {
+        let list = ListSpec { method: "GET".into(), path: "/".into(), items: items.into(), key: key.into() };
+        if let Ok(accounts) = parse_listing_page(&body, &list) {
+            for account in accounts {
+                assert!(!account.key.trim().is_empty());
+            }
+        }
+    }
+});

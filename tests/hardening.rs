@@ -1,0 +1,484 @@
+//! Servers and members that misbehave in ways nobody planned for: redirects, echoed secrets, half
+//! pages, endless reads, absurd `Retry-After`s, hostile keys, accounts slack-im does not own. Each
+//! test asserts the exit code, what the target holds, which requests were and were not made, and
+//! (through `World::run`) that no piece of any secret reached any output, report or Slack post.
+
+use std::time::Duration;
+
+use serde_json::json;
+use slack_im_fakes::{
+    Effect, FakeSlack, FakeTarget, SlackFault, SlackOptions, TargetFault, TargetOp, TargetOptions,
+};
+
+use crate::common::*;
+
+fn summary_actions(run: &Run) -> Vec<serde_json::Value> {
+    run.summary.as_ref().expect("summary.json")["actions"].as_array().unwrap().clone()
+}
+
+fn with_system_json(world: &mut World, edit: impl FnOnce(&mut serde_json::Value)) {
+    let templates = world.own_templates();
+    let path = templates.join("dev/system.json");
+    let text = std::fs::read_to_string(&path).unwrap();
+    // The shipped file is Jinja; its only template expression is the Authorization header.
+    let text = text.replace(r#"{{ "Bearer " ~ secrets.target_token }}"#, r#""__AUTH__""#);
+    let mut spec: serde_json::Value = serde_json::from_str(&text).unwrap();
+    edit(&mut spec);
+    let text = serde_json::to_string_pretty(&spec)
+        .unwrap()
+        .replace(r#""__AUTH__""#, r#"{{ "Bearer " ~ secrets.target_token }}"#)
+        .replace(r#""__APIKEY__""#, "{{ secrets.api_key }}");
+    std::fs::write(path, text).unwrap();
+}
+
+// ---- Redirects ---------------------------------------------------------------------------
+
+#[test]
+fn a_redirected_write_fails_and_nothing_is_sent_to_the_redirect_host() {
+    for code in [301, 302, 303, 307, 308] {
+        let elsewhere = FakeTarget::start(TargetOptions::default());
+        let mut world = World::new(0);
+        world.set("SLACK_IM_SECRET_API_KEY", "k3y-for-the-target-only");
+        with_system_json(&mut world, |spec| {
+            spec["headers"]["X-Api-Key"] = json!("__APIKEY__");
+        });
+        let location = format!("{}/api/users", elsewhere.base_url());
+        world.target.add_fault(
+            TargetFault::new(TargetOp::Create, 1, Effect::Redirect { code, location: location.clone() })
+                .times(1000),
+        );
+        let run = world.run(&["sync"]);
+        run.assert_code(3);
+        assert!(elsewhere.requests().is_empty(), "HTTP {code}: the redirect was followed");
+        assert!(world.accounts().is_empty(), "HTTP {code}");
+        let actions = summary_actions(&run);
+        assert!(!actions.is_empty());
+        for a in &actions {
+            assert_eq!(a["status"], "failed", "HTTP {code}: {a}");
+            let error = a["error"].as_str().unwrap();
+            assert!(error.contains(&format!("HTTP {code}")) && error.contains(&location), "{error}");
+        }
+    }
+}
+
+#[test]
+fn a_redirected_users_list_is_a_failed_read_and_the_other_host_is_never_asked() {
+    let other = FakeSlack::start(SlackOptions::acme(5));
+    let world = World::new(0);
+    let location = format!("{}users.list", other.base_url());
+    world
+        .slack
+        .add_fault(SlackFault::new("users.list", 1, Effect::Redirect { code: 302, location }).times(100));
+    let run = world.run(&["sync"]);
+    run.assert_code(1);
+    assert!(run.stderr.contains("HTTP 302"), "{}", run.stderr);
+    assert!(other.requests().is_empty(), "the redirect was followed with the bot token");
+    assert_eq!(world.writes(), 0);
+}
+
+#[test]
+fn a_redirected_listing_is_a_failed_read() {
+    let elsewhere = FakeTarget::start(TargetOptions::default());
+    let world = World::new(0);
+    let location = format!("{}/api/users", elsewhere.base_url());
+    world.target.add_fault(TargetFault::new(TargetOp::List, 1, Effect::Redirect { code: 301, location }));
+    let run = world.run(&["sync"]);
+    run.assert_code(1);
+    assert!(run.stderr.contains("HTTP 301"), "{}", run.stderr);
+    assert!(elsewhere.requests().is_empty());
+    assert_eq!(world.writes(), 0);
+}
+
+// ---- Secrets in derived forms ------------------------------------------------------------
+
+#[test]
+fn trace_logging_prints_neither_a_token_nor_a_request_body() {
+    let mut world = World::new(0);
+    world.set("RUST_LOG", "trace");
+    let run = world.run(&["sync"]);
+    run.assert_code(0);
+    assert!(!run.stderr.contains("roleGroupId"), "a request body reached the log");
+    assert!(!run.stderr.to_lowercase().contains("authorization:"), "a header dump reached the log");
+}
+
+#[test]
+fn a_template_error_never_prints_a_rendered_line_holding_a_secret() {
+    let mut world = World::new(0);
+    let templates = world.own_templates();
+    std::fs::write(
+        templates.join("dev/create.json"),
+        r#"{"userId": {{ user.email_local }}, "password": "{{ secrets.initial_password }}" }"#,
+    )
+    .unwrap();
+    let run = world.run(&["plan"]);
+    run.assert_code(2);
+    assert!(run.stderr.contains("create.json"), "{}", run.stderr);
+}
+
+#[test]
+fn a_secret_too_short_to_redact_is_a_configuration_error() {
+    let mut world = World::new(0);
+    world.set("SLACK_IM_SECRET_INITIAL_PASSWORD", "abc12");
+    let run = world.run(&["plan"]);
+    run.assert_code(2);
+    assert!(run.stderr.contains("SLACK_IM_SECRET_INITIAL_PASSWORD"), "{}", run.stderr);
+    assert!(run.stderr.contains("too short"), "{}", run.stderr);
+}
+
+// ---- Reads are complete or failed --------------------------------------------------------
+
+#[test]
+fn a_page_without_members_is_a_failed_read_not_the_end_of_the_workspace() {
+    for body in [r#"{"ok":true}"#, r#"{"members":[]}"#, r#"{"ok":true,"members":null}"#] {
+        let world = World::new(2416);
+        world.run(&["sync"]).assert_code(0);
+        let writes = world.writes();
+        world.slack.add_fault(
+            SlackFault::new("users.list", 5, Effect::Status { code: 200, body: body.into() }).times(10),
+        );
+        let run = world.run(&["sync"]);
+        run.assert_code(1);
+        assert_eq!(world.writes(), writes, "{body}: nothing written after a short read");
+    }
+}
+
+#[test]
+fn a_repeated_cursor_is_a_failed_read_within_a_few_calls() {
+    let world = World::new(0);
+    let page = r#"{"ok":true,"members":[],"response_metadata":{"next_cursor":"dXNlcjpVMDAwMDAwMQ=="}}"#;
+    world.slack.add_fault(
+        SlackFault::new("users.list", 1, Effect::Status { code: 200, body: page.into() }).times(100_000),
+    );
+    let run = world.run(&["sync"]);
+    run.assert_code(1);
+    assert!(run.stderr.contains("cursor"), "{}", run.stderr);
+    assert!(world.slack.calls("users.list") <= 3, "{} calls", world.slack.calls("users.list"));
+    assert_eq!(world.writes(), 0);
+}
+
+#[test]
+fn endless_fresh_pages_stop_at_the_documented_cap() {
+    let mut world = World::new(0);
+    world.set("SLACK_IM_READ_LIMIT", "5000");
+    world.slack.add_fault(SlackFault::new("users.list", 1, Effect::FreshPage).times(100_000));
+    let run = world.run(&["sync"]);
+    run.assert_code(1);
+    assert!(run.stderr.contains("SLACK_IM_READ_LIMIT"), "{}", run.stderr);
+    assert!(world.slack.calls("users.list") <= 7, "{} calls", world.slack.calls("users.list"));
+    assert_eq!(world.writes(), 0);
+}
+
+#[test]
+fn a_listing_that_wraps_around_is_a_failed_read() {
+    let world =
+        World::with(SlackOptions::acme(0), TargetOptions { wrap_listing: true, ..Default::default() });
+    let accounts: Vec<_> =
+        (0..1200).map(|i| json!({"userId": format!("old{i:04}"), "createdBy": "init-data"})).collect();
+    world.target.set_accounts(accounts);
+    let run = world.run(&["sync"]);
+    run.assert_code(1);
+    assert!(run.stderr.contains("repeat"), "{}", run.stderr);
+    assert!(world.target.count(TargetOp::List) <= 4, "{} list calls", world.target.count(TargetOp::List));
+    assert_eq!(world.writes(), 0);
+}
+
+#[test]
+fn duplicate_listing_entries_are_a_failed_read_not_two_deletes() {
+    let world = World::new(0);
+    world.target.set_accounts(vec![
+        json!({"userId": "gone", "createdBy": "slack-im"}),
+        json!({"userId": "GONE", "createdBy": "slack-im"}),
+    ]);
+    let run = world.run(&["sync"]);
+    run.assert_code(1);
+    assert!(run.stderr.to_lowercase().contains("\"gone\" again"), "{}", run.stderr);
+    assert_eq!(world.writes(), 0);
+}
+
+#[test]
+fn rate_limits_share_one_budget_for_the_whole_run() {
+    let mut world = World::new(2416);
+    world.slack.configure(|o| o.default_limit_clamp = 100); // 25 pages
+    world.set("SLACK_IM_RETRY_BUDGET", "10");
+    for call in (2..60).step_by(2) {
+        world.slack.add_fault(SlackFault::new("users.list", call, Effect::rate_limited(0)));
+    }
+    let run = world.run(&["sync"]);
+    run.assert_code(1);
+    assert!(run.stderr.contains("SLACK_IM_RETRY_BUDGET"), "{}", run.stderr);
+    assert_eq!(world.writes(), 0);
+}
+
+#[test]
+fn the_run_deadline_stops_a_slow_read_before_any_write() {
+    let mut world = World::new(2416);
+    world.slack.configure(|o| {
+        o.default_limit_clamp = 100;
+        o.latency = Duration::from_millis(300);
+    });
+    world.set("SLACK_IM_DEADLINE_SECS", "2");
+    let run = world.run(&["sync"]);
+    run.assert_code(1);
+    assert!(run.stderr.contains("SLACK_IM_DEADLINE_SECS"), "{}", run.stderr);
+    assert!(run.elapsed < Duration::from_secs(6), "{:?}", run.elapsed);
+    assert_eq!(world.writes(), 0);
+}
+
+// ---- Nothing a server sends panics the process -------------------------------------------
+
+#[test]
+fn an_absurd_retry_after_from_slack_fails_cleanly() {
+    for retry_after in ["1e300", "18446744073709551616", "inf", "NaN"] {
+        let world = World::new(0);
+        world.slack.add_fault(SlackFault::new(
+            "users.list",
+            1,
+            Effect::RateLimited { retry_after: Some(retry_after.into()) },
+        ));
+        let mut world = world;
+        world.set("SLACK_IM_DEADLINE_SECS", "20");
+        let run = world.run(&["sync"]);
+        assert!(run.code == 0 || run.code == 1, "{retry_after}: exit {}\n{}", run.code, run.stderr);
+        assert!(run.summary.is_some(), "{retry_after}: a report is written");
+        assert!(!run.stderr.contains("panicked"), "{retry_after}: {}", run.stderr);
+    }
+}
+
+#[test]
+fn an_absurd_retry_after_from_the_target_after_writes_landed_is_recorded() {
+    let mut world = World::new(0);
+    world.set("SLACK_IM_DEADLINE_SECS", "20").set("SLACK_IM_CONCURRENCY", "1");
+    world.target.add_fault(TargetFault::new(
+        TargetOp::Create,
+        5,
+        Effect::RateLimited { retry_after: Some("1e300".into()) },
+    ));
+    let run = world.run(&["sync"]);
+    run.assert_code(3);
+    assert!(!run.stderr.contains("panicked"), "{}", run.stderr);
+    let done = summary_actions(&run).iter().filter(|a| a["status"] == "done").count();
+    assert_eq!(done, world.accounts().len(), "every landed write is in the report");
+    let journal = std::fs::read_to_string(world.reports().join("actions.jsonl")).unwrap();
+    assert_eq!(journal.lines().filter(|l| l.contains(r#""status":"done""#)).count(), done);
+}
+
+// ---- Keys --------------------------------------------------------------------------------
+
+#[test]
+fn dot_segment_and_control_character_keys_are_never_sent() {
+    let world = World::new(0);
+    world.target.set_accounts(vec![
+        json!({"userId": "..", "createdBy": "slack-im"}),
+        json!({"userId": ".", "createdBy": "slack-im"}),
+        json!({"userId": "bad\u{7}key", "createdBy": "slack-im"}),
+    ]);
+    let mut world = world;
+    world.set("SLACK_IM_MAX_DEACTIVATE", "10");
+    let run = world.run(&["sync"]);
+    run.assert_code(3);
+    let deletes: Vec<_> = world.target.requests().into_iter().filter(|r| r.method == "DELETE").collect();
+    assert!(deletes.is_empty(), "{deletes:?}");
+    let failed: Vec<_> = summary_actions(&run).into_iter().filter(|a| a["status"] == "failed").collect();
+    assert_eq!(failed.len(), 3, "{failed:?}");
+    for a in failed {
+        assert!(a["error"].as_str().unwrap().contains("path segment"), "{a}");
+    }
+}
+
+// ---- Accounts slack-im does not manage ---------------------------------------------------
+
+fn world_with_init_data_admin() -> World {
+    let world = World::new(0);
+    world.target.set_accounts(vec![json!({
+        "userId": "admin", "name": "Init Admin", "createdBy": "init-data", "roleGroupId": "ADMIN",
+        "centerIds": ["spectra"], "customType": "user", "metadata": {"counselType": "user", "slackId": ""}
+    })]);
+    let mut members = world.slack.members();
+    let mut intruder = members.iter().find(|m| is_eligible(m)).unwrap().clone();
+    intruder["id"] = json!("U0INTRUDE1");
+    intruder["profile"]["email"] = json!("admin@any-domain.example");
+    intruder["profile"]["real_name"] = json!("Someone Else");
+    members.push(intruder);
+    world.slack.set_members(members);
+    world
+}
+
+#[test]
+fn a_member_never_takes_over_an_account_slack_im_does_not_manage() {
+    let world = world_with_init_data_admin();
+    let run = world.run(&["sync"]);
+    run.assert_code(0);
+    let admin = &world.accounts()["admin"];
+    assert_eq!(admin["name"], "Init Admin");
+    assert_eq!(admin["metadata"]["slackId"], "");
+    let puts: Vec<_> = world.target.requests().into_iter().filter(|r| r.path == "/api/users/admin").collect();
+    assert!(puts.is_empty(), "{puts:?}");
+    let unmanaged = &run.summary.as_ref().unwrap()["unmanaged"];
+    assert_eq!(unmanaged, &json!([{"key": "admin", "slack_id": "U0INTRUDE1"}]));
+    assert_eq!(run.count("unmanaged"), 1);
+    let plan = world.run(&["plan"]);
+    assert!(plan.stdout.contains("admin (U0INTRUDE1) unmanaged, left alone"), "{}", plan.stdout);
+}
+
+#[test]
+fn adopt_lets_a_member_take_over_the_accounts_it_selects() {
+    let mut world = world_with_init_data_admin();
+    with_system_json(&mut world, |spec| spec["adopt"] = json!("account.createdBy == 'init-data'"));
+    let run = world.run(&["sync"]);
+    run.assert_code(0);
+    let admin = &world.accounts()["admin"];
+    assert_eq!(admin["name"], "Someone Else");
+    assert_eq!(admin["metadata"]["slackId"], "U0INTRUDE1");
+    assert_eq!(run.count("unmanaged"), 0);
+}
+
+// ---- Conflicts ---------------------------------------------------------------------------
+
+#[test]
+fn a_409_about_another_field_is_a_failed_create_with_the_servers_message() {
+    let world = World::new(0);
+    let body = r#"{"error":"conflict","message":"email already used by user 77"}"#;
+    world.target.add_fault(TargetFault::new(
+        TargetOp::Create,
+        1,
+        Effect::Status { code: 409, body: body.into() },
+    ));
+    let run = world.run(&["sync"]);
+    run.assert_code(3);
+    assert_eq!(run.count("failed"), 1);
+    assert_eq!(run.count("existing"), 0);
+    let failed = summary_actions(&run).into_iter().find(|a| a["status"] == "failed").unwrap();
+    assert!(failed["error"].as_str().unwrap().contains("email already used by user 77"), "{failed}");
+}
+
+// ---- What reaches people -----------------------------------------------------------------
+
+#[test]
+fn server_text_in_the_slack_post_cannot_mention_the_channel_or_disguise_a_link() {
+    let mut world = World::new(0);
+    world.set("SLACK_IM_NOTIFY_CHANNEL", "C0GENERAL1");
+    let body = "<!channel> please log in at <https://evil.example|https://sso.acme.example> & now";
+    world.target.add_fault(TargetFault::new(
+        TargetOp::Create,
+        1,
+        Effect::Status { code: 422, body: body.into() },
+    ));
+    let run = world.run(&["sync"]);
+    run.assert_code(3);
+    let post =
+        world.slack.posted_messages().pop().unwrap_or_else(|| panic!("no post: {}", run.stderr)).to_string();
+    assert!(!post.contains("<!channel>") && !post.contains("<https://evil"), "{post}");
+    assert!(post.contains("&lt;!channel&gt;"), "{post}");
+}
+
+#[test]
+fn control_characters_from_slack_never_reach_the_terminal() {
+    let world = World::new(0);
+    let forged = "invalid_auth\u{1b}[2K\r[2026-11-28T00:00:00Z INFO ] sync ok\nall good";
+    world.slack.add_fault(SlackFault::new("users.list", 1, Effect::ok_false(forged)));
+    let run = world.run(&["sync"]);
+    run.assert_code(1);
+    assert!(!run.stderr.contains('\u{1b}') && !run.stderr.contains('\r'), "{:?}", run.stderr);
+    assert!(!run.stderr.contains("\nall good"), "{:?}", run.stderr);
+}
+
+#[test]
+fn junit_is_well_formed_xml_whatever_the_server_says() {
+    let world = World::new(0);
+    let body = "bad \u{FFFE}\u{FFFF}\u{1} char \u{0}";
+    world.target.add_fault(TargetFault::new(
+        TargetOp::Create,
+        1,
+        Effect::Status { code: 422, body: body.into() },
+    ));
+    world.run(&["sync"]).assert_code(3);
+    let xml = std::fs::read_to_string(world.reports().join("junit.xml")).unwrap();
+    for c in xml.chars() {
+        let allowed =
+            matches!(c, '\t' | '\n' | '\r' | '\u{20}'..='\u{D7FF}' | '\u{E000}'..='\u{FFFD}' | '\u{10000}'..);
+        assert!(allowed, "U+{:04X} is not allowed in XML 1.0", c as u32);
+    }
+}
+
+#[test]
+fn list_variables_reject_separators_other_than_commas() {
+    for value in ["admin ops", "admin;ops", "admin|ops"] {
+        let mut world = World::new(0);
+        world.set("SLACK_IM_PROTECT", value);
+        let run = world.run(&["plan"]);
+        run.assert_code(2);
+        assert!(run.stderr.contains("SLACK_IM_PROTECT") && run.stderr.contains(value), "{}", run.stderr);
+    }
+}
+
+#[test]
+fn credentials_in_a_url_are_refused_without_being_printed() {
+    let mut world = World::new(0);
+    let url = world.target.base_url().replace("http://", "http://ops:hunter2-in-url@");
+    world.set("SLACK_IM_TARGET_URL", &url);
+    let run = world.run(&["plan"]);
+    run.assert_code(2);
+    assert!(run.stderr.contains("SLACK_IM_TARGET_URL"), "{}", run.stderr);
+    assert!(!run.stderr.contains("hunter2"), "{}", run.stderr);
+    assert!(world.target.requests().is_empty());
+}
+
+#[test]
+fn plain_http_to_a_host_that_is_not_loopback_is_refused() {
+    let mut world = World::new(0);
+    world.set("SLACK_IM_SLACK_URL", "http://slack.example.com/api/");
+    let run = world.run(&["plan"]);
+    run.assert_code(2);
+    assert!(
+        run.stderr.contains("SLACK_IM_SLACK_URL") && run.stderr.contains("SLACK_IM_ALLOW_HTTP"),
+        "{}",
+        run.stderr
+    );
+}
+
+// ---- The write journal -------------------------------------------------------------------
+
+#[test]
+fn a_killed_run_leaves_a_journal_of_every_write_the_target_received() {
+    let world = World::new(300);
+    world.target.set_latency(Duration::from_millis(20));
+    let reports = world.reports();
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_slack-im"))
+        .arg("sync")
+        .env_clear()
+        .envs(&world.env)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    while world.target.count(TargetOp::Create) < 40 && std::time::Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    child.kill().unwrap(); // SIGKILL: no chance to write a report
+    child.wait().unwrap();
+    let received: Vec<String> = world
+        .target
+        .requests()
+        .into_iter()
+        .filter(|r| r.method == "POST")
+        .map(|r| {
+            serde_json::from_str::<serde_json::Value>(&r.body).unwrap()["userId"]
+                .as_str()
+                .unwrap()
+                .to_string()
+        })
+        .collect();
+    assert!(received.len() >= 40 && received.len() < 300, "{} creates", received.len());
+    let journal = std::fs::read_to_string(reports.join("actions.jsonl")).expect("the journal exists");
+    let sent: std::collections::HashSet<String> = journal
+        .lines()
+        .map(|l| serde_json::from_str::<serde_json::Value>(l).expect("every journal line is whole JSON"))
+        .filter(|e| e["status"] == "sending")
+        .map(|e| e["key"].as_str().unwrap().to_string())
+        .collect();
+    for key in &received {
+        assert!(sent.contains(key), "{key} reached the target but not the journal");
+    }
+    assert_no_secret_in("actions.jsonl", &journal, &world.secrets());
+}
