@@ -128,15 +128,22 @@ impl Redactor {
         let mut at = 0;
         while let Some(raw) = raw_at(text, at) {
             let inside_whitespace = whitespace_ends & 1 != 0;
+            // Most offsets start no window: seeing that from the first character read saves the search.
+            let mut may_start = false;
             for unit in units_at(text, at).into_iter().flatten() {
                 if unit.ch.is_whitespace() {
                     whitespace_ends |= 1 << (unit.end - at);
+                    may_start |= !inside_whitespace && self.windows.child(ROOT, ' ').is_some();
+                } else {
+                    may_start |= self.windows.child(ROOT, unit.ch).is_some();
                 }
             }
-            if let Some(end) = self.longest_window_from(text, at, inside_whitespace, &mut stack) {
-                match spans.last_mut() {
-                    Some(last) if at <= last.1 => last.1 = last.1.max(end),
-                    _ => spans.push((at, end)),
+            if may_start {
+                if let Some(end) = self.longest_window_from(text, at, inside_whitespace, &mut stack) {
+                    match spans.last_mut() {
+                        Some(last) if at <= last.1 => last.1 = last.1.max(end),
+                        _ => spans.push((at, end)),
+                    }
                 }
             }
             let width = raw.end - at;
