@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Fuzzes the Slack response parser, the target listing parser and the template renderer with libFuzzer, each for a bounded
-# time (default 60 s). Needs the nightly toolchain and cargo-fuzz (installed if missing).
+# Fuzzes the Slack response parser, the target listing parser, the template renderer and the
+# redactor with libFuzzer, each for a bounded time (default 60 s). Needs the nightly toolchain and
+# cargo-fuzz (installed if missing).
 #
 #   scripts/fuzz.sh [SECONDS_PER_TARGET]
 set -euo pipefail
@@ -8,7 +9,7 @@ cd "$(dirname "$0")/.."
 seconds="${1:-60}"
 command -v cargo-fuzz >/dev/null || cargo install cargo-fuzz --locked
 rustup toolchain list | grep -q nightly || rustup toolchain install nightly --profile minimal
-for target in slack_users_list template_render target_listing; do
+for target in slack_users_list template_render target_listing redactor; do
     echo "== fuzzing $target for ${seconds}s"
     mkdir -p "fuzz/corpus/$target"
     cargo +nightly fuzz run "$target" "fuzz/corpus/$target" fuzz/seeds -- \

@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use serde::Deserialize;
 
-use crate::secret::{Secret, MIN_SECRET_LEN};
+use crate::secret::{redactable_len, Secret, MIN_SECRET_LEN};
 
 /// Prefix of every slack-im variable (besides the bot token, `SSL_CERT_FILE` and `RUST_LOG`).
 pub const PREFIX: &str = "SLACK_IM_";
@@ -227,7 +227,7 @@ impl Config {
         };
         check_token_shape("SLACK_BOT_TOKEN", &slack_token)?;
         for (var, secret) in secret_values.values() {
-            if secret.expose().chars().count() < MIN_SECRET_LEN {
+            if redactable_len(secret.expose()) < MIN_SECRET_LEN {
                 return Err(invalid(
                     var,
                     format!(

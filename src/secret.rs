@@ -1,12 +1,21 @@
-//! Secrets (tokens, passwords) wrapped so that no `Debug`, log line, error or report can print them.
+//! Secrets (tokens, passwords) wrapped so that no `Debug`, log line, error or report can print them,
+//! and the redactor that finds their values in a text in whatever form a server echoed them back.
 
 use std::fmt;
 
-/// Secrets shorter than this are refused by the configuration: a value that short could not be
-/// told apart from ordinary text, so it could neither be redacted safely nor left unredacted.
+/// What replaces a secret: plain ASCII that needs no escaping in a JSON string, an XML attribute,
+/// Markdown or Slack mrkdwn, so redacting a document never breaks it or hides the marker.
+pub const REDACTED: &str = "[redacted]";
+
+/// Secrets shorter than this, counted as the redactor searches them ([`redactable_len`]), cannot be
+/// removed from a text without mangling it, so configuration refuses them.
 pub const MIN_SECRET_LEN: usize = 6;
 
-/// A value that must never be printed. `Debug` and `Display` show `<redacted>`;
+/// Any piece of a secret this many characters long is removed wherever a text cuts it: a server that
+/// echoes `TGT-SECRET-4b1d8e7…` still shows at most 7 characters of it. Shorter secrets go whole.
+const WINDOW: usize = 8;
+
+/// A value that must never be printed. `Debug` and `Display` show `[redacted]`;
 /// the value itself is reached only through [`Secret::expose`].
 #[derive(Clone, PartialEq, Eq)]
 pub struct Secret<T>(T);
@@ -24,14 +33,34 @@ impl<T> Secret<T> {
 
 impl<T> fmt::Debug for Secret<T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("Secret(<redacted>)")
+        write!(f, "Secret({REDACTED})")
     }
 }
 
 impl<T> fmt::Display for Secret<T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("<redacted>")
+        f.write_str(REDACTED)
     }
+}
+
+/// How many characters of `value` the redactor searches for: leading and trailing whitespace dropped
+/// and every inner run of whitespace counted as one, because servers and reports reflow text.
+/// Configuration compares this with [`MIN_SECRET_LEN`].
+pub fn redactable_len(value: &str) -> usize {
+    searched_form(value).len()
+}
+
+/// A secret as the redactor searches for it (see [`redactable_len`]).
+fn searched_form(value: &str) -> Vec<char> {
+    let mut form = Vec::with_capacity(value.len());
+    for ch in value.trim().chars() {
+        if !ch.is_whitespace() {
+            form.push(ch);
+        } else if form.last() != Some(&' ') {
+            form.push(' ');
+        }
+    }
+    form
 }
 
 /// Removes every known secret value from a text before it is printed or written.
@@ -39,37 +68,389 @@ impl<T> fmt::Display for Secret<T> {
 /// Servers echo request data back in error bodies, and a template may put a secret into a body that
 /// then appears in an excerpt. Every output path (console, log of errors, report files) passes its
 /// text through here, so a secret that slipped into evidence is still never shown.
+///
+/// A server rarely echoes a value as it was sent: it JSON-escapes it, writes characters as `\uXXXX`,
+/// percent-encodes it, escapes it for XML or HTML, reflows its whitespace or cuts it. So the text is
+/// read at each offset both as written and through each of those escapes, and every piece of
+/// [`WINDOW`] characters of a secret read that way is replaced, together with the escape sequences
+/// that spelled it, by one [`REDACTED`] marker per stretch.
 #[derive(Clone, Default)]
 pub struct Redactor {
-    values: Vec<String>,
+    secrets: usize,
+    windows: WindowTree,
 }
 
 impl Redactor {
-    /// Secrets shorter than this are not searched for: replacing "1" everywhere would mangle reports
-    /// without protecting anything worth protecting.
-    const MIN_LEN: usize = 4;
-
     pub fn new<'a>(secrets: impl IntoIterator<Item = &'a Secret<String>>) -> Self {
-        let mut values: Vec<String> = secrets
-            .into_iter()
-            .map(|s| s.expose().clone())
-            .filter(|v| v.chars().count() >= Self::MIN_LEN)
-            .collect();
-        // Longest first, so a secret containing another is replaced whole.
-        values.sort_by_key(|v| std::cmp::Reverse(v.len()));
-        values.dedup();
-        Redactor { values }
+        let mut redactor = Redactor::default();
+        for secret in secrets {
+            let form = searched_form(secret.expose());
+            // Configuration refuses these; removing a 2-letter value everywhere would destroy reports.
+            if form.len() < MIN_SECRET_LEN {
+                continue;
+            }
+            redactor.secrets += 1;
+            for window in form.windows(form.len().min(WINDOW)) {
+                redactor.windows.insert(window);
+            }
+        }
+        redactor
     }
 
     pub fn redact(&self, text: &str) -> String {
-        let mut out = text.to_string();
-        for value in &self.values {
-            if out.contains(value.as_str()) {
-                out = out.replace(value.as_str(), "<redacted>");
-            }
+        let spans = self.secret_spans(text);
+        if spans.is_empty() {
+            return text.to_string();
         }
+        let mut out = String::with_capacity(text.len());
+        let mut copied = 0;
+        for (start, end) in spans {
+            out.push_str(&text[copied..start]);
+            out.push_str(REDACTED);
+            copied = end;
+        }
+        out.push_str(&text[copied..]);
         out
     }
+
+    /// The byte ranges of `text` to replace: sorted, disjoint, not adjacent, and never cutting an
+    /// escape sequence (half an escape left in a JSON string would make it invalid).
+    fn secret_spans(&self, text: &str) -> Vec<(usize, usize)> {
+        let mut spans: Vec<(usize, usize)> = Vec::new();
+        if self.windows.is_empty() {
+            return spans;
+        }
+        let mut stack = Vec::new();
+        // Bit k set: some reading of the text has a whitespace character ending k bytes ahead. A
+        // window that starts with whitespace there is already found from where that run began;
+        // starting again inside the run would make a long run cost quadratic time.
+        let mut whitespace_ends: u64 = 0;
+        let mut at = 0;
+        while let Some(raw) = raw_at(text, at) {
+            let inside_whitespace = whitespace_ends & 1 != 0;
+            // Most offsets start no window: seeing that from the first character read saves the search.
+            let mut may_start = false;
+            for unit in units_at(text, at).into_iter().flatten() {
+                if unit.ch.is_whitespace() {
+                    whitespace_ends |= 1 << (unit.end - at);
+                    may_start |= !inside_whitespace && self.windows.child(ROOT, ' ').is_some();
+                } else {
+                    may_start |= self.windows.child(ROOT, unit.ch).is_some();
+                }
+            }
+            if may_start {
+                if let Some(end) = self.longest_window_from(text, at, inside_whitespace, &mut stack) {
+                    match spans.last_mut() {
+                        Some(last) if at <= last.1 => last.1 = last.1.max(end),
+                        _ => spans.push((at, end)),
+                    }
+                }
+            }
+            let width = raw.end - at;
+            at = raw.end;
+            whitespace_ends >>= width;
+        }
+        for span in &mut spans {
+            *span = without_delimiters(text, whole_escapes(text, *span));
+        }
+        // Widening may make neighbours overlap again.
+        spans.sort_unstable();
+        let mut merged: Vec<(usize, usize)> = Vec::with_capacity(spans.len());
+        for (start, end) in spans {
+            match merged.last_mut() {
+                Some(last) if start <= last.1 => last.1 = last.1.max(end),
+                _ => merged.push((start, end)),
+            }
+        }
+        merged
+    }
+
+    /// Where the longest secret window read from byte `start` on ends, over every reading of the
+    /// text (each character as written or decoded). A whitespace run reads as one space.
+    fn longest_window_from(
+        &self,
+        text: &str,
+        start: usize,
+        inside_whitespace: bool,
+        stack: &mut Vec<Step>,
+    ) -> Option<usize> {
+        let mut longest = None;
+        stack.clear();
+        stack.push(Step { node: ROOT, at: start, after_space: inside_whitespace });
+        while let Some(step) = stack.pop() {
+            for unit in units_at(text, step.at).into_iter().flatten() {
+                let is_space = unit.ch.is_whitespace();
+                let child = match (is_space, step.after_space) {
+                    // More of the same run: read it as part of the space already matched.
+                    (true, true) if step.node != ROOT => {
+                        stack.push(Step { node: step.node, at: unit.end, after_space: true });
+                        continue;
+                    }
+                    (true, true) => continue,
+                    (true, false) => self.windows.child(step.node, ' '),
+                    (false, _) => self.windows.child(step.node, unit.ch),
+                };
+                let Some(child) = child else { continue };
+                let node = &self.windows.nodes[child as usize];
+                if node.ends_window {
+                    longest = longest.max(Some(unit.end));
+                }
+                if !node.children.is_empty() {
+                    stack.push(Step { node: child, at: unit.end, after_space: is_space });
+                }
+            }
+        }
+        longest
+    }
+}
+
+/// A point of the search: the tree node reached, the byte offset to read on from, and whether the
+/// last character matched was a space (so that further whitespace belongs to it).
+#[derive(Clone, Copy)]
+struct Step {
+    node: u32,
+    at: usize,
+    after_space: bool,
+}
+
+const ROOT: u32 = 0;
+
+/// Every window of every secret as a tree of characters: a path from the root spells the start of
+/// some window, and a node marked `ends_window` ends one. Small: under WINDOW nodes per character.
+#[derive(Clone, Default)]
+struct WindowTree {
+    nodes: Vec<Node>,
+    /// The root's children for ASCII characters, the common case, found without a search
+    /// (0 for none: the root is nobody's child). The root's `children` holds the others.
+    ascii_root: Vec<u32>,
+}
+
+#[derive(Clone, Default)]
+struct Node {
+    children: Vec<(char, u32)>,
+    ends_window: bool,
+}
+
+impl WindowTree {
+    fn is_empty(&self) -> bool {
+        self.nodes.is_empty()
+    }
+
+    fn insert(&mut self, window: &[char]) {
+        if self.nodes.is_empty() {
+            self.nodes.push(Node::default());
+            self.ascii_root = vec![ROOT; 128];
+        }
+        let mut node = ROOT;
+        for &ch in window {
+            node = match self.child(node, ch) {
+                Some(child) => child,
+                None => {
+                    let child = self.nodes.len() as u32;
+                    self.nodes.push(Node::default());
+                    if node == ROOT && ch.is_ascii() {
+                        self.ascii_root[ch as usize] = child;
+                    } else {
+                        let children = &mut self.nodes[node as usize].children;
+                        let at = children.partition_point(|&(c, _)| c < ch);
+                        children.insert(at, (ch, child));
+                    }
+                    child
+                }
+            };
+        }
+        self.nodes[node as usize].ends_window = true;
+    }
+
+    fn child(&self, node: u32, ch: char) -> Option<u32> {
+        if node == ROOT && ch.is_ascii() {
+            return Some(self.ascii_root[ch as usize]).filter(|&child| child != ROOT);
+        }
+        // Sorted: a long secret of many different characters gives the root hundreds of children.
+        let children = &self.nodes[node as usize].children;
+        children.binary_search_by_key(&ch, |&(c, _)| c).ok().map(|i| children[i].1)
+    }
+}
+
+/// One character read from a text, as written or decoded from an escape sequence, and the byte offset
+/// just past what was read.
+#[derive(Clone, Copy)]
+struct Unit {
+    ch: char,
+    end: usize,
+}
+
+/// The character at byte `at` as written (`None` at the end or off a character boundary).
+fn raw_at(text: &str, at: usize) -> Option<Unit> {
+    let &byte = text.as_bytes().get(at)?;
+    if byte.is_ascii() {
+        return Some(Unit { ch: byte as char, end: at + 1 });
+    }
+    let ch = text.get(at..)?.chars().next()?;
+    Some(Unit { ch, end: at + ch.len_utf8() })
+}
+
+/// The ways to read one character at byte `at`: as written, and decoded if an escape starts there.
+fn units_at(text: &str, at: usize) -> [Option<Unit>; 2] {
+    let raw = raw_at(text, at);
+    let escaped = match raw {
+        Some(Unit { ch: '\\' | '%' | '+' | '&', .. }) => escape_at(text.as_bytes(), at),
+        _ => None,
+    };
+    [raw, escaped]
+}
+
+/// The longest escape sequence read: `\uD83D\uDE00`, `%F0%9F%98%80`, `&#x0001F600;`.
+const MAX_ESCAPE_LEN: usize = 16;
+
+/// The character an escape sequence starting at byte `at` stands for: JSON (`\"`, `\n`, `\u00e9`,
+/// surrogate pairs), percent-encoding (UTF-8 bytes as `%XX`, `+` for a space) or an XML/HTML entity.
+fn escape_at(bytes: &[u8], at: usize) -> Option<Unit> {
+    match bytes.get(at)? {
+        b'\\' => json_escape_at(bytes, at),
+        b'%' => percent_escape_at(bytes, at),
+        b'+' => Some(Unit { ch: ' ', end: at + 1 }),
+        b'&' => entity_at(bytes, at),
+        _ => None,
+    }
+}
+
+fn json_escape_at(bytes: &[u8], at: usize) -> Option<Unit> {
+    let ch = match bytes.get(at + 1)? {
+        b'"' => '"',
+        b'\\' => '\\',
+        b'/' => '/',
+        b'b' => '\u{8}',
+        b'f' => '\u{c}',
+        b'n' => '\n',
+        b'r' => '\r',
+        b't' => '\t',
+        b'u' => {
+            let first = hex_at(bytes, at + 2, 4)?;
+            if !(0xD800..0xDC00).contains(&first) {
+                // A lone low surrogate is no character: from_u32 refuses it.
+                return char::from_u32(first).map(|ch| Unit { ch, end: at + 6 });
+            }
+            if bytes.get(at + 6..at + 8)? != b"\\u" {
+                return None;
+            }
+            let second = hex_at(bytes, at + 8, 4)?;
+            if !(0xDC00..0xE000).contains(&second) {
+                return None;
+            }
+            let ch = char::from_u32(0x10000 + ((first - 0xD800) << 10) + (second - 0xDC00))?;
+            return Some(Unit { ch, end: at + 12 });
+        }
+        _ => return None,
+    };
+    Some(Unit { ch, end: at + 2 })
+}
+
+fn percent_escape_at(bytes: &[u8], at: usize) -> Option<Unit> {
+    let lead = hex_at(bytes, at + 1, 2)? as u8;
+    let len = match lead {
+        0x00..=0x7F => 1,
+        0xC2..=0xDF => 2,
+        0xE0..=0xEF => 3,
+        0xF0..=0xF4 => 4,
+        _ => return None,
+    };
+    let mut utf8 = [lead, 0, 0, 0];
+    for (i, byte) in utf8.iter_mut().enumerate().take(len).skip(1) {
+        let next = at + 3 * i;
+        if bytes.get(next) != Some(&b'%') {
+            return None;
+        }
+        *byte = hex_at(bytes, next + 1, 2)? as u8;
+    }
+    let ch = std::str::from_utf8(&utf8[..len]).ok()?.chars().next()?;
+    Some(Unit { ch, end: at + 3 * len })
+}
+
+fn entity_at(bytes: &[u8], at: usize) -> Option<Unit> {
+    let rest = bytes.get(at + 1..bytes.len().min(at + MAX_ESCAPE_LEN))?;
+    let semicolon = rest.iter().position(|&b| b == b';')?;
+    let ch = match &rest[..semicolon] {
+        b"amp" => '&',
+        b"lt" => '<',
+        b"gt" => '>',
+        b"quot" => '"',
+        b"apos" => '\'',
+        b"nbsp" => '\u{a0}',
+        [b'#', b'x' | b'X', hex @ ..] => char::from_u32(number(hex, 16)?)?,
+        [b'#', decimal @ ..] => char::from_u32(number(decimal, 10)?)?,
+        _ => return None,
+    };
+    Some(Unit { ch, end: at + 1 + semicolon + 1 })
+}
+
+fn hex_at(bytes: &[u8], at: usize, digits: usize) -> Option<u32> {
+    number(bytes.get(at..at + digits)?, 16)
+}
+
+/// The value of ASCII digits in `radix` (`None` if empty, not digits, or too large for a u32).
+fn number(digits: &[u8], radix: u32) -> Option<u32> {
+    if digits.is_empty() {
+        return None;
+    }
+    digits.iter().try_fold(0u32, |value, &digit| {
+        value.checked_mul(radix)?.checked_add(char::from(digit).to_digit(radix)?)
+    })
+}
+
+/// Where the escape sequence that really starts at byte `at` ends. A backslash preceded by an odd
+/// number of backslashes is itself escaped, so it starts nothing.
+fn escape_end(text: &str, at: usize) -> Option<usize> {
+    let bytes = text.as_bytes();
+    if !text.is_char_boundary(at) {
+        return None;
+    }
+    if bytes[at] == b'\\' && bytes[..at].iter().rev().take_while(|&&b| b == b'\\').count() % 2 == 1 {
+        return None;
+    }
+    escape_at(bytes, at).map(|unit| unit.end)
+}
+
+/// `span` widened so that neither end falls inside an escape sequence: the match may have read a
+/// secret through the plain `"` of a `\"`, and a lone `\` left before the marker would escape it.
+fn whole_escapes(text: &str, (mut start, mut end): (usize, usize)) -> (usize, usize) {
+    let straddling = |at: usize| {
+        (at.saturating_sub(MAX_ESCAPE_LEN)..at)
+            .find_map(|from| escape_end(text, from).filter(|&to| to > at).map(|to| (from, to)))
+    };
+    while let Some((from, _)) = straddling(start) {
+        start = from;
+    }
+    while let Some((_, to)) = straddling(end) {
+        end = to;
+    }
+    (start, end)
+}
+
+/// Characters that delimit strings, attributes, tags or code spans in JSON, XML, Markdown and mrkdwn
+/// when written as is (inside such a string they are escaped).
+const DELIMITERS: [char; 6] = ['"', '\'', '<', '>', '`', '|'];
+
+/// `span` without the delimiters written as is at its ends: a text that holds `"quote-first` right
+/// after a JSON string's opening quote matches the secret `"quote-first`, but removing that quote would
+/// break the document. Keeping fewer than WINDOW characters next to the marker shows no window: one
+/// ending or starting in them would have been matched and merged into the span.
+fn without_delimiters(text: &str, (mut start, mut end): (usize, usize)) -> (usize, usize) {
+    let cuts_escape =
+        |at: usize| (at.saturating_sub(MAX_ESCAPE_LEN)..at).any(|from| escape_end(text, from) > Some(at));
+    for _ in 1..WINDOW {
+        match text[start..end].chars().next() {
+            Some(ch) if DELIMITERS.contains(&ch) && start + 1 < end && !cuts_escape(start + 1) => start += 1,
+            _ => break,
+        }
+    }
+    for _ in 1..WINDOW {
+        match text[start..end].chars().next_back() {
+            Some(ch) if DELIMITERS.contains(&ch) && start < end - 1 && !cuts_escape(end - 1) => end -= 1,
+            _ => break,
+        }
+    }
+    (start, end)
 }
 
 /// The redactor of this process's log lines, installed once the secrets are known.
@@ -90,7 +471,7 @@ pub fn redact_log_line(line: &str) -> String {
 
 impl fmt::Debug for Redactor {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "Redactor({} secrets)", self.values.len())
+        write!(f, "Redactor({} secrets)", self.secrets)
     }
 }
 
@@ -98,25 +479,525 @@ impl fmt::Debug for Redactor {
 mod tests {
     use super::*;
 
+    fn redactor(secrets: &[&str]) -> Redactor {
+        let secrets: Vec<Secret<String>> = secrets.iter().map(|s| Secret::new(s.to_string())).collect();
+        Redactor::new(&secrets)
+    }
+
     #[test]
     fn debug_and_display_never_show_the_value() {
         let secret = Secret::new("xoxb-very-secret".to_string());
-        assert_eq!(format!("{secret:?}"), "Secret(<redacted>)");
-        assert_eq!(format!("{secret}"), "<redacted>");
+        assert_eq!(format!("{secret:?}"), "Secret([redacted])");
+        assert_eq!(format!("{secret}"), "[redacted]");
         assert_eq!(secret.expose(), "xoxb-very-secret");
+        assert_eq!(format!("{:?}", redactor(&["xoxb-very-secret"])), "Redactor(1 secrets)");
     }
 
     #[test]
-    fn redactor_replaces_every_occurrence_longest_first() {
-        let a = Secret::new("hunter2hunter2".to_string());
-        let b = Secret::new("hunter2".to_string());
-        let r = Redactor::new([&b, &a]);
-        assert_eq!(r.redact("x hunter2hunter2 y hunter2"), "x <redacted> y <redacted>");
+    fn every_occurrence_is_replaced_and_overlapping_secrets_give_one_marker() {
+        let r = redactor(&["hunter2", "hunter2hunter2"]);
+        assert_eq!(r.redact("x hunter2hunter2 y hunter2"), "x [redacted] y [redacted]");
     }
 
     #[test]
-    fn redactor_ignores_trivially_short_values() {
-        let r = Redactor::new([&Secret::new("1".to_string())]);
-        assert_eq!(r.redact("password 1"), "password 1");
+    fn values_too_short_to_redact_safely_are_ignored() {
+        let r = redactor(&["1", "abcde", "  ab   cd  "]);
+        assert_eq!(r.redact("password 1 abcde ab cd"), "password 1 abcde ab cd");
+        assert_eq!(redactable_len("  ab \t\n cd  "), 5);
+        assert_eq!(redactable_len("abcdef"), MIN_SECRET_LEN);
+        assert_eq!(Redactor::default().redact("abc"), "abc");
+    }
+
+    #[test]
+    fn json_escaped_form_is_removed_whole() {
+        let r = redactor(&["pw\"with\\back/slash\ttab\u{1f}"]);
+        let text = r#"{"error":"bad pw\"with\\back\/slash\ttab\u001F!"}"#;
+        assert_eq!(r.redact(text), r#"{"error":"bad [redacted]!"}"#);
+        let text = r#"{"error":"bad pw\"with\\back/slash\ttab\u001f"}"#;
+        assert_eq!(r.redact(text), r#"{"error":"bad [redacted]"}"#);
+    }
+
+    #[test]
+    fn unicode_escaped_form_is_removed_in_any_case_and_with_surrogate_pairs() {
+        let r = redactor(&["Gr\u{fc}\u{df}e-\u{1F600}-Geheim"]);
+        for text in [
+            r"\u0047\u0072\u00fc\u00DF\u0065\u002d\ud83d\ude00\u002D\u0047\u0065\u0068\u0065\u0069\u006d",
+            r"Gr\u00FC\u00dfe-\uD83D\uDE00-Geheim",
+            "Gr\u{fc}\u{df}e-\u{1F600}-Geheim",
+        ] {
+            assert_eq!(r.redact(&format!("<{text}>")), "<[redacted]>", "{text}");
+        }
+        // A lone surrogate stands for nothing, so it ends the match.
+        assert_eq!(r.redact(r"\ud83dGeheim"), r"\ud83dGeheim");
+    }
+
+    #[test]
+    fn percent_encoded_form_is_removed_in_any_case_and_with_plus_for_space() {
+        let r = redactor(&["p@ss w\u{f6}rd/100%"]);
+        for text in [
+            "p%40ss+w%C3%B6rd%2F100%25",
+            "%70%40%73%73%20%77%c3%b6%72%64%2f%31%30%30%25",
+            "p@ss%20w\u{f6}rd/100%",
+            "p@ss w%C3%b6rd/100%25",
+        ] {
+            assert_eq!(r.redact(&format!("password={text}&x=1")), "password=[redacted]&x=1", "{text}");
+        }
+    }
+
+    #[test]
+    fn xml_and_html_escaped_form_is_removed() {
+        let r = redactor(&["<a&b>\"c'd\u{1F512}"]);
+        for text in ["&lt;a&amp;b&gt;&quot;c&apos;d&#128274;", "&#60;a&#x26;b&#X3E;&#34;c&#x27;d&#x1f512;"] {
+            assert_eq!(
+                r.redact(&format!("<failure message=\"{text}\"/>")),
+                "<failure message=\"[redacted]\"/>"
+            );
+        }
+        // A delimiter written as is at the edge stays (see `without_delimiters`): 1 character, no window.
+        assert_eq!(r.redact("m=<a&amp;b>\"c'd\u{1F512}"), "m=<[redacted]");
+    }
+
+    #[test]
+    fn reflowed_whitespace_still_matches() {
+        let r = redactor(&["correct horse\t\tbattery staple"]);
+        for text in [
+            "correct horse battery staple",
+            "correct\nhorse   battery\r\nstaple",
+            r"correct\nhorse\t\tbattery%20staple",
+            "correct+horse&#10;battery&nbsp;staple",
+        ] {
+            assert_eq!(r.redact(&format!("[{text}]")), "[[redacted]]", "{text}");
+        }
+        // Leading and trailing whitespace of a secret is not part of what is searched.
+        let r = redactor(&["  padded-secret \n"]);
+        assert_eq!(r.redact("x padded-secret y"), "x [redacted] y");
+    }
+
+    #[test]
+    fn any_cut_of_eight_characters_is_removed() {
+        let r = redactor(&["TGT-SECRET-4b1d8e7f00aa"]);
+        assert_eq!(r.redact("token TGT-SECRET-4b1d8e7… rejected"), "token [redacted]… rejected");
+        assert_eq!(r.redact("…ECRET-4b… and …8e7f00aa"), "…[redacted]… and …[redacted]");
+        assert_eq!(r.redact("…%34b1d8e7f…"), "…[redacted]…");
+        // Seven characters are not a window: they stay.
+        assert_eq!(r.redact("tail 7f00aa and TGT-SEC"), "tail 7f00aa and TGT-SEC");
+    }
+
+    #[test]
+    fn secrets_shorter_than_a_window_are_removed_whole_only() {
+        let r = redactor(&["s3cr3t!"]);
+        assert_eq!(r.redact("pw s3cr3t! / s3cr3t"), "pw [redacted] / s3cr3t");
+    }
+
+    #[test]
+    fn text_without_a_secret_is_returned_byte_for_byte() {
+        let r = redactor(&["xoxb-1234-abcdefgh", "TGT-SECRET-4b1d8e7f", "Pa$$ w0rd \"quoted\""]);
+        let text = "{\"a\":\"\\u00e9\\\"\\\\ %41%zz &amp;&bogus; &#x1F600; \\ud83d x\"}\n\t  \u{1F600}+ \r\n\
+                    xoxb-12 TGT-SEC Pa$$ w0 \\ % & + € ✓ 𝄞 \u{0}\u{7f}";
+        assert_eq!(r.redact(text), text);
+        assert_eq!(r.redact(""), "");
+    }
+
+    #[test]
+    fn a_redacted_json_document_still_parses() {
+        for secret in [
+            "\"quote-first",
+            "backslash-last\\",
+            "mid\"dle\\both/",
+            "tab\tand\nnewline",
+            "\u{1F600}\u{1F600}astral!",
+        ] {
+            let r = redactor(&[secret]);
+            let all_but_last: String = secret.chars().take(secret.chars().count() - 1).collect();
+            for value in [secret.to_string(), format!("x{secret}y"), all_but_last] {
+                let all_but_first: String = value.chars().skip(1).collect();
+                let json = serde_json::json!({ "error": value, "cut": all_but_first }).to_string();
+                let redacted = r.redact(&json);
+                let parsed: serde_json::Value =
+                    serde_json::from_str(&redacted).unwrap_or_else(|e| panic!("{e}: {json} -> {redacted}"));
+                assert!(parsed["error"].as_str().unwrap().contains(REDACTED), "{redacted}");
+            }
+        }
+    }
+
+    #[test]
+    fn escapes_are_never_cut_in_half() {
+        // The window `"abcdefg` is read through the plain `"` of `\"`: the `\` goes too.
+        let r = redactor(&["\"abcdefg"]);
+        assert_eq!(r.redact(r#"{"a":"x\"abcdefg"}"#), r#"{"a":"x[redacted]"}"#);
+        // The window ends in the plain `\` of `\\`: the second `\` goes too.
+        let r = redactor(&["abcdefg\\"]);
+        assert_eq!(r.redact(r#"{"a":"abcdefg\\x"}"#), r#"{"a":"[redacted]x"}"#);
+        // `\\"` reads as `\` then `"`, or as `\` then `\"`: either way no lone `\` is left.
+        let r = redactor(&["\"abcdefg"]);
+        assert_eq!(r.redact(r#"\\"abcdefg"#), r#"[redacted]"#);
+        // The window read as plain text starts inside an entity.
+        let r = redactor(&["amp;secret"]);
+        assert_eq!(r.redact("a&amp;secret"), "a[redacted]");
+    }
+
+    #[test]
+    fn redacted_xml_attributes_stay_well_formed() {
+        let secret = "<pw & \"quoted\" 'x'>";
+        let r = redactor(&[secret]);
+        let attr = "&lt;pw &amp; &quot;quoted&quot; &apos;x&apos;&gt;";
+        let xml = format!("<testcase name=\"create a\"><failure message=\"HTTP 422: {attr}!\"/></testcase>");
+        assert_eq!(
+            r.redact(&xml),
+            "<testcase name=\"create a\"><failure message=\"HTTP 422: [redacted]!\"/></testcase>"
+        );
+    }
+
+    #[test]
+    fn long_whitespace_runs_and_escape_floods_take_linear_time() {
+        let r = redactor(&["a b c d e f g h", "\\\\\\\\\\\\\\\\", "%%%%%%%%"]);
+        for text in [" ".repeat(200_000), "\\n".repeat(100_000), "%25".repeat(70_000), "a\t".repeat(100_000)]
+        {
+            let started = std::time::Instant::now();
+            let _ = r.redact(&text);
+            assert!(started.elapsed().as_secs() < 10, "{:?}", started.elapsed());
+        }
+    }
+
+    /// Measures the cost on a report-sized text: `cargo test --release -- --ignored --nocapture speed`.
+    #[test]
+    #[ignore]
+    fn speed_on_five_megabytes_of_report() {
+        let r = redactor(&[
+            "xoxb-1234567890-0987654321-AbCdEfGhIjKlMnOpQrStUvWx",
+            "TGT-SECRET-4b1d8e7f",
+            "Init-Pass w0rd!",
+        ]);
+        let mut text = String::new();
+        let mut i = 0;
+        while text.len() < 5_000_000 {
+            text.push_str(&format!(
+                "    {{\"key\": \"user{i}@acme.example\", \"op\": \"create\", \"outcome\": \"failed\", \
+                 \"error\": \"HTTP 422 from https://target.example/api/users/user{i}: {{\\\"message\\\": \
+                 \\\"field name must not contain %20 or &amp;\\\", \\\"id\\\": {i}}}\"}},\n"
+            ));
+            i += 1;
+        }
+        text.push_str("TGT-SECRET-4b1d8e7f");
+        let started = std::time::Instant::now();
+        let redacted = r.redact(&text);
+        let elapsed = started.elapsed();
+        assert!(redacted.ends_with(REDACTED));
+        println!("redacted {} bytes ({i} actions) in {elapsed:?}", text.len());
+    }
+
+    /// The property tests: the encoders write a piece of a secret the way servers do, and the
+    /// checkers (simple decoders written independently of the redactor's) look for what survived.
+    mod properties {
+        use super::*;
+        use proptest::prelude::*;
+
+        /// How a piece of a secret is written into the text. The flags choose, per character, whether
+        /// an optional escape is used, and the case of hex digits.
+        #[derive(Clone, Debug)]
+        enum Form {
+            Raw,
+            Json { escape: Vec<bool>, upper: bool },
+            Percent { escape: Vec<bool>, upper: bool },
+            Xml { escape: Vec<bool>, hex: bool },
+            Reflowed { separator: &'static str },
+        }
+
+        fn flag(flags: &[bool], i: usize) -> bool {
+            flags.get(i % flags.len().max(1)).copied().unwrap_or(true)
+        }
+
+        fn hex(value: u32, width: usize, upper: bool) -> String {
+            if upper {
+                format!("{value:0width$X}")
+            } else {
+                format!("{value:0width$x}")
+            }
+        }
+
+        fn encode(piece: &str, form: &Form) -> String {
+            let mut out = String::new();
+            match form {
+                Form::Raw => out.push_str(piece),
+                Form::Json { escape, upper } => {
+                    for (i, ch) in piece.chars().enumerate() {
+                        match ch {
+                            '"' => out.push_str("\\\""),
+                            '\\' => out.push_str("\\\\"),
+                            '\n' => out.push_str("\\n"),
+                            '\t' => out.push_str("\\t"),
+                            '/' if flag(escape, i) => out.push_str("\\/"),
+                            c if (c as u32) < 0x20 || flag(escape, i) => {
+                                let mut units = [0u16; 2];
+                                for unit in c.encode_utf16(&mut units) {
+                                    out.push_str(&format!("\\u{}", hex(u32::from(*unit), 4, *upper)));
+                                }
+                            }
+                            c => out.push(c),
+                        }
+                    }
+                }
+                Form::Percent { escape, upper } => {
+                    for (i, ch) in piece.chars().enumerate() {
+                        if ch == ' ' && flag(escape, i + 1) {
+                            out.push('+');
+                        } else if flag(escape, i) {
+                            for byte in ch.to_string().bytes() {
+                                out.push_str(&format!("%{}", hex(u32::from(byte), 2, *upper)));
+                            }
+                        } else {
+                            out.push(ch);
+                        }
+                    }
+                }
+                Form::Xml { escape, hex: in_hex } => {
+                    for (i, ch) in piece.chars().enumerate() {
+                        match ch {
+                            '&' => out.push_str("&amp;"),
+                            '<' => out.push_str("&lt;"),
+                            '>' => out.push_str("&gt;"),
+                            '"' => out.push_str("&quot;"),
+                            '\'' => out.push_str("&apos;"),
+                            c if flag(escape, i) && *in_hex => out.push_str(&format!("&#x{:X};", c as u32)),
+                            c if flag(escape, i) => out.push_str(&format!("&#{};", c as u32)),
+                            c => out.push(c),
+                        }
+                    }
+                }
+                Form::Reflowed { separator } => {
+                    let mut in_run = false;
+                    for ch in piece.chars() {
+                        if ch.is_whitespace() {
+                            if !in_run {
+                                out.push_str(separator);
+                            }
+                            in_run = true;
+                        } else {
+                            out.push(ch);
+                            in_run = false;
+                        }
+                    }
+                }
+            }
+            out
+        }
+
+        /// Decodes `\X` JSON escapes left to right, as a JSON parser would; anything else as is.
+        fn json_decoded(text: &str) -> String {
+            let mut out = String::new();
+            let mut rest = text;
+            while let Some(ch) = rest.chars().next() {
+                let mut taken = ch.len_utf8();
+                let mut decoded = ch;
+                if ch == '\\' && rest.len() >= 2 {
+                    let simple = match rest.as_bytes()[1] {
+                        b'"' => Some('"'),
+                        b'\\' => Some('\\'),
+                        b'/' => Some('/'),
+                        b'b' => Some('\u{8}'),
+                        b'f' => Some('\u{c}'),
+                        b'n' => Some('\n'),
+                        b'r' => Some('\r'),
+                        b't' => Some('\t'),
+                        _ => None,
+                    };
+                    let code = |at: usize| rest.get(at..at + 4).and_then(|h| u32::from_str_radix(h, 16).ok());
+                    if let Some(c) = simple {
+                        (decoded, taken) = (c, 2);
+                    } else if rest[1..].starts_with('u') {
+                        if let Some(high) = code(2) {
+                            let low = if rest.get(6..8) == Some("\\u") { code(8) } else { None };
+                            let pair = low.and_then(|low| {
+                                let utf16 = [high as u16, low as u16];
+                                char::decode_utf16(utf16)
+                                    .next()
+                                    .and_then(|c| c.ok())
+                                    .filter(|c| c.len_utf16() == 2)
+                            });
+                            if let Some(c) = pair {
+                                (decoded, taken) = (c, 12);
+                            } else if let Some(c) = char::from_u32(high) {
+                                (decoded, taken) = (c, 6);
+                            }
+                        }
+                    }
+                }
+                out.push(decoded);
+                rest = &rest[taken..];
+            }
+            out
+        }
+
+        /// Decodes runs of `%XX` as UTF-8 (a run that is not valid UTF-8 stays as written), `+` as space.
+        fn percent_decoded(text: &str) -> String {
+            let mut out = String::new();
+            let mut rest = text;
+            while let Some(ch) = rest.chars().next() {
+                if ch == '+' {
+                    out.push(' ');
+                    rest = &rest[1..];
+                    continue;
+                }
+                let mut bytes = Vec::new();
+                let mut run = rest;
+                while run.starts_with('%') {
+                    match run.get(1..3).and_then(|h| u8::from_str_radix(h, 16).ok()) {
+                        Some(b) if !h_has_sign(&run[1..3]) => {
+                            bytes.push(b);
+                            run = &run[3..];
+                        }
+                        _ => break,
+                    }
+                }
+                // The longest valid UTF-8 prefix of the run is decoded; the rest is read again as text.
+                let valid = match std::str::from_utf8(&bytes) {
+                    Ok(s) => s.len(),
+                    Err(e) => e.valid_up_to(),
+                };
+                if valid == 0 {
+                    out.push(ch);
+                    rest = &rest[ch.len_utf8()..];
+                } else {
+                    out.push_str(std::str::from_utf8(&bytes[..valid]).unwrap());
+                    rest = &rest[3 * valid..];
+                }
+            }
+            out
+        }
+
+        fn h_has_sign(hex: &str) -> bool {
+            hex.starts_with('+') || hex.starts_with('-')
+        }
+
+        /// Decodes the five XML entities, `&nbsp;` and numeric references.
+        fn xml_decoded(text: &str) -> String {
+            let mut out = String::new();
+            let mut rest = text;
+            while let Some(ch) = rest.chars().next() {
+                let entity = rest.strip_prefix('&').and_then(|r| r.find(';').map(|end| (&r[..end], end + 2)));
+                let decoded = entity.and_then(|(name, len)| {
+                    let c = match name {
+                        "amp" => Some('&'),
+                        "lt" => Some('<'),
+                        "gt" => Some('>'),
+                        "quot" => Some('"'),
+                        "apos" => Some('\''),
+                        "nbsp" => Some('\u{a0}'),
+                        _ => {
+                            let number = name.strip_prefix('#')?;
+                            let value = match number.strip_prefix(['x', 'X']) {
+                                Some(h) => u32::from_str_radix(h, 16).ok()?,
+                                None => number.parse().ok()?,
+                            };
+                            char::from_u32(value)
+                        }
+                    };
+                    c.map(|c| (c, len))
+                });
+                let (c, len) = decoded.unwrap_or((ch, ch.len_utf8()));
+                out.push(c);
+                rest = &rest[len..];
+            }
+            out
+        }
+
+        fn collapsed(text: &str) -> String {
+            let mut out = String::new();
+            for ch in text.chars() {
+                if !ch.is_whitespace() {
+                    out.push(ch);
+                } else if !out.ends_with(' ') {
+                    out.push(' ');
+                }
+            }
+            out
+        }
+
+        /// The first window of `secret` that `text` still shows in some form, if any.
+        fn surviving_window(secret: &str, text: &str) -> Option<String> {
+            let form = searched_form(secret);
+            let width = form.len().min(WINDOW);
+            let readings = [text.to_string(), json_decoded(text), percent_decoded(text), xml_decoded(text)]
+                .map(|t| collapsed(&t));
+            form.windows(width)
+                .map(|w| w.iter().collect::<String>())
+                .find(|w| readings.iter().any(|r| r.contains(w)))
+        }
+
+        fn secret_char() -> impl Strategy<Value = char> {
+            prop_oneof![
+                3 => any::<char>().prop_filter("printable", |c| !c.is_control()),
+                3 => prop::char::range('!', '~'),
+                2 => prop::sample::select(vec![
+                    '"', '\\', ' ', ' ', '%', '&', '+', '/', '<', '>', '\'', ';', '#', '\n', '\t', '\u{a0}',
+                    'u', 'x', '0', '4', 'A', 'é', '€', '\u{1F600}', '\u{10FFFF}', '\u{FFFD}',
+                ]),
+            ]
+        }
+
+        fn secret() -> impl Strategy<Value = String> {
+            prop::collection::vec(secret_char(), 6..40)
+                .prop_map(|chars| chars.into_iter().collect::<String>())
+                .prop_filter("long enough to redact", |s| redactable_len(s) >= MIN_SECRET_LEN)
+        }
+
+        fn surrounding() -> impl Strategy<Value = String> {
+            prop::collection::vec(secret_char(), 0..16).prop_map(|chars| chars.into_iter().collect())
+        }
+
+        fn form() -> impl Strategy<Value = Form> {
+            let flags = || prop::collection::vec(any::<bool>(), 1..8);
+            prop_oneof![
+                Just(Form::Raw),
+                (flags(), any::<bool>()).prop_map(|(escape, upper)| Form::Json { escape, upper }),
+                (flags(), any::<bool>()).prop_map(|(escape, upper)| Form::Percent { escape, upper }),
+                (flags(), any::<bool>()).prop_map(|(escape, hex)| Form::Xml { escape, hex }),
+                prop::sample::select(vec![" ", "\n", "\r\n\t "])
+                    .prop_map(|separator| Form::Reflowed { separator }),
+            ]
+        }
+
+        proptest! {
+            #![proptest_config(ProptestConfig::with_cases(2000))]
+
+            #[test]
+            fn no_window_of_a_secret_survives_in_any_form_at_any_cut(
+                secret in secret(),
+                other in secret(),
+                cut in (any::<prop::sample::Index>(), any::<prop::sample::Index>()),
+                form in form(),
+                before in surrounding(),
+                after in surrounding(),
+            ) {
+                let chars: Vec<char> = secret.chars().collect();
+                // A piece of at least WINDOW characters (the whole secret when it is shorter).
+                let len = chars.len().min(WINDOW) + cut.0.index(chars.len() - chars.len().min(WINDOW) + 1);
+                let start = cut.1.index(chars.len() - len + 1);
+                let piece: String = chars[start..start + len].iter().collect();
+                let text = format!("{before}{}{after}", encode(&piece, &form));
+                let r = redactor(&[&secret, &other]);
+                let redacted = r.redact(&text);
+                prop_assert_eq!(surviving_window(&secret, &redacted), None, "text {:?} -> {:?}", text, redacted);
+            }
+
+            #[test]
+            fn a_redacted_json_string_still_parses(secret in secret(), before in surrounding(), after in surrounding()) {
+                let json = serde_json::json!({ "error": format!("{before}{secret}{after}") }).to_string();
+                let redacted = redactor(&[&secret]).redact(&json);
+                let parsed: Result<serde_json::Value, _> = serde_json::from_str(&redacted);
+                prop_assert!(parsed.is_ok(), "{} -> {}", json, redacted);
+            }
+
+            #[test]
+            fn redacting_never_panics_and_returns_unchanged_text_when_nothing_matches(
+                text in any::<String>(),
+                secret in secret(),
+            ) {
+                let redacted = redactor(&[&secret]).redact(&text);
+                if !redacted.contains(REDACTED) {
+                    prop_assert_eq!(redacted, text);
+                }
+            }
+        }
     }
 }

@@ -360,5 +360,5 @@ fn secrets_echoed_back_by_a_failing_target_are_redacted_everywhere() {
         .add_fault(TargetFault::new(TargetOp::Create, 1, Effect::Status { code: 422, body: echo }).times(3));
     let run = world.run(&["sync"]); // World::run fails the test on any leak
     run.assert_code(3);
-    assert!(run.stdout.contains("<redacted>"), "{}", run.stdout);
+    assert!(run.stdout.contains("[redacted]"), "{}", run.stdout);
 }

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use serde_json::json;
 use slack_im_fakes::{
-    Effect, FakeSlack, FakeTarget, SlackFault, SlackOptions, TargetFault, TargetOp, TargetOptions,
+    EchoForm, Effect, FakeSlack, FakeTarget, SlackFault, SlackOptions, TargetFault, TargetOp, TargetOptions,
 };
 
 use crate::common::*;
@@ -90,6 +90,29 @@ fn a_redirected_listing_is_a_failed_read() {
 }
 
 // ---- Secrets in derived forms ------------------------------------------------------------
+
+#[test]
+fn a_target_echoing_the_request_in_any_form_leaks_no_piece_of_a_secret() {
+    for form in [
+        EchoForm::Raw,
+        EchoForm::Json,
+        EchoForm::Unicode,
+        EchoForm::Percent,
+        EchoForm::Collapsed,
+        EchoForm::Truncated(60),
+        EchoForm::Truncated(75),
+    ] {
+        let mut world = World::new(0);
+        world.set("SLACK_IM_NOTIFY_CHANNEL", "C0GENERAL1");
+        world
+            .target
+            .add_fault(TargetFault::new(TargetOp::Create, 1, Effect::Echo { code: 400, form }).times(3));
+        // World::run checks stdout, stderr, every report file and every Slack post.
+        let run = world.run(&["sync"]);
+        run.assert_code(3);
+        assert!(!world.slack.posted_messages().is_empty());
+    }
+}
 
 #[test]
 fn trace_logging_prints_neither_a_token_nor_a_request_body() {
