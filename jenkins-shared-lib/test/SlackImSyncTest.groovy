@@ -432,6 +432,29 @@ class SlackImSyncTest {
         assert out.result.summary == null
     }
 
+    // Item 1 of issue 13: no Pipeline Utility Steps. The stand-in has no readJSON, and a missing step
+    // throws NoSuchMethodError (an Error) as in Jenkins.
+    void testSummaryIsReadWithoutPipelineUtilitySteps() {
+        Map out = run(BASE, 0, 'summary-ok.json')
+        assert out.thrown == null: "${out.thrown}\n${h.printCallStack()}"
+        assert out.result.summary.counts.create == 3
+        assert h.calls('readFile')*.args == [[file: 'slack-im-reports/dev/summary.json', encoding: 'UTF-8']]
+        // plain, serializable maps and lists (JsonSlurper's lazy maps are not)
+        assert out.result.summary instanceof LinkedHashMap
+        assert out.result.summary.counts instanceof LinkedHashMap
+        assert out.result.summary.actions instanceof ArrayList
+    }
+
+    void testTheStandInThrowsNoSuchMethodErrorForAMissingStep() {
+        Script step = h.load('vars/slackImSync.groovy')
+        try {
+            step.invokeMethod('readJSON', [[file: 'x']] as Object[])
+            assert false: 'readJSON is not a stock step'
+        } catch (NoSuchMethodError expected) {
+            assert expected.message.contains("No such DSL method 'readJSON'")
+        }
+    }
+
     void testReturnedValue() {
         Map out = run(BASE, 0, 'summary-ok.json')
         Map r = out.result

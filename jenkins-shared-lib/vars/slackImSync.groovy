@@ -171,6 +171,10 @@ Map verdict(Map cfg, Integer rc, def summary, String description) {
     return result
 }
 
+/*
+ * summary.json, parsed with readFile and Groovy's JsonSlurper (no Pipeline Utility Steps: readJSON is
+ * not a stock step, and a missing step throws NoSuchMethodError, an Error that no `catch (Exception)` sees).
+ */
 def readSummary(String path) {
     if (!fileExists(path)) {
         return null
@@ -178,11 +182,37 @@ def readSummary(String path) {
     def summary = null
     // A summary that cannot be parsed must not hide the run's own verdict: any problem is a warning.
     try {
-        summary = readJSON(file: path)
+        summary = parseJson(readFile(file: path, encoding: 'UTF-8'))
     } catch (Exception e) { // groovylint-disable-line CatchException
         echo "slack-im: WARNING: could not read ${path}: ${e.message}"
     }
     return summary
+}
+
+// JsonSlurper's maps are lazy and not serializable: copy them into plain maps and lists before they
+// reach CPS code (which may save them with the build).
+@NonCPS
+def parseJson(String text) {
+    return plainCopy(new groovy.json.JsonSlurper().parseText(text))
+}
+
+@NonCPS
+def plainCopy(def value) {
+    if (value instanceof Map) {
+        final Map out = [:]
+        for (Map.Entry e : ((Map) value).entrySet()) {
+            out[e.key.toString()] = plainCopy(e.value)
+        }
+        return out
+    }
+    if (value instanceof List) {
+        final List out = []
+        for (def item : (List) value) {
+            out << plainCopy(item)
+        }
+        return out
+    }
+    return value
 }
 
 // "dev: +3 created, 1 updated, 0 deactivated" (plus failed / withheld / skipped when not zero).

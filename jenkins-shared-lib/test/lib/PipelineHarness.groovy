@@ -1,4 +1,3 @@
-import groovy.json.JsonSlurper
 import org.codehaus.groovy.control.CompilerConfiguration
 import org.codehaus.groovy.control.customizers.ImportCustomizer
 
@@ -102,6 +101,8 @@ class PipelineHarness {
         ImportCustomizer imports = new ImportCustomizer()
         imports.addImports('com.cloudbees.groovy.cps.NonCPS')
         config.addCompilationCustomizers(imports)
+        // Unknown steps throw NoSuchMethodError, as in Jenkins.
+        config.scriptBaseClass = 'PipelineScript'
         GroovyShell shell = new GroovyShell(this.class.classLoader, binding(), config)
         return shell.parse(new File(libraryRoot(), relativePath))
     }
@@ -170,12 +171,16 @@ class PipelineHarness {
         b.setVariable('archiveArtifacts', { Map a -> record('archiveArtifacts', [a]); null })
         b.setVariable('junit', { Map a -> record('junit', [a]); null })
         b.setVariable('fileExists', { String path -> record('fileExists', [path]); new File(workspace, path).exists() })
-        b.setVariable('readJSON', { Map a ->
-            record('readJSON', [a])
-            if (a.text != null) {
-                return new JsonSlurper().parseText(a.text.toString())
+        // readFile (workflow-basic-steps). There is deliberately no readJSON: it belongs to Pipeline
+        // Utility Steps, which the step must not need; calling it throws NoSuchMethodError.
+        b.setVariable('readFile', { Object a ->
+            String path = a instanceof Map ? a.file.toString() : a.toString()
+            record('readFile', [a])
+            File f = new File(workspace, path)
+            if (!f.exists()) {
+                throw new PipelineError("java.nio.file.NoSuchFileException: ${path}")
             }
-            return new JsonSlurper().parse(new File(workspace, a.file.toString()))
+            return f.getText('UTF-8')
         })
         return b
     }
