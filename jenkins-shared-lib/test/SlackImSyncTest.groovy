@@ -7,6 +7,8 @@ class SlackImSyncTest {
     static final Map BASE = [system: 'dev', targetUrl: 'https://dev.example.internal/api']
 
     PipelineHarness h = new PipelineHarness()
+    /** What the fake container leaves as junit.xml (with a fixture). */
+    String junitXml = '<testsuites/>'
 
     /** Runs the step; the fake container "exits" with `status` after leaving `fixture` as summary.json. */
     Map run(Map args, Object status = 0, String fixture = null) {
@@ -18,7 +20,7 @@ class SlackImSyncTest {
                 File dir = new File(h.workspace, stepEnv.SLACK_IM_JENKINS_REPORT_DIR)
                 dir.mkdirs()
                 new File(dir, 'summary.json').text = fixtureText(fixture)
-                new File(dir, 'junit.xml').text = '<testsuites/>'
+                new File(dir, 'junit.xml').text = junitXml
             }
             return status
         }
@@ -355,7 +357,19 @@ class SlackImSyncTest {
 
     void assertReportsPublished(String dir = 'slack-im-reports/dev') {
         assert h.calls('archiveArtifacts')*.args == [[artifacts: "${dir}/**".toString(), allowEmptyArchive: true, fingerprint: false]]
-        assert h.calls('junit')*.args == [[allowEmptyResults: true, skipMarkingBuildUnstable: true, testResults: "${dir}/junit.xml".toString()]]
+        assert h.calls('junit')*.args == [[allowEmptyResults: true, skipMarkingBuildUnstable: true, skipMarkingStageUnstable: true, testResults: "${dir}/junit.xml".toString()]]
+    }
+
+    // Item 9 of issue 13: junit marks the stage UNSTABLE too unless skipMarkingStageUnstable.
+    void testJunitFailuresDoNotMarkTheBuildOrTheStage() {
+        junitXml = '<testsuites><testsuite name="slack-im.dev" tests="2" failures="1">' +
+            '<testcase name="bob@example.com"><failure message="HTTP 409"/></testcase><testcase name="ada@example.com"/>' +
+            '</testsuite></testsuites>'
+        Map out = run(BASE + [propagate: false], 3, 'summary-partial.json')
+        assert out.result.result == 'UNSTABLE'
+        assert h.calls('junit').size() == 1
+        assert h.currentBuild.result == 'SUCCESS'
+        assert h.currentBuild.stageResult == 'SUCCESS': 'junit marked the stage: the exit code owns the verdict'
     }
 
     void testReportsArePublishedOnSuccess() {

@@ -15,6 +15,8 @@ class PipelineHarness {
 
     static class FakeBuild {
         String result = 'SUCCESS'
+        /** The result the current stage shows (Jenkins: a WarningAction/ErrorAction on the stage's node). */
+        String stageResult = 'SUCCESS'
         String description
         String displayName
         List<String> getBuildCauses() { return [] }
@@ -117,6 +119,7 @@ class PipelineHarness {
         b.setVariable('error', { String msg ->
             record('error', [msg])
             currentBuild.result = 'FAILURE'
+            currentBuild.stageResult = 'FAILURE'
             throw new PipelineError(msg)
         })
         b.setVariable('unstable', { String msg ->
@@ -124,6 +127,7 @@ class PipelineHarness {
             if (currentBuild.result != 'FAILURE') {
                 currentBuild.result = 'UNSTABLE'
             }
+            currentBuild.stageResult = 'UNSTABLE'
             null
         })
         b.setVariable('string', { Map a -> record('string', [a]); [$class: 'StringBinding'] + a })
@@ -169,7 +173,25 @@ class PipelineHarness {
             return args.returnStdout ? status.toString() : null
         })
         b.setVariable('archiveArtifacts', { Map a -> record('archiveArtifacts', [a]); null })
-        b.setVariable('junit', { Map a -> record('junit', [a]); null })
+        // junit (JUnit plugin): with failing test cases it marks the build UNSTABLE unless
+        // skipMarkingBuildUnstable, and the stage UNSTABLE unless skipMarkingStageUnstable.
+        b.setVariable('junit', { Map a ->
+            record('junit', [a])
+            File f = new File(workspace, a.testResults.toString())
+            int failures = f.exists() ? f.text.findAll(/<(failure|error)[\s>\/]/).size() : 0
+            if (!f.exists() && !a.allowEmptyResults) {
+                throw new PipelineError("No test report files were found: ${a.testResults}")
+            }
+            if (failures > 0) {
+                if (!a.skipMarkingBuildUnstable && currentBuild.result == 'SUCCESS') {
+                    currentBuild.result = 'UNSTABLE'
+                }
+                if (!a.skipMarkingStageUnstable && currentBuild.stageResult == 'SUCCESS') {
+                    currentBuild.stageResult = 'UNSTABLE'
+                }
+            }
+            [failCount: failures]
+        })
         b.setVariable('fileExists', { String path -> record('fileExists', [path]); new File(workspace, path).exists() })
         // readFile (workflow-basic-steps). There is deliberately no readJSON: it belongs to Pipeline
         // Utility Steps, which the step must not need; calling it throws NoSuchMethodError.
