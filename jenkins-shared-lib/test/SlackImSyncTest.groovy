@@ -256,13 +256,29 @@ class SlackImSyncTest {
         assert h.calls('timeout')[0].args == [time: 12, unit: 'MINUTES']
     }
 
+    // Item 11 of issue 13: withEnv drops a variable whose value is empty (the stand-in does too), and
+    // slack-im reads an empty variable as unset: an empty value is left out, by value and by name.
+    void testEmptyValuesAreLeftOutConsistently() {
+        run(BASE + [vars: [tenant: 'acme', suffix: ''], emailDomains: '', notifyChannel: 'C0123'])
+        Map call = runCall()
+        List<String> withEnv = h.calls('withEnv')[0].args
+        assert !withEnv.any { it.startsWith('SLACK_IM_VAR_SUFFIX=') || it.startsWith('SLACK_IM_EMAIL_DOMAINS=') }
+        List<String> names = call.env.SLACK_IM_JENKINS_ENV_NAMES.split(' ') as List
+        assert !names.contains('SLACK_IM_VAR_SUFFIX') && !names.contains('SLACK_IM_EMAIL_DOMAINS')
+        // every name handed to the container has a value in the sh step's environment
+        for (String name : names) {
+            assert call.env.containsKey(name): "-e ${name} names a variable the sh step does not have"
+        }
+        assert call.env.SLACK_IM_VAR_TENANT == 'acme'
+    }
+
     void testDefaults() {
         run(BASE)
         Map env = runCall().env
         assert env.SLACK_IM_JENKINS_ENGINE == 'docker'
         assert env.SLACK_IM_JENKINS_IMAGE == 'slack-im:latest'
         assert env.SLACK_IM_JENKINS_COMMAND == 'sync'
-        assert env.SLACK_IM_JENKINS_NETWORK == ''
+        assert !env.containsKey('SLACK_IM_JENKINS_NETWORK') && !env.containsKey('SLACK_IM_JENKINS_PULL')
         assert !env.containsKey('SLACK_IM_DRY_RUN')
         assert !env.containsKey('SLACK_IM_NOTIFY_CHANNEL')
         assert env.SLACK_IM_JENKINS_CONTAINER_NAME ==~ /slack-im-dev-jenkins-slack-im-sync-42-[0-9a-f]{8}/

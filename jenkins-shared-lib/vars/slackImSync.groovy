@@ -326,24 +326,34 @@ List<String> containerEnv(Map cfg) {
         container["SLACK_IM_VAR_${e.key}".toString()] = e.value
     }
 
-    final List<String> names = new ArrayList<String>(container.keySet())
-    names.addAll(secretVariables(cfg).keySet())
-
+    // An empty value is left out: withEnv drops a variable whose value is empty, and slack-im reads an
+    // empty variable as unset anyway; so `-e NAME` is only given for a variable that has a value.
+    final List<String> names = []
     final List<String> env = []
     for (Map.Entry e : container.entrySet()) {
-        env << "${e.key}=${e.value}".toString()
+        if (str(e.value) != '') {
+            names << e.key.toString()
+            env << "${e.key}=${e.value}".toString()
+        }
     }
+    names.addAll(secretVariables(cfg).keySet())
+
     env << "SLACK_IM_JENKINS_ENV_NAMES=${names.join(' ')}".toString()
     env << "SLACK_IM_JENKINS_ENGINE=${cfg.engine}".toString()
     env << "SLACK_IM_JENKINS_IMAGE=${cfg.image}".toString()
     env << "SLACK_IM_JENKINS_COMMAND=${cfg.command}".toString()
     env << "SLACK_IM_JENKINS_REPORT_DIR=${cfg.reportDir}".toString()
     env << "SLACK_IM_JENKINS_CONTAINER_NAME=${cfg.containerName}".toString()
-    env << "SLACK_IM_JENKINS_NETWORK=${cfg.network ?: ''}".toString()
-    env << "SLACK_IM_JENKINS_PULL=${cfg.pull ?: ''}".toString()
-    env << "SLACK_IM_JENKINS_TEMPLATES_DIR=${cfg.templatesDir ?: ''}".toString()
-    if (cfg.caBundle) {
-        env << "SLACK_IM_JENKINS_CA_FILE=${cfg.caBundle}".toString()
+    final Map<String, String> optionalSettings = [
+        SLACK_IM_JENKINS_NETWORK      : str(cfg.network),
+        SLACK_IM_JENKINS_PULL         : str(cfg.pull),
+        SLACK_IM_JENKINS_TEMPLATES_DIR: str(cfg.templatesDir),
+        SLACK_IM_JENKINS_CA_FILE      : str(cfg.caBundle),
+    ]
+    for (Map.Entry e : optionalSettings.entrySet()) {
+        if (e.value) {
+            env << "${e.key}=${e.value}".toString()
+        }
     }
     return env
 }

@@ -61,7 +61,13 @@ class PipelineHarness {
     Map<String, String> currentStepEnv() {
         Map<String, String> out = new LinkedHashMap<String, String>()
         for (Map<String, String> scope : scopes) {
-            out.putAll(scope)
+            scope.each { k, v ->
+                if (v == null) {
+                    out.remove(k)
+                } else {
+                    out[k] = v
+                }
+            }
         }
         return out
     }
@@ -154,7 +160,9 @@ class PipelineHarness {
                 String s = v.toString()
                 int eq = s.indexOf('=')
                 assert eq > 0: "withEnv entry without '=': ${s}"
-                scope[s.substring(0, eq)] = s.substring(eq + 1)
+                // Like Jenkins (EnvVars.override): an empty value removes the variable.
+                String value = s.substring(eq + 1)
+                scope[s.substring(0, eq)] = value.isEmpty() ? null : value
             }
             scoped(scope, body)
         })
