@@ -13,13 +13,16 @@ class SlackImSyncTest {
     /** Runs the step; the fake container "exits" with `status` after leaving `fixture` as summary.json. */
     Map run(Map args, Object status = 0, String fixture = null) {
         h.shHandler = { Map shArgs, Map stepEnv ->
+            if (shArgs.label == 'slack-im: empty the report folder') {
+                return h.runForReal(shArgs, stepEnv)
+            }
             if (status instanceof Closure) {
                 return status.call(shArgs, stepEnv)
             }
             if (fixture && shArgs.returnStatus) {
                 File dir = new File(h.workspace, stepEnv.SLACK_IM_JENKINS_REPORT_DIR)
                 dir.mkdirs()
-                new File(dir, 'summary.json').text = fixtureText(fixture)
+                new File(dir, 'summary.json').text = withRunId(fixtureText(fixture), stepEnv.SLACK_IM_RUN_ID)
                 new File(dir, 'junit.xml').text = junitXml
             }
             return status
@@ -32,6 +35,11 @@ class SlackImSyncTest {
             thrown = t
         }
         return [result: result, thrown: thrown]
+    }
+
+    /** The fixture as the binary writes it when SLACK_IM_RUN_ID is set: run_id first. */
+    static String withRunId(String json, String runId) {
+        return runId == null ? json : json.replaceFirst(/^\s*\{/, '{"run_id": "' + runId + '",')
     }
 
     static String fixtureText(String name) {
@@ -51,7 +59,7 @@ class SlackImSyncTest {
     }
 
     void assertNoContainerRun() {
-        assert h.calls('sh').isEmpty()
+        assert h.calls('sh').isEmpty() || h.calls('sh')*.args.label == ['slack-im: empty the report folder']
         assert h.calls('withCredentials').isEmpty()
     }
 
@@ -334,7 +342,7 @@ class SlackImSyncTest {
         String msg = errorMessage(run(BASE, { Map a, Map e ->
             if (a.returnStatus) {
                 h.writeWorkspaceFile("${e.SLACK_IM_JENKINS_REPORT_DIR}/summary.json",
-                    '{"system":"dev","exit_code":2,"error":"templates/dev/create.json: undefined value user.emial","counts":{}}')
+                    '{"run_id":"' + e.SLACK_IM_RUN_ID + '","system":"dev","exit_code":2,"error":"templates/dev/create.json: undefined value user.emial","counts":{}}')
             }
             2
         }))
@@ -420,7 +428,86 @@ class SlackImSyncTest {
 
     void testNoCleanupCallWhenTheRunReturned() {
         run(BASE, 0)
-        assert h.calls('sh').size() == 1
+        assert h.calls('sh')*.args.label == ['slack-im: empty the report folder', 'slack-im sync (dev)']
+    }
+
+    // Item 2 of issue 13: a previous build's reports are never published as this run's.
+    void leaveStaleReports(String dir = 'slack-im-reports/dev') {
+        h.writeWorkspaceFile("${dir}/summary.json", fixtureText('summary-ok.json'))
+        h.writeWorkspaceFile("${dir}/junit.xml", '<testsuites><testcase name="stale"><failure/></testcase></testsuites>')
+        h.writeWorkspaceFile("${dir}/summary.md", 'stale')
+    }
+
+    void testMissingCredentialPublishesNoStaleReports() {
+        leaveStaleReports()
+        h.missingCredentials << 'slack-im-dev-target-token'
+        Map out = run(BASE, 0)
+        assert out.thrown instanceof PipelineError && out.thrown.message.contains('slack-im-dev-target-token')
+        assert h.calls('sh')*.args.label == ['slack-im: empty the report folder', 'slack-im: remove the container']
+        List<String> order = h.callStack*.name
+        assert order.indexOf('sh') < order.indexOf('withCredentials'): 'the folder is emptied before anything else'
+        assert new File(h.workspace, 'slack-im-reports/dev').list() == [] as String[]
+        assert h.currentBuild.description == null
+    }
+
+    void testEngineMissingPublishesNoStaleReports() {
+        leaveStaleReports()
+        Map out = run(BASE, 127)
+        assert out.thrown instanceof PipelineError
+        assert !new File(h.workspace, 'slack-im-reports/dev/summary.json').exists()
+        assert out.result == null && h.currentBuild.description == 'dev: sync failed, exit 127: ' +
+            'the container engine or the image entrypoint was not found'
+    }
+
+    void testASummaryFromAnotherRunIsIgnored() {
+        Map out = run(BASE, { Map a, Map e ->
+            if (a.label == 'slack-im sync (dev)') {
+                h.writeWorkspaceFile("${e.SLACK_IM_JENKINS_REPORT_DIR}/summary.json",
+                    withRunId(fixtureText('summary-ok.json'), 'jenkins-slack-im-sync-41-0000'))
+            }
+            0
+        })
+        assert out.thrown == null
+        assert out.result.summary == null
+        assert h.calls('echo').any { it.args.contains("is not this run's (run_id 'jenkins-slack-im-sync-41-0000'") }
+        assert !h.currentBuild.description.contains('created')
+    }
+
+    void testTheRunIdIsNewForEveryCallAndPassedToTheContainer() {
+        run(BASE, 0, 'summary-ok.json')
+        String first = runCall().env.SLACK_IM_RUN_ID
+        assert first ==~ /jenkins-slack-im-sync-42-[0-9a-f-]{36}/
+        assert runCall().env.SLACK_IM_JENKINS_ENV_NAMES.split(' ').contains('SLACK_IM_RUN_ID')
+        h = new PipelineHarness()
+        run(BASE, 0, 'summary-ok.json')
+        assert runCall().env.SLACK_IM_RUN_ID != first
+    }
+
+    // Item 5 of issue 13: a symbolic link on the report folder's path is refused before anything runs.
+    void testSymlinkedReportFolderIsRefused() {
+        File outside = File.createTempDir('slack-im-outside', '')
+        new File(outside, 'keep.txt').text = 'precious'
+        for (List<String> link : [['slack-im-reports', 'slack-im-reports/dev'], ['out/sync', 'out/sync']]) {
+            h = new PipelineHarness()
+            File l = new File(h.workspace, link[0])
+            l.parentFile.mkdirs()
+            java.nio.file.Files.createSymbolicLink(l.toPath(), outside.toPath())
+            String msg = errorMessage(run(BASE + [reportDir: link[1]], 0, 'summary-ok.json'))
+            assert msg.contains("the report folder '${link[1]}' is or lies under a symbolic link")
+            assert new File(outside, 'keep.txt').text == 'precious'
+            assert outside.list() as List == ['keep.txt']
+            assert h.calls('withCredentials').isEmpty()
+            assert h.calls('archiveArtifacts').isEmpty() && h.calls('junit').isEmpty()
+            assert h.calls('sh').size() == 1
+        }
+    }
+
+    // Item 13 of issue 13: sh and a container engine need a Unix agent.
+    void testNonUnixAgentIsRefused() {
+        h.unix = false
+        String msg = errorMessage(run(BASE, 0))
+        assert msg.contains('needs a Unix agent')
+        assert h.calls('sh').isEmpty()
     }
 
     void testDescriptionFromSummary() {

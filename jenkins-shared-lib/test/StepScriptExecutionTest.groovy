@@ -134,6 +134,16 @@ case "$1" in -u) echo 1000 ;; -g) echo 1001 ;; *) exec /usr/bin/id "$@" ;; esac
         assert r.stdout.contains('slack-im: exit code 3')
     }
 
+    void testRunScriptRefusesASymlinkedReportFolder() {
+        File outside = File.createTempDir('slack-im-outside', '')
+        java.nio.file.Files.createSymbolicLink(new File(ws, 'slack-im-reports').toPath(), outside.toPath())
+        Map r = execute([])
+        assert r.rc == 125
+        assert r.stderr.contains('is a symbolic link')
+        assert r.argv.isEmpty()
+        assert outside.list().length == 0
+    }
+
     void testSummaryWrittenByTheContainerLandsInTheReportDir() {
         File fixture = new File(PipelineHarness.libraryRoot(), 'test/fixtures/summary-ok.json')
         Map r = execute(['reportDir=reports/nightly'], [FAKE_SUMMARY: fixture.path])

@@ -105,9 +105,14 @@ Map defaultConfig() {
  */
 def call(Map args = [:]) {
     final Map cfg = validate(args ?: [:])
+    if (!isUnix()) {
+        error('slackImSync needs a Unix agent: it runs sh and docker or podman (this agent is not Unix)')
+    }
 
     final String system = cfg.system
     final String reportDir = cfg.reportDir
+    // Before anything else (credentials, engine): no previous build's report can be published as this one's.
+    emptyReportDir(reportDir)
     final List<String> envList = containerEnv(cfg)
     final List bindings = credentialBindings(cfg)
 
@@ -131,7 +136,7 @@ def call(Map args = [:]) {
             // skipMarkingStageUnstable too: otherwise junit still marks the stage UNSTABLE on failed cases.
             junit(allowEmptyResults: true, skipMarkingBuildUnstable: true, skipMarkingStageUnstable: true,
                   testResults: "${reportDir}/junit.xml")
-            summary = readSummary("${reportDir}/summary.json")
+            summary = readSummary("${reportDir}/summary.json", cfg.runId)
             description = describe(system, cfg.command, rc, summary)
             if (description) {
                 final String previous = currentBuild.description
@@ -177,7 +182,7 @@ Map verdict(Map cfg, Integer rc, def summary, String description) {
  * summary.json, parsed with readFile and Groovy's JsonSlurper (no Pipeline Utility Steps: readJSON is
  * not a stock step, and a missing step throws NoSuchMethodError, an Error that no `catch (Exception)` sees).
  */
-def readSummary(String path) {
+def readSummary(String path, String runId) {
     if (!fileExists(path)) {
         return null
     }
@@ -188,7 +193,33 @@ def readSummary(String path) {
     } catch (Exception e) { // groovylint-disable-line CatchException
         echo "slack-im: WARNING: could not read ${path}: ${e.message}"
     }
+    if (summary == null) {
+        return null
+    }
+    // Only this run's summary counts: the container echoes SLACK_IM_RUN_ID back as run_id.
+    final String got = summary instanceof Map ? str(summary.run_id) : ''
+    if (got != runId) {
+        echo "slack-im: WARNING: ${path} is not this run's (run_id '${got}', expected '${runId}'): ignored"
+        return null
+    }
     return summary
+}
+
+/*
+ * Empties the report folder (deletes it and creates it again), refusing a folder that is, or lies
+ * under, a symbolic link: rm, the container engine and archiveArtifacts would all follow it.
+ */
+void emptyReportDir(String reportDir) {
+    Integer status = null
+    withEnv(["SLACK_IM_JENKINS_REPORT_DIR=${reportDir}"]) {
+        status = sh(label: 'slack-im: empty the report folder', returnStatus: true, script: prepareScript())
+    }
+    if (status == 3) {
+        error("slackImSync: the report folder '${reportDir}' is or lies under a symbolic link; refused " +
+              '(it would be emptied, written and archived through the link). Use a plain folder in the workspace.')
+    } else if (status != 0) {
+        error("slackImSync: cannot empty the report folder '${reportDir}' (exit ${status}); see the console log")
+    }
 }
 
 // JsonSlurper's maps are lazy and not serializable: copy them into plain maps and lists before they
@@ -297,6 +328,7 @@ List<String> containerEnv(Map cfg) {
     container.SLACK_IM_SYSTEM = cfg.system
     container.SLACK_IM_TARGET_URL = cfg.targetUrl
     container.SLACK_IM_REPORT_DIR = '/reports'
+    container.SLACK_IM_RUN_ID = cfg.runId
     if (cfg.dryRun) {
         container.SLACK_IM_DRY_RUN = 'true'
     }
@@ -383,14 +415,50 @@ List credentialBindings(Map cfg) {
     return bindings
 }
 
+// Shell function shared by the scripts: exits with code $2 when $PWD/$1 is, or lies under, a symbolic link.
+String refuseSymlinksFunction() {
+    return '''\
+refuse_symlinks() {
+  path="$PWD"
+  old_ifs="$IFS"
+  IFS=/
+  set -f
+  for segment in $1; do
+    path="$path/$segment"
+    if [ -L "$path" ]; then
+      echo "slack-im: $path is a symbolic link: refusing to use the report folder through it" >&2
+      exit "$2"
+    fi
+  done
+  set +f
+  IFS="$old_ifs"
+}
+'''
+}
+
+/*
+ * Empties the report folder: a constant script; the folder comes from SLACK_IM_JENKINS_REPORT_DIR
+ * (validated: relative, no '..'). Exit 3: a symbolic link on the path; 1: could not empty it.
+ */
+String prepareScript() {
+    return 'set +x\n' + refuseSymlinksFunction() + '''\
+refuse_symlinks "$SLACK_IM_JENKINS_REPORT_DIR" 3
+report_dir="$PWD/$SLACK_IM_JENKINS_REPORT_DIR"
+if ! rm -rf "$report_dir" || ! mkdir -p "$report_dir"; then
+  echo "slack-im: cannot empty the report folder $report_dir" >&2
+  exit 1
+fi
+'''
+}
+
 /*
  * The script run by `sh`: a constant. POSIX sh, works under Jenkins' `sh -xe` and plain `sh`.
  * Exit codes: the container's, or 125 (report folder / engine problem), 127 (engine not found).
  */
 String runScript() {
-    return '''\
-set +x
+    return 'set +x\n' + refuseSymlinksFunction() + '''\
 engine="$SLACK_IM_JENKINS_ENGINE"
+refuse_symlinks "$SLACK_IM_JENKINS_REPORT_DIR" 125
 report_dir="$PWD/$SLACK_IM_JENKINS_REPORT_DIR"
 if ! command -v "$engine" >/dev/null 2>&1; then
   echo "slack-im: container engine '$engine' not found on this agent" >&2
@@ -588,7 +656,11 @@ Map normalize(Map args, String containerBin, String buildTag, List<String> probl
         workspacePath('templatesDir', cfg.templatesDir, problems)
     }
 
-    final String tag = "slack-im-${system}-${buildTag ?: 'run'}-${UUID.randomUUID().toString().take(8)}"
+    // A new id per call: the container echoes it back in summary.json (run_id), so a report that is not
+    // this call's is never taken for it.
+    final String nonce = "${UUID.randomUUID()}"
+    cfg.runId = "${buildTag ?: 'run'}-${nonce}".toString()
+    final String tag = "slack-im-${system}-${buildTag ?: 'run'}-${nonce.take(8)}"
     cfg.containerName = tag.replaceAll(/[^A-Za-z0-9_.-]/, '-').replaceAll(/^[^A-Za-z0-9]+/, '').take(120)
     return cfg
 }

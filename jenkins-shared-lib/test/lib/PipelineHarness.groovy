@@ -44,6 +44,10 @@ class PipelineHarness {
     final Map<String, String> credentials = [:]
     /** Every secret value the fake withCredentials handed out. */
     final Set<String> secretValuesHandedOut = new LinkedHashSet<String>()
+    /** Credentials ids that do not exist: withCredentials fails on them, as Jenkins does. */
+    final Set<String> missingCredentials = new LinkedHashSet<String>()
+    /** What isUnix() answers. */
+    boolean unix = true
     /** Called for every `sh`: (Map args, Map<String,String> stepEnv) -> status (Integer) or stdout. */
     Closure shHandler = { Map args, Map stepEnv -> 0 }
 
@@ -142,6 +146,11 @@ class PipelineHarness {
             record('withCredentials', [bindings])
             Map<String, String> scope = [:]
             for (Map binding : bindings) {
+                if (missingCredentials.contains(binding.credentialsId)) {
+                    throw new PipelineError("Could not find credentials entry with ID '${binding.credentialsId}'")
+                }
+            }
+            for (Map binding : bindings) {
                 String value
                 if (binding.$class == 'FileBinding') {
                     value = "/var/jenkins/workspace/slack-im-sync@tmp/secretFiles/${binding.credentialsId}/ca.pem".toString()
@@ -180,6 +189,7 @@ class PipelineHarness {
             }
             return args.returnStdout ? status.toString() : null
         })
+        b.setVariable('isUnix', { -> record('isUnix', []); unix })
         b.setVariable('archiveArtifacts', { Map a -> record('archiveArtifacts', [a]); null })
         // junit (JUnit plugin): with failing test cases it marks the build UNSTABLE unless
         // skipMarkingBuildUnstable, and the stage UNSTABLE unless skipMarkingStageUnstable.
@@ -222,6 +232,18 @@ class PipelineHarness {
         } finally {
             scopes.remove(scopes.size() - 1)
         }
+    }
+
+    /** Runs an sh step's script for real with /bin/sh in the fake workspace and the step's environment. */
+    int runForReal(Map args, Map<String, String> stepEnv) {
+        ProcessBuilder pb = new ProcessBuilder(['sh', '-c', args.script.toString()]).directory(workspace)
+        pb.environment().putAll(stepEnv)
+        pb.redirectErrorStream(true)
+        Process p = pb.start()
+        String output = p.inputStream.text
+        int status = p.waitFor()
+        record('sh output', [output])
+        return status
     }
 
     /** Writes a file into the fake workspace (e.g. what the container would leave in the report folder). */
