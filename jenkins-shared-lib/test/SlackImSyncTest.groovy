@@ -47,7 +47,7 @@ class SlackImSyncTest {
     }
 
     Map runCall() {
-        List<Map> runs = h.calls('sh').findAll { it.args.returnStatus && it.args.script.contains('set -- run') }
+        List<Map> runs = h.calls('sh').findAll { it.args.returnStatus && it.args.script.contains('set -- create') }
         assert runs.size() == 1: h.printCallStack()
         return runs[0]
     }
@@ -180,7 +180,7 @@ class SlackImSyncTest {
         assert names.every { it ==~ /[A-Z][A-Z0-9_]*/ }
         assert !names.any { it.startsWith('SLACK_IM_JENKINS_') }: 'step-internal settings must not reach the container'
         String script = call.args.script
-        assert script.contains('set -- "$@" -e "$name"')
+        assert script.contains('set -- "$@" -e "$variable"')
         assert !script.contains('SLACK_BOT_TOKEN=')
         // the secrets are in the sh step's environment (from withCredentials), nowhere else
         assert call.env.SLACK_BOT_TOKEN == PipelineHarness.fakeSecret('slack-im-slack-bot-token')
@@ -359,7 +359,7 @@ class SlackImSyncTest {
     }
 
     void testEngineAndUnknownExitCodes() {
-        assert errorMessage(run(BASE, 125)).contains('the container engine could not run the container')
+        assert errorMessage(run(BASE, 125)).contains('the container engine could not create, fill or run the container')
         h = new PipelineHarness()
         assert errorMessage(run(BASE, 127)).contains('not found')
         h = new PipelineHarness()
@@ -413,7 +413,7 @@ class SlackImSyncTest {
 
     void testReportsArePublishedAndContainerRemovedWhenShThrows() {
         Map out = run(BASE + [reportDir: 'out/sync'], { Map a, Map e ->
-            if (a.returnStatus && a.script.contains('set -- run')) {
+            if (a.returnStatus && a.script.contains('set -- create')) {
                 throw new InterruptedException('Timeout has been exceeded')
             }
             0

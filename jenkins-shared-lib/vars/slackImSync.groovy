@@ -26,7 +26,7 @@ Map exitCodeMeanings() {
         2  : 'bad configuration or template',
         3  : 'partial: some actions failed, the rest applied',
         4  : 'a guard withheld deactivations, everything else applied',
-        125: 'the container engine could not run the container (engine, image pull, options or report folder)',
+        125: 'the container engine could not create, fill or run the container (engine, image, options, copies)',
         126: 'the image entrypoint could not be executed',
         127: 'the container engine or the image entrypoint was not found',
         137: 'the container was killed (timeout, out of memory or aborted build)',
@@ -354,6 +354,10 @@ List<String> containerEnv(Map cfg) {
     if (cfg.caBundle || cfg.caCredentialsId) {
         container.SSL_CERT_FILE = '/etc/slack-im/ca.pem'
     }
+    if (cfg.templatesDir) {
+        // copied into the container there (the image's own /templates stay untouched)
+        container.SLACK_IM_TEMPLATES = '/workspace-templates'
+    }
     for (Map.Entry e : cfg.vars.entrySet()) {
         container["SLACK_IM_VAR_${e.key}".toString()] = e.value
     }
@@ -453,55 +457,76 @@ fi
 
 /*
  * The script run by `sh`: a constant. POSIX sh, works under Jenkins' `sh -xe` and plain `sh`.
- * Exit codes: the container's, or 125 (report folder / engine problem), 127 (engine not found).
+ * Nothing from the agent is bind-mounted: the engine's daemon may run elsewhere (DOCKER_HOST=tcp://…,
+ * a dind sidecar, docker.sock mounted into an agent container), where agent paths do not exist or are
+ * other files. The container is created, its inputs (report folder, CA bundle, templates) copied in,
+ * started, and the reports copied out; it is removed on exit.
+ * Exit codes: the container's, or 125 (engine, copy or report folder problem), 127 (engine not found).
  */
 String runScript() {
     return 'set +x\n' + refuseSymlinksFunction() + '''\
 engine="$SLACK_IM_JENKINS_ENGINE"
+name="$SLACK_IM_JENKINS_CONTAINER_NAME"
 refuse_symlinks "$SLACK_IM_JENKINS_REPORT_DIR" 125
 report_dir="$PWD/$SLACK_IM_JENKINS_REPORT_DIR"
+fail() {
+  echo "slack-im: $*" >&2
+  exit 125
+}
 if ! command -v "$engine" >/dev/null 2>&1; then
   echo "slack-im: container engine '$engine' not found on this agent" >&2
   exit 127
 fi
-if ! mkdir -p "$report_dir" || ! rm -f "$report_dir/summary.json" "$report_dir/summary.md" "$report_dir/junit.xml"; then
-  echo "slack-im: cannot prepare the report folder $report_dir" >&2
-  exit 125
-fi
-set -- run --rm --name "$SLACK_IM_JENKINS_CONTAINER_NAME" --cap-drop ALL --security-opt no-new-privileges
-# The image runs as 65532. On a non-root agent, run as the agent's user instead, so the report files
-# belong to it (rootless podman: keep the user's id inside the container). On a root agent keep the
-# image's non-root user and let it write the report folder.
-if [ "$(id -u)" != 0 ]; then
-  if [ "$engine" = podman ]; then
-    set -- "$@" --userns keep-id
+mkdir -p "$report_dir" || fail "cannot create the report folder $report_dir"
+stage=$(mktemp -d "${TMPDIR:-/tmp}/slack-im.XXXXXX") || fail "cannot create a temporary folder"
+created=""
+finish() {
+  if [ -n "$created" ]; then
+    "$engine" rm -f "$name" >/dev/null 2>&1 || true
   fi
-  set -- "$@" --user "$(id -u):$(id -g)"
-elif ! chmod 0777 "$report_dir"; then
-  echo "slack-im: cannot make the report folder $report_dir writable" >&2
-  exit 125
+  rm -rf "$stage"
+}
+trap finish EXIT
+trap 'exit 143' HUP INT TERM
+# The container's user (65532) writes /reports.
+mkdir "$stage/in" "$stage/in/reports" && chmod 0777 "$stage/in/reports" || fail "cannot prepare $stage"
+if [ -n "${SLACK_IM_JENKINS_CA_FILE:-}" ]; then
+  case "$SLACK_IM_JENKINS_CA_FILE" in
+    /*) ca="$SLACK_IM_JENKINS_CA_FILE" ;;
+    *) ca="$PWD/$SLACK_IM_JENKINS_CA_FILE" ;;
+  esac
+  # A copy the container's user can read: a Secret file credential is 0400 in a 0700 folder.
+  mkdir -p "$stage/in/etc/slack-im" && cp "$ca" "$stage/in/etc/slack-im/ca.pem" &&
+    chmod 0444 "$stage/in/etc/slack-im/ca.pem" || fail "cannot read the CA bundle $ca"
 fi
+if [ -n "${SLACK_IM_JENKINS_TEMPLATES_DIR:-}" ]; then
+  templates="$PWD/$SLACK_IM_JENKINS_TEMPLATES_DIR"
+  [ -d "$templates" ] || fail "templatesDir $SLACK_IM_JENKINS_TEMPLATES_DIR is not a folder in the workspace"
+  cp -R "$templates" "$stage/in/workspace-templates" && chmod -R a+rX "$stage/in/workspace-templates" ||
+    fail "cannot copy the templates from $templates"
+fi
+set -- create --name "$name" --cap-drop ALL --security-opt no-new-privileges
 if [ -n "${SLACK_IM_JENKINS_PULL:-}" ]; then
   set -- "$@" --pull "$SLACK_IM_JENKINS_PULL"
 fi
 if [ -n "${SLACK_IM_JENKINS_NETWORK:-}" ]; then
   set -- "$@" --network "$SLACK_IM_JENKINS_NETWORK"
 fi
-# Names only: the engine reads each value from this environment.
-for name in $SLACK_IM_JENKINS_ENV_NAMES; do
-  set -- "$@" -e "$name"
+# Names only: the engine client reads each value from this environment.
+for variable in $SLACK_IM_JENKINS_ENV_NAMES; do
+  set -- "$@" -e "$variable"
 done
-set -- "$@" -v "$report_dir:/reports"
-if [ -n "${SLACK_IM_JENKINS_TEMPLATES_DIR:-}" ]; then
-  set -- "$@" -v "$PWD/$SLACK_IM_JENKINS_TEMPLATES_DIR:/templates:ro"
-fi
-if [ -n "${SLACK_IM_JENKINS_CA_FILE:-}" ]; then
-  set -- "$@" -v "$SLACK_IM_JENKINS_CA_FILE:/etc/slack-im/ca.pem:ro"
-fi
 set -- "$@" "$SLACK_IM_JENKINS_IMAGE" "$SLACK_IM_JENKINS_COMMAND"
 echo "slack-im: $engine $*"
+created=1
+"$engine" "$@" >/dev/null || fail "$engine create failed (engine, image or options)"
+"$engine" cp "$stage/in/." "$name:/" || fail "$engine cp could not copy the inputs into the container"
+echo "slack-im: $engine start --attach $name"
 rc=0
-"$engine" "$@" || rc=$?
+"$engine" start --attach "$name" || rc=$?
+if ! "$engine" cp "$name:/reports/." "$report_dir"; then
+  echo "slack-im: WARNING: could not copy the reports out of the container" >&2
+fi
 echo "slack-im: exit code $rc"
 exit "$rc"
 '''

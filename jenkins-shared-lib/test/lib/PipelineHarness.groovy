@@ -46,6 +46,10 @@ class PipelineHarness {
     final Set<String> secretValuesHandedOut = new LinkedHashSet<String>()
     /** Credentials ids that do not exist: withCredentials fails on them, as Jenkins does. */
     final Set<String> missingCredentials = new LinkedHashSet<String>()
+    /** credentials id -> content of a Secret file credential (default: a fake PEM). */
+    final Map<String, String> credentialFiles = [:]
+    /** false (default): secret files are deleted when withCredentials ends, as in Jenkins. */
+    boolean keepSecretFiles = false
     /** What isUnix() answers. */
     boolean unix = true
     /** Called for every `sh`: (Map args, Map<String,String> stepEnv) -> status (Integer) or stdout. */
@@ -150,17 +154,26 @@ class PipelineHarness {
                     throw new PipelineError("Could not find credentials entry with ID '${binding.credentialsId}'")
                 }
             }
+            List<File> secretDirs = []
             for (Map binding : bindings) {
                 String value
                 if (binding.$class == 'FileBinding') {
-                    value = "/var/jenkins/workspace/slack-im-sync@tmp/secretFiles/${binding.credentialsId}/ca.pem".toString()
+                    File f = writeSecretFile(binding.credentialsId.toString())
+                    secretDirs << f.parentFile
+                    value = f.path
                 } else {
                     value = credentials[binding.credentialsId] ?: fakeSecret(binding.credentialsId)
                     secretValuesHandedOut << value
                 }
                 scope[binding.variable] = value
             }
-            scoped(scope, body)
+            try {
+                return scoped(scope, body)
+            } finally {
+                if (!keepSecretFiles) {
+                    secretDirs.each { it.deleteDir() }
+                }
+            }
         })
         b.setVariable('withEnv', { List vars, Closure body ->
             record('withEnv', [vars])
@@ -232,6 +245,20 @@ class PipelineHarness {
         } finally {
             scopes.remove(scopes.size() - 1)
         }
+    }
+
+    /**
+     * Writes a Secret file credential the way the Credentials Binding plugin does on an agent:
+     * <workspace>@tmp/secretFiles/<random>/<file name>, the file 0400 and its folder 0700.
+     */
+    File writeSecretFile(String credentialsId) {
+        File dir = new File("${workspace.path}@tmp/secretFiles/${UUID.randomUUID()}")
+        dir.mkdirs()
+        File f = new File(dir, 'ca.pem')
+        f.text = credentialFiles[credentialsId] ?: "-----BEGIN CERTIFICATE-----\nfake ${credentialsId}\n-----END CERTIFICATE-----\n"
+        java.nio.file.Files.setPosixFilePermissions(f.toPath(), java.nio.file.attribute.PosixFilePermissions.fromString('r--------'))
+        java.nio.file.Files.setPosixFilePermissions(dir.toPath(), java.nio.file.attribute.PosixFilePermissions.fromString('rwx------'))
+        return f
     }
 
     /** Runs an sh step's script for real with /bin/sh in the fake workspace and the step's environment. */
