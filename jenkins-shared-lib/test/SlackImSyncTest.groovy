@@ -4,7 +4,8 @@
  */
 class SlackImSyncTest {
 
-    static final Map BASE = [system: 'dev', targetUrl: 'https://dev.example.internal/api']
+    static final Map BASE = [system: 'dev', targetUrl: 'https://dev.example.internal/api',
+                             image: 'registry.example.com/slack-im/slack-im:1.2.0']
 
     PipelineHarness h = new PipelineHarness()
     /** What the fake container leaves as junit.xml (with a fixture). */
@@ -100,6 +101,29 @@ class SlackImSyncTest {
         assert errorMessage(run([system: 'dev'])).contains("the 'targetUrl' parameter is required")
         h = new PipelineHarness()
         assert errorMessage(run([system: 'dev', targetUrl: 'ftp://x'])).contains('must be an http:// or https:// URL')
+    }
+
+    // Item 13 of issue 13: no default image that no agent has.
+    void testImageIsRequired() {
+        String msg = errorMessage(run([system: 'dev', targetUrl: 'https://x.example']))
+        assert msg.contains("the 'image' parameter is required")
+        assertNoContainerRun()
+    }
+
+    // Item 13 of issue 13: a moving tag without pull: 'always' is warned about.
+    void testMovingTagWithoutPullAlwaysIsWarnedAbout() {
+        run(BASE + [image: 'registry.example.com/slack-im/slack-im:latest'], 0)
+        assert h.calls('echo').any { it.args.contains("has a moving tag; without pull: 'always'") }
+        for (Map ok : [[image: 'registry.example.com:5000/slack-im/slack-im:latest', pull: 'always'],
+                       [image: 'registry.example.com:5000/slack-im/slack-im:1.2.0'],
+                       [image: 'slack-im@sha256:0123']]) {
+            h = new PipelineHarness()
+            run(BASE + ok, 0)
+            assert !h.calls('echo').any { it.args.contains('moving tag') }: ok
+        }
+        h = new PipelineHarness()
+        run(BASE + [image: 'registry.example.com:5000/slack-im/slack-im'], 0)
+        assert h.calls('echo').any { it.args.contains('moving tag') }
     }
 
     void testBadEngineIsAnError() {
@@ -284,12 +308,12 @@ class SlackImSyncTest {
         run(BASE)
         Map env = runCall().env
         assert env.SLACK_IM_JENKINS_ENGINE == 'docker'
-        assert env.SLACK_IM_JENKINS_IMAGE == 'slack-im:latest'
+        assert env.SLACK_IM_JENKINS_IMAGE == 'registry.example.com/slack-im/slack-im:1.2.0'
         assert env.SLACK_IM_JENKINS_COMMAND == 'sync'
         assert !env.containsKey('SLACK_IM_JENKINS_NETWORK') && !env.containsKey('SLACK_IM_JENKINS_PULL')
         assert !env.containsKey('SLACK_IM_DRY_RUN')
         assert !env.containsKey('SLACK_IM_NOTIFY_CHANNEL')
-        assert env.SLACK_IM_JENKINS_CONTAINER_NAME ==~ /slack-im-dev-jenkins-slack-im-sync-42-[0-9a-f]{8}/
+        assert env.SLACK_IM_JENKINS_CONTAINER_NAME ==~ /slack-im-dev-jenkins-slack-im-sync-42-[0-9a-f]{8}-[0-9a-f]{3}/
         assert h.calls('timeout')[0].args == [time: 30, unit: 'MINUTES']
     }
 
@@ -525,7 +549,7 @@ class SlackImSyncTest {
 
     void testDescriptionForDryRunAndAppendsToPrevious() {
         h.currentBuild.description = 'deployed 1.4.2'
-        run([system: 'modeloffice', targetUrl: 'https://mo.example', dryRun: true], 0, 'summary-dryrun.json')
+        run([system: 'modeloffice', targetUrl: 'https://mo.example', image: 'slack-im:1.0', dryRun: true], 0, 'summary-dryrun.json')
         assert h.currentBuild.description == 'deployed 1.4.2; modeloffice (dry run): +5 to create, 2 to update, 1 to deactivate'
     }
 
@@ -535,6 +559,28 @@ class SlackImSyncTest {
         h = new PipelineHarness()
         run(BASE, 2)
         assert h.currentBuild.description == 'dev: sync failed, exit 2: bad configuration or template'
+    }
+
+    // Item 7 of issue 13: exit 3/4 without a summary is not "sync ok".
+    void testExitThreeOrFourWithoutSummaryIsDescribedAsSuch() {
+        run(BASE, 3)
+        assert h.currentBuild.description ==
+            'dev: sync exit 3: partial: some actions failed, the rest applied (no summary.json from this run)'
+        h = new PipelineHarness()
+        run(BASE, 4)
+        assert h.currentBuild.description.startsWith('dev: sync exit 4: a guard withheld deactivations')
+        assert !h.currentBuild.description.contains(' ok')
+    }
+
+    // Item 13 of issue 13: a long BUILD_TAG must not cut the container name's unique suffix.
+    void testContainerNameKeepsItsUniqueSuffix() {
+        h.env.BUILD_TAG = 'jenkins-' + 'very-long-folder/'.multiply(12) + 'PR-1234-42'
+        run(BASE, 0)
+        String name = runCall().env.SLACK_IM_JENKINS_CONTAINER_NAME
+        String nonce = runCall().env.SLACK_IM_RUN_ID[-36..-1].take(12)
+        assert name.endsWith('-' + nonce)
+        assert name.length() <= 128
+        assert name ==~ /[A-Za-z0-9][A-Za-z0-9_.-]*/
     }
 
     void testUnreadableSummaryIsAWarningNotACrash() {

@@ -73,7 +73,7 @@ case "$1" in -u) echo 1000 ;; -g) echo 1001 ;; *) exec /usr/bin/id "$@" ;; esac
 
     /** Renders step.sh/step.env, then runs them as the end-to-end test will: source env, sh -xe step.sh. */
     Map execute(List<String> params, Map<String, String> extraEnv = [:], List<String> shell = ['sh', '-xe']) {
-        Map rendered = StepRenderer.render(['system=dev', 'targetUrl=http://127.0.0.1:8080'] + params)
+        Map rendered = StepRenderer.render(['system=dev', 'targetUrl=http://127.0.0.1:8080', 'image=slack-im:test'] + params)
         StepRenderer.write(out, rendered)
         List<String> cmd = ['sh', '-c', 'set -a; . "$1"; set +a; shift; exec "$@"', 'sh',
                             new File(out, 'step.env').path] + shell + [new File(out, 'step.sh').path]
@@ -117,7 +117,7 @@ case "$1" in -u) echo 1000 ;; -g) echo 1001 ;; *) exec /usr/bin/id "$@" ;; esac
         assert r.rc == 0: r.stderr
         List<String> argv = r.argv
         assert argv[0] == 'create'
-        assert argv[-2..-1] == ['slack-im:latest', 'sync']
+        assert argv[-2..-1] == ['slack-im:test', 'sync']
         List<String> names = valuesAfter(argv, '-e')
         assert names.containsAll(['SLACK_BOT_TOKEN', 'SLACK_IM_SECRET_TARGET_TOKEN', 'SLACK_IM_SECRET_DB_PASSWORD',
                                   'SLACK_IM_SYSTEM', 'SLACK_IM_TARGET_URL', 'SLACK_IM_REPORT_DIR', 'SLACK_IM_VAR_TENANT'])
@@ -145,7 +145,7 @@ case "$1" in -u) echo 1000 ;; -g) echo 1001 ;; *) exec /usr/bin/id "$@" ;; esac
         assert !argv.contains('-v') && !argv.contains('--user') && !argv.contains('--userns')
         assert argv.containsAll(['--cap-drop', 'ALL', '--security-opt', 'no-new-privileges'])
         assert !argv.contains('--network')
-        assert valuesAfter(argv, '--name')[0] ==~ /slack-im-dev-jenkins-slack-im-sync-42-[0-9a-f]{8}/
+        assert valuesAfter(argv, '--name')[0] ==~ /slack-im-dev-jenkins-slack-im-sync-42-[0-9a-f]{8}-[0-9a-f]{3}/
     }
 
     void testExitCodeIsPropagatedAndTheContainerRemoved() {
@@ -250,7 +250,7 @@ case "$1" in -u) echo 1000 ;; -g) echo 1001 ;; *) exec /usr/bin/id "$@" ;; esac
 
     void testMissingEngineExits127() {
         new File(bin, 'docker').delete()
-        Map rendered = StepRenderer.render(['system=dev', 'targetUrl=http://127.0.0.1:8080'])
+        Map rendered = StepRenderer.render(['system=dev', 'targetUrl=http://127.0.0.1:8080', 'image=slack-im:test'])
         StepRenderer.write(out, rendered)
         ProcessBuilder pb = new ProcessBuilder(['/bin/sh', '-c', 'set -a; . "$1"; set +a; exec /bin/sh -xe "$2"', 'sh',
                                                 new File(out, 'step.env').path, new File(out, 'step.sh').path]).directory(ws)
@@ -266,7 +266,7 @@ case "$1" in -u) echo 1000 ;; -g) echo 1001 ;; *) exec /usr/bin/id "$@" ;; esac
         PipelineHarness h = new PipelineHarness()
         h.shHandler = { Map a, Map e -> if (a.script.contains('set -- create')) { throw new InterruptedException('aborted') }; 0 }
         try {
-            h.load('vars/slackImSync.groovy').call(system: 'dev', targetUrl: 'http://x.example')
+            h.load('vars/slackImSync.groovy').call(system: 'dev', targetUrl: 'http://x.example', image: 'slack-im:test')
             assert false: 'expected the interruption to propagate'
         } catch (InterruptedException expected) {
             Map cleanup = h.calls('sh').find { it.args.label == 'slack-im: remove the container' }

@@ -44,8 +44,8 @@ Map defaultConfig() {
         command: 'sync',
         // true: read and plan only (SLACK_IM_DRY_RUN=true)
         dryRun: false,
-        // container image reference
-        image: 'slack-im:latest',
+        // required: container image reference, e.g. 'registry.example.com/slack-im/slack-im:1.2.0'
+        image: null,
         // image pull policy: null (engine default), 'always', 'missing' or 'never'
         pull: null,
         // 'docker' or 'podman'; default: env.CONTAINER_BIN if it is one of them, else 'docker'
@@ -111,6 +111,10 @@ def call(Map args = [:]) {
 
     final String system = cfg.system
     final String reportDir = cfg.reportDir
+    if (movingTag(cfg.image) && cfg.pull != 'always') {
+        echo "slack-im: WARNING: image ${cfg.image} has a moving tag; without pull: 'always' the agent may run " +
+             'an old copy. Pin a version or set pull: \'always\'.'
+    }
     // Before anything else (credentials, engine): no previous build's report can be published as this one's.
     emptyReportDir(reportDir)
     final List<String> envList = containerEnv(cfg)
@@ -256,7 +260,12 @@ String describe(String system, String command, Integer rc, def summary) {
         return "${system}: ${command} failed, exit ${rc}: ${exitCodeMeanings()[rc] ?: 'unexpected exit code'}"
     }
     if (summary == null || !(summary.counts instanceof Map)) {
-        return rc == null ? null : "${system}: ${command} ok"
+        if (rc == null) {
+            return null
+        }
+        // Exit 3/4 without this run's summary: say what the exit code says, not 'ok'.
+        return rc == 0 ? "${system}: ${command} ok" :
+            "${system}: ${command} exit ${rc}: ${exitCodeMeanings()[rc]} (no summary.json from this run)"
     }
     final Map c = summary.counts
     final boolean dry = asBool(summary.dry_run) || command == 'plan'
@@ -300,6 +309,13 @@ String firstErrors(def summary, int max) {
     final int total = out.size()
     final List<String> shown = total > max ? out.subList(0, max) : out
     return shown.join('; ') + (total > max ? " (and ${total - max} more)" : '')
+}
+
+// 'x:latest' or no tag at all (and no digest).
+@NonCPS
+boolean movingTag(String image) {
+    final String last = image.contains('/') ? image.substring(image.lastIndexOf('/') + 1) : image
+    return !image.contains('@') && (!last.contains(':') || last.endsWith(':latest'))
 }
 
 @NonCPS
@@ -604,7 +620,10 @@ Map normalize(Map args, String containerBin, String buildTag, List<String> probl
     }
 
     cfg.image = str(cfg.image).trim()
-    if (!(cfg.image ==~ /[A-Za-z0-9][A-Za-z0-9._\/:@-]*/)) {
+    if (!cfg.image) {
+        problems << "the 'image' parameter is required: the slack-im image your agents can pull, " +
+            "e.g. image: 'registry.example.com/slack-im/slack-im:1.2.0'"
+    } else if (!(cfg.image ==~ /[A-Za-z0-9][A-Za-z0-9._\/:@-]*/)) {
         problems << "image '${cfg.image}' is not a valid image reference".toString()
     }
 
@@ -685,8 +704,9 @@ Map normalize(Map args, String containerBin, String buildTag, List<String> probl
     // this call's is never taken for it.
     final String nonce = "${UUID.randomUUID()}"
     cfg.runId = "${buildTag ?: 'run'}-${nonce}".toString()
-    final String tag = "slack-im-${system}-${buildTag ?: 'run'}-${nonce.take(8)}"
-    cfg.containerName = tag.replaceAll(/[^A-Za-z0-9_.-]/, '-').replaceAll(/^[^A-Za-z0-9]+/, '').take(120)
+    // The unique suffix is kept whole: only the descriptive prefix is shortened.
+    final String prefix = "slack-im-${system}-${buildTag ?: 'run'}".replaceAll(/[^A-Za-z0-9_.-]/, '-')
+    cfg.containerName = "${prefix.take(100)}-${nonce.take(12)}".toString()
     return cfg
 }
 
