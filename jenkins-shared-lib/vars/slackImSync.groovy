@@ -580,7 +580,11 @@ Map normalize(Map args, String containerBin, String buildTag, List<String> probl
         final String known = defaults.keySet().join(', ')
         problems << "unknown parameter '${k}'${suggestion}; known parameters: ${known}".toString()
     }
-    final Map cfg = new LinkedHashMap(defaults)
+    // A copy of the defaults built by hand: `new LinkedHashMap(Map)` is not on the sandbox whitelist.
+    final Map cfg = [:]
+    for (Map.Entry e : defaults.entrySet()) {
+        cfg[e.key] = e.value
+    }
     for (def k : args.keySet()) {
         if (defaults.containsKey(k) && args[k] != null) {
             cfg[k] = args[k]
@@ -734,7 +738,14 @@ Integer intParam(String name, def value, int min, List<String> problems) {
 
 @NonCPS
 String listParam(String name, def value, List<String> problems) {
-    final List items = value instanceof Collection ? new ArrayList(value) : str(value).split(',').toList()
+    final List items = []
+    if (value instanceof Collection) {
+        items.addAll((Collection) value)
+    } else {
+        for (String part : str(value).split(',')) {
+            items << part
+        }
+    }
     final List<String> out = []
     for (def item : items) {
         final String s = str(item).trim()
@@ -769,7 +780,8 @@ Map<String, String> namedMap(String param, def value, List<String> problems, boo
         } else if (credentialIds && !(v instanceof CharSequence && str(v).trim())) {
             problems << "secrets.${raw} must be the id of a Secret text credential".toString()
         } else if (!credentialIds && !(v instanceof CharSequence || v instanceof Number || v instanceof Boolean)) {
-            final String type = v == null ? 'null' : v.getClass().simpleName
+            final String type = v == null ? 'null' :
+                (v instanceof Map ? 'a map' : (v instanceof Collection ? 'a list' : 'an object'))
             problems << "vars.${raw} must be a string, number or boolean, not ${type}".toString()
         } else {
             out[name] = credentialIds ? str(v).trim() : str(v)
