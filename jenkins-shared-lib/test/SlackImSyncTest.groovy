@@ -126,6 +126,13 @@ class SlackImSyncTest {
         assert h.calls('echo').any { it.args.contains('moving tag') }
     }
 
+    // Item 8 of issue 13: params.DRY_RUN is null before a job has parameters; that is no real sync.
+    void testNullDryRunIsAnErrorNotARealSync() {
+        String msg = errorMessage(run(BASE + [dryRun: null]))
+        assert msg.contains('dryRun is null')
+        assertNoContainerRun()
+    }
+
     void testBadEngineIsAnError() {
         String msg = errorMessage(run(BASE + [engine: 'rkt']))
         assert msg.contains("engine 'rkt' must be 'docker' or 'podman'")

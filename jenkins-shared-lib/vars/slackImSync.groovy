@@ -638,6 +638,10 @@ Map normalize(Map args, String containerBin, String buildTag, List<String> probl
         problems << "network '${cfg.network}' must be a network name such as 'host' or 'bridge'".toString()
     }
 
+    // An explicit null (params.DRY_RUN of a job that has no parameters yet) must not become a real sync.
+    if (args.containsKey('dryRun') && args.dryRun == null) {
+        problems << 'dryRun is null (an undefined job parameter?): pass true or false explicitly'
+    }
     cfg.dryRun = boolParam('dryRun', cfg.dryRun, problems)
     cfg.propagate = boolParam('propagate', cfg.propagate, problems)
     if (cfg.includeGuests != null) {
