@@ -84,11 +84,11 @@ Map defaultConfig() {
         slackTeamId: null,
         // RUST_LOG filter, e.g. 'debug' or 'info,slack_im=debug'
         logLevel: null,
-        // Secret file credential with an extra PEM CA bundle (mounted, SSL_CERT_FILE)
+        // Secret file credential with an extra PEM CA bundle (copied in, SSL_CERT_FILE)
         caCredentialsId: null,
-        // path on the agent of an extra PEM CA bundle (mounted, SSL_CERT_FILE)
+        // path on the agent (absolute or workspace-relative) of an extra PEM CA bundle (copied in, SSL_CERT_FILE)
         caBundle: null,
-        // workspace folder mounted read-only over the image's /templates
+        // workspace folder of templates, copied in and used instead of the image's (SLACK_IM_TEMPLATES)
         templatesDir: null,
         // workspace folder for the reports; default "slack-im-reports/<system>"
         reportDir: null,
