@@ -15,11 +15,17 @@
 #   bad configuration (system=nope): exit 2, a summary carrying the error;
 #   guard (3 managed leavers, maxDeactivate=2): exit 4, every deactivation withheld, accounts kept;
 #   partial failure (the fake target answers 500 for two userIds): exit 3, failures in the reports;
+#   CA bundle from a Secret file credential (0400 in a 0700 folder, as Jenkins writes it): the
+#     container's user 65532 still reads it (dry run, exit 0);
+#   a daemon that cannot see the agent's files (a podman service in its own mount namespace, /tmp
+#     hidden; what a remote DOCKER_HOST, a dind sidecar or a mounted docker.sock look like): templates
+#     from the workspace go in, the reports come back;
+#   every summary.json carries the run's SLACK_IM_RUN_ID as run_id;
 #   no credential value in the step's stdout/stderr (the `sh -x` trace included) or any report.
 # Prints `ok - …` / `not ok - …` per check, then `N passed, M failed`; exits 1 if any check failed.
 #
 # Builds the image with .ci/image.sh only when $IMAGE is missing or REBUILD=1. Installs what it
-# needs with apt when missing (podman runc curl jq groovy openjdk-17-jre-headless; python3).
+# needs with apt when missing (podman runc curl jq groovy openjdk-17-jre-headless openssl; python3).
 # Environment: IMAGE [localhost/slack-im:ci], REBUILD=1, KEEP_TMP=1 keeps the work directory,
 # JAVA_HOME [/usr/lib/jvm/java-17-openjdk-amd64].
 set -uo pipefail
@@ -41,7 +47,7 @@ started_at=$SECONDS
 scratch_dir slack-im-jenkins-e2e
 
 # ---- tools (idempotent) -------------------------------------------------------------------------------
-install_tools podman:podman runc:runc curl:curl jq:jq groovy:groovy python3:python3 \
+install_tools podman:podman runc:runc curl:curl jq:jq groovy:groovy python3:python3 openssl:openssl \
     "$JAVA_HOME/bin/java:openjdk-17-jre-headless"
 [ -x "$JAVA_HOME/bin/java" ] || { not_ok "Java 17 at JAVA_HOME=$JAVA_HOME"; finish; }
 
@@ -104,6 +110,8 @@ render() {
     local label="$1" name="$2"; shift 2
     local system=dev p
     for p in "$@"; do case "$p" in system=*) system="${p#system=}" ;; esac; done
+    # The harness's workspace (and the Secret files it writes under <workspace>@tmp) go into $tmp.
+    JAVA_OPTS="-Djava.io.tmpdir=$tmp/java" \
     timeout "$RENDER_TIMEOUT" groovy jenkins-shared-lib/test/render-step-script.groovy "$tmp/render/$label" \
         engine=podman image="$IMAGE" pull=never network=host \
         targetUrl="$(env_of "$name" SLACK_IM_TARGET_URL)" slackUrl="$(env_of "$name" SLACK_IM_SLACK_URL)" \
@@ -115,8 +123,13 @@ render() {
     render_pids+=($!)
     render_labels+=("$label")
 }
-mkdir -p "$tmp/render"
+mkdir -p "$tmp/render" "$tmp/java"
+# A private CA, handed to the step as a Secret file credential.
+openssl req -x509 -newkey rsa:2048 -nodes -keyout /dev/null -subj /CN=slack-im-e2e-ca -days 1 \
+    -out "$tmp/ca.pem" >"$tmp/openssl.log" 2>&1 || { not_ok "make a CA certificate (openssl)"; diag "$tmp/openssl.log"; finish; }
 render plan main dryRun=true
+render cacred main dryRun=true caCredentialsId=slack-im-e2e-ca "credentialFile.slack-im-e2e-ca=$tmp/ca.pem"
+render remote main system=wsonly dryRun=true templatesDir=tpl
 render sync main
 render badsys main system=nope
 render guard guard maxDeactivate=2
@@ -147,9 +160,10 @@ run_step() {
     # A clean environment, as on an agent: PATH, HOME and the podman configuration, then the
     # step's withEnv + withCredentials variables.
     # shellcheck disable=SC2016  # $1..$3 are the inner sh's arguments
+    # shellcheck disable=SC2086  # RUN_ENV: extra NAME=value words for this run
     ( cd "$ws" || exit 125
       exec env -i PATH="$PATH" HOME="${HOME:-/root}" CONTAINERS_CONF="$CONTAINERS_CONF" \
-          WORKSPACE="$ws" sh -c 'set -a; . "$1"; set +a; exec timeout "$2" sh -xe "$3"' \
+          WORKSPACE="$ws" ${RUN_ENV:-} sh -c 'set -a; . "$1"; set +a; exec timeout "$2" sh -xe "$3"' \
           sh "$r/step.env" "$RUN_TIMEOUT" "$r/step.sh"
     ) >"$tmp/out/$label.out" 2>"$tmp/out/$label.err"
     rc=$?
@@ -192,9 +206,9 @@ for p in problems:
 sys.exit(1 if problems else 0)
 PY
 }
-# owned_by_runner REPORT_DIR: on a root agent the image's user 65532 writes the reports, else the agent's user.
+# owned_by_runner REPORT_DIR: the reports are copied out of the container by the agent's user, so they are its.
 owned_by_runner() {
-    local want f; want=65532; [ "$(id -u)" = 0 ] || want="$(id -u)"
+    local want f; want="$(id -u)"
     for f in summary.json summary.md junit.xml; do
         if [ ! -f "$1/$f" ] || [ "$(stat -c %u "$1/$f")" != "$want" ]; then
             echo "#   $f missing or not owned by $want"; return 1
@@ -223,7 +237,7 @@ check "summary.json: counts.create ($(sj "$rep" .counts.create)) = the fake's cr
 check "junit.xml is valid XML with one testcase per action + skipped member ($(sj "$rep" '.actions|length') + $(sj "$rep" '.skipped|length'))" \
     junit_ok "$rep"
 check "summary.md exists and names the system" grep -q dev "$rep/summary.md"
-check "report files owned by the container's user" owned_by_runner "$rep"
+check "report files owned by the agent's user (copied out of the container)" owned_by_runner "$rep"
 accounts_hold() {
     # Every created key is an account createdBy slack-im, carrying the initial_password credential.
     fake main accounts >"$tmp/main-accounts.json" || return 1
@@ -237,7 +251,7 @@ accounts_hold() {
 }
 check "the fake target holds exactly the created accounts, with the initial_password credential" accounts_hold
 rm -f "$tmp/main-accounts.json"   # it holds the password: not kept among the outputs
-cmdline="$(grep -m1 '^slack-im: podman run ' "$tmp/out/sync.out")"
+cmdline="$(grep -m1 '^slack-im: podman create ' "$tmp/out/sync.out")"
 by_name() {
     local n
     for n in SLACK_BOT_TOKEN SLACK_IM_SECRET_TARGET_TOKEN SLACK_IM_SECRET_INITIAL_PASSWORD; do
@@ -246,7 +260,7 @@ by_name() {
 }
 check "the podman command line passes the secrets by name only (-e NAME)" by_name
 container_gone() { ! podman container exists "$1"; }
-check "the container is gone after the run (--rm)" \
+check "the container is gone after the run (removed on exit)" \
     container_gone "$(sed -n "s/^SLACK_IM_JENKINS_CONTAINER_NAME='\(.*\)'$/\1/p" "$tmp/render/sync/step.env")"
 
 # 3. second sync: nothing to do, zero writes.
@@ -302,7 +316,47 @@ check "junit.xml has exactly those as <failure>" junit_ok "$rep" "$FAIL_KEYS"
 check "the other creates were applied (target: $(fake partial stats | jq .accounts) accounts, counts.create $(sj "$rep" .counts.create))" \
     test "$(fake partial stats | jq .accounts)" = "$(sj "$rep" .counts.create)" -a "$(sj "$rep" .counts.create)" -gt 0
 
-# 7. no credential value in what the step printed (sh -x trace included) or in any report.
+# 7. CA bundle from a Secret file credential: 0400 in a 0700 folder, as the Credentials Binding plugin
+#    writes it; the container runs as 65532 and must still read it.
+ca_file="$(sed -n "s/^SLACK_IM_JENKINS_CA_FILE='\(.*\)'$/\1/p" "$tmp/render/cacred/step.env")"
+check "the Secret file credential is written 0400 in a 0700 folder ($(stat -c %a "$ca_file" 2>/dev/null)/$(stat -c %a "$(dirname "$ca_file")" 2>/dev/null))" \
+    test "$(stat -c %a "$ca_file" 2>/dev/null)" = 400 -a "$(stat -c %a "$(dirname "$ca_file")" 2>/dev/null)" = 700
+run_step cacred cacred
+expect_rc cacred 0 "dry run with caCredentialsId (the container's user reads the CA bundle)"
+
+# 8. A daemon that cannot see the agent's files: a podman service in its own mount namespace where /tmp
+#    (the workspace, the temporary files, the credential files) is an empty tmpfs.
+sock="/run/slack-im-e2e-$$.sock"
+unshare -m sh -c 'mount -t tmpfs tmpfs /tmp && exec podman system service --time=0 "unix://$1"' sh "$sock" \
+    >"$tmp/service.log" 2>&1 &
+pids+=($!)
+for _ in $(seq 1 100); do [ -S "$sock" ] && break; sleep 0.1; done
+# templates from the workspace only: system "wsonly" is not in the image
+mkdir -p "$tmp/ws/remote/tpl"
+cp -R templates/dev "$tmp/ws/remote/tpl/wsonly"
+if [ -S "$sock" ]; then
+    RUN_ENV="CONTAINER_HOST=unix://$sock" run_step remote remote
+    expect_rc remote 0 "dry run through a daemon that cannot see the agent's files (CONTAINER_HOST)"
+    rep="$(reports remote wsonly)"
+    check "its reports came back into the workspace (summary.json, junit.xml, summary.md; $(sj "$rep" .counts.unchanged) unchanged, system $(sj "$rep" .system))" \
+        test -s "$rep/summary.json" -a -s "$rep/junit.xml" -a -s "$rep/summary.md" \
+             -a "$(sj "$rep" .counts.unchanged)" -gt 0 -a "$(sj "$rep" .system)" = wsonly
+else
+    not_ok "start a podman service in a private mount namespace"; diag "$tmp/service.log"
+fi
+
+# 9. Every summary.json is the run's own: run_id = the SLACK_IM_RUN_ID the step passed.
+run_ids_ok() {
+    local l want got
+    for l in plan sync badsys guard partial cacred remote; do
+        want="$(sed -n "s/^SLACK_IM_RUN_ID='\(.*\)'$/\1/p" "$tmp/render/$l/step.env")"
+        got="$(jq -r .run_id "$tmp/ws/$l/slack-im-reports/"*/summary.json 2>/dev/null)"
+        [ -n "$want" ] && [ "$got" = "$want" ] || { echo "#   $l: run_id '$got', want '$want'"; return 1; }
+    done
+}
+check "every summary.json carries its run's SLACK_IM_RUN_ID as run_id" run_ids_ok
+
+# 10. no credential value in what the step printed (sh -x trace included) or in any report.
 leaks() { # succeeds if some secret value shows up
     local s hit=1
     for s in "${secrets[@]}"; do

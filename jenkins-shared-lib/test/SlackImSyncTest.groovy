@@ -4,21 +4,27 @@
  */
 class SlackImSyncTest {
 
-    static final Map BASE = [system: 'dev', targetUrl: 'https://dev.example.internal/api']
+    static final Map BASE = [system: 'dev', targetUrl: 'https://dev.example.internal/api',
+                             image: 'registry.example.com/slack-im/slack-im:1.2.0']
 
     PipelineHarness h = new PipelineHarness()
+    /** What the fake container leaves as junit.xml (with a fixture). */
+    String junitXml = '<testsuites/>'
 
     /** Runs the step; the fake container "exits" with `status` after leaving `fixture` as summary.json. */
     Map run(Map args, Object status = 0, String fixture = null) {
         h.shHandler = { Map shArgs, Map stepEnv ->
+            if (shArgs.label == 'slack-im: empty the report folder') {
+                return h.runForReal(shArgs, stepEnv)
+            }
             if (status instanceof Closure) {
                 return status.call(shArgs, stepEnv)
             }
             if (fixture && shArgs.returnStatus) {
                 File dir = new File(h.workspace, stepEnv.SLACK_IM_JENKINS_REPORT_DIR)
                 dir.mkdirs()
-                new File(dir, 'summary.json').text = fixtureText(fixture)
-                new File(dir, 'junit.xml').text = '<testsuites/>'
+                new File(dir, 'summary.json').text = withRunId(fixtureText(fixture), stepEnv.SLACK_IM_RUN_ID)
+                new File(dir, 'junit.xml').text = junitXml
             }
             return status
         }
@@ -32,12 +38,17 @@ class SlackImSyncTest {
         return [result: result, thrown: thrown]
     }
 
+    /** The fixture as the binary writes it when SLACK_IM_RUN_ID is set: run_id first. */
+    static String withRunId(String json, String runId) {
+        return runId == null ? json : json.replaceFirst(/^\s*\{/, '{"run_id": "' + runId + '",')
+    }
+
     static String fixtureText(String name) {
         return new File(PipelineHarness.libraryRoot(), "test/fixtures/${name}").text
     }
 
     Map runCall() {
-        List<Map> runs = h.calls('sh').findAll { it.args.returnStatus && it.args.script.contains('set -- run') }
+        List<Map> runs = h.calls('sh').findAll { it.args.returnStatus && it.args.script.contains('set -- create') }
         assert runs.size() == 1: h.printCallStack()
         return runs[0]
     }
@@ -49,7 +60,7 @@ class SlackImSyncTest {
     }
 
     void assertNoContainerRun() {
-        assert h.calls('sh').isEmpty()
+        assert h.calls('sh').isEmpty() || h.calls('sh')*.args.label == ['slack-im: empty the report folder']
         assert h.calls('withCredentials').isEmpty()
     }
 
@@ -90,6 +101,36 @@ class SlackImSyncTest {
         assert errorMessage(run([system: 'dev'])).contains("the 'targetUrl' parameter is required")
         h = new PipelineHarness()
         assert errorMessage(run([system: 'dev', targetUrl: 'ftp://x'])).contains('must be an http:// or https:// URL')
+    }
+
+    // Item 13 of issue 13: no default image that no agent has.
+    void testImageIsRequired() {
+        String msg = errorMessage(run([system: 'dev', targetUrl: 'https://x.example']))
+        assert msg.contains("the 'image' parameter is required")
+        assertNoContainerRun()
+    }
+
+    // Item 13 of issue 13: a moving tag without pull: 'always' is warned about.
+    void testMovingTagWithoutPullAlwaysIsWarnedAbout() {
+        run(BASE + [image: 'registry.example.com/slack-im/slack-im:latest'], 0)
+        assert h.calls('echo').any { it.args.contains("has a moving tag; without pull: 'always'") }
+        for (Map ok : [[image: 'registry.example.com:5000/slack-im/slack-im:latest', pull: 'always'],
+                       [image: 'registry.example.com:5000/slack-im/slack-im:1.2.0'],
+                       [image: 'slack-im@sha256:0123']]) {
+            h = new PipelineHarness()
+            run(BASE + ok, 0)
+            assert !h.calls('echo').any { it.args.contains('moving tag') }: ok
+        }
+        h = new PipelineHarness()
+        run(BASE + [image: 'registry.example.com:5000/slack-im/slack-im'], 0)
+        assert h.calls('echo').any { it.args.contains('moving tag') }
+    }
+
+    // Item 8 of issue 13: params.DRY_RUN is null before a job has parameters; that is no real sync.
+    void testNullDryRunIsAnErrorNotARealSync() {
+        String msg = errorMessage(run(BASE + [dryRun: null]))
+        assert msg.contains('dryRun is null')
+        assertNoContainerRun()
     }
 
     void testBadEngineIsAnError() {
@@ -170,7 +211,7 @@ class SlackImSyncTest {
         assert names.every { it ==~ /[A-Z][A-Z0-9_]*/ }
         assert !names.any { it.startsWith('SLACK_IM_JENKINS_') }: 'step-internal settings must not reach the container'
         String script = call.args.script
-        assert script.contains('set -- "$@" -e "$name"')
+        assert script.contains('set -- "$@" -e "$variable"')
         assert !script.contains('SLACK_BOT_TOKEN=')
         // the secrets are in the sh step's environment (from withCredentials), nowhere else
         assert call.env.SLACK_BOT_TOKEN == PipelineHarness.fakeSecret('slack-im-slack-bot-token')
@@ -254,16 +295,32 @@ class SlackImSyncTest {
         assert h.calls('timeout')[0].args == [time: 12, unit: 'MINUTES']
     }
 
+    // Item 11 of issue 13: withEnv drops a variable whose value is empty (the stand-in does too), and
+    // slack-im reads an empty variable as unset: an empty value is left out, by value and by name.
+    void testEmptyValuesAreLeftOutConsistently() {
+        run(BASE + [vars: [tenant: 'acme', suffix: ''], emailDomains: '', notifyChannel: 'C0123'])
+        Map call = runCall()
+        List<String> withEnv = h.calls('withEnv')[0].args
+        assert !withEnv.any { it.startsWith('SLACK_IM_VAR_SUFFIX=') || it.startsWith('SLACK_IM_EMAIL_DOMAINS=') }
+        List<String> names = call.env.SLACK_IM_JENKINS_ENV_NAMES.split(' ') as List
+        assert !names.contains('SLACK_IM_VAR_SUFFIX') && !names.contains('SLACK_IM_EMAIL_DOMAINS')
+        // every name handed to the container has a value in the sh step's environment
+        for (String name : names) {
+            assert call.env.containsKey(name): "-e ${name} names a variable the sh step does not have"
+        }
+        assert call.env.SLACK_IM_VAR_TENANT == 'acme'
+    }
+
     void testDefaults() {
         run(BASE)
         Map env = runCall().env
         assert env.SLACK_IM_JENKINS_ENGINE == 'docker'
-        assert env.SLACK_IM_JENKINS_IMAGE == 'slack-im:latest'
+        assert env.SLACK_IM_JENKINS_IMAGE == 'registry.example.com/slack-im/slack-im:1.2.0'
         assert env.SLACK_IM_JENKINS_COMMAND == 'sync'
-        assert env.SLACK_IM_JENKINS_NETWORK == ''
+        assert !env.containsKey('SLACK_IM_JENKINS_NETWORK') && !env.containsKey('SLACK_IM_JENKINS_PULL')
         assert !env.containsKey('SLACK_IM_DRY_RUN')
         assert !env.containsKey('SLACK_IM_NOTIFY_CHANNEL')
-        assert env.SLACK_IM_JENKINS_CONTAINER_NAME ==~ /slack-im-dev-jenkins-slack-im-sync-42-[0-9a-f]{8}/
+        assert env.SLACK_IM_JENKINS_CONTAINER_NAME ==~ /slack-im-dev-jenkins-slack-im-sync-42-[0-9a-f]{8}-[0-9a-f]{3}/
         assert h.calls('timeout')[0].args == [time: 30, unit: 'MINUTES']
     }
 
@@ -316,7 +373,7 @@ class SlackImSyncTest {
         String msg = errorMessage(run(BASE, { Map a, Map e ->
             if (a.returnStatus) {
                 h.writeWorkspaceFile("${e.SLACK_IM_JENKINS_REPORT_DIR}/summary.json",
-                    '{"system":"dev","exit_code":2,"error":"templates/dev/create.json: undefined value user.emial","counts":{}}')
+                    '{"run_id":"' + e.SLACK_IM_RUN_ID + '","system":"dev","exit_code":2,"error":"templates/dev/create.json: undefined value user.emial","counts":{}}')
             }
             2
         }))
@@ -333,7 +390,7 @@ class SlackImSyncTest {
     }
 
     void testEngineAndUnknownExitCodes() {
-        assert errorMessage(run(BASE, 125)).contains('the container engine could not run the container')
+        assert errorMessage(run(BASE, 125)).contains('the container engine could not create, fill or run the container')
         h = new PipelineHarness()
         assert errorMessage(run(BASE, 127)).contains('not found')
         h = new PipelineHarness()
@@ -355,7 +412,19 @@ class SlackImSyncTest {
 
     void assertReportsPublished(String dir = 'slack-im-reports/dev') {
         assert h.calls('archiveArtifacts')*.args == [[artifacts: "${dir}/**".toString(), allowEmptyArchive: true, fingerprint: false]]
-        assert h.calls('junit')*.args == [[allowEmptyResults: true, skipMarkingBuildUnstable: true, testResults: "${dir}/junit.xml".toString()]]
+        assert h.calls('junit')*.args == [[allowEmptyResults: true, skipMarkingBuildUnstable: true, skipMarkingStageUnstable: true, testResults: "${dir}/junit.xml".toString()]]
+    }
+
+    // Item 9 of issue 13: junit marks the stage UNSTABLE too unless skipMarkingStageUnstable.
+    void testJunitFailuresDoNotMarkTheBuildOrTheStage() {
+        junitXml = '<testsuites><testsuite name="slack-im.dev" tests="2" failures="1">' +
+            '<testcase name="bob@example.com"><failure message="HTTP 409"/></testcase><testcase name="ada@example.com"/>' +
+            '</testsuite></testsuites>'
+        Map out = run(BASE + [propagate: false], 3, 'summary-partial.json')
+        assert out.result.result == 'UNSTABLE'
+        assert h.calls('junit').size() == 1
+        assert h.currentBuild.result == 'SUCCESS'
+        assert h.currentBuild.stageResult == 'SUCCESS': 'junit marked the stage: the exit code owns the verdict'
     }
 
     void testReportsArePublishedOnSuccess() {
@@ -375,7 +444,7 @@ class SlackImSyncTest {
 
     void testReportsArePublishedAndContainerRemovedWhenShThrows() {
         Map out = run(BASE + [reportDir: 'out/sync'], { Map a, Map e ->
-            if (a.returnStatus && a.script.contains('set -- run')) {
+            if (a.returnStatus && a.script.contains('set -- create')) {
                 throw new InterruptedException('Timeout has been exceeded')
             }
             0
@@ -390,7 +459,86 @@ class SlackImSyncTest {
 
     void testNoCleanupCallWhenTheRunReturned() {
         run(BASE, 0)
-        assert h.calls('sh').size() == 1
+        assert h.calls('sh')*.args.label == ['slack-im: empty the report folder', 'slack-im sync (dev)']
+    }
+
+    // Item 2 of issue 13: a previous build's reports are never published as this run's.
+    void leaveStaleReports(String dir = 'slack-im-reports/dev') {
+        h.writeWorkspaceFile("${dir}/summary.json", fixtureText('summary-ok.json'))
+        h.writeWorkspaceFile("${dir}/junit.xml", '<testsuites><testcase name="stale"><failure/></testcase></testsuites>')
+        h.writeWorkspaceFile("${dir}/summary.md", 'stale')
+    }
+
+    void testMissingCredentialPublishesNoStaleReports() {
+        leaveStaleReports()
+        h.missingCredentials << 'slack-im-dev-target-token'
+        Map out = run(BASE, 0)
+        assert out.thrown instanceof PipelineError && out.thrown.message.contains('slack-im-dev-target-token')
+        assert h.calls('sh')*.args.label == ['slack-im: empty the report folder', 'slack-im: remove the container']
+        List<String> order = h.callStack*.name
+        assert order.indexOf('sh') < order.indexOf('withCredentials'): 'the folder is emptied before anything else'
+        assert new File(h.workspace, 'slack-im-reports/dev').list() == [] as String[]
+        assert h.currentBuild.description == null
+    }
+
+    void testEngineMissingPublishesNoStaleReports() {
+        leaveStaleReports()
+        Map out = run(BASE, 127)
+        assert out.thrown instanceof PipelineError
+        assert !new File(h.workspace, 'slack-im-reports/dev/summary.json').exists()
+        assert out.result == null && h.currentBuild.description == 'dev: sync failed, exit 127: ' +
+            'the container engine or the image entrypoint was not found'
+    }
+
+    void testASummaryFromAnotherRunIsIgnored() {
+        Map out = run(BASE, { Map a, Map e ->
+            if (a.label == 'slack-im sync (dev)') {
+                h.writeWorkspaceFile("${e.SLACK_IM_JENKINS_REPORT_DIR}/summary.json",
+                    withRunId(fixtureText('summary-ok.json'), 'jenkins-slack-im-sync-41-0000'))
+            }
+            0
+        })
+        assert out.thrown == null
+        assert out.result.summary == null
+        assert h.calls('echo').any { it.args.contains("is not this run's (run_id 'jenkins-slack-im-sync-41-0000'") }
+        assert !h.currentBuild.description.contains('created')
+    }
+
+    void testTheRunIdIsNewForEveryCallAndPassedToTheContainer() {
+        run(BASE, 0, 'summary-ok.json')
+        String first = runCall().env.SLACK_IM_RUN_ID
+        assert first ==~ /jenkins-slack-im-sync-42-[0-9a-f-]{36}/
+        assert runCall().env.SLACK_IM_JENKINS_ENV_NAMES.split(' ').contains('SLACK_IM_RUN_ID')
+        h = new PipelineHarness()
+        run(BASE, 0, 'summary-ok.json')
+        assert runCall().env.SLACK_IM_RUN_ID != first
+    }
+
+    // Item 5 of issue 13: a symbolic link on the report folder's path is refused before anything runs.
+    void testSymlinkedReportFolderIsRefused() {
+        File outside = File.createTempDir('slack-im-outside', '')
+        new File(outside, 'keep.txt').text = 'precious'
+        for (List<String> link : [['slack-im-reports', 'slack-im-reports/dev'], ['out/sync', 'out/sync']]) {
+            h = new PipelineHarness()
+            File l = new File(h.workspace, link[0])
+            l.parentFile.mkdirs()
+            java.nio.file.Files.createSymbolicLink(l.toPath(), outside.toPath())
+            String msg = errorMessage(run(BASE + [reportDir: link[1]], 0, 'summary-ok.json'))
+            assert msg.contains("the report folder '${link[1]}' is or lies under a symbolic link")
+            assert new File(outside, 'keep.txt').text == 'precious'
+            assert outside.list() as List == ['keep.txt']
+            assert h.calls('withCredentials').isEmpty()
+            assert h.calls('archiveArtifacts').isEmpty() && h.calls('junit').isEmpty()
+            assert h.calls('sh').size() == 1
+        }
+    }
+
+    // Item 13 of issue 13: sh and a container engine need a Unix agent.
+    void testNonUnixAgentIsRefused() {
+        h.unix = false
+        String msg = errorMessage(run(BASE, 0))
+        assert msg.contains('needs a Unix agent')
+        assert h.calls('sh').isEmpty()
     }
 
     void testDescriptionFromSummary() {
@@ -408,7 +556,7 @@ class SlackImSyncTest {
 
     void testDescriptionForDryRunAndAppendsToPrevious() {
         h.currentBuild.description = 'deployed 1.4.2'
-        run([system: 'modeloffice', targetUrl: 'https://mo.example', dryRun: true], 0, 'summary-dryrun.json')
+        run([system: 'modeloffice', targetUrl: 'https://mo.example', image: 'slack-im:1.0', dryRun: true], 0, 'summary-dryrun.json')
         assert h.currentBuild.description == 'deployed 1.4.2; modeloffice (dry run): +5 to create, 2 to update, 1 to deactivate'
     }
 
@@ -418,6 +566,28 @@ class SlackImSyncTest {
         h = new PipelineHarness()
         run(BASE, 2)
         assert h.currentBuild.description == 'dev: sync failed, exit 2: bad configuration or template'
+    }
+
+    // Item 7 of issue 13: exit 3/4 without a summary is not "sync ok".
+    void testExitThreeOrFourWithoutSummaryIsDescribedAsSuch() {
+        run(BASE, 3)
+        assert h.currentBuild.description ==
+            'dev: sync exit 3: partial: some actions failed, the rest applied (no summary.json from this run)'
+        h = new PipelineHarness()
+        run(BASE, 4)
+        assert h.currentBuild.description.startsWith('dev: sync exit 4: a guard withheld deactivations')
+        assert !h.currentBuild.description.contains(' ok')
+    }
+
+    // Item 13 of issue 13: a long BUILD_TAG must not cut the container name's unique suffix.
+    void testContainerNameKeepsItsUniqueSuffix() {
+        h.env.BUILD_TAG = 'jenkins-' + 'very-long-folder/'.multiply(12) + 'PR-1234-42'
+        run(BASE, 0)
+        String name = runCall().env.SLACK_IM_JENKINS_CONTAINER_NAME
+        String nonce = runCall().env.SLACK_IM_RUN_ID[-36..-1].take(12)
+        assert name.endsWith('-' + nonce)
+        assert name.length() <= 128
+        assert name ==~ /[A-Za-z0-9][A-Za-z0-9_.-]*/
     }
 
     void testUnreadableSummaryIsAWarningNotACrash() {
@@ -430,6 +600,29 @@ class SlackImSyncTest {
         assert out.thrown == null
         assert h.calls('echo').any { it.args.contains('WARNING: could not read slack-im-reports/dev/summary.json') }
         assert out.result.summary == null
+    }
+
+    // Item 1 of issue 13: no Pipeline Utility Steps. The stand-in has no readJSON, and a missing step
+    // throws NoSuchMethodError (an Error) as in Jenkins.
+    void testSummaryIsReadWithoutPipelineUtilitySteps() {
+        Map out = run(BASE, 0, 'summary-ok.json')
+        assert out.thrown == null: "${out.thrown}\n${h.printCallStack()}"
+        assert out.result.summary.counts.create == 3
+        assert h.calls('readFile')*.args == [[file: 'slack-im-reports/dev/summary.json', encoding: 'UTF-8']]
+        // plain, serializable maps and lists (JsonSlurper's lazy maps are not)
+        assert out.result.summary instanceof LinkedHashMap
+        assert out.result.summary.counts instanceof LinkedHashMap
+        assert out.result.summary.actions instanceof ArrayList
+    }
+
+    void testTheStandInThrowsNoSuchMethodErrorForAMissingStep() {
+        Script step = h.load('vars/slackImSync.groovy')
+        try {
+            step.invokeMethod('readJSON', [[file: 'x']] as Object[])
+            assert false: 'readJSON is not a stock step'
+        } catch (NoSuchMethodError expected) {
+            assert expected.message.contains("No such DSL method 'readJSON'")
+        }
     }
 
     void testReturnedValue() {

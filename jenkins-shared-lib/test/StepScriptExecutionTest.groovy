@@ -5,27 +5,50 @@
  */
 class StepScriptExecutionTest {
 
+    /*
+     * Fake docker/podman, acting like a daemon that may be remote: it refuses bind mounts (-v, --mount),
+     * as agent paths would not exist on a remote daemon's host. `create` records its argv (one per line)
+     * and the values of the variables named with -e; `cp SRC NAME:/` copies SRC into $log.root (the
+     * container's file system), recording the CA bundle's mode; `start` acts like the slack-im image
+     * (writes $log.root/reports); `cp NAME:/reports/. DEST` copies the reports out; `rm` is recorded.
+     */
     static final String FAKE_ENGINE = '''#!/bin/sh
-# Fake docker/podman: records argv (one per line) and the forwarded env, acts like the slack-im image.
 log="$FAKE_ENGINE_LOG"
-: > "$log.args"; : > "$log.env"
-prev=""; reports=""
-for a in "$@"; do
-  printf '%s\\n' "$a" >> "$log.args"
-  if [ "$prev" = "-e" ]; then
-    if printenv "$a" >/dev/null; then printf '%s=%s\\n' "$a" "$(printenv "$a")" >> "$log.env"; else printf '%s UNSET\\n' "$a" >> "$log.env"; fi
-  fi
-  if [ "$prev" = "-v" ]; then
-    case "$a" in *:/reports) reports="${a%:/reports}" ;; esac
-  fi
-  prev="$a"
-done
-[ "$1" = rm ] && exit 0
-if [ -n "$reports" ]; then
-  touch "$reports/probe" || exit 99
-  if [ -n "${FAKE_SUMMARY:-}" ]; then cp "$FAKE_SUMMARY" "$reports/summary.json"; fi
-fi
-exit "${FAKE_EXIT:-0}"
+root="$log.root"
+cmd="$1"; shift
+printf '%s\\n' "$cmd $*" >> "$log.calls"
+case "$cmd" in
+  create)
+    : > "$log.args"; : > "$log.env"
+    printf '%s\\n' create >> "$log.args"
+    prev=""
+    for a in "$@"; do
+      printf '%s\\n' "$a" >> "$log.args"
+      case "$a" in -v|--volume|--mount|--volume=*|--mount=*) echo "fake engine: no bind mounts on a remote daemon" >&2; exit 125 ;; esac
+      if [ "$prev" = "-e" ]; then
+        if printenv "$a" >/dev/null; then printf '%s=%s\\n' "$a" "$(printenv "$a")" >> "$log.env"; else printf '%s UNSET\\n' "$a" >> "$log.env"; fi
+      fi
+      prev="$a"
+    done
+    mkdir -p "$root"
+    exit 0 ;;
+  cp)
+    case "$1" in
+      *:/reports/.) cp -R "$root/reports/." "$2" ;;
+      *)
+        if [ -f "$1/etc/slack-im/ca.pem" ]; then stat -c %a "$1/etc/slack-im/ca.pem" > "$log.camode"; fi
+        cp -R "$1" "$root/" ;;
+    esac
+    exit $? ;;
+  start)
+    touch "$root/reports/probe" || exit 99
+    if [ -n "${FAKE_SUMMARY:-}" ]; then cp "$FAKE_SUMMARY" "$root/reports/summary.json"; fi
+    exit "${FAKE_EXIT:-0}" ;;
+  rm)
+    exit 0 ;;
+esac
+echo "fake engine: unexpected command $cmd" >&2
+exit 126
 '''
 
     static final String FAKE_ID = '''#!/bin/sh
@@ -50,7 +73,7 @@ case "$1" in -u) echo 1000 ;; -g) echo 1001 ;; *) exec /usr/bin/id "$@" ;; esac
 
     /** Renders step.sh/step.env, then runs them as the end-to-end test will: source env, sh -xe step.sh. */
     Map execute(List<String> params, Map<String, String> extraEnv = [:], List<String> shell = ['sh', '-xe']) {
-        Map rendered = StepRenderer.render(['system=dev', 'targetUrl=http://127.0.0.1:8080'] + params)
+        Map rendered = StepRenderer.render(['system=dev', 'targetUrl=http://127.0.0.1:8080', 'image=slack-im:test'] + params)
         StepRenderer.write(out, rendered)
         List<String> cmd = ['sh', '-c', 'set -a; . "$1"; set +a; shift; exec "$@"', 'sh',
                             new File(out, 'step.env').path] + shell + [new File(out, 'step.sh').path]
@@ -68,9 +91,14 @@ case "$1" in -u) echo 1000 ;; -g) echo 1001 ;; *) exec /usr/bin/id "$@" ;; esac
         Thread.sleep(50)
         File argsFile = new File("${log.path}.args")
         File envFile = new File("${log.path}.env")
+        File callsFile = new File("${log.path}.calls")
+        File caModeFile = new File("${log.path}.camode")
         return [rc: rc, stdout: stdout.toString(), stderr: stderr.toString(), rendered: rendered,
                 argv: argsFile.exists() ? argsFile.readLines() : [],
-                forwarded: envFile.exists() ? envFile.readLines() : []]
+                forwarded: envFile.exists() ? envFile.readLines() : [],
+                calls: callsFile.exists() ? callsFile.readLines() : [],
+                caMode: caModeFile.exists() ? caModeFile.text.trim() : null,
+                root: new File("${log.path}.root")]
     }
 
     static List<String> valuesAfter(List<String> argv, String flag) {
@@ -88,8 +116,8 @@ case "$1" in -u) echo 1000 ;; -g) echo 1001 ;; *) exec /usr/bin/id "$@" ;; esac
         Map r = execute(['vars.tenant=' + tricky, 'secrets.db_password=db-cred', 'credential.slack-im-slack-bot-token=xoxb-e2e-test-token'])
         assert r.rc == 0: r.stderr
         List<String> argv = r.argv
-        assert argv[0..1] == ['run', '--rm']
-        assert argv[-2..-1] == ['slack-im:latest', 'sync']
+        assert argv[0] == 'create'
+        assert argv[-2..-1] == ['slack-im:test', 'sync']
         List<String> names = valuesAfter(argv, '-e')
         assert names.containsAll(['SLACK_BOT_TOKEN', 'SLACK_IM_SECRET_TARGET_TOKEN', 'SLACK_IM_SECRET_DB_PASSWORD',
                                   'SLACK_IM_SYSTEM', 'SLACK_IM_TARGET_URL', 'SLACK_IM_REPORT_DIR', 'SLACK_IM_VAR_TENANT'])
@@ -106,32 +134,81 @@ case "$1" in -u) echo 1000 ;; -g) echo 1001 ;; *) exec /usr/bin/id "$@" ;; esac
             assert !argv.any { it.contains(secret) }
             assert !r.stdout.contains(secret) && !r.stderr.contains(secret)
         }
-        assert valuesAfter(argv, '-v') == ["${ws.canonicalPath}/slack-im-reports/dev:/reports".toString()]
+        // created, inputs copied in, started, reports copied out, removed: nothing bind-mounted
+        String name = valuesAfter(argv, '--name')[0]
+        assert r.calls.collect { it.split(' ')[0] } == ['create', 'cp', 'start', 'cp', 'rm']
+        assert r.calls[1] ==~ /cp \/.*\/in\/\. ${java.util.regex.Pattern.quote(name)}:\//
+        assert r.calls[2] == "start --attach ${name}".toString()
+        assert r.calls[3] == "cp ${name}:/reports/. ${ws.canonicalPath}/slack-im-reports/dev".toString()
+        assert r.calls[4] == "rm -f ${name}".toString()
         assert new File(ws, 'slack-im-reports/dev/probe').exists()
-        String uid = 'id -u'.execute().text.trim()
-        if (uid == '0') {
-            // root agent: the image's own non-root user, and a report folder it can write
-            assert !argv.contains('--user')
-            assert new File(ws, 'slack-im-reports/dev').canWrite()
-            assert 'stat -c %a slack-im-reports/dev'.execute(null, ws).text.trim() == '777'
-        } else {
-            assert valuesAfter(argv, '--user') == ["${uid}:${'id -g'.execute().text.trim()}".toString()]
-        }
+        assert !argv.contains('-v') && !argv.contains('--user') && !argv.contains('--userns')
         assert argv.containsAll(['--cap-drop', 'ALL', '--security-opt', 'no-new-privileges'])
         assert !argv.contains('--network')
-        assert valuesAfter(argv, '--name')[0] ==~ /slack-im-dev-jenkins-slack-im-sync-42-[0-9a-f]{8}/
+        assert valuesAfter(argv, '--name')[0] ==~ /slack-im-dev-jenkins-slack-im-sync-42-[0-9a-f]{8}-[0-9a-f]{3}/
     }
 
-    void testExitCodeIsPropagatedAndStaleReportsAreRemoved() {
-        File stale = new File(ws, 'slack-im-reports/dev/summary.json')
-        stale.parentFile.mkdirs()
-        stale.text = '{"stale": true}'
-        new File(ws, 'slack-im-reports/dev/junit.xml').text = '<stale/>'
+    void testExitCodeIsPropagatedAndTheContainerRemoved() {
         Map r = execute([], [FAKE_EXIT: '3'])
         assert r.rc == 3
-        assert !stale.exists()
-        assert !new File(ws, 'slack-im-reports/dev/junit.xml').exists()
         assert r.stdout.contains('slack-im: exit code 3')
+        assert r.calls[-1].startsWith('rm -f slack-im-dev-')
+    }
+
+    // Item 6 of issue 13: a remote or sidecar daemon (the fake refuses bind mounts, as agent paths do
+    // not exist there) still gets its inputs and gives back the reports.
+    void testWorksWithADaemonThatCannotSeeTheAgentsFiles() {
+        File fixture = new File(PipelineHarness.libraryRoot(), 'test/fixtures/summary-ok.json')
+        new File(ws, 'deploy/templates/dev').mkdirs()
+        new File(ws, 'deploy/templates/dev/system.json').text = '{}'
+        Map r = execute(['templatesDir=deploy/templates', 'caBundle=/etc/ssl/certs/ca-certificates.crt'],
+                        [FAKE_SUMMARY: fixture.path])
+        assert r.rc == 0: r.stderr
+        assert new File(ws, 'slack-im-reports/dev/summary.json').text == fixture.text
+        assert new File(r.root, 'workspace-templates/dev/system.json').text == '{}'
+        assert r.forwarded.contains('SLACK_IM_TEMPLATES=/workspace-templates')
+        assert new File(r.root, 'etc/slack-im/ca.pem').text == new File('/etc/ssl/certs/ca-certificates.crt').text
+    }
+
+    void testCreateFailureIs125AndRemovesTheContainer() {
+        File engine = new File(bin, 'docker')
+        engine.text = engine.text.replace('    mkdir -p "$root"\n    exit 0 ;;', '    exit 1 ;;')
+        Map r = execute([])
+        assert r.rc == 125
+        assert r.stderr.contains('docker create failed')
+        assert r.calls.collect { it.split(' ')[0] } == ['create', 'rm']
+    }
+
+    // Item 4 of issue 13: a Secret file credential is 0400 in a 0700 folder; the container's user
+    // (65532) must still read the CA bundle.
+    void testCaCredentialFileIsMadeReadableForTheContainersUser() {
+        Map r = execute(['caCredentialsId=corp-ca'])
+        assert r.rc == 0: r.stderr
+        String path = r.rendered.env.SLACK_IM_JENKINS_CA_FILE
+        assert ['stat', '-c', '%a', path].execute().text.trim() == '400'
+        assert ['stat', '-c', '%a', new File(path).parent].execute().text.trim() == '700'
+        assert r.caMode == '444'
+        assert new File(r.root, 'etc/slack-im/ca.pem').text.contains('fake corp-ca')
+        assert r.forwarded.contains('SSL_CERT_FILE=/etc/slack-im/ca.pem')
+    }
+
+    // Item 13 of issue 13: a relative caBundle is a file in the workspace (it used to become a named volume).
+    void testRelativeCaBundleIsAWorkspaceFile() {
+        new File(ws, 'certs').mkdirs()
+        new File(ws, 'certs/corp.pem').text = 'corp ca'
+        Map r = execute(['caBundle=certs/corp.pem'])
+        assert r.rc == 0: r.stderr
+        assert new File(r.root, 'etc/slack-im/ca.pem').text == 'corp ca'
+    }
+
+    void testRunScriptRefusesASymlinkedReportFolder() {
+        File outside = File.createTempDir('slack-im-outside', '')
+        java.nio.file.Files.createSymbolicLink(new File(ws, 'slack-im-reports').toPath(), outside.toPath())
+        Map r = execute([])
+        assert r.rc == 125
+        assert r.stderr.contains('is a symbolic link')
+        assert r.argv.isEmpty()
+        assert outside.list().length == 0
     }
 
     void testSummaryWrittenByTheContainerLandsInTheReportDir() {
@@ -155,28 +232,25 @@ case "$1" in -u) echo 1000 ;; -g) echo 1001 ;; *) exec /usr/bin/id "$@" ;; esac
         assert r.rc == 0: r.stderr
         assert valuesAfter(r.argv, '--network') == ['host']
         assert valuesAfter(r.argv, '--pull') == ['always']
-        assert valuesAfter(r.argv, '-v').containsAll([
-            "${ws.canonicalPath}/deploy/templates:/templates:ro".toString(),
-            '/etc/ssl/certs/ca-certificates.crt:/etc/slack-im/ca.pem:ro'])
+        assert valuesAfter(r.argv, '-v').isEmpty()
         assert r.forwarded.contains('SSL_CERT_FILE=/etc/slack-im/ca.pem')
         assert r.argv[-2..-1] == ['registry.example.com/slack-im:1.2.3', 'plan']
     }
 
-    void testRootlessPodmanKeepsTheUserId() {
+    void testNeverMapsTheUserNorMountsAnything() {
         File id = new File(bin, 'id')
         id.text = FAKE_ID
         id.setExecutable(true)
-        Map r = execute(['engine=podman'])
-        assert r.rc == 0: r.stderr
-        assert valuesAfter(r.argv, '--userns') == ['keep-id']
-        assert valuesAfter(r.argv, '--user') == ['1000:1001']
-        r = execute(['engine=docker'])
-        assert !r.argv.contains('--userns')
+        for (String engine : ['podman', 'docker']) {
+            Map r = execute(["engine=${engine}".toString()])
+            assert r.rc == 0: r.stderr
+            assert !r.argv.contains('--userns') && !r.argv.contains('--user') && !r.argv.contains('-v')
+        }
     }
 
     void testMissingEngineExits127() {
         new File(bin, 'docker').delete()
-        Map rendered = StepRenderer.render(['system=dev', 'targetUrl=http://127.0.0.1:8080'])
+        Map rendered = StepRenderer.render(['system=dev', 'targetUrl=http://127.0.0.1:8080', 'image=slack-im:test'])
         StepRenderer.write(out, rendered)
         ProcessBuilder pb = new ProcessBuilder(['/bin/sh', '-c', 'set -a; . "$1"; set +a; exec /bin/sh -xe "$2"', 'sh',
                                                 new File(out, 'step.env').path, new File(out, 'step.sh').path]).directory(ws)
@@ -190,9 +264,9 @@ case "$1" in -u) echo 1000 ;; -g) echo 1001 ;; *) exec /usr/bin/id "$@" ;; esac
 
     void testCleanupScriptRemovesTheNamedContainer() {
         PipelineHarness h = new PipelineHarness()
-        h.shHandler = { Map a, Map e -> if (a.script.contains('set -- run')) { throw new InterruptedException('aborted') }; 0 }
+        h.shHandler = { Map a, Map e -> if (a.script.contains('set -- create')) { throw new InterruptedException('aborted') }; 0 }
         try {
-            h.load('vars/slackImSync.groovy').call(system: 'dev', targetUrl: 'http://x.example')
+            h.load('vars/slackImSync.groovy').call(system: 'dev', targetUrl: 'http://x.example', image: 'slack-im:test')
             assert false: 'expected the interruption to propagate'
         } catch (InterruptedException expected) {
             Map cleanup = h.calls('sh').find { it.args.label == 'slack-im: remove the container' }
@@ -201,7 +275,7 @@ case "$1" in -u) echo 1000 ;; -g) echo 1001 ;; *) exec /usr/bin/id "$@" ;; esac
             pb.environment().PATH = "${bin.path}:/usr/bin:/bin".toString()
             pb.environment().FAKE_ENGINE_LOG = log.path
             assert pb.start().waitFor() == 0
-            assert new File("${log.path}.args").readLines() == ['rm', '-f', cleanup.env.SLACK_IM_JENKINS_CONTAINER_NAME]
+            assert new File("${log.path}.calls").readLines() == ["rm -f ${cleanup.env.SLACK_IM_JENKINS_CONTAINER_NAME}".toString()]
             assert cleanup.args.script == '"$SLACK_IM_JENKINS_ENGINE" rm -f "$SLACK_IM_JENKINS_CONTAINER_NAME" >/dev/null 2>&1 || true'
         }
     }

@@ -26,7 +26,7 @@ Map exitCodeMeanings() {
         2  : 'bad configuration or template',
         3  : 'partial: some actions failed, the rest applied',
         4  : 'a guard withheld deactivations, everything else applied',
-        125: 'the container engine could not run the container (engine, image pull, options or report folder)',
+        125: 'the container engine could not create, fill or run the container (engine, image, options, copies)',
         126: 'the image entrypoint could not be executed',
         127: 'the container engine or the image entrypoint was not found',
         137: 'the container was killed (timeout, out of memory or aborted build)',
@@ -44,8 +44,8 @@ Map defaultConfig() {
         command: 'sync',
         // true: read and plan only (SLACK_IM_DRY_RUN=true)
         dryRun: false,
-        // container image reference
-        image: 'slack-im:latest',
+        // required: container image reference, e.g. 'registry.example.com/slack-im/slack-im:1.2.0'
+        image: null,
         // image pull policy: null (engine default), 'always', 'missing' or 'never'
         pull: null,
         // 'docker' or 'podman'; default: env.CONTAINER_BIN if it is one of them, else 'docker'
@@ -84,11 +84,11 @@ Map defaultConfig() {
         slackTeamId: null,
         // RUST_LOG filter, e.g. 'debug' or 'info,slack_im=debug'
         logLevel: null,
-        // Secret file credential with an extra PEM CA bundle (mounted, SSL_CERT_FILE)
+        // Secret file credential with an extra PEM CA bundle (copied in, SSL_CERT_FILE)
         caCredentialsId: null,
-        // path on the agent of an extra PEM CA bundle (mounted, SSL_CERT_FILE)
+        // path on the agent (absolute or workspace-relative) of an extra PEM CA bundle (copied in, SSL_CERT_FILE)
         caBundle: null,
-        // workspace folder mounted read-only over the image's /templates
+        // workspace folder of templates, copied in and used instead of the image's (SLACK_IM_TEMPLATES)
         templatesDir: null,
         // workspace folder for the reports; default "slack-im-reports/<system>"
         reportDir: null,
@@ -105,9 +105,18 @@ Map defaultConfig() {
  */
 def call(Map args = [:]) {
     final Map cfg = validate(args ?: [:])
+    if (!isUnix()) {
+        error('slackImSync needs a Unix agent: it runs sh and docker or podman (this agent is not Unix)')
+    }
 
     final String system = cfg.system
     final String reportDir = cfg.reportDir
+    if (movingTag(cfg.image) && cfg.pull != 'always') {
+        echo "slack-im: WARNING: image ${cfg.image} has a moving tag; without pull: 'always' the agent may run " +
+             'an old copy. Pin a version or set pull: \'always\'.'
+    }
+    // Before anything else (credentials, engine): no previous build's report can be published as this one's.
+    emptyReportDir(reportDir)
     final List<String> envList = containerEnv(cfg)
     final List bindings = credentialBindings(cfg)
 
@@ -128,8 +137,10 @@ def call(Map args = [:]) {
             }
             archiveArtifacts(artifacts: "${reportDir}/**", allowEmptyArchive: true, fingerprint: false)
             // The exit code owns the verdict: junit only records the per-account results.
-            junit(allowEmptyResults: true, skipMarkingBuildUnstable: true, testResults: "${reportDir}/junit.xml")
-            summary = readSummary("${reportDir}/summary.json")
+            // skipMarkingStageUnstable too: otherwise junit still marks the stage UNSTABLE on failed cases.
+            junit(allowEmptyResults: true, skipMarkingBuildUnstable: true, skipMarkingStageUnstable: true,
+                  testResults: "${reportDir}/junit.xml")
+            summary = readSummary("${reportDir}/summary.json", cfg.runId)
             description = describe(system, cfg.command, rc, summary)
             if (description) {
                 final String previous = currentBuild.description
@@ -171,18 +182,74 @@ Map verdict(Map cfg, Integer rc, def summary, String description) {
     return result
 }
 
-def readSummary(String path) {
+/*
+ * summary.json, parsed with readFile and Groovy's JsonSlurper (no Pipeline Utility Steps: readJSON is
+ * not a stock step, and a missing step throws NoSuchMethodError, an Error that no `catch (Exception)` sees).
+ */
+def readSummary(String path, String runId) {
     if (!fileExists(path)) {
         return null
     }
     def summary = null
     // A summary that cannot be parsed must not hide the run's own verdict: any problem is a warning.
     try {
-        summary = readJSON(file: path)
+        summary = parseJson(readFile(file: path, encoding: 'UTF-8'))
     } catch (Exception e) { // groovylint-disable-line CatchException
         echo "slack-im: WARNING: could not read ${path}: ${e.message}"
     }
+    if (summary == null) {
+        return null
+    }
+    // Only this run's summary counts: the container echoes SLACK_IM_RUN_ID back as run_id.
+    final String got = summary instanceof Map ? str(summary.run_id) : ''
+    if (got != runId) {
+        echo "slack-im: WARNING: ${path} is not this run's (run_id '${got}', expected '${runId}'): ignored"
+        return null
+    }
     return summary
+}
+
+/*
+ * Empties the report folder (deletes it and creates it again), refusing a folder that is, or lies
+ * under, a symbolic link: rm, the container engine and archiveArtifacts would all follow it.
+ */
+void emptyReportDir(String reportDir) {
+    Integer status = null
+    withEnv(["SLACK_IM_JENKINS_REPORT_DIR=${reportDir}"]) {
+        status = sh(label: 'slack-im: empty the report folder', returnStatus: true, script: prepareScript())
+    }
+    if (status == 3) {
+        error("slackImSync: the report folder '${reportDir}' is or lies under a symbolic link; refused " +
+              '(it would be emptied, written and archived through the link). Use a plain folder in the workspace.')
+    } else if (status != 0) {
+        error("slackImSync: cannot empty the report folder '${reportDir}' (exit ${status}); see the console log")
+    }
+}
+
+// JsonSlurper's maps are lazy and not serializable: copy them into plain maps and lists before they
+// reach CPS code (which may save them with the build).
+@NonCPS
+def parseJson(String text) {
+    return plainCopy(new groovy.json.JsonSlurper().parseText(text))
+}
+
+@NonCPS
+def plainCopy(def value) {
+    if (value instanceof Map) {
+        final Map out = [:]
+        for (Map.Entry e : ((Map) value).entrySet()) {
+            out[e.key.toString()] = plainCopy(e.value)
+        }
+        return out
+    }
+    if (value instanceof List) {
+        final List out = []
+        for (def item : (List) value) {
+            out << plainCopy(item)
+        }
+        return out
+    }
+    return value
 }
 
 // "dev: +3 created, 1 updated, 0 deactivated" (plus failed / withheld / skipped when not zero).
@@ -193,7 +260,12 @@ String describe(String system, String command, Integer rc, def summary) {
         return "${system}: ${command} failed, exit ${rc}: ${exitCodeMeanings()[rc] ?: 'unexpected exit code'}"
     }
     if (summary == null || !(summary.counts instanceof Map)) {
-        return rc == null ? null : "${system}: ${command} ok"
+        if (rc == null) {
+            return null
+        }
+        // Exit 3/4 without this run's summary: say what the exit code says, not 'ok'.
+        return rc == 0 ? "${system}: ${command} ok" :
+            "${system}: ${command} exit ${rc}: ${exitCodeMeanings()[rc]} (no summary.json from this run)"
     }
     final Map c = summary.counts
     final boolean dry = asBool(summary.dry_run) || command == 'plan'
@@ -239,6 +311,13 @@ String firstErrors(def summary, int max) {
     return shown.join('; ') + (total > max ? " (and ${total - max} more)" : '')
 }
 
+// 'x:latest' or no tag at all (and no digest).
+@NonCPS
+boolean movingTag(String image) {
+    final String last = image.contains('/') ? image.substring(image.lastIndexOf('/') + 1) : image
+    return !image.contains('@') && (!last.contains(':') || last.endsWith(':latest'))
+}
+
 @NonCPS
 String str(def v) {
     return (v == null || v.toString() == 'null') ? '' : v.toString()
@@ -265,6 +344,7 @@ List<String> containerEnv(Map cfg) {
     container.SLACK_IM_SYSTEM = cfg.system
     container.SLACK_IM_TARGET_URL = cfg.targetUrl
     container.SLACK_IM_REPORT_DIR = '/reports'
+    container.SLACK_IM_RUN_ID = cfg.runId
     if (cfg.dryRun) {
         container.SLACK_IM_DRY_RUN = 'true'
     }
@@ -290,28 +370,42 @@ List<String> containerEnv(Map cfg) {
     if (cfg.caBundle || cfg.caCredentialsId) {
         container.SSL_CERT_FILE = '/etc/slack-im/ca.pem'
     }
+    if (cfg.templatesDir) {
+        // copied into the container there (the image's own /templates stay untouched)
+        container.SLACK_IM_TEMPLATES = '/workspace-templates'
+    }
     for (Map.Entry e : cfg.vars.entrySet()) {
         container["SLACK_IM_VAR_${e.key}".toString()] = e.value
     }
 
-    final List<String> names = new ArrayList<String>(container.keySet())
-    names.addAll(secretVariables(cfg).keySet())
-
+    // An empty value is left out: withEnv drops a variable whose value is empty, and slack-im reads an
+    // empty variable as unset anyway; so `-e NAME` is only given for a variable that has a value.
+    final List<String> names = []
     final List<String> env = []
     for (Map.Entry e : container.entrySet()) {
-        env << "${e.key}=${e.value}".toString()
+        if (str(e.value) != '') {
+            names << e.key.toString()
+            env << "${e.key}=${e.value}".toString()
+        }
     }
+    names.addAll(secretVariables(cfg).keySet())
+
     env << "SLACK_IM_JENKINS_ENV_NAMES=${names.join(' ')}".toString()
     env << "SLACK_IM_JENKINS_ENGINE=${cfg.engine}".toString()
     env << "SLACK_IM_JENKINS_IMAGE=${cfg.image}".toString()
     env << "SLACK_IM_JENKINS_COMMAND=${cfg.command}".toString()
     env << "SLACK_IM_JENKINS_REPORT_DIR=${cfg.reportDir}".toString()
     env << "SLACK_IM_JENKINS_CONTAINER_NAME=${cfg.containerName}".toString()
-    env << "SLACK_IM_JENKINS_NETWORK=${cfg.network ?: ''}".toString()
-    env << "SLACK_IM_JENKINS_PULL=${cfg.pull ?: ''}".toString()
-    env << "SLACK_IM_JENKINS_TEMPLATES_DIR=${cfg.templatesDir ?: ''}".toString()
-    if (cfg.caBundle) {
-        env << "SLACK_IM_JENKINS_CA_FILE=${cfg.caBundle}".toString()
+    final Map<String, String> optionalSettings = [
+        SLACK_IM_JENKINS_NETWORK      : str(cfg.network),
+        SLACK_IM_JENKINS_PULL         : str(cfg.pull),
+        SLACK_IM_JENKINS_TEMPLATES_DIR: str(cfg.templatesDir),
+        SLACK_IM_JENKINS_CA_FILE      : str(cfg.caBundle),
+    ]
+    for (Map.Entry e : optionalSettings.entrySet()) {
+        if (e.value) {
+            env << "${e.key}=${e.value}".toString()
+        }
     }
     return env
 }
@@ -341,57 +435,114 @@ List credentialBindings(Map cfg) {
     return bindings
 }
 
+// Shell function shared by the scripts: exits with code $2 when $PWD/$1 is, or lies under, a symbolic link.
+String refuseSymlinksFunction() {
+    return '''\
+refuse_symlinks() {
+  path="$PWD"
+  old_ifs="$IFS"
+  IFS=/
+  set -f
+  for segment in $1; do
+    path="$path/$segment"
+    if [ -L "$path" ]; then
+      echo "slack-im: $path is a symbolic link: refusing to use the report folder through it" >&2
+      exit "$2"
+    fi
+  done
+  set +f
+  IFS="$old_ifs"
+}
+'''
+}
+
+/*
+ * Empties the report folder: a constant script; the folder comes from SLACK_IM_JENKINS_REPORT_DIR
+ * (validated: relative, no '..'). Exit 3: a symbolic link on the path; 1: could not empty it.
+ */
+String prepareScript() {
+    return 'set +x\n' + refuseSymlinksFunction() + '''\
+refuse_symlinks "$SLACK_IM_JENKINS_REPORT_DIR" 3
+report_dir="$PWD/$SLACK_IM_JENKINS_REPORT_DIR"
+if ! rm -rf "$report_dir" || ! mkdir -p "$report_dir"; then
+  echo "slack-im: cannot empty the report folder $report_dir" >&2
+  exit 1
+fi
+'''
+}
+
 /*
  * The script run by `sh`: a constant. POSIX sh, works under Jenkins' `sh -xe` and plain `sh`.
- * Exit codes: the container's, or 125 (report folder / engine problem), 127 (engine not found).
+ * Nothing from the agent is bind-mounted: the engine's daemon may run elsewhere (DOCKER_HOST=tcp://…,
+ * a dind sidecar, docker.sock mounted into an agent container), where agent paths do not exist or are
+ * other files. The container is created, its inputs (report folder, CA bundle, templates) copied in,
+ * started, and the reports copied out; it is removed on exit.
+ * Exit codes: the container's, or 125 (engine, copy or report folder problem), 127 (engine not found).
  */
 String runScript() {
-    return '''\
-set +x
+    return 'set +x\n' + refuseSymlinksFunction() + '''\
 engine="$SLACK_IM_JENKINS_ENGINE"
+name="$SLACK_IM_JENKINS_CONTAINER_NAME"
+refuse_symlinks "$SLACK_IM_JENKINS_REPORT_DIR" 125
 report_dir="$PWD/$SLACK_IM_JENKINS_REPORT_DIR"
+fail() {
+  echo "slack-im: $*" >&2
+  exit 125
+}
 if ! command -v "$engine" >/dev/null 2>&1; then
   echo "slack-im: container engine '$engine' not found on this agent" >&2
   exit 127
 fi
-if ! mkdir -p "$report_dir" || ! rm -f "$report_dir/summary.json" "$report_dir/summary.md" "$report_dir/junit.xml"; then
-  echo "slack-im: cannot prepare the report folder $report_dir" >&2
-  exit 125
-fi
-set -- run --rm --name "$SLACK_IM_JENKINS_CONTAINER_NAME" --cap-drop ALL --security-opt no-new-privileges
-# The image runs as 65532. On a non-root agent, run as the agent's user instead, so the report files
-# belong to it (rootless podman: keep the user's id inside the container). On a root agent keep the
-# image's non-root user and let it write the report folder.
-if [ "$(id -u)" != 0 ]; then
-  if [ "$engine" = podman ]; then
-    set -- "$@" --userns keep-id
+mkdir -p "$report_dir" || fail "cannot create the report folder $report_dir"
+stage=$(mktemp -d "${TMPDIR:-/tmp}/slack-im.XXXXXX") || fail "cannot create a temporary folder"
+created=""
+finish() {
+  if [ -n "$created" ]; then
+    "$engine" rm -f "$name" >/dev/null 2>&1 || true
   fi
-  set -- "$@" --user "$(id -u):$(id -g)"
-elif ! chmod 0777 "$report_dir"; then
-  echo "slack-im: cannot make the report folder $report_dir writable" >&2
-  exit 125
+  rm -rf "$stage"
+}
+trap finish EXIT
+trap 'exit 143' HUP INT TERM
+# The container's user (65532) writes /reports.
+mkdir "$stage/in" "$stage/in/reports" && chmod 0777 "$stage/in/reports" || fail "cannot prepare $stage"
+if [ -n "${SLACK_IM_JENKINS_CA_FILE:-}" ]; then
+  case "$SLACK_IM_JENKINS_CA_FILE" in
+    /*) ca="$SLACK_IM_JENKINS_CA_FILE" ;;
+    *) ca="$PWD/$SLACK_IM_JENKINS_CA_FILE" ;;
+  esac
+  # A copy the container's user can read: a Secret file credential is 0400 in a 0700 folder.
+  mkdir -p "$stage/in/etc/slack-im" && cp "$ca" "$stage/in/etc/slack-im/ca.pem" &&
+    chmod 0444 "$stage/in/etc/slack-im/ca.pem" || fail "cannot read the CA bundle $ca"
 fi
+if [ -n "${SLACK_IM_JENKINS_TEMPLATES_DIR:-}" ]; then
+  templates="$PWD/$SLACK_IM_JENKINS_TEMPLATES_DIR"
+  [ -d "$templates" ] || fail "templatesDir $SLACK_IM_JENKINS_TEMPLATES_DIR is not a folder in the workspace"
+  cp -R "$templates" "$stage/in/workspace-templates" && chmod -R a+rX "$stage/in/workspace-templates" ||
+    fail "cannot copy the templates from $templates"
+fi
+set -- create --name "$name" --cap-drop ALL --security-opt no-new-privileges
 if [ -n "${SLACK_IM_JENKINS_PULL:-}" ]; then
   set -- "$@" --pull "$SLACK_IM_JENKINS_PULL"
 fi
 if [ -n "${SLACK_IM_JENKINS_NETWORK:-}" ]; then
   set -- "$@" --network "$SLACK_IM_JENKINS_NETWORK"
 fi
-# Names only: the engine reads each value from this environment.
-for name in $SLACK_IM_JENKINS_ENV_NAMES; do
-  set -- "$@" -e "$name"
+# Names only: the engine client reads each value from this environment.
+for variable in $SLACK_IM_JENKINS_ENV_NAMES; do
+  set -- "$@" -e "$variable"
 done
-set -- "$@" -v "$report_dir:/reports"
-if [ -n "${SLACK_IM_JENKINS_TEMPLATES_DIR:-}" ]; then
-  set -- "$@" -v "$PWD/$SLACK_IM_JENKINS_TEMPLATES_DIR:/templates:ro"
-fi
-if [ -n "${SLACK_IM_JENKINS_CA_FILE:-}" ]; then
-  set -- "$@" -v "$SLACK_IM_JENKINS_CA_FILE:/etc/slack-im/ca.pem:ro"
-fi
 set -- "$@" "$SLACK_IM_JENKINS_IMAGE" "$SLACK_IM_JENKINS_COMMAND"
 echo "slack-im: $engine $*"
+created=1
+"$engine" "$@" >/dev/null || fail "$engine create failed (engine, image or options)"
+"$engine" cp "$stage/in/." "$name:/" || fail "$engine cp could not copy the inputs into the container"
+echo "slack-im: $engine start --attach $name"
 rc=0
-"$engine" "$@" || rc=$?
+"$engine" start --attach "$name" || rc=$?
+if ! "$engine" cp "$name:/reports/." "$report_dir"; then
+  echo "slack-im: WARNING: could not copy the reports out of the container" >&2
+fi
 echo "slack-im: exit code $rc"
 exit "$rc"
 '''
@@ -429,7 +580,11 @@ Map normalize(Map args, String containerBin, String buildTag, List<String> probl
         final String known = defaults.keySet().join(', ')
         problems << "unknown parameter '${k}'${suggestion}; known parameters: ${known}".toString()
     }
-    final Map cfg = new LinkedHashMap(defaults)
+    // A copy of the defaults built by hand: `new LinkedHashMap(Map)` is not on the sandbox whitelist.
+    final Map cfg = [:]
+    for (Map.Entry e : defaults.entrySet()) {
+        cfg[e.key] = e.value
+    }
     for (def k : args.keySet()) {
         if (defaults.containsKey(k) && args[k] != null) {
             cfg[k] = args[k]
@@ -469,7 +624,10 @@ Map normalize(Map args, String containerBin, String buildTag, List<String> probl
     }
 
     cfg.image = str(cfg.image).trim()
-    if (!(cfg.image ==~ /[A-Za-z0-9][A-Za-z0-9._\/:@-]*/)) {
+    if (!cfg.image) {
+        problems << "the 'image' parameter is required: the slack-im image your agents can pull, " +
+            "e.g. image: 'registry.example.com/slack-im/slack-im:1.2.0'"
+    } else if (!(cfg.image ==~ /[A-Za-z0-9][A-Za-z0-9._\/:@-]*/)) {
         problems << "image '${cfg.image}' is not a valid image reference".toString()
     }
 
@@ -480,6 +638,10 @@ Map normalize(Map args, String containerBin, String buildTag, List<String> probl
         problems << "network '${cfg.network}' must be a network name such as 'host' or 'bridge'".toString()
     }
 
+    // An explicit null (params.DRY_RUN of a job that has no parameters yet) must not become a real sync.
+    if (args.containsKey('dryRun') && args.dryRun == null) {
+        problems << 'dryRun is null (an undefined job parameter?): pass true or false explicitly'
+    }
     cfg.dryRun = boolParam('dryRun', cfg.dryRun, problems)
     cfg.propagate = boolParam('propagate', cfg.propagate, problems)
     if (cfg.includeGuests != null) {
@@ -546,8 +708,13 @@ Map normalize(Map args, String containerBin, String buildTag, List<String> probl
         workspacePath('templatesDir', cfg.templatesDir, problems)
     }
 
-    final String tag = "slack-im-${system}-${buildTag ?: 'run'}-${UUID.randomUUID().toString().take(8)}"
-    cfg.containerName = tag.replaceAll(/[^A-Za-z0-9_.-]/, '-').replaceAll(/^[^A-Za-z0-9]+/, '').take(120)
+    // A new id per call: the container echoes it back in summary.json (run_id), so a report that is not
+    // this call's is never taken for it.
+    final String nonce = "${UUID.randomUUID()}"
+    cfg.runId = "${buildTag ?: 'run'}-${nonce}".toString()
+    // The unique suffix is kept whole: only the descriptive prefix is shortened.
+    final String prefix = "slack-im-${system}-${buildTag ?: 'run'}".replaceAll(/[^A-Za-z0-9_.-]/, '-')
+    cfg.containerName = "${prefix.take(100)}-${nonce.take(12)}".toString()
     return cfg
 }
 
@@ -575,7 +742,14 @@ Integer intParam(String name, def value, int min, List<String> problems) {
 
 @NonCPS
 String listParam(String name, def value, List<String> problems) {
-    final List items = value instanceof Collection ? new ArrayList(value) : str(value).split(',').toList()
+    final List items = []
+    if (value instanceof Collection) {
+        items.addAll((Collection) value)
+    } else {
+        for (String part : str(value).split(',')) {
+            items << part
+        }
+    }
     final List<String> out = []
     for (def item : items) {
         final String s = str(item).trim()
@@ -610,7 +784,8 @@ Map<String, String> namedMap(String param, def value, List<String> problems, boo
         } else if (credentialIds && !(v instanceof CharSequence && str(v).trim())) {
             problems << "secrets.${raw} must be the id of a Secret text credential".toString()
         } else if (!credentialIds && !(v instanceof CharSequence || v instanceof Number || v instanceof Boolean)) {
-            final String type = v == null ? 'null' : v.getClass().simpleName
+            final String type = v == null ? 'null' :
+                (v instanceof Map ? 'a map' : (v instanceof Collection ? 'a list' : 'an object'))
             problems << "vars.${raw} must be a string, number or boolean, not ${type}".toString()
         } else {
             out[name] = credentialIds ? str(v).trim() : str(v)

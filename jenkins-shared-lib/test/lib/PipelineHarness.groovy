@@ -1,4 +1,3 @@
-import groovy.json.JsonSlurper
 import org.codehaus.groovy.control.CompilerConfiguration
 import org.codehaus.groovy.control.customizers.ImportCustomizer
 
@@ -16,6 +15,8 @@ class PipelineHarness {
 
     static class FakeBuild {
         String result = 'SUCCESS'
+        /** The result the current stage shows (Jenkins: a WarningAction/ErrorAction on the stage's node). */
+        String stageResult = 'SUCCESS'
         String description
         String displayName
         List<String> getBuildCauses() { return [] }
@@ -43,6 +44,14 @@ class PipelineHarness {
     final Map<String, String> credentials = [:]
     /** Every secret value the fake withCredentials handed out. */
     final Set<String> secretValuesHandedOut = new LinkedHashSet<String>()
+    /** Credentials ids that do not exist: withCredentials fails on them, as Jenkins does. */
+    final Set<String> missingCredentials = new LinkedHashSet<String>()
+    /** credentials id -> content of a Secret file credential (default: a fake PEM). */
+    final Map<String, String> credentialFiles = [:]
+    /** false (default): secret files are deleted when withCredentials ends, as in Jenkins. */
+    boolean keepSecretFiles = false
+    /** What isUnix() answers. */
+    boolean unix = true
     /** Called for every `sh`: (Map args, Map<String,String> stepEnv) -> status (Integer) or stdout. */
     Closure shHandler = { Map args, Map stepEnv -> 0 }
 
@@ -60,7 +69,13 @@ class PipelineHarness {
     Map<String, String> currentStepEnv() {
         Map<String, String> out = new LinkedHashMap<String, String>()
         for (Map<String, String> scope : scopes) {
-            out.putAll(scope)
+            scope.each { k, v ->
+                if (v == null) {
+                    out.remove(k)
+                } else {
+                    out[k] = v
+                }
+            }
         }
         return out
     }
@@ -102,6 +117,8 @@ class PipelineHarness {
         ImportCustomizer imports = new ImportCustomizer()
         imports.addImports('com.cloudbees.groovy.cps.NonCPS')
         config.addCompilationCustomizers(imports)
+        // Unknown steps throw NoSuchMethodError, as in Jenkins.
+        config.scriptBaseClass = 'PipelineScript'
         GroovyShell shell = new GroovyShell(this.class.classLoader, binding(), config)
         return shell.parse(new File(libraryRoot(), relativePath))
     }
@@ -116,6 +133,7 @@ class PipelineHarness {
         b.setVariable('error', { String msg ->
             record('error', [msg])
             currentBuild.result = 'FAILURE'
+            currentBuild.stageResult = 'FAILURE'
             throw new PipelineError(msg)
         })
         b.setVariable('unstable', { String msg ->
@@ -123,6 +141,7 @@ class PipelineHarness {
             if (currentBuild.result != 'FAILURE') {
                 currentBuild.result = 'UNSTABLE'
             }
+            currentBuild.stageResult = 'UNSTABLE'
             null
         })
         b.setVariable('string', { Map a -> record('string', [a]); [$class: 'StringBinding'] + a })
@@ -131,16 +150,30 @@ class PipelineHarness {
             record('withCredentials', [bindings])
             Map<String, String> scope = [:]
             for (Map binding : bindings) {
+                if (missingCredentials.contains(binding.credentialsId)) {
+                    throw new PipelineError("Could not find credentials entry with ID '${binding.credentialsId}'")
+                }
+            }
+            List<File> secretDirs = []
+            for (Map binding : bindings) {
                 String value
                 if (binding.$class == 'FileBinding') {
-                    value = "/var/jenkins/workspace/slack-im-sync@tmp/secretFiles/${binding.credentialsId}/ca.pem".toString()
+                    File f = writeSecretFile(binding.credentialsId.toString())
+                    secretDirs << f.parentFile
+                    value = f.path
                 } else {
                     value = credentials[binding.credentialsId] ?: fakeSecret(binding.credentialsId)
                     secretValuesHandedOut << value
                 }
                 scope[binding.variable] = value
             }
-            scoped(scope, body)
+            try {
+                return scoped(scope, body)
+            } finally {
+                if (!keepSecretFiles) {
+                    secretDirs.each { it.deleteDir() }
+                }
+            }
         })
         b.setVariable('withEnv', { List vars, Closure body ->
             record('withEnv', [vars])
@@ -149,7 +182,9 @@ class PipelineHarness {
                 String s = v.toString()
                 int eq = s.indexOf('=')
                 assert eq > 0: "withEnv entry without '=': ${s}"
-                scope[s.substring(0, eq)] = s.substring(eq + 1)
+                // Like Jenkins (EnvVars.override): an empty value removes the variable.
+                String value = s.substring(eq + 1)
+                scope[s.substring(0, eq)] = value.isEmpty() ? null : value
             }
             scoped(scope, body)
         })
@@ -167,15 +202,38 @@ class PipelineHarness {
             }
             return args.returnStdout ? status.toString() : null
         })
+        b.setVariable('isUnix', { -> record('isUnix', []); unix })
         b.setVariable('archiveArtifacts', { Map a -> record('archiveArtifacts', [a]); null })
-        b.setVariable('junit', { Map a -> record('junit', [a]); null })
-        b.setVariable('fileExists', { String path -> record('fileExists', [path]); new File(workspace, path).exists() })
-        b.setVariable('readJSON', { Map a ->
-            record('readJSON', [a])
-            if (a.text != null) {
-                return new JsonSlurper().parseText(a.text.toString())
+        // junit (JUnit plugin): with failing test cases it marks the build UNSTABLE unless
+        // skipMarkingBuildUnstable, and the stage UNSTABLE unless skipMarkingStageUnstable.
+        b.setVariable('junit', { Map a ->
+            record('junit', [a])
+            File f = new File(workspace, a.testResults.toString())
+            int failures = f.exists() ? f.text.findAll(/<(failure|error)[\s>\/]/).size() : 0
+            if (!f.exists() && !a.allowEmptyResults) {
+                throw new PipelineError("No test report files were found: ${a.testResults}")
             }
-            return new JsonSlurper().parse(new File(workspace, a.file.toString()))
+            if (failures > 0) {
+                if (!a.skipMarkingBuildUnstable && currentBuild.result == 'SUCCESS') {
+                    currentBuild.result = 'UNSTABLE'
+                }
+                if (!a.skipMarkingStageUnstable && currentBuild.stageResult == 'SUCCESS') {
+                    currentBuild.stageResult = 'UNSTABLE'
+                }
+            }
+            [failCount: failures]
+        })
+        b.setVariable('fileExists', { String path -> record('fileExists', [path]); new File(workspace, path).exists() })
+        // readFile (workflow-basic-steps). There is deliberately no readJSON: it belongs to Pipeline
+        // Utility Steps, which the step must not need; calling it throws NoSuchMethodError.
+        b.setVariable('readFile', { Object a ->
+            String path = a instanceof Map ? a.file.toString() : a.toString()
+            record('readFile', [a])
+            File f = new File(workspace, path)
+            if (!f.exists()) {
+                throw new PipelineError("java.nio.file.NoSuchFileException: ${path}")
+            }
+            return f.getText('UTF-8')
         })
         return b
     }
@@ -187,6 +245,32 @@ class PipelineHarness {
         } finally {
             scopes.remove(scopes.size() - 1)
         }
+    }
+
+    /**
+     * Writes a Secret file credential the way the Credentials Binding plugin does on an agent:
+     * <workspace>@tmp/secretFiles/<random>/<file name>, the file 0400 and its folder 0700.
+     */
+    File writeSecretFile(String credentialsId) {
+        File dir = new File("${workspace.path}@tmp/secretFiles/${UUID.randomUUID()}")
+        dir.mkdirs()
+        File f = new File(dir, 'ca.pem')
+        f.text = credentialFiles[credentialsId] ?: "-----BEGIN CERTIFICATE-----\nfake ${credentialsId}\n-----END CERTIFICATE-----\n"
+        java.nio.file.Files.setPosixFilePermissions(f.toPath(), java.nio.file.attribute.PosixFilePermissions.fromString('r--------'))
+        java.nio.file.Files.setPosixFilePermissions(dir.toPath(), java.nio.file.attribute.PosixFilePermissions.fromString('rwx------'))
+        return f
+    }
+
+    /** Runs an sh step's script for real with /bin/sh in the fake workspace and the step's environment. */
+    int runForReal(Map args, Map<String, String> stepEnv) {
+        ProcessBuilder pb = new ProcessBuilder(['sh', '-c', args.script.toString()]).directory(workspace)
+        pb.environment().putAll(stepEnv)
+        pb.redirectErrorStream(true)
+        Process p = pb.start()
+        String output = p.inputStream.text
+        int status = p.waitFor()
+        record('sh output', [output])
+        return status
     }
 
     /** Writes a file into the fake workspace (e.g. what the container would leave in the report folder). */

@@ -6,6 +6,8 @@
  *   system=dev targetUrl=http://127.0.0.1:8080 engine=podman network=host dryRun=true
  *   vars.tenant=acme            -> vars: [tenant: 'acme']
  *   secrets.db_password=cred-id -> secrets: [db_password: 'cred-id']
+ *   credentialFile.<id>=<path> -> the content of Secret file credential <id> (written 0400 in a 0700
+ *                                  folder under <workspace>@tmp/secretFiles/, kept after rendering)
  *   credential.<id>=<value>     -> the value the fake withCredentials hands out for credentials id <id>
  *                                  (default: a distinctive fake value, PipelineHarness.fakeSecret(id))
  *   env.<NAME>=<value>          -> the Jenkins env (e.g. env.CONTAINER_BIN=podman)
@@ -25,6 +27,8 @@ class StepRenderer {
             if (key.startsWith('vars.') || key.startsWith('secrets.')) {
                 String map = key.substring(0, key.indexOf('.'))
                 stepArgs.get(map, [:])[key.substring(map.length() + 1)] = value
+            } else if (key.startsWith('credentialFile.')) {
+                h.credentialFiles[key.substring('credentialFile.'.length())] = new File(value).text
             } else if (key.startsWith('credential.')) {
                 h.credentials[key.substring('credential.'.length())] = value
             } else if (key.startsWith('env.')) {
@@ -39,10 +43,12 @@ class StepRenderer {
     /** Returns [script: String, env: Map<String,String>, result: step result]. */
     static Map render(List<String> params) {
         PipelineHarness h = new PipelineHarness()
+        // The rendered script runs later, outside the harness: keep the secret files it names.
+        h.keepSecretFiles = true
         Map stepArgs = parse(params, h)
         h.shHandler = { Map args, Map stepEnv -> 0 }
         Object result = h.load('vars/slackImSync.groovy').call(stepArgs)
-        Map run = h.calls('sh').find { it.args.returnStatus && it.args.script.contains('set -- run') }
+        Map run = h.calls('sh').find { it.args.returnStatus && it.args.script.contains('set -- create') }
         assert run: "the step made no container run:\n${h.printCallStack()}"
         return [script: run.args.script, env: run.env, result: result]
     }
