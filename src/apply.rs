@@ -183,7 +183,15 @@ mod tests {
     }
 
     fn action(kind: ActionKind, key: &str) -> Action {
-        Action { kind, key: key.into(), slack_id: None, body: None, changed: vec![], withheld: None }
+        Action {
+            kind,
+            key: key.into(),
+            slack_id: None,
+            body: None,
+            changed: vec![],
+            withheld: None,
+            account: None,
+        }
     }
 
     #[test]

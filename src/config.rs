@@ -352,6 +352,19 @@ impl Config {
         })
     }
 
+    /// The member filter this configuration asks for.
+    pub fn filter(
+        &self,
+        channel_members: Option<std::collections::HashSet<String>>,
+    ) -> crate::eligibility::Filter {
+        crate::eligibility::Filter {
+            include_guests: self.include_guests,
+            email_domains: self.email_domains.clone(),
+            exclude: self.exclude.clone(),
+            channel_members,
+        }
+    }
+
     /// Every secret of the run, for the [`crate::secret::Redactor`].
     pub fn all_secrets(&self) -> Vec<&Secret<String>> {
         std::iter::once(&self.slack_token).chain(self.secrets.values()).collect()

@@ -10,7 +10,13 @@ use std::time::{Duration, Instant};
 use ureq::tls::{Certificate, PemItem, RootCerts, TlsConfig};
 use ureq::Agent;
 
-use crate::config::ConfigError;
+/// `SSL_CERT_FILE` names a file that is not a usable PEM bundle.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("SSL_CERT_FILE names the file {path}, which cannot be read: {problem}")]
+pub struct CaBundleError {
+    pub path: String,
+    pub problem: String,
+}
 
 /// Largest response body slack-im reads; a `users.list` page of 999 members is about 1.5 MB.
 pub const BODY_LIMIT: u64 = 64 * 1024 * 1024;
@@ -23,7 +29,7 @@ pub const BODY_LIMIT: u64 = 64 * 1024 * 1024;
 /// (tokens, API keys) to whatever host the `Location` names.
 ///
 /// `HTTPS_PROXY`, `HTTP_PROXY`, `ALL_PROXY` and `NO_PROXY` are honoured (ureq reads them).
-pub fn agent(timeout: Duration, ca_file: Option<&Path>) -> Result<Agent, ConfigError> {
+pub fn agent(timeout: Duration, ca_file: Option<&Path>) -> Result<Agent, CaBundleError> {
     let mut roots: Vec<Certificate<'static>> = webpki_root_certs::TLS_SERVER_ROOT_CERTS
         .iter()
         .map(|der| Certificate::from_der(der.as_ref()).to_owned())
@@ -47,12 +53,8 @@ pub fn agent(timeout: Duration, ca_file: Option<&Path>) -> Result<Agent, ConfigE
     Ok(config.into())
 }
 
-fn read_ca_file(path: &Path) -> Result<Vec<Certificate<'static>>, ConfigError> {
-    let file_error = |problem: String| ConfigError::File {
-        var: "SSL_CERT_FILE".into(),
-        path: path.display().to_string(),
-        problem,
-    };
+fn read_ca_file(path: &Path) -> Result<Vec<Certificate<'static>>, CaBundleError> {
+    let file_error = |problem: String| CaBundleError { path: path.display().to_string(), problem };
     let pem = std::fs::read(path).map_err(|e| file_error(e.to_string()))?;
     let mut certs = Vec::new();
     for item in ureq::tls::parse_pem(&pem) {
@@ -151,11 +153,6 @@ impl std::fmt::Display for Exhausted {
 impl Budget {
     pub fn new(deadline: Duration, retries: u32) -> Arc<Budget> {
         Arc::new(Budget { started: Instant::now(), deadline, retries, retries_left: AtomicU32::new(retries) })
-    }
-
-    /// A budget no test or tool will exhaust.
-    pub fn unlimited() -> Arc<Budget> {
-        Budget::new(Duration::from_secs(365 * 86_400), u32::MAX)
     }
 
     /// Checked before every request: is there time left?

@@ -92,6 +92,7 @@ mod tests {
             body: None,
             changed: vec![],
             withheld: None,
+            account: None,
         };
         for _ in 0..2 {
             let journal = Journal::open(&dir, Redactor::default(), json!({"system": "dev"})).unwrap();

@@ -5,7 +5,6 @@
 //! The field-by-field comparison of one account ([`update_diff`]) is also here; the caller runs it
 //! while rendering, so only the bodies of accounts that differ are kept in memory.
 
-use std::collections::hash_map::Entry;
 use std::collections::{HashMap, HashSet};
 
 use serde_json::Value;
@@ -18,6 +17,8 @@ use crate::eligibility::{SkipReason, Skipped};
 pub struct Desired {
     pub slack_id: String,
     pub key: String,
+    /// The listed account with this key (its position in the listing), found once by the matcher.
+    pub account: Option<usize>,
     /// `None`: the member's account exists and matches its update body (or there is no update.json).
     pub change: Option<Box<Change>>,
 }
@@ -88,6 +89,8 @@ pub struct Action {
     pub changed: Vec<String>,
     /// Set when a guard holds this action back; it is reported, not applied.
     pub withheld: Option<String>,
+    /// For deactivations: the account's position in the listing (its body is rendered from it).
+    pub account: Option<usize>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -98,21 +101,9 @@ pub struct Plan {
     pub skipped: Vec<Skipped>,
     /// Keys that would have been updated or deactivated but are in `SLACK_IM_PROTECT`.
     pub protected: Vec<String>,
-    /// Accounts without a member that slack-im does not manage, left alone.
-    pub unmanaged_kept: usize,
     /// Members whose key matches an account slack-im does not manage (and may not adopt).
     pub unmanaged: Vec<Unmanaged>,
     pub managed_accounts: usize,
-}
-
-impl Plan {
-    pub fn count(&self, kind: ActionKind) -> usize {
-        self.actions.iter().filter(|a| a.kind == kind && a.withheld.is_none()).count()
-    }
-
-    pub fn withheld(&self) -> usize {
-        self.actions.iter().filter(|a| a.withheld.is_some()).count()
-    }
 }
 
 /// Keys compare case-insensitively.
@@ -125,117 +116,119 @@ pub fn default_max_deactivate(managed: usize) -> usize {
     3usize.max(managed.div_ceil(10))
 }
 
+/// Decides every write: creates and updates from what the matcher found for each member, the
+/// deactivation of managed accounts no member claims, protections, and the guard.
 pub fn plan(desired: Vec<Desired>, existing: &[Existing], policy: &Policy) -> Plan {
-    let mut plan = Plan::default();
+    let mut plan =
+        Plan { managed_accounts: existing.iter().filter(|e| e.managed).count(), ..Plan::default() };
     let protected: HashSet<&str> = policy.protect.iter().map(String::as_str).collect();
+    let duplicates = duplicate_keys(&desired);
+    plan.skipped = skipped_duplicates(&desired, &duplicates);
 
-    // One map, desired key -> first member with it. Two members rendering one key cannot both own
-    // the account: both are skipped and the key is not touched at all.
-    let mut by_key: HashMap<String, usize> = HashMap::with_capacity(desired.len());
-    let mut duplicates: HashMap<String, Vec<usize>> = HashMap::new();
-    for (i, d) in desired.iter().enumerate() {
-        match by_key.entry(normalize_key(&d.key)) {
-            Entry::Vacant(v) => {
-                v.insert(i);
-            }
-            Entry::Occupied(o) => duplicates.entry(o.key().clone()).or_insert_with(|| vec![*o.get()]).push(i),
+    // Every account a member (or two members with one key) claims; the others may be leavers.
+    let mut claimed = vec![false; existing.len()];
+    for d in desired {
+        if let Some(i) = d.account {
+            claimed[i] = true;
         }
-    }
-    for indexes in duplicates.values() {
-        for &i in indexes {
-            let other = indexes
-                .iter()
-                .filter(|&&j| j != i)
-                .map(|&j| desired[j].slack_id.as_str())
-                .collect::<Vec<_>>()
-                .join(", ");
-            plan.skipped.push(Skipped {
-                slack_id: desired[i].slack_id.clone(),
-                reason: SkipReason::DuplicateKey { key: desired[i].key.clone(), other },
-            });
-        }
-    }
-    plan.skipped.sort_by(|a, b| a.slack_id.cmp(&b.slack_id));
-
-    // Each listed account either belongs to a member or is a leaver.
-    plan.managed_accounts = existing.iter().filter(|e| e.managed).count();
-    let mut account_of: Vec<Option<&Existing>> = vec![None; desired.len()];
-    let mut leavers = Vec::new();
-    for e in existing {
-        let key = normalize_key(&e.key);
-        if duplicates.contains_key(&key) {
+        if duplicates.contains(&normalize_key(&d.key)) {
             continue;
         }
-        match by_key.get(&key) {
-            Some(&i) => {
-                account_of[i].get_or_insert(e);
-            }
-            None if !e.managed || !policy.can_deactivate => plan.unmanaged_kept += 1,
-            None if protected.contains(key.as_str()) => plan.protected.push(e.key.clone()),
-            None => leavers.push(e),
-        }
-    }
-    drop(by_key);
-
-    for (d, account) in desired.into_iter().zip(account_of) {
-        if duplicates.contains_key(&normalize_key(&d.key)) {
-            continue;
-        }
-        match (account, d.change.map(|c| *c)) {
+        match (d.account.map(|i| &existing[i]), d.change.map(|c| *c)) {
             (Some(account), _) if !account.writable() => {
                 plan.unmanaged.push(Unmanaged { key: account.key.clone(), slack_id: d.slack_id })
             }
-            (None, Some(Change::Create(body))) => plan.actions.push(Action {
-                kind: ActionKind::Create,
-                key: d.key,
-                slack_id: Some(d.slack_id),
-                body: Some(body),
-                changed: Vec::new(),
-                withheld: None,
-            }),
-            (Some(account), Some(Change::Update { body, changed })) if !changed.is_empty() => {
+            (None, Some(Change::Create(body))) => {
+                plan.actions.push(Action::new(ActionKind::Create, d.key, Some(d.slack_id), Some(body)))
+            }
+            (Some(account), Some(Change::Update { body, changed })) => {
                 if protected.contains(normalize_key(&account.key).as_str()) {
                     plan.protected.push(account.key.clone());
                     plan.unchanged += 1;
                 } else {
-                    plan.actions.push(Action {
-                        kind: ActionKind::Update,
-                        key: account.key.clone(),
-                        slack_id: Some(d.slack_id),
-                        body: Some(body),
-                        changed,
-                        withheld: None,
-                    });
+                    let mut update =
+                        Action::new(ActionKind::Update, account.key.clone(), Some(d.slack_id), Some(body));
+                    update.changed = changed;
+                    plan.actions.push(update);
                 }
             }
-            // The account matches its body (or, a caller's slip, a body for the wrong case).
+            // The account matches its update body (or there is no update.json).
             _ => plan.unchanged += 1,
         }
     }
 
+    let leavers: Vec<usize> = (0..existing.len())
+        .filter(|&i| !claimed[i] && existing[i].managed && policy.can_deactivate)
+        .filter(|&i| {
+            let key = normalize_key(&existing[i].key);
+            let keep = protected.contains(key.as_str());
+            if keep {
+                plan.protected.push(existing[i].key.clone());
+            }
+            !keep && !duplicates.contains(&key)
+        })
+        .collect();
     plan.protected.sort();
-    let limit = policy.max_deactivate.unwrap_or_else(|| default_max_deactivate(plan.managed_accounts));
-    let withheld = match &policy.deactivation_blocked {
+    let withheld = guard(policy, leavers.len(), plan.managed_accounts);
+    for i in leavers {
+        let mut gone = Action::new(ActionKind::Deactivate, existing[i].key.clone(), None, None);
+        gone.withheld = withheld.clone();
+        gone.account = Some(i);
+        plan.actions.push(gone);
+    }
+    plan
+}
+
+impl Action {
+    fn new(kind: ActionKind, key: String, slack_id: Option<String>, body: Option<Value>) -> Action {
+        Action { kind, key, slack_id, body, changed: Vec::new(), withheld: None, account: None }
+    }
+}
+
+/// Keys two or more members render: none of them can own the account, so the key is left alone.
+fn duplicate_keys(desired: &[Desired]) -> HashSet<String> {
+    let mut seen = HashSet::with_capacity(desired.len());
+    desired.iter().map(|d| normalize_key(&d.key)).filter(|k| !seen.insert(k.clone())).collect()
+}
+
+/// Every member whose key another member renders too, with the others' ids, by Slack id.
+fn skipped_duplicates(desired: &[Desired], duplicates: &HashSet<String>) -> Vec<Skipped> {
+    let mut by_key: HashMap<String, Vec<&Desired>> = HashMap::new();
+    for d in desired.iter().filter(|d| duplicates.contains(&normalize_key(&d.key))) {
+        by_key.entry(normalize_key(&d.key)).or_default().push(d);
+    }
+    let mut skipped: Vec<Skipped> = by_key
+        .values()
+        .flat_map(|group| {
+            group.iter().map(|d| {
+                let other = group
+                    .iter()
+                    .filter(|o| o.slack_id != d.slack_id)
+                    .map(|o| o.slack_id.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", ");
+                Skipped {
+                    slack_id: d.slack_id.clone(),
+                    reason: SkipReason::DuplicateKey { key: d.key.clone(), other },
+                }
+            })
+        })
+        .collect();
+    skipped.sort_by(|a, b| a.slack_id.cmp(&b.slack_id));
+    skipped
+}
+
+/// Why every deactivation of the run is withheld, if it is.
+fn guard(policy: &Policy, leavers: usize, managed: usize) -> Option<String> {
+    let limit = policy.max_deactivate.unwrap_or_else(|| default_max_deactivate(managed));
+    match &policy.deactivation_blocked {
         Some(reason) => Some(reason.clone()),
-        None if leavers.len() > limit => Some(format!(
-            "{} deactivations exceed the guard of {limit} (SLACK_IM_MAX_DEACTIVATE{})",
-            leavers.len(),
+        None if leavers > limit => Some(format!(
+            "{leavers} deactivations exceed the guard of {limit} (SLACK_IM_MAX_DEACTIVATE{})",
             if policy.max_deactivate.is_some() { "" } else { ", default max(3, 10% of managed accounts)" }
         )),
         None => None,
-    };
-    for e in leavers {
-        plan.actions.push(Action {
-            kind: ActionKind::Deactivate,
-            key: e.key.clone(),
-            slack_id: None,
-            // Rendered from `deactivate.json` by the caller, for the deactivations not withheld.
-            body: None,
-            changed: Vec::new(),
-            withheld: withheld.clone(),
-        });
     }
-    plan
 }
 
 /// The fields an update would change: [`changed_fields`], except the key field when it differs
@@ -283,35 +276,36 @@ mod tests {
     use super::*;
     use serde_json::json;
 
-    /// A listed account: key, the name the target holds, managed or not.
-    struct Listed(&'static str, &'static str, bool);
+    // What the matcher hands the plan, written out: the plan is tested on its own input, not
+    // through a second copy of the matcher (src/matching.rs has its own tests).
 
-    /// What the renderer hands the plan for members `(slack id, key, name)`: a create body for new
-    /// keys, an update body (and its diff) for accounts that differ.
-    fn render(members: &[(&str, &str, &str)], listed: &[Listed]) -> Vec<Desired> {
-        members
-            .iter()
-            .map(|&(id, key, name)| {
-                let body = json!({"userId": key, "name": name, "password": "pw"});
-                let change = match listed.iter().find(|l| normalize_key(l.0) == normalize_key(key)) {
-                    None => Some(Change::Create(body)),
-                    Some(l) => {
-                        let account = json!({"userId": l.0, "name": l.1, "createdBy": "x"});
-                        let changed = update_diff(&body, &account, l.0);
-                        (!changed.is_empty()).then_some(Change::Update { body, changed })
-                    }
-                };
-                Desired { slack_id: id.into(), key: key.into(), change: change.map(Box::new) }
-            })
-            .collect()
+    fn account(key: &str, managed: bool) -> Existing {
+        Existing { key: key.into(), managed, adoptable: false }
     }
 
-    fn existing(listed: &[Listed]) -> Vec<Existing> {
-        listed.iter().map(|l| Existing { key: l.0.into(), managed: l.2, adoptable: false }).collect()
+    /// A member no listed account has: a create.
+    fn joiner(id: &str, key: &str) -> Desired {
+        let body = json!({"userId": key});
+        Desired {
+            slack_id: id.into(),
+            key: key.into(),
+            account: None,
+            change: Some(Box::new(Change::Create(body))),
+        }
     }
 
-    fn run(members: &[(&str, &str, &str)], listed: &[Listed], policy: &Policy) -> Plan {
-        plan(render(members, listed), &existing(listed), policy)
+    /// A member whose account (at `i`) already matches.
+    fn settled(id: &str, key: &str, i: usize) -> Desired {
+        Desired { slack_id: id.into(), key: key.into(), account: Some(i), change: None }
+    }
+
+    /// A member whose account (at `i`) differs in `fields`.
+    fn changed(id: &str, key: &str, i: usize, fields: &[&str]) -> Desired {
+        let change = Change::Update {
+            body: json!({"name": "new"}),
+            changed: fields.iter().map(|f| f.to_string()).collect(),
+        };
+        Desired { slack_id: id.into(), key: key.into(), account: Some(i), change: Some(Box::new(change)) }
     }
 
     fn policy() -> Policy {
@@ -322,50 +316,56 @@ mod tests {
         plan.actions.iter().map(|a| (a.kind, a.key.as_str(), a.withheld.is_some())).collect()
     }
 
-    fn leavers(n: usize) -> Vec<Listed> {
-        (0..n).map(|i| Listed(Box::leak(format!("gone{i}").into_boxed_str()), "Gone", true)).collect()
+    fn leavers(n: usize) -> Vec<Existing> {
+        (0..n).map(|i| account(&format!("gone{i}"), true)).collect()
     }
 
     #[test]
-    fn missing_accounts_are_created_and_matching_ones_left_alone() {
-        let p = run(&[("U1", "ann", "Ann"), ("U2", "bob", "Bob")], &[Listed("ANN", "Ann", true)], &policy());
+    fn joiners_are_created_and_settled_members_left_alone() {
+        let p = plan(vec![settled("U1", "ann", 0), joiner("U2", "bob")], &[account("ANN", true)], &policy());
         assert_eq!(kinds(&p), [(ActionKind::Create, "bob", false)]);
-        assert_eq!(p.unchanged, 1, "a key differing only in case is the same key");
+        assert_eq!(p.actions[0].slack_id.as_deref(), Some("U2"));
+        assert_eq!(p.unchanged, 1);
     }
 
     #[test]
-    fn a_changed_field_is_an_update_and_unlisted_fields_are_not_compared() {
-        let p = run(&[("U1", "ann", "Ann Lee")], &[Listed("ann", "Ann", true)], &policy());
-        assert_eq!(kinds(&p), [(ActionKind::Update, "ann", false)]);
-        assert_eq!(p.actions[0].changed, ["name"], "password is not listed, so not compared");
+    fn a_changed_account_is_updated_under_its_listed_key() {
+        let p = plan(vec![changed("U1", "ann", 0, &["name"])], &[account("Ann", true)], &policy());
+        assert_eq!(kinds(&p), [(ActionKind::Update, "Ann", false)]);
+        assert_eq!(p.actions[0].changed, ["name"]);
     }
 
     #[test]
     fn managed_leavers_are_deactivated_and_others_kept() {
-        let listed =
-            [Listed("ann", "Ann", true), Listed("old", "Old", true), Listed("admin", "Admin", false)];
-        let p = run(&[("U1", "ann", "Ann")], &listed, &policy());
+        let listed = [account("ann", true), account("old", true), account("admin", false)];
+        let p = plan(vec![settled("U1", "ann", 0)], &listed, &policy());
         assert_eq!(kinds(&p), [(ActionKind::Deactivate, "old", false)]);
-        assert_eq!(p.unmanaged_kept, 1);
+        assert_eq!(p.actions[0].account, Some(1), "the deactivation knows its account");
     }
 
     #[test]
     fn protected_keys_are_never_updated_or_deactivated() {
-        let listed = [Listed("ann", "Ann", true), Listed("old", "Old", true)];
+        let listed = [account("ann", true), account("old", true)];
         let policy = Policy { protect: vec!["ann".into(), "old".into()], ..policy() };
-        let p = run(&[("U1", "Ann", "Ann Changed")], &listed, &policy);
+        let p = plan(vec![changed("U1", "Ann", 0, &["name"])], &listed, &policy);
         assert!(p.actions.is_empty(), "{:?}", p.actions);
         assert_eq!(p.protected, ["ann", "old"]);
     }
 
     #[test]
     fn too_many_leavers_withholds_every_deactivation() {
-        let p = run(&[("U1", "ann", "Ann")], &leavers(40), &Policy { max_deactivate: Some(5), ..policy() });
-        assert_eq!(p.withheld(), 40);
-        assert_eq!(p.count(ActionKind::Deactivate), 0);
-        let gone = p.actions.iter().find(|a| a.kind == ActionKind::Deactivate).unwrap();
-        assert!(gone.withheld.as_deref().unwrap().starts_with("40 deactivations exceed the guard of 5"));
-        assert_eq!(p.count(ActionKind::Create), 1);
+        let p =
+            plan(vec![joiner("U1", "ann")], &leavers(40), &Policy { max_deactivate: Some(5), ..policy() });
+        assert_eq!(p.actions.len(), 41);
+        let gone: Vec<_> = p.actions.iter().filter(|a| a.kind == ActionKind::Deactivate).collect();
+        assert_eq!(gone.len(), 40);
+        for a in gone {
+            assert_eq!(
+                a.withheld.as_deref(),
+                Some("40 deactivations exceed the guard of 5 (SLACK_IM_MAX_DEACTIVATE)")
+            );
+        }
+        assert_eq!(kinds(&p)[0], (ActionKind::Create, "ann", false), "the create goes ahead");
     }
 
     #[test]
@@ -373,45 +373,68 @@ mod tests {
         assert_eq!(default_max_deactivate(0), 3);
         assert_eq!(default_max_deactivate(31), 4);
         assert_eq!(default_max_deactivate(200), 20);
-        assert_eq!(run(&[], &leavers(4), &policy()).withheld(), 4);
-        assert_eq!(run(&[], &leavers(3), &policy()).count(ActionKind::Deactivate), 3);
+        let four = plan(vec![], &leavers(4), &policy());
+        assert!(four.actions.iter().all(|a| a.withheld.as_deref()
+            == Some("4 deactivations exceed the guard of 3 (SLACK_IM_MAX_DEACTIVATE, default max(3, 10% of managed accounts))")));
+        let three = plan(vec![], &leavers(3), &policy());
+        assert_eq!(three.actions.iter().filter(|a| a.withheld.is_none()).count(), 3);
     }
 
     #[test]
     fn a_blocked_read_withholds_deactivation_with_its_reason() {
         let blocked = Policy { deactivation_blocked: Some("no eligible member".into()), ..policy() };
-        let p = run(&[], &[Listed("a", "A", true)], &blocked);
+        let p = plan(vec![], &[account("a", true)], &blocked);
         assert_eq!(p.actions[0].withheld.as_deref(), Some("no eligible member"));
     }
 
     #[test]
     fn two_members_with_one_key_are_both_skipped_and_the_account_untouched() {
-        let p = run(&[("U1", "jo", "Jo A"), ("U2", "JO", "Jo B")], &[Listed("jo", "Jo", true)], &policy());
+        let p = plan(
+            vec![changed("U1", "jo", 0, &["name"]), changed("U2", "JO", 0, &["name"])],
+            &[account("jo", true)],
+            &policy(),
+        );
         assert!(p.actions.is_empty(), "{:?}", p.actions);
         assert_eq!(p.skipped.len(), 2);
-        assert!(matches!(&p.skipped[0].reason, SkipReason::DuplicateKey { .. }));
+        assert_eq!(p.skipped[0].slack_id, "U1");
+        assert_eq!(
+            p.skipped[0].reason.to_string(),
+            SkipReason::DuplicateKey { key: "jo".into(), other: "U2".into() }.to_string()
+        );
+    }
+
+    #[test]
+    fn two_joiners_with_one_key_create_nothing() {
+        let p = plan(vec![joiner("U1", "jo"), joiner("U2", "Jo")], &[], &policy());
+        assert!(p.actions.is_empty());
+        assert_eq!(p.skipped.len(), 2);
+    }
+
+    #[test]
+    fn without_a_deactivate_endpoint_leavers_are_kept() {
+        let p = plan(vec![], &[account("old", true)], &Policy::default());
+        assert!(p.actions.is_empty());
     }
 
     #[test]
     fn a_member_matching_an_unmanaged_account_is_left_alone_unless_it_may_be_adopted() {
-        let listed = [Listed("admin", "Init Admin", false)];
-        let p = run(&[("U9", "admin", "Someone Else")], &listed, &policy());
+        let admin = [account("admin", false)];
+        let p = plan(vec![changed("U9", "admin", 0, &["name"])], &admin, &policy());
         assert!(p.actions.is_empty(), "{:?}", p.actions);
         assert_eq!(p.unmanaged, [Unmanaged { key: "admin".into(), slack_id: "U9".into() }]);
         assert_eq!(p.unchanged, 0, "left alone is not unchanged");
 
-        let mut adoptable = existing(&listed);
-        adoptable[0].adoptable = true;
-        let p = plan(render(&[("U9", "admin", "Someone Else")], &listed), &adoptable, &policy());
+        let adoptable = [Existing { adoptable: true, ..account("admin", false) }];
+        let p = plan(vec![changed("U9", "admin", 0, &["name"])], &adoptable, &policy());
         assert_eq!(kinds(&p), [(ActionKind::Update, "admin", false)]);
         assert!(p.unmanaged.is_empty());
     }
 
     #[test]
-    fn without_a_deactivate_endpoint_leavers_are_kept() {
-        let p = run(&[], &[Listed("old", "Old", true)], &Policy::default());
-        assert!(p.actions.is_empty());
-        assert_eq!(p.unmanaged_kept, 1);
+    fn the_key_field_differing_only_in_case_is_no_change() {
+        let account = json!({"userId": "Ann", "name": "Ann"});
+        assert!(update_diff(&json!({"userId": "ann", "name": "Ann"}), &account, "Ann").is_empty());
+        assert_eq!(update_diff(&json!({"userId": "ann", "name": "Ann Lee"}), &account, "Ann"), ["name"]);
     }
 
     #[test]

@@ -487,6 +487,7 @@ mod tests {
                     body: None,
                     changed: vec![],
                     withheld: None,
+                    account: None,
                 },
                 Action {
                     kind: ActionKind::Create,
@@ -495,6 +496,7 @@ mod tests {
                     body: None,
                     changed: vec![],
                     withheld: None,
+                    account: None,
                 },
                 Action {
                     kind: ActionKind::Deactivate,
@@ -503,6 +505,7 @@ mod tests {
                     body: None,
                     changed: vec![],
                     withheld: Some("guard \"5\"".into()),
+                    account: None,
                 },
             ],
             unchanged: 7,

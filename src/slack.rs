@@ -197,8 +197,6 @@ struct ChannelMembersPage {
 pub struct Identity {
     pub team: Option<String>,
     pub team_id: Option<String>,
-    pub user: Option<String>,
-    pub url: Option<String>,
 }
 
 /// The pages of one cursor-paged read: counts them and refuses a cursor Slack sent before (a

@@ -8,18 +8,17 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use minijinja::value::{Enumerator, Object};
-use minijinja::{AutoEscape, Environment, UndefinedBehavior, Value};
-use serde::{Deserialize, Serialize};
+use minijinja::{AutoEscape, Environment, Expression, UndefinedBehavior, Value};
+use serde::Serialize;
 
 use crate::secret::Secret;
 use crate::slack::Member;
+use crate::target::{key_at, SystemSpec};
 
 const SYSTEM: &str = "system.json";
 const CREATE: &str = "create.json";
 const UPDATE: &str = "update.json";
 const DEACTIVATE: &str = "deactivate.json";
-const MANAGED: &str = "managed expression";
-const ADOPT: &str = "adopt expression";
 
 /// A template that did not load, render or parse. Names the file, the line and the member.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -45,61 +44,6 @@ impl fmt::Display for TemplateError {
 }
 
 impl std::error::Error for TemplateError {}
-
-/// One HTTP call of the target API.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct Endpoint {
-    pub method: String,
-    pub path: String,
-}
-
-/// How to list the accounts the target already has.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct ListSpec {
-    #[serde(default = "default_list_method")]
-    pub method: String,
-    /// May contain `{page}`: 0, 1, 2 … until a page has no items.
-    pub path: String,
-    /// JSON pointer to the array of accounts in a list response ("" for the whole response).
-    #[serde(default)]
-    pub items: String,
-    /// JSON pointer to the key inside one account.
-    pub key: String,
-}
-
-fn default_list_method() -> String {
-    "GET".into()
-}
-
-/// `system.json` after rendering: how to talk to the system.
-#[derive(Debug, Clone)]
-pub struct SystemSpec {
-    /// Header values often hold tokens: kept as secrets.
-    pub headers: Vec<(String, Secret<String>)>,
-    pub list: ListSpec,
-    pub create: Endpoint,
-    pub update: Option<Endpoint>,
-    pub deactivate: Option<Endpoint>,
-    pub managed: Option<String>,
-    /// Which accounts slack-im does not manage a matching member may take over (update).
-    /// Without it, such accounts are left alone.
-    pub adopt: Option<String>,
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct RawSystemSpec {
-    #[serde(default)]
-    headers: BTreeMap<String, String>,
-    list: ListSpec,
-    create: Endpoint,
-    update: Option<Endpoint>,
-    deactivate: Option<Endpoint>,
-    managed: Option<String>,
-    adopt: Option<String>,
-}
 
 /// What templates see as `user`. Text fields Slack left out are empty strings, so a template
 /// never has to guard against null.
@@ -269,19 +213,27 @@ impl UserView {
 pub struct SystemTemplates {
     folder: PathBuf,
     env: Environment<'static>,
-    /// For the `managed` expression: an account lacking a field is simply not managed.
-    managed_env: Environment<'static>,
+    /// For the `managed` and `adopt` expressions: an account lacking a field simply does not match.
+    account_env: Environment<'static>,
     pub spec: SystemSpec,
     pub has_update_body: bool,
     pub has_deactivate_body: bool,
-    /// A template mentions `slack`: members must keep their whole Slack object.
+    /// A template uses `user.slack` (or the whole `user`): members must keep their Slack object.
     pub uses_slack_object: bool,
     /// The secret values, so an error never quotes a rendered line that holds one.
     secret_values: Vec<String>,
 }
 
+/// The templates of a folder, compiled, before `system.json` is rendered.
+struct Compiled {
+    env: Environment<'static>,
+    present: Vec<&'static str>,
+    uses_slack_object: bool,
+}
+
 impl SystemTemplates {
-    /// Loads and checks `root/system`: every template compiles, `system.json` renders to a valid spec.
+    /// Loads and checks `root/system`: every template compiles, `system.json` renders to a valid
+    /// spec, its expressions compile, and every body template has its endpoint.
     pub fn load(
         root: &Path,
         system: &str,
@@ -289,114 +241,69 @@ impl SystemTemplates {
         vars: &BTreeMap<String, String>,
         secrets: &BTreeMap<String, Secret<String>>,
     ) -> Result<SystemTemplates, TemplateError> {
-        let folder = root.join(system);
-        if !folder.is_dir() {
-            let found = list_systems(root);
-            return Err(TemplateError {
-                file: folder.display().to_string(),
-                line: None,
-                subject: None,
-                detail: format!(
-                    "no such system folder (SLACK_IM_TEMPLATES={}, SLACK_IM_SYSTEM={system}); systems found: {}",
-                    root.display(),
-                    if found.is_empty() { "none".to_string() } else { found.join(", ") }
-                ),
-            });
-        }
-        let mut env = Environment::new();
-        let mut managed_env = Environment::new();
-        env.set_undefined_behavior(UndefinedBehavior::Strict);
-        env.set_auto_escape_callback(|name| {
-            if name.ends_with(".json") {
-                AutoEscape::Json
-            } else {
-                AutoEscape::None
-            }
-        });
-        let mut uses_slack_object = false;
-        let mut present = Vec::new();
-        for name in [SYSTEM, CREATE, UPDATE, DEACTIVATE] {
-            let path = folder.join(name);
-            match std::fs::read_to_string(&path) {
-                Ok(source) => {
-                    uses_slack_object |= mentions_slack_object(&source);
-                    env.add_template_owned(name.to_string(), source)
-                        .map_err(|e| from_jinja(&folder, name, None, &e))?;
-                    present.push(name);
-                }
-                Err(e) if e.kind() == std::io::ErrorKind::NotFound && name != SYSTEM && name != CREATE => {}
-                Err(e) => {
-                    return Err(TemplateError {
-                        file: path.display().to_string(),
-                        line: None,
-                        subject: None,
-                        detail: e.to_string(),
-                    })
-                }
-            }
-        }
+        let folder = system_folder(root, system)?;
+        let Compiled { mut env, present, uses_slack_object } = compile(&folder)?;
+        let mut account_env = Environment::new();
+        account_env.set_undefined_behavior(UndefinedBehavior::Chainable);
         let secrets_value: BTreeMap<&str, &str> =
             secrets.iter().map(|(k, v)| (k.as_str(), v.expose().as_str())).collect();
         // vars, secrets and system are the same for every render: globals, not per-render context.
         let system_value = to_value(&BTreeMap::from([("name", system), ("target_url", target_url)]));
-        for env in [&mut env, &mut managed_env] {
+        for env in [&mut env, &mut account_env] {
             env.add_global("vars", to_value(vars));
             env.add_global("secrets", to_value(&secrets_value));
             env.add_global("system", system_value.clone());
         }
-
-        let mut templates = SystemTemplates {
-            folder,
-            env,
-            managed_env,
-            spec: SystemSpec {
-                headers: Vec::new(),
-                list: ListSpec {
-                    method: String::new(),
-                    path: String::new(),
-                    items: String::new(),
-                    key: String::new(),
-                },
-                create: Endpoint { method: String::new(), path: String::new() },
-                update: None,
-                deactivate: None,
-                managed: None,
-                adopt: None,
-            },
+        let secret_values: Vec<String> = secrets.values().map(|s| s.expose().clone()).collect();
+        let spec_json = render_json(&env, &folder, SYSTEM, BTreeMap::new(), &|| None, &secret_values)?;
+        let spec =
+            SystemSpec::from_json(spec_json).map_err(|detail| error_in(&folder, SYSTEM, None, detail))?;
+        let templates = SystemTemplates {
             has_update_body: present.contains(&UPDATE),
             has_deactivate_body: present.contains(&DEACTIVATE),
+            folder,
+            env,
+            account_env,
+            spec,
             uses_slack_object,
-            secret_values: secrets.values().map(|s| s.expose().clone()).collect(),
+            secret_values,
         };
-        let spec_json = templates.render(SYSTEM, BTreeMap::new(), &|| None)?;
-        templates.spec = templates.parse_spec(spec_json)?;
-        templates.managed_env.set_undefined_behavior(UndefinedBehavior::Chainable);
-        for (name, field, expr) in [
-            (MANAGED, "managed", templates.spec.managed.clone()),
-            (ADOPT, "adopt", templates.spec.adopt.clone()),
+        templates.account_tests()?;
+        templates.check_endpoints_for_bodies()?;
+        Ok(templates)
+    }
+
+    fn check_endpoints_for_bodies(&self) -> Result<(), TemplateError> {
+        for (present, file, endpoint, name) in [
+            (self.has_update_body, UPDATE, self.spec.update.is_some(), "update"),
+            (self.has_deactivate_body, DEACTIVATE, self.spec.deactivate.is_some(), "deactivate"),
         ] {
-            if let Some(expr) = expr {
-                let source = format!("{{% if ({expr}) %}}yes{{% endif %}}");
-                templates.managed_env.add_template_owned(name, source).map_err(|e| {
-                    templates.error(SYSTEM, None, format!("\"{field}\" is not a valid expression: {e}"))
-                })?;
+            if present && !endpoint {
+                let detail = format!("{file} exists but system.json has no \"{name}\" endpoint");
+                return Err(self.error(file, None, detail));
             }
         }
-        if templates.has_update_body && templates.spec.update.is_none() {
-            return Err(templates.error(
-                UPDATE,
-                None,
-                "update.json exists but system.json has no \"update\" endpoint".into(),
-            ));
-        }
-        if templates.has_deactivate_body && templates.spec.deactivate.is_none() {
-            return Err(templates.error(
-                DEACTIVATE,
-                None,
-                "deactivate.json exists but system.json has no \"deactivate\" endpoint".into(),
-            ));
-        }
-        Ok(templates)
+        Ok(())
+    }
+
+    /// The `managed` and `adopt` expressions, compiled once for a listing.
+    pub fn account_tests(&self) -> Result<AccountTests<'_>, TemplateError> {
+        Ok(AccountTests {
+            templates: self,
+            managed: self.compile_expression("managed", self.spec.managed.as_deref())?,
+            adopt: self.compile_expression("adopt", self.spec.adopt.as_deref())?,
+        })
+    }
+
+    fn compile_expression<'t>(
+        &'t self,
+        field: &str,
+        expression: Option<&'t str>,
+    ) -> Result<Option<Expression<'t, 't>>, TemplateError> {
+        expression
+            .map(|e| self.account_env.compile_expression(e))
+            .transpose()
+            .map_err(|e| self.error(SYSTEM, None, format!("\"{field}\" is not a valid expression: {e}")))
     }
 
     pub fn folder(&self) -> &Path {
@@ -449,147 +356,135 @@ impl SystemTemplates {
         self.render(DEACTIVATE, ctx, &|| Some(format!("account {key}"))).map(Some)
     }
 
-    /// Whether slack-im manages an account. Without a `managed` expression, nothing is managed.
-    pub fn is_managed(&self, key: &str, account: &Arc<serde_json::Value>) -> Result<bool, TemplateError> {
-        self.account_test(MANAGED, "managed", self.spec.managed.is_some(), key, account)
-    }
-
-    /// Whether a member may take over an account slack-im does not manage. Without an `adopt`
-    /// expression, no such account is touched.
-    pub fn is_adoptable(&self, key: &str, account: &Arc<serde_json::Value>) -> Result<bool, TemplateError> {
-        self.account_test(ADOPT, "adopt", self.spec.adopt.is_some(), key, account)
-    }
-
-    fn account_test(
-        &self,
-        name: &str,
-        field: &str,
-        present: bool,
-        key: &str,
-        account: &Arc<serde_json::Value>,
-    ) -> Result<bool, TemplateError> {
-        if !present {
-            return Ok(false);
-        }
-        let template =
-            self.managed_env.get_template(name).map_err(|e| from_jinja(&self.folder, SYSTEM, None, &e))?;
-        let ctx = BTreeMap::from([("account", json_value_shared(account.clone()))]);
-        let out = template.render(ctx).map_err(|e| {
-            self.error(
-                SYSTEM,
-                Some(format!("account {key}")),
-                format!("\"{field}\" expression failed: {}", jinja_detail(&e)),
-            )
-        })?;
-        Ok(out == "yes")
-    }
-
-    /// Renders one template and parses the result. `subject` names the member or account, and is
-    /// only called when there is an error to report.
+    /// Renders one template and parses the result.
     fn render(
         &self,
         name: &str,
         ctx: BTreeMap<&'static str, Value>,
         subject: &dyn Fn() -> Option<String>,
     ) -> Result<serde_json::Value, TemplateError> {
-        let template =
-            self.env.get_template(name).map_err(|e| from_jinja(&self.folder, name, subject(), &e))?;
-        let text = template.render(ctx).map_err(|e| from_jinja(&self.folder, name, subject(), &e))?;
-        serde_json::from_str(&text).map_err(|e| {
-            let line = text.lines().nth(e.line().saturating_sub(1)).unwrap_or("").trim();
-            // The rendered line is the best evidence, unless a secret was rendered into it.
-            let holds_secret = self
-                .secret_values
-                .iter()
-                .any(|s| line.contains(s.as_str()) || line.contains(&json_escaped(s)));
-            let shown = if holds_secret {
-                "(not shown: it holds a secret value)".to_string()
-            } else {
-                crate::http::clean(line, 300)
-            };
-            TemplateError {
-                file: self.folder.join(name).display().to_string(),
-                line: Some(e.line()),
-                subject: subject(),
-                detail: format!("the rendered text is not JSON ({e}); that line reads: {shown}"),
-            }
-        })
-    }
-
-    fn parse_spec(&self, json: serde_json::Value) -> Result<SystemSpec, TemplateError> {
-        let raw: RawSystemSpec =
-            serde_json::from_value(json).map_err(|e| self.error(SYSTEM, None, e.to_string()))?;
-        let check_endpoint = |what: &str, e: &Endpoint, needs_key: bool| -> Result<(), TemplateError> {
-            let method = e.method.to_ascii_uppercase();
-            if !["GET", "POST", "PUT", "PATCH", "DELETE"].contains(&method.as_str()) {
-                return Err(self.error(
-                    SYSTEM,
-                    None,
-                    format!("{what}.method {:?} is not GET, POST, PUT, PATCH or DELETE", e.method),
-                ));
-            }
-            if !e.path.starts_with('/') {
-                return Err(self.error(SYSTEM, None, format!("{what}.path {:?} must start with /", e.path)));
-            }
-            if needs_key && !e.path.contains("{key}") {
-                return Err(self.error(
-                    SYSTEM,
-                    None,
-                    format!("{what}.path {:?} must contain {{key}}", e.path),
-                ));
-            }
-            Ok(())
-        };
-        let list_endpoint = Endpoint { method: raw.list.method.clone(), path: raw.list.path.clone() };
-        check_endpoint("list", &list_endpoint, false)?;
-        check_endpoint("create", &raw.create, false)?;
-        if let Some(u) = &raw.update {
-            check_endpoint("update", u, true)?;
-        }
-        if let Some(d) = &raw.deactivate {
-            check_endpoint("deactivate", d, true)?;
-        }
-        if !raw.list.items.is_empty() && !raw.list.items.starts_with('/') {
-            return Err(self.error(
-                SYSTEM,
-                None,
-                format!(
-                    "list.items {:?} is not a JSON pointer (\"/data\", or \"\" for the whole answer)",
-                    raw.list.items
-                ),
-            ));
-        }
-        if !raw.list.key.starts_with('/') {
-            return Err(self.error(
-                SYSTEM,
-                None,
-                format!("list.key {:?} is not a JSON pointer like \"/userId\"", raw.list.key),
-            ));
-        }
-        let upper = |e: Endpoint| Endpoint { method: e.method.to_ascii_uppercase(), path: e.path };
-        Ok(SystemSpec {
-            headers: raw.headers.into_iter().map(|(k, v)| (k, Secret::new(v))).collect(),
-            list: ListSpec { method: raw.list.method.to_ascii_uppercase(), ..raw.list },
-            create: upper(raw.create),
-            update: raw.update.map(upper),
-            deactivate: raw.deactivate.map(upper),
-            managed: raw.managed.filter(|m| !m.trim().is_empty()),
-            adopt: raw.adopt.filter(|m| !m.trim().is_empty()),
-        })
+        render_json(&self.env, &self.folder, name, ctx, subject, &self.secret_values)
     }
 
     fn error(&self, name: &str, subject: Option<String>, detail: String) -> TemplateError {
-        TemplateError { file: self.folder.join(name).display().to_string(), line: None, subject, detail }
+        error_in(&self.folder, name, subject, detail)
     }
 }
 
-/// The text at a JSON pointer, as a key: strings as they are, numbers in decimal.
-pub fn key_at(value: &serde_json::Value, pointer: &str) -> Option<String> {
-    match value.pointer(pointer)? {
-        serde_json::Value::String(s) if !s.trim().is_empty() => Some(s.clone()),
-        serde_json::Value::Number(n) => Some(n.to_string()),
-        _ => None,
+/// The verdicts `system.json` gives on listed accounts: does slack-im manage it, and may a
+/// matching member adopt it. Compiled once per listing.
+pub struct AccountTests<'t> {
+    templates: &'t SystemTemplates,
+    managed: Option<Expression<'t, 't>>,
+    adopt: Option<Expression<'t, 't>>,
+}
+
+impl AccountTests<'_> {
+    /// Whether slack-im manages an account. Without a `managed` expression, nothing is managed.
+    pub fn is_managed(&self, key: &str, account: &Arc<serde_json::Value>) -> Result<bool, TemplateError> {
+        self.test("managed", self.managed.as_ref(), key, account)
     }
+
+    /// Whether a member may take over an account slack-im does not manage. Without an `adopt`
+    /// expression, no such account is touched.
+    pub fn is_adoptable(&self, key: &str, account: &Arc<serde_json::Value>) -> Result<bool, TemplateError> {
+        self.test("adopt", self.adopt.as_ref(), key, account)
+    }
+
+    fn test(
+        &self,
+        field: &str,
+        expression: Option<&Expression<'_, '_>>,
+        key: &str,
+        account: &Arc<serde_json::Value>,
+    ) -> Result<bool, TemplateError> {
+        let Some(expression) = expression else { return Ok(false) };
+        let ctx = BTreeMap::from([("account", json_value_shared(account.clone()))]);
+        let value = expression.eval(ctx).map_err(|e| {
+            let detail = format!("\"{field}\" expression failed: {}", jinja_detail(&e));
+            self.templates.error(SYSTEM, Some(format!("account {key}")), detail)
+        })?;
+        Ok(value.is_true())
+    }
+}
+
+/// `root/system`, or an error that lists the systems there are.
+fn system_folder(root: &Path, system: &str) -> Result<PathBuf, TemplateError> {
+    let folder = root.join(system);
+    if folder.is_dir() {
+        return Ok(folder);
+    }
+    let found = list_systems(root);
+    let detail = format!(
+        "no such system folder (SLACK_IM_TEMPLATES={}, SLACK_IM_SYSTEM={system}); systems found: {}",
+        root.display(),
+        if found.is_empty() { "none".to_string() } else { found.join(", ") }
+    );
+    Err(TemplateError { file: folder.display().to_string(), line: None, subject: None, detail })
+}
+
+/// Reads and compiles every template of a folder; `system.json` and `create.json` are required.
+fn compile(folder: &Path) -> Result<Compiled, TemplateError> {
+    let mut env = Environment::new();
+    env.set_undefined_behavior(UndefinedBehavior::Strict);
+    env.set_auto_escape_callback(
+        |name| if name.ends_with(".json") { AutoEscape::Json } else { AutoEscape::None },
+    );
+    let mut present = Vec::new();
+    for name in [SYSTEM, CREATE, UPDATE, DEACTIVATE] {
+        let path = folder.join(name);
+        match std::fs::read_to_string(&path) {
+            Ok(source) => {
+                env.add_template_owned(name.to_string(), source)
+                    .map_err(|e| from_jinja(folder, name, None, &e))?;
+                present.push(name);
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound && name != SYSTEM && name != CREATE => {}
+            Err(e) => return Err(error_in(folder, name, None, e.to_string())),
+        }
+    }
+    let uses_slack_object = [CREATE, UPDATE].iter().filter(|n| present.contains(n)).any(|name| {
+        env.get_template(name).is_ok_and(|t| {
+            t.undeclared_variables(true)
+                .iter()
+                .any(|v| v == "user" || v == "user.slack" || v.starts_with("user.slack."))
+        })
+    });
+    Ok(Compiled { env, present, uses_slack_object })
+}
+
+/// Renders one template of `env` and parses the result as JSON. An error quotes the rendered line
+/// it failed on, unless a secret was rendered into it.
+fn render_json(
+    env: &Environment<'static>,
+    folder: &Path,
+    name: &str,
+    ctx: BTreeMap<&'static str, Value>,
+    subject: &dyn Fn() -> Option<String>,
+    secret_values: &[String],
+) -> Result<serde_json::Value, TemplateError> {
+    let template = env.get_template(name).map_err(|e| from_jinja(folder, name, subject(), &e))?;
+    let text = template.render(ctx).map_err(|e| from_jinja(folder, name, subject(), &e))?;
+    serde_json::from_str(&text).map_err(|e| {
+        let line = text.lines().nth(e.line().saturating_sub(1)).unwrap_or("").trim();
+        let holds_secret =
+            secret_values.iter().any(|s| line.contains(s.as_str()) || line.contains(&json_escaped(s)));
+        let shown = if holds_secret {
+            "(not shown: it holds a secret value)".to_string()
+        } else {
+            crate::http::clean(line, 300)
+        };
+        TemplateError {
+            file: folder.join(name).display().to_string(),
+            line: Some(e.line()),
+            subject: subject(),
+            detail: format!("the rendered text is not JSON ({e}); that line reads: {shown}"),
+        }
+    })
+}
+
+fn error_in(folder: &Path, name: &str, subject: Option<String>, detail: String) -> TemplateError {
+    TemplateError { file: folder.join(name).display().to_string(), line: None, subject, detail }
 }
 
 /// A text as it stands inside a JSON string, without the quotes.
@@ -601,10 +496,6 @@ fn json_escaped(text: &str) -> String {
 /// Any serialisable value as a template value.
 fn to_value<T: Serialize + ?Sized>(value: &T) -> Value {
     Value::from(minijinja::value::Serde(value))
-}
-
-fn mentions_slack_object(source: &str) -> bool {
-    source.contains(".slack") || source.contains("[\"slack\"]") || source.contains("['slack']")
 }
 
 fn list_systems(root: &Path) -> Vec<String> {
@@ -755,6 +646,7 @@ mod tests {
             ("create.json", r#"{"userId": {{ user.email_local }}}"#),
         ]);
         let t = f.load().unwrap();
+        let t = t.account_tests().unwrap();
         assert!(t
             .is_managed("a", &Arc::new(serde_json::json!({"userId": "a", "createdBy": "slack-im"})))
             .unwrap());
@@ -771,6 +663,8 @@ mod tests {
         ]);
         assert!(!f
             .load()
+            .unwrap()
+            .account_tests()
             .unwrap()
             .is_managed("a", &Arc::new(serde_json::json!({"createdBy": "slack-im"})))
             .unwrap());

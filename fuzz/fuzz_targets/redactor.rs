@@ -9,7 +9,7 @@
 use std::collections::{BTreeSet, HashSet};
 
 use libfuzzer_sys::fuzz_target;
-use slack_im::secret::{redactable_len, Redactor, Secret, MIN_SECRET_LEN, REDACTED};
+use slack_im::fuzzing::{redactable_len, Redactor, Secret, MIN_SECRET_LEN, REDACTED};
 
 /// Whitespace runs as one space: the redactor matches reflowed secrets, so it checks them so too.
 fn collapsed(text: &str) -> String {

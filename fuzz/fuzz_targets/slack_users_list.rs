@@ -3,7 +3,7 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use slack_im::slack::{parse_users_list, repair_lone_surrogates};
+use slack_im::fuzzing::{parse_users_list, repair_lone_surrogates};
 
 fuzz_target!(|data: &[u8]| {
     let body = String::from_utf8_lossy(data);

@@ -3,8 +3,7 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use slack_im::target::parse_listing_page;
-use slack_im::template::ListSpec;
+use slack_im::fuzzing::{parse_listing_page, ListSpec};
 
 fuzz_target!(|data: &[u8]| {
     let body = String::from_utf8_lossy(data);

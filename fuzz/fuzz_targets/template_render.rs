@@ -8,9 +8,7 @@ use std::path::Path;
 use std::sync::OnceLock;
 
 use libfuzzer_sys::fuzz_target;
-use slack_im::secret::Secret;
-use slack_im::slack::Member;
-use slack_im::template::{SystemTemplates, UserView};
+use slack_im::fuzzing::{Member, Secret, SystemTemplates, UserView};
 
 fn templates() -> &'static SystemTemplates {
     static T: OnceLock<SystemTemplates> = OnceLock::new();

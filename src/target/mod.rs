@@ -8,7 +8,9 @@ use std::sync::Arc;
 use percent_encoding::{AsciiSet, NON_ALPHANUMERIC};
 
 use crate::http::{self, Budget, Exhausted, GiveUp, Retries, RetryPolicy};
-use crate::template::{key_at, Endpoint, ListSpec, SystemSpec};
+mod spec;
+
+pub use spec::{key_at, Endpoint, ListSpec, SystemSpec};
 
 /// Everything but RFC 3986's unreserved characters is percent-encoded in a key's path segment.
 const PATH_SEGMENT: &AsciiSet = &NON_ALPHANUMERIC.remove(b'-').remove(b'.').remove(b'_').remove(b'~');

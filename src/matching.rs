@@ -1,0 +1,158 @@
+//! The step between the two reads and the plan: the listed accounts, indexed by key, and each
+//! eligible member matched with the account that has its key, rendered through the templates and
+//! compared with that account at once, so only what differs is kept. No HTTP: unit-tested alone.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use serde_json::Value;
+
+use crate::plan::{self, Change, Desired, Existing};
+use crate::slack::Member;
+use crate::target::Account;
+use crate::template::{AccountTests, SystemTemplates, TemplateError, UserView};
+
+/// The listed accounts: what the plan needs, an index by key, and each account's JSON kept as
+/// compact text, parsed again only when a member matches it or it is deactivated (50,000 accounts
+/// cost megabytes, not tens of them).
+#[derive(Default)]
+pub struct Listing {
+    accounts: Vec<Existing>,
+    json: Vec<Box<str>>,
+    /// Normalised key -> position. The target client already refused a listing with a key twice.
+    index: HashMap<String, usize>,
+}
+
+impl Listing {
+    /// Adds one listed account with `system.json`'s verdicts on it.
+    pub fn push(&mut self, account: Account, tests: &AccountTests<'_>) -> Result<(), TemplateError> {
+        let managed = tests.is_managed(&account.key, &account.value)?;
+        let adoptable = !managed && tests.is_adoptable(&account.key, &account.value)?;
+        self.index.insert(plan::normalize_key(&account.key), self.accounts.len());
+        self.json.push(account.value.to_string().into());
+        self.accounts.push(Existing { key: account.key, managed, adoptable });
+        Ok(())
+    }
+
+    pub fn accounts(&self) -> &[Existing] {
+        &self.accounts
+    }
+
+    /// How many accounts slack-im manages.
+    pub fn managed(&self) -> usize {
+        self.accounts.iter().filter(|a| a.managed).count()
+    }
+
+    /// The account at `i` as the listing returned it.
+    pub fn value(&self, i: usize) -> Arc<Value> {
+        let value =
+            serde_json::from_str(&self.json[i]).expect("the listing's own JSON, serialised by us, parses");
+        Arc::new(value)
+    }
+
+    /// What the templates want for one eligible member: the create body when no account has its
+    /// key; the update body when (and only when) its account differs from it; nothing for an
+    /// account slack-im may not touch (the plan reports it).
+    pub fn desired_for(
+        &self,
+        templates: &SystemTemplates,
+        member: &Member,
+    ) -> Result<Desired, TemplateError> {
+        let user = Arc::new(UserView::from_member(member));
+        let (key, create) = templates.render_create(&user)?;
+        let slack_id = user.id.clone();
+        let Some(&i) = self.index.get(&plan::normalize_key(&key)) else {
+            return Ok(Desired {
+                slack_id,
+                key,
+                account: None,
+                change: Some(Box::new(Change::Create(create))),
+            });
+        };
+        let account = &self.accounts[i];
+        if !account.writable() {
+            return Ok(Desired { slack_id, key, account: Some(i), change: None });
+        }
+        let value = self.value(i);
+        let change = match templates.render_update(&user, &value)? {
+            Some(body) => {
+                let changed = plan::update_diff(&body, &value, &account.key);
+                (!changed.is_empty()).then(|| Box::new(Change::Update { body, changed }))
+            }
+            None => None,
+        };
+        Ok(Desired { slack_id, key, account: Some(i), change })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+    use std::collections::BTreeMap;
+
+    fn templates() -> SystemTemplates {
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("templates");
+        let secrets = BTreeMap::from([
+            ("target_token".to_string(), crate::secret::Secret::new("tok-123456".to_string())),
+            ("initial_password".to_string(), crate::secret::Secret::new("pw-123456".to_string())),
+        ]);
+        SystemTemplates::load(&root, "dev", "http://127.0.0.1:1", &BTreeMap::new(), &secrets).unwrap()
+    }
+
+    fn member(id: &str, email: &str, name: &str) -> Member {
+        serde_json::from_value(json!({"id": id, "real_name": name, "profile": {"email": email}})).unwrap()
+    }
+
+    fn listing(templates: &SystemTemplates, accounts: &[Value]) -> Listing {
+        let tests = templates.account_tests().unwrap();
+        let mut listing = Listing::default();
+        for value in accounts {
+            let key = value["userId"].as_str().unwrap().to_string();
+            listing.push(Account { key, value: Arc::new(value.clone()) }, &tests).unwrap();
+        }
+        listing
+    }
+
+    /// The account the shipped dev templates would create for `member`, as the target lists it.
+    fn account_of(id: &str, user_id: &str, name: &str, created_by: &str) -> Value {
+        json!({
+            "userId": user_id, "name": name, "roleGroupId": "AGENT", "centerIds": ["spectra"],
+            "customType": "user", "metadata": {"counselType": "user", "slackId": id}, "createdBy": created_by,
+        })
+    }
+
+    #[test]
+    fn a_member_without_an_account_gets_a_create_body() {
+        let t = templates();
+        let listing = listing(&t, &[]);
+        let d = listing.desired_for(&t, &member("U1", "Ann.Lee@acme.example", "Ann Lee")).unwrap();
+        assert_eq!((d.key.as_str(), d.account), ("ann.lee", None));
+        let Some(change) = d.change else { panic!("no change") };
+        let Change::Create(body) = *change else { panic!("not a create") };
+        assert_eq!(body["name"], "Ann Lee");
+        assert_eq!(body["password"], "pw-123456");
+    }
+
+    #[test]
+    fn an_account_that_matches_its_member_needs_nothing_and_a_rename_is_an_update() {
+        let t = templates();
+        let listing = listing(&t, &[account_of("U1", "Ann.Lee", "Ann Lee", "slack-im")]);
+        let same = listing.desired_for(&t, &member("U1", "ann.lee@acme.example", "Ann Lee")).unwrap();
+        assert_eq!((same.account, same.change.is_none()), (Some(0), true), "keys compare case-insensitively");
+        let renamed = listing.desired_for(&t, &member("U1", "ann.lee@acme.example", "Ann Kim")).unwrap();
+        let Some(change) = renamed.change else { panic!("no change") };
+        let Change::Update { changed, .. } = *change else { panic!("not an update") };
+        assert_eq!(changed, ["name"]);
+    }
+
+    #[test]
+    fn an_account_slack_im_does_not_manage_is_matched_but_never_rendered_for() {
+        let t = templates();
+        let listing = listing(&t, &[account_of("", "admin", "Init Admin", "init-data")]);
+        assert_eq!(listing.managed(), 0);
+        let d = listing.desired_for(&t, &member("U9", "admin@other.example", "Someone Else")).unwrap();
+        assert_eq!((d.account, d.change), (Some(0), None));
+        assert!(!listing.accounts()[0].writable());
+    }
+}
