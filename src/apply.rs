@@ -146,24 +146,34 @@ mod tests {
         calls: Mutex<Vec<(ActionKind, String)>>,
         in_flight: AtomicUsize,
         max_in_flight: AtomicUsize,
+        /// With `Some(n)`: each call waits (up to 10 s) until `n` calls have been in flight at
+        /// once, so the test knows `n` writers really ran together, not by the luck of a sleep.
+        hold_until: Option<usize>,
+        gathered: (Mutex<bool>, std::sync::Condvar),
     }
 
     impl MemoryTarget {
         fn record(&self, kind: ActionKind, key: &str) -> Result<(), TargetError> {
             let now = self.in_flight.fetch_add(1, Ordering::SeqCst) + 1;
             self.max_in_flight.fetch_max(now, Ordering::SeqCst);
-            std::thread::sleep(std::time::Duration::from_millis(5));
+            if let Some(n) = self.hold_until {
+                let (lock, signal) = &self.gathered;
+                let mut gathered = lock.lock().unwrap();
+                *gathered |= now >= n;
+                signal.notify_all();
+                let wait = std::time::Duration::from_secs(10);
+                drop(signal.wait_timeout_while(gathered, wait, |g| !*g).unwrap());
+            }
             self.in_flight.fetch_sub(1, Ordering::SeqCst);
             self.calls.lock().unwrap().push((kind, key.to_string()));
             if self.fail.contains(key) {
-                return Err(TargetError::Http {
-                    op: crate::target::Op::Create,
+                let call = crate::target::Call {
+                    op: crate::target::Op::Write(ActionKind::Create),
                     key: Some(key.into()),
                     method: "POST".into(),
                     url: "http://target/api/users".into(),
-                    status: 500,
-                    excerpt: "boom".into(),
-                });
+                };
+                return Err(TargetError::Http { call, status: 500, excerpt: "boom".into() });
             }
             Ok(())
         }
@@ -233,11 +243,12 @@ mod tests {
     }
 
     #[test]
-    fn concurrency_is_bounded() {
-        let target = MemoryTarget::default();
+    fn exactly_the_configured_number_of_writers_run_together() {
+        let target = MemoryTarget { hold_until: Some(3), ..Default::default() };
         let actions: Vec<Action> = (0..40).map(|i| action(ActionKind::Create, &i.to_string())).collect();
         apply(&actions, &target, 3, None);
-        let max = target.max_in_flight.load(Ordering::SeqCst);
-        assert!((2..=3).contains(&max), "max in flight {max}");
+        assert!(*target.gathered.0.lock().unwrap(), "three writes were in flight at once");
+        assert_eq!(target.max_in_flight.load(Ordering::SeqCst), 3, "and never more");
+        assert_eq!(target.calls.lock().unwrap().len(), 40);
     }
 }

@@ -70,12 +70,23 @@ pub struct Policy {
     pub deactivation_blocked: Option<String>,
 }
 
+/// The three writes. One name each, everywhere: logs, console, reports, journal.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum ActionKind {
     Create,
     Update,
     Deactivate,
+}
+
+impl std::fmt::Display for ActionKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            ActionKind::Create => "create",
+            ActionKind::Update => "update",
+            ActionKind::Deactivate => "deactivate",
+        })
+    }
 }
 
 /// One write the plan asks for.

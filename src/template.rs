@@ -2,7 +2,6 @@
 //! them with JSON auto-escaping and strict undefined variables, and parses every result as JSON.
 
 use std::collections::BTreeMap;
-use std::fmt;
 use std::path::{Path, PathBuf};
 
 use std::sync::Arc;
@@ -21,7 +20,8 @@ const UPDATE: &str = "update.json";
 const DEACTIVATE: &str = "deactivate.json";
 
 /// A template that did not load, render or parse. Names the file, the line and the member.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{file}{}{}: {detail}", line.map(|l| format!(" line {l}")).unwrap_or_default(), subject.as_ref().map(|s| format!(" for {s}")).unwrap_or_default())]
 pub struct TemplateError {
     pub file: String,
     pub line: Option<usize>,
@@ -29,21 +29,6 @@ pub struct TemplateError {
     pub subject: Option<String>,
     pub detail: String,
 }
-
-impl fmt::Display for TemplateError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}", self.file)?;
-        if let Some(line) = self.line {
-            write!(f, " line {line}")?;
-        }
-        if let Some(subject) = &self.subject {
-            write!(f, " for {subject}")?;
-        }
-        write!(f, ": {}", self.detail)
-    }
-}
-
-impl std::error::Error for TemplateError {}
 
 /// What templates see as `user`. Text fields Slack left out are empty strings, so a template
 /// never has to guard against null.

@@ -8,6 +8,8 @@ use std::sync::Arc;
 use percent_encoding::{AsciiSet, NON_ALPHANUMERIC};
 
 use crate::http::{self, Budget, Exhausted, GiveUp, Retries, RetryPolicy};
+use crate::plan::ActionKind;
+
 mod spec;
 
 pub use spec::{key_at, Endpoint, ListSpec, SystemSpec};
@@ -23,98 +25,75 @@ pub struct Account {
     pub value: std::sync::Arc<serde_json::Value>,
 }
 
-/// The three writes, for logs and reports.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize)]
-#[serde(rename_all = "lowercase")]
+/// What a target call does: list the accounts, or one of the plan's writes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Op {
     List,
-    Create,
-    Update,
-    Deactivate,
+    Write(ActionKind),
 }
 
 impl fmt::Display for Op {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
-            Op::List => "list",
-            Op::Create => "create",
-            Op::Update => "update",
-            Op::Deactivate => "deactivate",
-        })
-    }
-}
-
-/// A failed target call, with the evidence: status and body excerpt (secrets are redacted on output).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum TargetError {
-    Http {
-        op: Op,
-        key: Option<String>,
-        method: String,
-        url: String,
-        status: u16,
-        excerpt: String,
-    },
-    Transport {
-        op: Op,
-        key: Option<String>,
-        method: String,
-        url: String,
-        detail: String,
-    },
-    Listing {
-        detail: String,
-    },
-    /// A key that cannot stand in a URL path as one segment; nothing was sent.
-    Key {
-        op: Op,
-        key: String,
-        problem: &'static str,
-    },
-    /// The run's deadline or retry budget ran out before or during this request.
-    OutOfBudget {
-        op: Op,
-        key: Option<String>,
-        reason: Exhausted,
-    },
-}
-
-impl fmt::Display for TargetError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let subject = |op: &Op, key: &Option<String>| match key {
-            Some(k) => format!("{op} {}", http::clean(k, 200)),
-            None => op.to_string(),
-        };
         match self {
-            TargetError::Http { op, key, method, url, status, excerpt } => {
-                write!(f, "target {}: {method} {url} answered HTTP {status}", subject(op, key))?;
-                if *status == 401 || *status == 403 {
-                    write!(f, " (check the target token secret and system.json headers)")?;
-                }
-                if !excerpt.is_empty() {
-                    write!(f, ": {excerpt}")?;
-                }
-                Ok(())
-            }
-            TargetError::Transport { op, key, method, url, detail } => {
-                write!(f, "target {}: {method} {url}: {detail}", subject(op, key))
-            }
-            TargetError::Listing { detail } => write!(f, "target listing: {detail}"),
-            TargetError::Key { op, key, problem } => {
-                write!(
-                    f,
-                    "target {op} {:?}: not sent: the key {problem}, so it cannot be a URL path segment",
-                    http::clean(key, 200)
-                )
-            }
-            TargetError::OutOfBudget { op, key, reason } => {
-                write!(f, "target {}: not sent: {reason}", subject(op, key))
-            }
+            Op::List => f.write_str("list"),
+            Op::Write(kind) => kind.fmt(f),
         }
     }
 }
 
-impl std::error::Error for TargetError {}
+/// Which request failed: what it did, for which key, and where (the evidence every error keeps).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Call {
+    pub op: Op,
+    pub key: Option<String>,
+    pub method: String,
+    pub url: String,
+}
+
+impl fmt::Display for Call {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "target {}: {} {}", subject(&self.op, &self.key), self.method, self.url)
+    }
+}
+
+/// `create jo.doe`, `list`: the operation and its key, cleaned for printing.
+fn subject(op: &Op, key: &Option<String>) -> String {
+    match key {
+        Some(k) => format!("{op} {}", http::clean(k, 200)),
+        None => op.to_string(),
+    }
+}
+
+/// After the status: a hint for the statuses that mean "not let in", and the body's excerpt.
+fn http_tail(status: u16, excerpt: &str) -> String {
+    let hint = match status {
+        401 | 403 => " (check the target token secret and system.json headers)",
+        _ => "",
+    };
+    let evidence = if excerpt.is_empty() { String::new() } else { format!(": {excerpt}") };
+    format!("{hint}{evidence}")
+}
+
+/// A failed target call, with the evidence: status and body excerpt (secrets are redacted on output).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum TargetError {
+    #[error("{call} answered HTTP {status}{}", http_tail(*status, excerpt))]
+    Http { call: Call, status: u16, excerpt: String },
+    #[error("{call}: {detail}")]
+    Transport { call: Call, detail: String },
+    /// The listing cannot be trusted or read (not JSON, repeats itself, too large).
+    #[error("target listing: {detail}")]
+    Listing { detail: String },
+    /// `system.json` has no endpoint for this write.
+    #[error("target {op}: system.json has no \"{op}\" endpoint")]
+    NoEndpoint { op: Op },
+    /// A key that cannot stand in a URL path as one segment; nothing was sent.
+    #[error("target {op} {key:?}: not sent: the key {problem}, so it cannot be a URL path segment")]
+    Key { op: Op, key: String, problem: &'static str },
+    /// The run's deadline or retry budget ran out before or during this request.
+    #[error("target {}: not sent: {reason}", subject(op, key))]
+    OutOfBudget { op: Op, key: Option<String>, reason: Exhausted },
+}
 
 impl TargetError {
     /// The target as a whole is not answering or not letting us in (no connection, 5xx, 429,
@@ -123,7 +102,7 @@ impl TargetError {
         match self {
             TargetError::Transport { .. } => true,
             TargetError::Http { status, .. } => matches!(status, 401 | 403 | 429 | 500..=599),
-            TargetError::Listing { .. } | TargetError::Key { .. } => false,
+            TargetError::Listing { .. } | TargetError::Key { .. } | TargetError::NoEndpoint { .. } => false,
             // The remaining writes would all fail the same way: stop at once.
             TargetError::OutOfBudget { .. } => true,
         }
@@ -232,6 +211,8 @@ impl TargetClient {
     /// One request, retried on 429 (after `Retry-After`), 502/503/504 and transport errors, within
     /// the run's budget. Returns the status and body of a 2xx answer, or of a 409 to a retried
     /// create (see [`Created::AlreadyExists`]). A key is checked before anything is sent.
+    // One retry loop over every way a write can end; its branches read best side by side, so it
+    // stays one function a little over 60 lines.
     fn send(
         &self,
         op: Op,
@@ -244,33 +225,24 @@ impl TargetClient {
             None => endpoint.path.clone(),
         };
         let url = format!("{}{}", self.base_url, path);
+        let call =
+            || Call { op, key: key.map(str::to_string), method: endpoint.method.clone(), url: url.clone() };
         let payload = body.map(|b| b.to_string().into_bytes()).unwrap_or_default();
         let mut retries = Retries::new(self.retry, &self.budget);
-        let key_owned = || key.map(str::to_string);
-        let out_of_budget = |reason| TargetError::OutOfBudget { op, key: key_owned(), reason };
+        let out_of_budget = |reason| TargetError::OutOfBudget { op, key: key.map(str::to_string), reason };
         loop {
             retries.check().map_err(out_of_budget)?;
             self.requests.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-            let mut request = ureq::http::Request::builder()
-                .method(endpoint.method.as_str())
-                .uri(&url)
-                .header("Accept", "application/json");
-            if body.is_some() {
-                request = request.header("Content-Type", "application/json; charset=utf-8");
-            }
-            for (name, value) in &self.spec.headers {
-                request = request.header(name.as_str(), value.expose().as_str());
-            }
-            let request = request.body(payload.clone()).map_err(|e| TargetError::Transport {
-                op,
-                key: key_owned(),
-                method: endpoint.method.clone(),
-                url: url.clone(),
-                detail: format!("cannot build the request (check system.json headers): {e}"),
+            let request = self.request(endpoint, &url, body.is_some(), payload.clone()).map_err(|e| {
+                TargetError::Transport {
+                    call: call(),
+                    detail: format!("cannot build the request (check system.json headers): {e}"),
+                }
             })?;
+            let create = Op::Write(ActionKind::Create);
             let failure = match self.agent.run(request).and_then(http::read_reply) {
                 Ok(reply) if (200..300).contains(&reply.status) => return Ok((reply.status, reply.body)),
-                Ok(reply) if reply.status == 409 && op == Op::Create && retries.attempts() > 1 => {
+                Ok(reply) if reply.status == 409 && op == create && retries.attempts() > 1 => {
                     return Ok((reply.status, reply.body))
                 }
                 Ok(reply) if reply.status == 429 => {
@@ -279,37 +251,19 @@ impl TargetClient {
                         Err(GiveUp::Run(reason)) => return Err(out_of_budget(reason)),
                         Err(GiveUp::Attempts) => {}
                     }
-                    return Err(TargetError::Http {
-                        op,
-                        key: key_owned(),
-                        method: endpoint.method.clone(),
-                        url: url.clone(),
-                        status: 429,
-                        excerpt: http::excerpt(&reply.body, 300),
-                    });
+                    let excerpt = http::excerpt(&reply.body, 300);
+                    return Err(TargetError::Http { call: call(), status: 429, excerpt });
                 }
                 Ok(reply) => {
-                    let error = TargetError::Http {
-                        op,
-                        key: key_owned(),
-                        method: endpoint.method.clone(),
-                        url: url.clone(),
-                        status: reply.status,
-                        excerpt: reply.redirect().unwrap_or_else(|| http::excerpt(&reply.body, 300)),
-                    };
+                    let excerpt = reply.redirect().unwrap_or_else(|| http::excerpt(&reply.body, 300));
+                    let error = TargetError::Http { call: call(), status: reply.status, excerpt };
                     if ![502, 503, 504].contains(&reply.status) {
                         return Err(error);
                     }
                     error
                 }
                 Err(e) => {
-                    let error = TargetError::Transport {
-                        op,
-                        key: key_owned(),
-                        method: endpoint.method.clone(),
-                        url: url.clone(),
-                        detail: http::describe(&e),
-                    };
+                    let error = TargetError::Transport { call: call(), detail: http::describe(&e) };
                     if !http::is_transient(&e) {
                         return Err(error);
                     }
@@ -325,6 +279,29 @@ impl TargetClient {
                 }
             }
         }
+    }
+}
+
+impl TargetClient {
+    /// One request as `system.json` describes it: its headers, JSON in, JSON out.
+    fn request(
+        &self,
+        endpoint: &Endpoint,
+        url: &str,
+        has_body: bool,
+        payload: Vec<u8>,
+    ) -> Result<ureq::http::Request<Vec<u8>>, ureq::http::Error> {
+        let mut request = ureq::http::Request::builder()
+            .method(endpoint.method.as_str())
+            .uri(url)
+            .header("Accept", "application/json");
+        if has_body {
+            request = request.header("Content-Type", "application/json; charset=utf-8");
+        }
+        for (name, value) in &self.spec.headers {
+            request = request.header(name.as_str(), value.expose().as_str());
+        }
+        request.body(payload)
     }
 }
 
@@ -353,36 +330,22 @@ pub fn parse_listing_page(body: &str, list: &ListSpec) -> Result<Vec<Account>, S
 
 impl Target for TargetClient {
     fn create(&self, key: &str, body: &serde_json::Value) -> Result<Created, TargetError> {
-        check_key(Op::Create, key)?;
-        match self.send(Op::Create, None, &self.spec.create, Some(body)) {
-            Ok((409, _)) => Ok(Created::AlreadyExists),
-            Ok(_) => Ok(Created::Created),
-            Err(TargetError::Http { op, method, url, status, excerpt, .. }) => {
-                Err(TargetError::Http { op, key: Some(key.to_string()), method, url, status, excerpt })
-            }
-            Err(TargetError::Transport { op, method, url, detail, .. }) => {
-                Err(TargetError::Transport { op, key: Some(key.to_string()), method, url, detail })
-            }
-            Err(TargetError::OutOfBudget { op, reason, .. }) => {
-                Err(TargetError::OutOfBudget { op, key: Some(key.to_string()), reason })
-            }
-            Err(e) => Err(e),
+        match self.send(Op::Write(ActionKind::Create), Some(key), &self.spec.create, Some(body))? {
+            (409, _) => Ok(Created::AlreadyExists),
+            _ => Ok(Created::Created),
         }
     }
 
     fn update(&self, key: &str, body: &serde_json::Value) -> Result<(), TargetError> {
-        let endpoint =
-            self.spec.update.as_ref().ok_or_else(|| TargetError::Listing {
-                detail: "system.json has no update endpoint".into(),
-            })?;
-        self.send(Op::Update, Some(key), endpoint, Some(body)).map(drop)
+        let op = Op::Write(ActionKind::Update);
+        let endpoint = self.spec.update.as_ref().ok_or(TargetError::NoEndpoint { op })?;
+        self.send(op, Some(key), endpoint, Some(body)).map(drop)
     }
 
     fn deactivate(&self, key: &str, body: Option<&serde_json::Value>) -> Result<(), TargetError> {
-        let endpoint = self.spec.deactivate.as_ref().ok_or_else(|| TargetError::Listing {
-            detail: "system.json has no deactivate endpoint".into(),
-        })?;
-        self.send(Op::Deactivate, Some(key), endpoint, body).map(drop)
+        let op = Op::Write(ActionKind::Deactivate);
+        let endpoint = self.spec.deactivate.as_ref().ok_or(TargetError::NoEndpoint { op })?;
+        self.send(op, Some(key), endpoint, body).map(drop)
     }
 }
 
@@ -399,7 +362,7 @@ fn check_key(op: Op, key: &str) -> Result<(), TargetError> {
     } else {
         return Ok(());
     };
-    Err(TargetError::Key { op, key: key.to_string(), problem })
+    Err(TargetError::Key { op, key: http::clean(key, 200), problem })
 }
 
 /// Percent-encodes a key as one path segment (everything but unreserved characters), after
@@ -415,7 +378,7 @@ mod tests {
 
     #[test]
     fn keys_are_encoded_as_one_path_segment() {
-        let encode = |key| encode_path_segment(Op::Update, key).unwrap();
+        let encode = |key| encode_path_segment(Op::Write(ActionKind::Update), key).unwrap();
         assert_eq!(encode("jo.doe"), "jo.doe");
         assert_eq!(encode("a/b c@d"), "a%2Fb%20c%40d");
         assert_eq!(encode("김"), "%EA%B9%80");
@@ -425,7 +388,7 @@ mod tests {
     #[test]
     fn dot_segments_empty_keys_and_control_characters_are_refused() {
         for key in ["", ".", "..", "a\u{0}b", "bell\u{7}", "line\nbreak"] {
-            let err = encode_path_segment(Op::Deactivate, key).unwrap_err();
+            let err = encode_path_segment(Op::Write(ActionKind::Deactivate), key).unwrap_err();
             assert!(matches!(err, TargetError::Key { .. }), "{key:?}");
             assert!(err.to_string().contains("cannot be a URL path segment"), "{err}");
         }

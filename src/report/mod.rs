@@ -1,0 +1,344 @@
+//! What a run tells people and machines: the [`Summary`] of a run and `summary.json`; one file per
+//! other format (console, `summary.md`, `junit.xml`, the Slack post). Everything written passes
+//! through the redactor.
+
+mod console;
+mod junit;
+mod markdown;
+mod slack;
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+use std::path::Path;
+
+use serde::Serialize;
+
+use crate::apply::Outcome;
+use crate::eligibility::Skipped;
+use crate::plan::{Action, ActionKind, Plan};
+use crate::secret::Redactor;
+
+#[derive(Debug, Clone, Default, Serialize, PartialEq, Eq)]
+pub struct Counts {
+    pub create: usize,
+    pub update: usize,
+    pub deactivate: usize,
+    pub unchanged: usize,
+    pub skipped: usize,
+    pub failed: usize,
+    pub withheld: usize,
+    /// Creates answered 409 on a retry: the first attempt had created the account.
+    pub existing: usize,
+    /// Members whose key matches an account slack-im does not manage: left alone.
+    pub unmanaged: usize,
+}
+
+/// How an action ended, as the reports name it.
+#[derive(Debug, Clone, Copy, Serialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum Status {
+    Done,
+    Failed,
+    Planned,
+    Withheld,
+    /// A create answered 409 on a retry: the first attempt had created the account.
+    Existing,
+}
+
+impl Status {
+    fn of(outcome: &Outcome) -> Status {
+        match outcome {
+            Outcome::Done => Status::Done,
+            Outcome::AlreadyExisted => Status::Existing,
+            Outcome::Failed(_) => Status::Failed,
+            Outcome::Withheld => Status::Withheld,
+            Outcome::Planned => Status::Planned,
+        }
+    }
+}
+
+impl std::fmt::Display for Status {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Status::Done => "done",
+            Status::Failed => "failed",
+            Status::Planned => "planned",
+            Status::Withheld => "withheld",
+            Status::Existing => "existing",
+        })
+    }
+}
+
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct ActionReport {
+    pub action: ActionKind,
+    pub key: String,
+    pub slack_id: Option<String>,
+    pub status: Status,
+    pub error: Option<String>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub changed: Vec<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+}
+
+/// A member whose key matches an account slack-im does not manage, left alone.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct UnmanagedReport {
+    pub key: String,
+    pub slack_id: String,
+}
+
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct SkipReport {
+    pub slack_id: String,
+    pub reason: String,
+}
+
+#[derive(Debug, Clone, Default, Serialize, PartialEq, Eq)]
+pub struct Sources {
+    pub slack_members: usize,
+    pub eligible_members: usize,
+    pub slack_requests: usize,
+    pub target_accounts: usize,
+    pub managed_accounts: usize,
+    pub target_requests: usize,
+}
+
+/// The whole story of one run; `summary.json` is this, serialised.
+#[derive(Debug, Clone, Default, Serialize, PartialEq, Eq)]
+pub struct Summary {
+    /// `SLACK_IM_RUN_ID`, when the caller gave one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub run_id: Option<String>,
+    pub system: String,
+    pub command: String,
+    pub dry_run: bool,
+    pub started_at: String,
+    pub duration_ms: u64,
+    pub exit_code: u8,
+    pub error: Option<String>,
+    pub counts: Counts,
+    pub sources: Sources,
+    pub actions: Vec<ActionReport>,
+    pub skipped: Vec<SkipReport>,
+    pub protected: Vec<String>,
+    pub unmanaged: Vec<UnmanagedReport>,
+}
+
+impl Summary {
+    /// Fills counts and actions from a plan and, after a real run, the outcomes.
+    pub fn record(&mut self, plan: &Plan, outcomes: Option<&[Outcome]>, skipped: &[Skipped]) {
+        self.counts.unchanged = plan.unchanged;
+        self.skipped = skipped
+            .iter()
+            .chain(&plan.skipped)
+            .map(|s| SkipReport { slack_id: s.slack_id.clone(), reason: s.reason.to_string() })
+            .collect();
+        self.counts.skipped = self.skipped.len();
+        self.protected = plan.protected.clone();
+        self.unmanaged = plan
+            .unmanaged
+            .iter()
+            .map(|u| UnmanagedReport { key: u.key.clone(), slack_id: u.slack_id.clone() })
+            .collect();
+        self.counts.unmanaged = self.unmanaged.len();
+        for (i, action) in plan.actions.iter().enumerate() {
+            let outcome = match (&action.withheld, outcomes) {
+                (Some(_), _) => Outcome::Withheld,
+                (None, Some(o)) => o[i].clone(),
+                (None, None) => Outcome::Planned,
+            };
+            self.count(action, &outcome);
+            self.actions.push(ActionReport {
+                action: action.kind,
+                key: action.key.clone(),
+                slack_id: action.slack_id.clone(),
+                status: Status::of(&outcome),
+                error: match &outcome {
+                    Outcome::Failed(e) => Some(e.clone()),
+                    _ => None,
+                },
+                changed: action.changed.clone(),
+                reason: action.withheld.clone(),
+            });
+        }
+    }
+
+    fn count(&mut self, action: &Action, outcome: &Outcome) {
+        let c = &mut self.counts;
+        match outcome {
+            Outcome::Failed(_) => c.failed += 1,
+            Outcome::Withheld => c.withheld += 1,
+            Outcome::AlreadyExisted => c.existing += 1,
+            Outcome::Done | Outcome::Planned => match action.kind {
+                ActionKind::Create => c.create += 1,
+                ActionKind::Update => c.update += 1,
+                ActionKind::Deactivate => c.deactivate += 1,
+            },
+        }
+    }
+
+    /// One line: what happened, for the console, the Jenkins description and Slack.
+    pub fn headline(&self) -> String {
+        let c = &self.counts;
+        let verb = if self.dry_run { "would be " } else { "" };
+        let mut line = format!(
+            "{}: {} {verb}created, {} {verb}updated, {} {verb}deactivated, {} unchanged, {} skipped",
+            self.system, c.create, c.update, c.deactivate, c.unchanged, c.skipped
+        );
+        if c.existing > 0 {
+            let _ = write!(line, ", {} existed already", c.existing);
+        }
+        if c.unmanaged > 0 {
+            let _ = write!(line, ", {} left alone (accounts slack-im does not manage)", c.unmanaged);
+        }
+        if c.failed > 0 {
+            let _ = write!(line, ", {} FAILED", c.failed);
+        }
+        if c.withheld > 0 {
+            let _ = write!(line, ", {} deactivations WITHHELD", c.withheld);
+        }
+        line
+    }
+
+    fn failures(&self) -> impl Iterator<Item = &ActionReport> {
+        self.actions.iter().filter(|a| a.status == Status::Failed)
+    }
+
+    /// Writes `summary.json`, `summary.md` and `junit.xml` into `dir` (created if needed). Each
+    /// file passes whole through the redactor, so no field of any format can carry a secret.
+    pub fn write(&self, dir: &Path, redactor: &Redactor) -> std::io::Result<()> {
+        std::fs::create_dir_all(dir)?;
+        let json = serde_json::to_string_pretty(self).map_err(std::io::Error::other)?;
+        write_file(dir, "summary.json", &redactor.redact(&json))?;
+        write_file(dir, "summary.md", &redactor.redact(&self.markdown()))?;
+        write_file(dir, "junit.xml", &redactor.redact(&self.junit()))
+    }
+}
+
+/// Writes through a temporary file and a rename, so a reader never sees half a report.
+fn write_file(dir: &Path, name: &str, text: &str) -> std::io::Result<()> {
+    let tmp = dir.join(format!(".{name}.tmp"));
+    std::fs::write(&tmp, text)?;
+    std::fs::rename(&tmp, dir.join(name))
+}
+
+/// Now, as RFC 3339 UTC to the second (`2026-11-28T04:39:01Z`).
+pub fn now_rfc3339() -> String {
+    jiff::Timestamp::now().round(jiff::Unit::Second).map(|t| t.to_string()).unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::eligibility::SkipReason;
+    use crate::plan::Action;
+
+    #[test]
+    fn timestamps_are_rfc3339_utc_to_the_second() {
+        let now = now_rfc3339();
+        assert_eq!(now.len(), "2026-11-28T04:39:01Z".len(), "{now}");
+        assert!(now.ends_with('Z') && now.as_bytes()[10] == b'T', "{now}");
+        assert!(now.parse::<jiff::Timestamp>().is_ok(), "{now}");
+    }
+
+    fn sample() -> Summary {
+        let plan = Plan {
+            actions: vec![
+                Action {
+                    kind: ActionKind::Create,
+                    key: "a<b".into(),
+                    slack_id: Some("U1".into()),
+                    body: None,
+                    changed: vec![],
+                    withheld: None,
+                    account: None,
+                },
+                Action {
+                    kind: ActionKind::Create,
+                    key: "c".into(),
+                    slack_id: Some("U2".into()),
+                    body: None,
+                    changed: vec![],
+                    withheld: None,
+                    account: None,
+                },
+                Action {
+                    kind: ActionKind::Deactivate,
+                    key: "old".into(),
+                    slack_id: None,
+                    body: None,
+                    changed: vec![],
+                    withheld: Some("guard \"5\"".into()),
+                    account: None,
+                },
+            ],
+            unchanged: 7,
+            ..Plan::default()
+        };
+        let mut s =
+            Summary { system: "dev".into(), command: "sync".into(), exit_code: 3, ..Summary::default() };
+        let skipped = [Skipped { slack_id: "U9".into(), reason: SkipReason::Bot }];
+        s.record(
+            &plan,
+            Some(&[Outcome::Done, Outcome::Failed("target create c: HTTP 500".into()), Outcome::Withheld]),
+            &skipped,
+        );
+        s
+    }
+
+    #[test]
+    fn counts_follow_outcomes() {
+        let s = sample();
+        assert_eq!(
+            s.counts,
+            Counts { create: 1, unchanged: 7, skipped: 1, failed: 1, withheld: 1, ..Counts::default() }
+        );
+        assert_eq!(s.headline(), "dev: 1 created, 0 updated, 0 deactivated, 7 unchanged, 1 skipped, 1 FAILED, 1 deactivations WITHHELD");
+        assert_eq!(s.actions[1].status, Status::Failed);
+        assert_eq!(serde_json::to_value(&s.actions[1]).unwrap()["status"], "failed");
+    }
+
+    #[test]
+    fn junit_holds_only_characters_xml_allows() {
+        let mut s = sample();
+        s.error = Some("bad \u{FFFE}\u{FFFF}\u{1}\u{0} end".into());
+        let xml = s.junit();
+        assert!(xml.contains("bad \u{FFFD}\u{FFFD}\u{FFFD}\u{FFFD} end"), "{xml}");
+    }
+
+    #[test]
+    fn slack_text_from_servers_is_escaped() {
+        let mut s = sample();
+        s.error = Some("<!channel> <https://evil.example|sso> & co".into());
+        let (_, blocks) = s.slack_message(&Redactor::default());
+        let text = blocks.to_string();
+        assert!(text.contains("&lt;!channel&gt; &lt;https://evil.example|sso&gt; &amp; co"), "{text}");
+    }
+
+    #[test]
+    fn junit_escapes_and_marks_failures_and_skips() {
+        let xml = sample().junit();
+        assert!(xml.contains("name=\"a&lt;b\"/>"), "{xml}");
+        assert!(xml.contains("<failure message=\"target create c: HTTP 500\"/>"), "{xml}");
+        assert!(xml.contains("<skipped message=\"withheld: guard &quot;5&quot;\"/>"), "{xml}");
+        assert!(xml.contains("<skipped message=\"bot\"/>"), "{xml}");
+        assert!(xml.contains("tests=\"4\" failures=\"1\""), "{xml}");
+    }
+
+    #[test]
+    fn written_reports_are_redacted() {
+        let mut s = sample();
+        s.error = Some("server said token=super-secret-value".into());
+        let dir = std::env::temp_dir().join(format!("slack-im-report-{}", std::process::id()));
+        let secret = crate::secret::Secret::new("super-secret-value".to_string());
+        s.write(&dir, &Redactor::new([&secret])).unwrap();
+        for name in ["summary.json", "summary.md", "junit.xml"] {
+            let text = std::fs::read_to_string(dir.join(name)).unwrap();
+            assert!(!text.contains("super-secret-value"), "{name}: {text}");
+            assert!(text.contains("redacted"), "{name}: {text}");
+        }
+        std::fs::remove_dir_all(dir).unwrap();
+    }
+}
