@@ -1,6 +1,6 @@
 //! A faithful fake of the Slack Web API subset slack-im calls (reference §9): `users.list`
 //! cursor paging with its quirks, auth and scope errors as HTTP 200 `ok:false`, 429 with
-//! Retry-After, `conversations.*`, `auth.test`, `chat.postMessage`, and scripted faults.
+//! Retry-After, `conversations.members`, `auth.test`, `chat.postMessage`, and scripted faults.
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -39,7 +39,7 @@ pub struct Token {
     pub token: String,
     pub scopes: Vec<String>,
     pub state: TokenState,
-    /// Enterprise Grid org-level token: `users.list`/`conversations.list` then need `team_id`.
+    /// Enterprise Grid org-level token: `users.list` then needs `team_id`.
     pub org: bool,
     /// Workspaces an org token may act on (`team_access_not_granted` otherwise).
     pub granted_teams: Vec<String>,
@@ -96,7 +96,6 @@ pub enum EndMarker {
 pub struct Channel {
     pub id: String,
     pub name: String,
-    pub is_general: bool,
     pub is_private: bool,
     pub is_archived: bool,
     /// Whether the fixture bot has joined (posting without `chat:write.public` needs it).
@@ -113,7 +112,6 @@ impl Channel {
         Channel {
             id: id.into(),
             name: name.into(),
-            is_general: false,
             is_private: false,
             is_archived: false,
             is_member: true,
@@ -127,7 +125,6 @@ impl Channel {
         let all = ["U0ADMIN001", "U0KOR00001", "U0JPN00001"];
         vec![
             Channel {
-                is_general: true,
                 everyone: true,
                 ..Channel::public("C0GENERAL1", "all-acme-test", &[BOT_USER_ID, "U0GUESTMC1"])
             },
@@ -746,9 +743,8 @@ fn parse_call(req: &Req, method: &str) -> Call {
 /// Scopes a method needs (`None`: unknown method).
 fn method_scopes(method: &str) -> Option<&'static [&'static str]> {
     Some(match method {
-        "users.list" | "users.info" => &["users:read"],
-        "users.lookupByEmail" => &["users:read.email"],
-        "conversations.list" | "conversations.members" => &["channels:read"],
+        "users.list" => &["users:read"],
+        "conversations.members" => &["channels:read"],
         "chat.postMessage" => &["chat:write"],
         "auth.test" => &[],
         _ => return None,
@@ -849,7 +845,7 @@ fn api_body(inner: &Inner, method: &str, call: &Call) -> (Value, Option<Token>) 
             Some(token),
         );
     }
-    if token.org && matches!(method, "users.list" | "conversations.list") {
+    if token.org && method == "users.list" {
         match call.args.get("team_id").filter(|t| !t.is_empty()) {
             None => return (err("missing_argument"), Some(token)),
             Some(team) if !token.granted_teams.contains(team) => {
@@ -860,9 +856,6 @@ fn api_body(inner: &Inner, method: &str, call: &Call) -> (Value, Option<Token>) 
     }
     let body = match method {
         "users.list" => users_list(&st, inner.salt, call, &token),
-        "users.info" => users_info(&st, call, &token),
-        "users.lookupByEmail" => users_lookup(&st, call),
-        "conversations.list" => conversations_list(&st, inner.salt, call, &token),
         "conversations.members" => conversations_members(&st, inner.salt, call),
         "chat.postMessage" => post_message(&mut st, call, &token),
         "auth.test" => auth_test(&token),
@@ -1012,39 +1005,6 @@ fn users_list(st: &State, salt: u64, call: &Call, token: &Token) -> Value {
     finish_page(st, salt, "user", body, shaped.next)
 }
 
-fn users_info(st: &State, call: &Call, token: &Token) -> Value {
-    let Some(id) = call.args.get("user") else {
-        return err("user_not_found");
-    };
-    match st.opts.members.iter().find(|m| m.get("id").and_then(Value::as_str) == Some(id)) {
-        Some(m) => {
-            json!({"ok": true, "user": present_member(m, token, truthy(call.args.get("include_locale")))})
-        }
-        None => err("user_not_found"),
-    }
-}
-
-fn users_lookup(st: &State, call: &Call) -> Value {
-    let Some(email) = call.args.get("email").filter(|e| !e.is_empty()) else {
-        return err("invalid_arguments");
-    };
-    match st
-        .opts
-        .members
-        .iter()
-        .find(|m| members::is_active(m) && members::email(m).is_some_and(|e| e.eq_ignore_ascii_case(email)))
-    {
-        Some(m) => {
-            let mut m = m.clone();
-            if let Some(o) = m.as_object_mut() {
-                o.remove("locale");
-            }
-            json!({"ok": true, "user": m})
-        }
-        None => err("users_not_found"),
-    }
-}
-
 /// Member ids of a channel, active members only, in roster order then explicit extras.
 fn channel_member_ids(st: &State, ch: &Channel) -> Vec<String> {
     let active: HashMap<&str, &Value> = st
@@ -1112,80 +1072,6 @@ fn conversations_members(st: &State, salt: u64, call: &Call) -> Value {
     let members: Vec<&String> = shaped.items.iter().map(|&i| &ids[i]).collect();
     let body = json!({"ok": true, "members": members});
     finish_page(st, salt, &kind, body, shaped.next)
-}
-
-fn channel_json(st: &State, ch: &Channel) -> Value {
-    let n = channel_member_ids(st, ch).len();
-    json!({
-        "id": ch.id,
-        "name": ch.name,
-        "is_channel": !ch.is_private,
-        "is_group": ch.is_private,
-        "is_im": false,
-        "is_mpim": false,
-        "is_private": ch.is_private,
-        "created": 1_600_000_000,
-        "is_archived": ch.is_archived,
-        "is_general": ch.is_general,
-        "unlinked": 0,
-        "name_normalized": ch.name,
-        "is_shared": false,
-        "is_org_shared": false,
-        "is_pending_ext_shared": false,
-        "pending_shared": [],
-        "context_team_id": ACME_TEAM_ID,
-        "updated": 1_700_000_000_000u64,
-        "parent_conversation": null,
-        "creator": "U0ADMIN001",
-        "is_ext_shared": false,
-        "shared_team_ids": [ACME_TEAM_ID],
-        "pending_connected_team_ids": [],
-        "is_member": ch.is_member,
-        "topic": {"value": "", "creator": "", "last_set": 0},
-        "purpose": {"value": if ch.is_general { "This is the one channel that will always include everyone." } else { "" },
-                    "creator": "", "last_set": 0},
-        "previous_names": [],
-        "num_members": n,
-    })
-}
-
-fn conversations_list(st: &State, salt: u64, call: &Call, token: &Token) -> Value {
-    let types: Vec<&str> = call
-        .args
-        .get("types")
-        .filter(|t| !t.is_empty())
-        .map(|t| t.split(',').map(str::trim).collect())
-        .unwrap_or_else(|| vec!["public_channel"]);
-    if types.iter().any(|t| !matches!(*t, "public_channel" | "private_channel" | "mpim" | "im")) {
-        return err("invalid_types");
-    }
-    let limit = match limit_arg(call) {
-        Ok(None) => 100,
-        Ok(Some(n)) if (1..=1000).contains(&n) => n,
-        _ => return err("invalid_limit"),
-    };
-    let (pos, page) = match cursor_arg(st, salt, call, "channel") {
-        Ok(p) => p,
-        Err(e) => return e,
-    };
-    let exclude_archived = truthy(call.args.get("exclude_archived"));
-    let visible: Vec<&Channel> = st
-        .opts
-        .channels
-        .iter()
-        .filter(|c| {
-            if c.is_private {
-                types.contains(&"private_channel") && token.has("groups:read") && c.is_member
-            } else {
-                types.contains(&"public_channel")
-            }
-        })
-        .filter(|c| !(exclude_archived && c.is_archived))
-        .collect();
-    let shaped = shape(&st.opts, visible.len(), pos.min(visible.len()), page, limit);
-    let channels: Vec<Value> = shaped.items.iter().map(|&i| channel_json(st, visible[i])).collect();
-    let body = json!({"ok": true, "channels": channels});
-    finish_page(st, salt, "channel", body, shaped.next)
 }
 
 fn parse_json_arg(v: &str) -> Option<Value> {

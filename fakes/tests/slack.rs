@@ -335,19 +335,8 @@ fn responses_carry_slack_headers_and_round_trip_names() {
 }
 
 #[test]
-fn channels_general_and_members() {
+fn channel_members_are_paged_and_follow_deactivation() {
     let fake = FakeSlack::start(SlackOptions::acme(100));
-    let list =
-        call(&fake, "conversations.list", "types=public_channel&exclude_archived=true&limit=200", TOKEN)
-            .json();
-    let channels = list["channels"].as_array().unwrap();
-    let general: Vec<&Value> = channels.iter().filter(|c| c["is_general"] == true).collect();
-    assert_eq!(general.len(), 1);
-    assert_eq!(general[0]["name"], "all-acme-test");
-    assert!(channels.iter().any(|c| c["name"] == "general" && c["is_general"] == false));
-    assert!(channels.iter().all(|c| c["is_archived"] == false));
-    assert!(channels.iter().all(|c| c["id"] != "G0PRIVATE1"));
-
     let mut ids = Vec::new();
     let mut cursor: Option<String> = None;
     loop {
