@@ -3,13 +3,13 @@
 //! Retry-After, `conversations.members`, `auth.test`, `chat.postMessage`, and scripted faults.
 
 use std::collections::{BTreeMap, HashMap};
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::MutexGuard;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use serde_json::{json, Map, Value};
 
-use crate::http::{self, HttpServer, Reply, Req};
+use crate::fake_server::{FakeServer, FakeState, Shared};
+use crate::http::{self, Reply, Req};
 use crate::members::{self, ACME_TEAM_ID, ACME_TEAM_NAME};
 use crate::Recorded;
 
@@ -357,9 +357,10 @@ pub fn slack_html_error_page() -> String {
 
 struct State {
     opts: SlackOptions,
+    /// Per-server secret of cursors and request ids: another server's cursor is invalid here.
+    salt: u64,
     calls: BTreeMap<String, usize>,
     total: usize,
-    requests: Vec<Recorded>,
     faults: Vec<SlackFault>,
     posted: Vec<Value>,
     not_before: HashMap<String, Instant>,
@@ -368,17 +369,15 @@ struct State {
     seq: u64,
 }
 
-struct Inner {
-    state: Mutex<State>,
-    salt: u64,
-    in_flight: AtomicUsize,
-    max_in_flight: AtomicUsize,
+impl FakeState for State {
+    fn latency(&self) -> Duration {
+        self.opts.latency
+    }
 }
 
 /// A running fake Slack on `127.0.0.1`; stops when dropped.
 pub struct FakeSlack {
-    inner: Arc<Inner>,
-    server: HttpServer,
+    server: FakeServer<State>,
 }
 
 impl std::fmt::Debug for FakeSlack {
@@ -396,29 +395,20 @@ impl FakeSlack {
     pub fn start(opts: SlackOptions) -> FakeSlack {
         let nanos = SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_nanos() as u64).unwrap_or(1);
         let salt = http::splitmix64(nanos ^ u64::from(std::process::id()));
-        let workers = opts.workers;
-        let port = opts.port;
-        let inner = Arc::new(Inner {
-            state: Mutex::new(State {
-                opts,
-                calls: BTreeMap::new(),
-                total: 0,
-                requests: Vec::new(),
-                faults: Vec::new(),
-                posted: Vec::new(),
-                not_before: HashMap::new(),
-                too_early: 0,
-                epoch: salt % 1_000_000,
-                seq: 0,
-            }),
+        let (port, workers) = (opts.port, opts.workers);
+        let state = State {
+            opts,
             salt,
-            in_flight: AtomicUsize::new(0),
-            max_in_flight: AtomicUsize::new(0),
-        });
-        let handler_inner = Arc::clone(&inner);
-        let server = HttpServer::start(port, workers, Arc::new(move |req: &Req| handle(&handler_inner, req)))
-            .expect("bind fake Slack on 127.0.0.1");
-        FakeSlack { inner, server }
+            calls: BTreeMap::new(),
+            total: 0,
+            faults: Vec::new(),
+            posted: Vec::new(),
+            not_before: HashMap::new(),
+            too_early: 0,
+            epoch: salt % 1_000_000,
+            seq: 0,
+        };
+        FakeSlack { server: FakeServer::start("Slack", state, port, workers, handle) }
     }
 
     /// `http://127.0.0.1:PORT/api/` (trailing slash: append the method name).
@@ -432,12 +422,12 @@ impl FakeSlack {
     }
 
     fn state(&self) -> MutexGuard<'_, State> {
-        lock(&self.inner)
+        self.server.shared().lock()
     }
 
     /// Every request so far, in arrival order.
     pub fn requests(&self) -> Vec<Recorded> {
-        self.state().requests.clone()
+        self.server.shared().requests()
     }
 
     /// How many requests reached `/api/<method>` (faulted ones included).
@@ -501,48 +491,20 @@ impl FakeSlack {
 
     /// Most requests ever handled at the same time.
     pub fn max_in_flight(&self) -> usize {
-        self.inner.max_in_flight.load(Ordering::SeqCst)
+        self.server.shared().max_in_flight()
     }
 }
 
-fn lock(inner: &Inner) -> MutexGuard<'_, State> {
-    inner.state.lock().unwrap_or_else(|e| e.into_inner())
-}
-
-/// Decrements the in-flight counter when a request is done.
-struct InFlight<'a>(&'a AtomicUsize);
-impl Drop for InFlight<'_> {
-    fn drop(&mut self) {
-        self.0.fetch_sub(1, Ordering::SeqCst);
-    }
-}
-
-fn handle(inner: &Inner, req: &Req) -> Reply {
-    let now = inner.in_flight.fetch_add(1, Ordering::SeqCst) + 1;
-    inner.max_in_flight.fetch_max(now, Ordering::SeqCst);
-    let _guard = InFlight(&inner.in_flight);
-    let latency = lock(inner).opts.latency;
-    if !latency.is_zero() {
-        std::thread::sleep(latency);
-    }
+fn handle(fake: &Shared<State>, req: &Req) -> Reply {
+    let _in_flight = fake.admit();
     if let Some(rest) = req.path.strip_prefix("/__fake/") {
-        return control(inner, rest, req);
+        return control(fake, rest, req);
     }
     let Some(method) = req.path.strip_prefix("/api/").map(str::to_string) else {
         return Reply::new(404, "text/plain; charset=utf-8", "Not Found\n");
     };
     let parsed = parse_call(req, &method);
-    let record = |reply: &Reply| {
-        lock(inner).requests.push(Recorded {
-            method: req.method.clone(),
-            path: req.path.clone(),
-            query: req.query.clone(),
-            args: parsed.args.clone(),
-            authorization: req.header("authorization").map(str::to_string),
-            body: req.body_text(),
-            status: reply.status(),
-        });
-    };
+    let record = |reply: &Reply| fake.record(req, parsed.args.clone(), reply);
     if req.method != "GET" && req.method != "POST" {
         let reply = Reply::json(405, &json!({"ok": false, "error": "method_not_allowed"}));
         record(&reply);
@@ -550,7 +512,7 @@ fn handle(inner: &Inner, req: &Req) -> Reply {
     }
 
     let (fault, call_number) = {
-        let mut st = lock(inner);
+        let mut st = fake.lock();
         st.total += 1;
         let total = st.total;
         let call = {
@@ -572,7 +534,7 @@ fn handle(inner: &Inner, req: &Req) -> Reply {
             if let Effect::RateLimited { retry_after: Some(ra) } = &effect {
                 if let Ok(secs) = ra.trim().parse::<f64>() {
                     if secs.is_finite() && secs >= 0.0 {
-                        lock(inner)
+                        fake.lock()
                             .not_before
                             .insert(method.clone(), Instant::now() + Duration::from_secs_f64(secs));
                     }
@@ -583,13 +545,13 @@ fn handle(inner: &Inner, req: &Req) -> Reply {
                 Effect::FreshPage => fresh_page(call_number),
                 other => effect_reply(other),
             };
-            let reply = with_slack_headers(inner, reply, None, &method);
+            let reply = with_slack_headers(fake, reply, None, &method);
             record(&reply);
             return reply;
         }
     }
 
-    let reply = api(inner, &method, &parsed);
+    let reply = api(fake, &method, &parsed);
     record(&reply);
     reply
 }
@@ -640,11 +602,11 @@ pub(crate) fn effect_reply(effect: &Effect) -> Reply {
     }
 }
 
-fn control(inner: &Inner, what: &str, req: &Req) -> Reply {
-    let st = lock(inner);
+fn control(fake: &Shared<State>, what: &str, req: &Req) -> Reply {
+    let st = fake.lock();
     match (req.method.as_str(), what) {
         ("GET", "stats") => Reply::json(200, &json!(st.calls)),
-        ("GET", "requests") => Reply::json(200, &json!(st.requests)),
+        ("GET", "requests") => Reply::json(200, &json!(fake.requests())),
         ("GET", "posted") => Reply::json(200, &json!(st.posted)),
         ("GET", "members") => Reply::json(200, &json!(st.opts.members)),
         _ => Reply::json(404, &json!({"error": "unknown control endpoint"})),
@@ -774,14 +736,14 @@ fn to_slack_json(v: &Value) -> String {
     out
 }
 
-fn with_slack_headers(inner: &Inner, reply: Reply, token: Option<&Token>, method: &str) -> Reply {
-    let seq = {
-        let mut st = lock(inner);
+fn with_slack_headers(fake: &Shared<State>, reply: Reply, token: Option<&Token>, method: &str) -> Reply {
+    let (seq, salt) = {
+        let mut st = fake.lock();
         st.seq += 1;
-        st.seq
+        (st.seq, st.salt)
     };
     let mut r = reply
-        .with_header("x-slack-req-id", &http::req_id(seq, inner.salt))
+        .with_header("x-slack-req-id", &http::req_id(seq, salt))
         .with_header("access-control-expose-headers", "x-slack-req-id, retry-after")
         .with_header("cache-control", "private, no-cache, no-store, must-revalidate");
     if let Some(scopes) = method_scopes(method) {
@@ -793,8 +755,8 @@ fn with_slack_headers(inner: &Inner, reply: Reply, token: Option<&Token>, method
     r
 }
 
-fn api(inner: &Inner, method: &str, call: &Call) -> Reply {
-    let (body, token) = api_body(inner, method, call);
+fn api(fake: &Shared<State>, method: &str, call: &Call) -> Reply {
+    let (body, token) = api_body(fake, method, call);
     let mut body = body;
     if !call.warnings.is_empty() {
         body["warning"] = json!(call.warnings.join(","));
@@ -804,17 +766,17 @@ fn api(inner: &Inner, method: &str, call: &Call) -> Reply {
         body["response_metadata"]["warnings"] = json!(call.warnings);
     }
     let reply = Reply::new(200, "application/json; charset=utf-8", to_slack_json(&body));
-    with_slack_headers(inner, reply, token.as_ref(), method)
+    with_slack_headers(fake, reply, token.as_ref(), method)
 }
 
-fn api_body(inner: &Inner, method: &str, call: &Call) -> (Value, Option<Token>) {
+fn api_body(fake: &Shared<State>, method: &str, call: &Call) -> (Value, Option<Token>) {
     let Some(scopes) = method_scopes(method) else {
         return (err("unknown_method"), None);
     };
     if let Some(e) = call.error {
         return (err(e), None);
     }
-    let mut st = lock(inner);
+    let mut st = fake.lock();
     // Authentication: header first, then a form `token`; never the query or a JSON body.
     let presented = match &call.authorization {
         Some(h) => match h.strip_prefix("Bearer ") {
@@ -855,8 +817,8 @@ fn api_body(inner: &Inner, method: &str, call: &Call) -> (Value, Option<Token>) 
         }
     }
     let body = match method {
-        "users.list" => users_list(&st, inner.salt, call, &token),
-        "conversations.members" => conversations_members(&st, inner.salt, call),
+        "users.list" => users_list(&st, call, &token),
+        "conversations.members" => conversations_members(&st, call),
         "chat.postMessage" => post_message(&mut st, call, &token),
         "auth.test" => auth_test(&token),
         _ => err("unknown_method"),
@@ -942,18 +904,18 @@ fn checksum(salt: u64, payload: &str) -> u32 {
 }
 
 /// Position and page from the `cursor` argument (first page when absent/empty).
-fn cursor_arg(st: &State, salt: u64, call: &Call, kind: &str) -> Result<(usize, usize), Value> {
+fn cursor_arg(st: &State, call: &Call, kind: &str) -> Result<(usize, usize), Value> {
     match call.args.get("cursor").filter(|c| !c.is_empty()) {
         None => Ok((0, 1)),
-        Some(c) => decode_cursor(salt, st.epoch, kind, c).ok_or_else(|| err("invalid_cursor")),
+        Some(c) => decode_cursor(st.salt, st.epoch, kind, c).ok_or_else(|| err("invalid_cursor")),
     }
 }
 
-fn finish_page(st: &State, salt: u64, kind: &str, mut body: Value, next: Option<(usize, usize)>) -> Value {
+fn finish_page(st: &State, kind: &str, mut body: Value, next: Option<(usize, usize)>) -> Value {
     match next {
         Some((pos, page)) => {
             body["response_metadata"] =
-                json!({"next_cursor": encode_cursor(salt, st.epoch, kind, pos, page)});
+                json!({"next_cursor": encode_cursor(st.salt, st.epoch, kind, pos, page)});
         }
         None => match st.opts.end_marker {
             EndMarker::EmptyString => body["response_metadata"] = json!({"next_cursor": ""}),
@@ -981,7 +943,7 @@ fn present_member(m: &Value, token: &Token, include_locale: bool) -> Value {
     m
 }
 
-fn users_list(st: &State, salt: u64, call: &Call, token: &Token) -> Value {
+fn users_list(st: &State, call: &Call, token: &Token) -> Value {
     let all = &st.opts.members;
     let limit = match limit_arg(call) {
         Err(()) => return err("invalid_arguments"),
@@ -993,7 +955,7 @@ fn users_list(st: &State, salt: u64, call: &Call, token: &Token) -> Value {
         }
         Ok(Some(n)) => n.min(st.opts.default_limit_clamp),
     };
-    let (pos, page) = match cursor_arg(st, salt, call, "user") {
+    let (pos, page) = match cursor_arg(st, call, "user") {
         Ok(p) => p,
         Err(e) => return e,
     };
@@ -1002,7 +964,7 @@ fn users_list(st: &State, salt: u64, call: &Call, token: &Token) -> Value {
     let members: Vec<Value> =
         shaped.items.iter().map(|&i| present_member(&all[i], token, include_locale)).collect();
     let body = json!({"ok": true, "members": members, "cache_ts": now_secs()});
-    finish_page(st, salt, "user", body, shaped.next)
+    finish_page(st, "user", body, shaped.next)
 }
 
 /// Member ids of a channel, active members only, in roster order then explicit extras.
@@ -1048,7 +1010,7 @@ fn find_channel<'a>(st: &'a State, key: &str) -> Option<&'a Channel> {
         .filter(|c| !c.is_private || c.is_member)
 }
 
-fn conversations_members(st: &State, salt: u64, call: &Call) -> Value {
+fn conversations_members(st: &State, call: &Call) -> Value {
     let Some(ch) = call
         .args
         .get("channel")
@@ -1063,7 +1025,7 @@ fn conversations_members(st: &State, salt: u64, call: &Call) -> Value {
         _ => return err("invalid_limit"),
     };
     let kind = format!("members.{}", ch.id);
-    let (pos, page) = match cursor_arg(st, salt, call, &kind) {
+    let (pos, page) = match cursor_arg(st, call, &kind) {
         Ok(p) => p,
         Err(e) => return e,
     };
@@ -1071,7 +1033,7 @@ fn conversations_members(st: &State, salt: u64, call: &Call) -> Value {
     let shaped = shape(&st.opts, ids.len(), pos.min(ids.len()), page, limit);
     let members: Vec<&String> = shaped.items.iter().map(|&i| &ids[i]).collect();
     let body = json!({"ok": true, "members": members});
-    finish_page(st, salt, &kind, body, shaped.next)
+    finish_page(st, &kind, body, shaped.next)
 }
 
 fn parse_json_arg(v: &str) -> Option<Value> {
