@@ -12,6 +12,10 @@ use std::time::{Duration, Instant};
 use serde_json::Value;
 use slack_im_fakes::{FakeSlack, FakeTarget, SlackOptions, TargetOp, TargetOptions, Token};
 
+/// The test oracle: who should have an account, and under which key. It lives with the fake
+/// Slack's members (one copy for every test), independent of slack-im's own rules.
+pub use slack_im_fakes::members::{email_local, is_eligible};
+
 // Distinctive secret values: every run checks that none of them appears in its output or reports.
 pub const BOT_TOKEN: &str = "xoxb-7f3k-distinctive-bot-secret";
 pub const TARGET_TOKEN: &str = "tgt-9QvX-distinctive-target-secret";
@@ -164,11 +168,11 @@ impl World {
         self.target.accounts().into_iter().map(|a| (a["userId"].as_str().unwrap().to_string(), a)).collect()
     }
 
-    /// The userIds an independent reading of the fixture says should exist: active, confirmed,
-    /// non-guest humans with an e-mail, keyed by their lower-cased e-mail local part.
+    /// The userIds the oracle says should exist: every eligible member, keyed by the lower-cased
+    /// local part of the e-mail (the dev templates' `userId`).
     pub fn expected_keys(&self) -> Vec<String> {
         let mut keys: Vec<String> =
-            self.slack.members().iter().filter(|m| is_eligible(m)).map(key_of).collect();
+            self.slack.members().iter().filter(|m| is_eligible(m)).filter_map(email_local).collect();
         keys.sort();
         keys
     }
@@ -319,23 +323,6 @@ pub mod leak {
         }
         out.replace("&amp;", "&")
     }
-}
-
-pub fn is_eligible(m: &Value) -> bool {
-    let yes = |f: &str| m[f].as_bool() == Some(true);
-    m["id"] != "USLACKBOT"
-        && !yes("deleted")
-        && !yes("is_bot")
-        && !yes("is_restricted")
-        && !yes("is_ultra_restricted")
-        && !yes("is_invited_user")
-        && m["is_email_confirmed"].as_bool() == Some(true)
-        && m["profile"]["bot_id"].is_null()
-        && m["profile"]["email"].as_str().is_some_and(|e| e.contains('@'))
-}
-
-pub fn key_of(m: &Value) -> String {
-    m["profile"]["email"].as_str().unwrap().split('@').next().unwrap().to_lowercase()
 }
 
 /// What a run left: exit code, output, and the summary it wrote.
