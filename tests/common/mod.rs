@@ -6,11 +6,11 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::Command;
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
 use slack_im_fakes::{FakeSlack, FakeTarget, SlackOptions, TargetOp, TargetOptions, Token};
+use tempfile::TempDir;
 
 /// The test oracle: who should have an account, and under which key. It lives with the fake
 /// Slack's members (one copy for every test), independent of slack-im's own rules.
@@ -22,33 +22,6 @@ pub const TARGET_TOKEN: &str = "tgt-9QvX-distinctive-target-secret";
 /// Quotes, a backslash and a double space: its JSON-escaped and white-space-collapsed forms differ
 /// from the value itself.
 pub const INITIAL_PASSWORD: &str = r#"pw-Zq8 "never"  print\me-4b1d8e7"#;
-
-/// A scratch folder removed when the test ends.
-pub struct TempDir(pub PathBuf);
-
-impl TempDir {
-    pub fn new(label: &str) -> TempDir {
-        static N: AtomicUsize = AtomicUsize::new(0);
-        let dir = std::env::temp_dir().join(format!(
-            "slack-im-it-{label}-{}-{}",
-            std::process::id(),
-            N.fetch_add(1, Ordering::SeqCst)
-        ));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir).unwrap();
-        TempDir(dir)
-    }
-
-    pub fn path(&self) -> &Path {
-        &self.0
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
 
 /// The repository's own `templates/` folder.
 pub fn shipped_templates() -> PathBuf {
@@ -92,7 +65,7 @@ impl World {
         target.tokens = vec![(TARGET_TOKEN.into(), "slack-im".into())];
         let slack = FakeSlack::start(slack);
         let target = FakeTarget::start(target);
-        let dir = TempDir::new("world");
+        let dir = tempfile::Builder::new().prefix("slack-im-it-world-").tempdir().unwrap();
         let templates = shipped_templates();
         let env = [
             ("SLACK_BOT_TOKEN", BOT_TOKEN.to_string()),
