@@ -534,9 +534,10 @@ fn handle(fake: &Shared<State>, req: &Req) -> Reply {
             if let Effect::RateLimited { retry_after: Some(ra) } = &effect {
                 if let Ok(secs) = ra.trim().parse::<f64>() {
                     if secs.is_finite() && secs >= 0.0 {
-                        fake.lock()
-                            .not_before
-                            .insert(method.clone(), Instant::now() + Duration::from_secs_f64(secs));
+                        // Capped at a day (longer than any test): Duration::from_secs_f64(1e300)
+                        // would panic the worker, and the client would see a 500, not the 429.
+                        let wait = Duration::from_secs_f64(secs.min(86_400.0));
+                        fake.lock().not_before.insert(method.clone(), Instant::now() + wait);
                     }
                 }
             }
