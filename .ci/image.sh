@@ -16,6 +16,7 @@
 #   IMAGE_SOURCE     OCI source label      [the Dockerfile's default]
 #   CONTAINERS_CONF  podman configuration  [.ci/containers.conf]
 #   CARGO_TARGET_DIR cargo's target dir    [target]
+#   KEEP_TMP=1       keep the scratch folder (build context, apt log) in /tmp
 set -euo pipefail
 
 repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -25,18 +26,16 @@ IMAGE="${IMAGE:-localhost/slack-im:ci}"
 TRIPLE=x86_64-unknown-linux-musl
 export CONTAINERS_CONF="${CONTAINERS_CONF:-$repo/.ci/containers.conf}"
 
-log() { printf '# image.sh: %s\n' "$*" >&2; }
+# shellcheck source=.ci/lib.sh
+. "$repo/.ci/lib.sh"
+# The build context (the binary alone) and apt's log live here; removed on exit (KEEP_TMP=1 keeps it).
+scratch_dir slack-im-image
 
 # ---- tools (idempotent) --------------------------------------------------------------------------
-as_root() { if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi; }
-missing=()
-command -v podman   >/dev/null 2>&1 || missing+=(podman)
-command -v runc     >/dev/null 2>&1 || missing+=(runc)
-command -v musl-gcc >/dev/null 2>&1 || missing+=(musl-tools)
-if [ "${#missing[@]}" -gt 0 ]; then
-    log "installing ${missing[*]}"
-    as_root apt-get update -qq
-    as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >&2
+missing_packages podman:podman runc:runc musl-gcc:musl-tools
+if [ "${#need[@]}" -gt 0 ]; then
+    log "installing ${need[*]}"
+    apt_install "${need[@]}" || { log "apt-get failed:"; diag "$tmp/apt.log" >&2; exit 1; }
 fi
 command -v cargo >/dev/null 2>&1 || { log "cargo is not installed (install rustup first)"; exit 1; }
 if command -v rustup >/dev/null 2>&1; then
@@ -52,9 +51,8 @@ bin="$target_dir/$TRIPLE/release/slack-im"
 [ -x "$bin" ] || { log "no binary at $bin"; exit 1; }
 
 # The build context holds the binary alone (the release dir also holds deps/, build/ …).
-stage="$target_dir/image-context"
-rm -rf "$stage"
-mkdir -p "$stage"
+stage="$tmp/context"
+mkdir "$stage"
 cp "$bin" "$stage/slack-im"
 if command -v readelf >/dev/null 2>&1 && readelf -l "$stage/slack-im" | grep -q 'INTERP'; then
     log "$bin is dynamically linked; a FROM scratch image needs a static binary"

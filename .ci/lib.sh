@@ -1,5 +1,6 @@
-# Shared by the CI test scripts: TAP-like "ok - …" / "not ok - …" lines and the closing
-# "N passed, M failed" line that scripts/test.sh adds up. Source it; it defines no traps.
+# Shared by the CI scripts: TAP-like "ok - …" / "not ok - …" lines and the closing
+# "N passed, M failed" line that scripts/test.sh adds up, a scratch folder removed on exit, and
+# tool installation with apt. Source it; only scratch_dir sets traps.
 passed=0
 failed=0
 ok()     { passed=$((passed + 1)); echo "ok - $*"; }
@@ -34,17 +35,32 @@ cleanup() {
 
 as_root() { if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi; }
 
-# install_tools COMMAND:PACKAGE… : installs with apt the packages whose command is missing
-# (a COMMAND may be a path). A failed install is a "not ok" and ends the script.
-install_tools() {
-    local pair need=()
+# For scripts whose stdout is their result (.ci/image.sh): a "# script: message" line on stderr.
+log() { printf '# %s: %s\n' "${0##*/}" "$*" >&2; }
+
+# missing_packages COMMAND:PACKAGE… : sets need=(the packages whose command is missing; a COMMAND
+# may be a path).
+missing_packages() {
+    local pair
+    need=()
     for pair in "$@"; do
         command -v "${pair%%:*}" >/dev/null 2>&1 || need+=("${pair#*:}")
     done
+}
+
+# apt_install PACKAGE… : installs them with apt, output in $tmp/apt.log; fails if apt fails.
+apt_install() {
+    { as_root apt-get update -qq && as_root env DEBIAN_FRONTEND=noninteractive \
+        apt-get install -y -qq --no-install-recommends "$@"; } >"$tmp/apt.log" 2>&1
+}
+
+# install_tools COMMAND:PACKAGE… : installs with apt the packages whose command is missing.
+# A failed install is a "not ok" and ends the script.
+install_tools() {
+    missing_packages "$@"
     [ "${#need[@]}" -gt 0 ] || return 0
     echo "# installing ${need[*]}"
-    if ! { as_root apt-get update -qq && as_root env DEBIAN_FRONTEND=noninteractive \
-            apt-get install -y -qq --no-install-recommends "${need[@]}"; } >"$tmp/apt.log" 2>&1; then
+    if ! apt_install "${need[@]}"; then
         not_ok "install test tools (${need[*]})"; diag "$tmp/apt.log"; finish
     fi
 }

@@ -30,10 +30,10 @@ fn a_managed_leaver_is_deactivated_and_unmanaged_accounts_are_kept() {
     for kept in ["admin", "ops", "demo"] {
         assert!(accounts.contains_key(kept), "{kept} is not managed by slack-im");
     }
-    let deletes: Vec<String> =
+    let mut deletes: Vec<String> =
         world.target.requests().into_iter().filter(|r| r.method == "DELETE").map(|r| r.path).collect();
-    assert_eq!(deletes.len(), 2);
-    assert!(deletes.contains(&"/api/users/leaver00".to_string()));
+    deletes.sort(); // sent by concurrent writers, in any order
+    assert_eq!(deletes, ["/api/users/leaver00", "/api/users/leaver01"]);
 }
 
 #[test]
@@ -63,7 +63,7 @@ fn forty_leavers_against_a_guard_of_five_keeps_all_forty_and_says_why() {
     run.assert_code(4);
     assert_eq!(world.target.count(TargetOp::Delete), 0);
     assert_eq!(run.count("withheld"), 40);
-    assert!(run.count("create") > 300, "creates go ahead");
+    assert_eq!(run.count("create"), world.expected_keys().len() as u64, "creates go ahead");
     assert!(
         run.stdout.contains("withheld: 40 deactivations exceed the guard of 5 (SLACK_IM_MAX_DEACTIVATE)"),
         "{}",

@@ -202,15 +202,15 @@ fn failed_creates_are_reported_and_the_others_applied() {
     assert_eq!(run.count("failed"), 3);
     assert_eq!(run.count("create"), keys.len() as u64 - 3);
     assert_eq!(world.accounts().len(), keys.len() - 3);
-    let failed: Vec<&str> = run.summary.as_ref().unwrap()["actions"]
+    let mut failed: Vec<&str> = run.summary.as_ref().unwrap()["actions"]
         .as_array()
         .unwrap()
         .iter()
         .filter(|a| a["status"] == "failed")
         .map(|a| a["key"].as_str().unwrap())
         .collect();
-    assert_eq!(failed.len(), 3);
-    assert!(failed.iter().all(|k| keys[..3].contains(&k.to_string())));
+    failed.sort();
+    assert_eq!(failed, keys[..3], "expected_keys is sorted");
     assert!(run.stdout.contains("3 FAILED") && run.stdout.contains("HTTP 500"), "{}", run.stdout);
     let junit = std::fs::read_to_string(world.dir.path().join("reports/junit.xml")).unwrap();
     assert_eq!(junit.matches("<failure ").count(), 3);
@@ -223,12 +223,14 @@ fn a_target_down_halfway_stops_early_and_the_next_run_completes_the_rest() {
     world.target.add_fault(TargetFault::down_after_writes(500));
     let run = world.run(&["sync"]);
     run.assert_code(3);
-    // Writes already past the fake's door when it went down may still land: up to one per writer.
+    // Ranges on purpose, from concurrency: writes already past the fake's door when it went down
+    // may still land (up to one per writer), and the writers in flight when the breaker trips each
+    // finish their write (with its retries) before they see it.
     let landed = world.accounts().len();
     assert!((500..=504).contains(&landed), "{landed} accounts after the outage");
     let attempted = world.target.count(TargetOp::Create);
     assert!(attempted < 600, "the breaker stops hammering a down target ({attempted} creates sent)");
-    assert!(run.stdout.contains("not attempted") || run.stderr.contains("not attempting"), "{}", run.stderr);
+    assert!(run.stderr.contains("writes in a row: not attempting the rest"), "{}", run.stderr);
     assert_converges(&world);
     assert_eq!(world.target.accounts().len(), world.expected_keys().len(), "no duplicate, none lost");
 }
@@ -300,6 +302,7 @@ fn two_runs_at_once_make_no_duplicate_accounts() {
     });
     // Both listed an empty target; where both sent a create, the second got a 409 on its first
     // attempt, which is a failed create (the server's conflict, reported), never a duplicate.
+    // Either exit code on purpose: whether the two runs race on a key depends on scheduling.
     for run in [&a, &b] {
         assert!(run.code == 0 || run.code == 3, "exit {}\n{}", run.code, run.stderr);
     }

@@ -18,6 +18,7 @@
 //! assert_eq!(slack.calls("users.list"), 0);
 //! ```
 
+mod fake_server;
 mod http;
 pub mod members;
 pub mod slack;

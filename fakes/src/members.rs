@@ -274,17 +274,26 @@ pub fn is_active(m: &Value) -> bool {
     !flag(m, "deleted")
 }
 
-/// Active, confirmed, non-guest, non-invited human with an e-mail: someone who should get an
-/// account (the fake's notion; slack-im applies its own rules).
+/// Whether a member should get an account: the test oracle, kept independent of slack-im's own
+/// rules (`src/eligibility.rs`) so that the integration tests compare two readings of Slack's
+/// data. Not eligible: Slackbot (recognised by its id only: it is not `is_bot`), deactivated
+/// members, bots and workflow bots, users of an app (a profile `bot_id` or `api_app_id`; a true
+/// `is_app_user` alone is a human who authorised an app), guests (`is_restricted` or
+/// `is_ultra_restricted`), invitations not accepted yet, unconfirmed e-mails, and members without
+/// an e-mail.
 pub fn is_eligible(m: &Value) -> bool {
-    is_active(m)
+    let profile_has = |k: &str| m.get("profile").and_then(|p| p.get(k)).is_some_and(|v| !v.is_null());
+    m.get("id").and_then(Value::as_str) != Some("USLACKBOT")
+        && is_active(m)
         && !flag(m, "is_bot")
+        && !flag(m, "is_workflow_bot")
+        && !profile_has("bot_id")
+        && !profile_has("api_app_id")
         && !flag(m, "is_restricted")
         && !flag(m, "is_ultra_restricted")
         && !flag(m, "is_invited_user")
         && m.get("is_email_confirmed").and_then(Value::as_bool) == Some(true)
-        && m.get("id").and_then(Value::as_str) != Some("USLACKBOT")
-        && email(m).is_some()
+        && email(m).is_some_and(|e| e.contains('@'))
 }
 
 /// `profile.email`, if present.
@@ -292,9 +301,10 @@ pub fn email(m: &Value) -> Option<&str> {
     m.get("profile")?.get("email")?.as_str()
 }
 
-/// Lower-cased local part of `profile.email` (the target's `userId` in the dev templates).
+/// Lower-cased local part of `profile.email`: the target's `userId` in the dev templates
+/// (`user.email_local | lower`, which lower-cases Unicode, not only ASCII).
 pub fn email_local(m: &Value) -> Option<String> {
-    email(m).and_then(|e| e.split('@').next().map(str::to_ascii_lowercase))
+    email(m).and_then(|e| e.split('@').next().map(str::to_lowercase))
 }
 
 #[cfg(test)]
@@ -309,6 +319,51 @@ mod tests {
         let ids: HashSet<_> = f.iter().map(|m| m["id"].as_str().unwrap()).collect();
         assert_eq!(ids.len(), 21);
         assert!(ids.contains("USLACKBOT") && ids.contains("W0GRID0001"));
+    }
+
+    #[test]
+    fn the_oracle_keeps_exactly_the_confirmed_humans_of_the_fixture() {
+        let eligible: Vec<String> = acme_fixture()
+            .iter()
+            .filter(|m| is_eligible(m))
+            .map(|m| m["id"].as_str().unwrap().into())
+            .collect();
+        assert_eq!(
+            eligible,
+            [
+                "U0ADMIN001",
+                "U0KOR00001",
+                "U0KOR00002",
+                "U0JPN00001",
+                "U0ACC00001",
+                "U0RTL00001",
+                "U0QUOTE001",
+                "U0EMPTY001",
+                "U0APPUSR01",
+                "W0GRID0001"
+            ]
+        );
+        let keys: Vec<String> =
+            acme_fixture().iter().filter(|m| is_eligible(m)).filter_map(email_local).collect();
+        assert!(keys.contains(&"seoyeon.lee".to_string()), "{keys:?}");
+    }
+
+    #[test]
+    fn the_oracle_knows_app_users_by_their_profile_not_by_is_app_user() {
+        let human = json!({"id": "U1", "deleted": false, "is_bot": false, "is_email_confirmed": true,
+                           "is_app_user": true, "profile": {"email": "Ünal.Öz@acme.example"}});
+        assert!(is_eligible(&human), "is_app_user alone is a human who authorised an app");
+        assert_eq!(email_local(&human).as_deref(), Some("ünal.öz"));
+        for field in ["bot_id", "api_app_id"] {
+            let mut app = human.clone();
+            app["profile"][field] = json!("B0APP");
+            assert!(!is_eligible(&app), "profile {field} makes an app");
+        }
+        for email in [json!(""), json!("no-at-sign"), Value::Null] {
+            let mut m = human.clone();
+            m["profile"]["email"] = email.clone();
+            assert!(!is_eligible(&m), "e-mail {email}");
+        }
     }
 
     #[test]

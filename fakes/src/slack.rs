@@ -1,15 +1,15 @@
 //! A faithful fake of the Slack Web API subset slack-im calls (reference §9): `users.list`
 //! cursor paging with its quirks, auth and scope errors as HTTP 200 `ok:false`, 429 with
-//! Retry-After, `conversations.*`, `auth.test`, `chat.postMessage`, and scripted faults.
+//! Retry-After, `conversations.members`, `auth.test`, `chat.postMessage`, and scripted faults.
 
 use std::collections::{BTreeMap, HashMap};
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::MutexGuard;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use serde_json::{json, Map, Value};
 
-use crate::http::{self, HttpServer, Reply, Req};
+use crate::fake_server::{FakeServer, FakeState, Shared};
+use crate::http::{self, Reply, Req};
 use crate::members::{self, ACME_TEAM_ID, ACME_TEAM_NAME};
 use crate::Recorded;
 
@@ -39,7 +39,7 @@ pub struct Token {
     pub token: String,
     pub scopes: Vec<String>,
     pub state: TokenState,
-    /// Enterprise Grid org-level token: `users.list`/`conversations.list` then need `team_id`.
+    /// Enterprise Grid org-level token: `users.list` then needs `team_id`.
     pub org: bool,
     /// Workspaces an org token may act on (`team_access_not_granted` otherwise).
     pub granted_teams: Vec<String>,
@@ -96,7 +96,6 @@ pub enum EndMarker {
 pub struct Channel {
     pub id: String,
     pub name: String,
-    pub is_general: bool,
     pub is_private: bool,
     pub is_archived: bool,
     /// Whether the fixture bot has joined (posting without `chat:write.public` needs it).
@@ -113,7 +112,6 @@ impl Channel {
         Channel {
             id: id.into(),
             name: name.into(),
-            is_general: false,
             is_private: false,
             is_archived: false,
             is_member: true,
@@ -127,7 +125,6 @@ impl Channel {
         let all = ["U0ADMIN001", "U0KOR00001", "U0JPN00001"];
         vec![
             Channel {
-                is_general: true,
                 everyone: true,
                 ..Channel::public("C0GENERAL1", "all-acme-test", &[BOT_USER_ID, "U0GUESTMC1"])
             },
@@ -360,9 +357,10 @@ pub fn slack_html_error_page() -> String {
 
 struct State {
     opts: SlackOptions,
+    /// Per-server secret of cursors and request ids: another server's cursor is invalid here.
+    salt: u64,
     calls: BTreeMap<String, usize>,
     total: usize,
-    requests: Vec<Recorded>,
     faults: Vec<SlackFault>,
     posted: Vec<Value>,
     not_before: HashMap<String, Instant>,
@@ -371,17 +369,15 @@ struct State {
     seq: u64,
 }
 
-struct Inner {
-    state: Mutex<State>,
-    salt: u64,
-    in_flight: AtomicUsize,
-    max_in_flight: AtomicUsize,
+impl FakeState for State {
+    fn latency(&self) -> Duration {
+        self.opts.latency
+    }
 }
 
 /// A running fake Slack on `127.0.0.1`; stops when dropped.
 pub struct FakeSlack {
-    inner: Arc<Inner>,
-    server: HttpServer,
+    server: FakeServer<State>,
 }
 
 impl std::fmt::Debug for FakeSlack {
@@ -399,29 +395,20 @@ impl FakeSlack {
     pub fn start(opts: SlackOptions) -> FakeSlack {
         let nanos = SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_nanos() as u64).unwrap_or(1);
         let salt = http::splitmix64(nanos ^ u64::from(std::process::id()));
-        let workers = opts.workers;
-        let port = opts.port;
-        let inner = Arc::new(Inner {
-            state: Mutex::new(State {
-                opts,
-                calls: BTreeMap::new(),
-                total: 0,
-                requests: Vec::new(),
-                faults: Vec::new(),
-                posted: Vec::new(),
-                not_before: HashMap::new(),
-                too_early: 0,
-                epoch: salt % 1_000_000,
-                seq: 0,
-            }),
+        let (port, workers) = (opts.port, opts.workers);
+        let state = State {
+            opts,
             salt,
-            in_flight: AtomicUsize::new(0),
-            max_in_flight: AtomicUsize::new(0),
-        });
-        let handler_inner = Arc::clone(&inner);
-        let server = HttpServer::start(port, workers, Arc::new(move |req: &Req| handle(&handler_inner, req)))
-            .expect("bind fake Slack on 127.0.0.1");
-        FakeSlack { inner, server }
+            calls: BTreeMap::new(),
+            total: 0,
+            faults: Vec::new(),
+            posted: Vec::new(),
+            not_before: HashMap::new(),
+            too_early: 0,
+            epoch: salt % 1_000_000,
+            seq: 0,
+        };
+        FakeSlack { server: FakeServer::start("Slack", state, port, workers, handle) }
     }
 
     /// `http://127.0.0.1:PORT/api/` (trailing slash: append the method name).
@@ -435,12 +422,12 @@ impl FakeSlack {
     }
 
     fn state(&self) -> MutexGuard<'_, State> {
-        lock(&self.inner)
+        self.server.shared().lock()
     }
 
     /// Every request so far, in arrival order.
     pub fn requests(&self) -> Vec<Recorded> {
-        self.state().requests.clone()
+        self.server.shared().requests()
     }
 
     /// How many requests reached `/api/<method>` (faulted ones included).
@@ -504,48 +491,20 @@ impl FakeSlack {
 
     /// Most requests ever handled at the same time.
     pub fn max_in_flight(&self) -> usize {
-        self.inner.max_in_flight.load(Ordering::SeqCst)
+        self.server.shared().max_in_flight()
     }
 }
 
-fn lock(inner: &Inner) -> MutexGuard<'_, State> {
-    inner.state.lock().unwrap_or_else(|e| e.into_inner())
-}
-
-/// Decrements the in-flight counter when a request is done.
-struct InFlight<'a>(&'a AtomicUsize);
-impl Drop for InFlight<'_> {
-    fn drop(&mut self) {
-        self.0.fetch_sub(1, Ordering::SeqCst);
-    }
-}
-
-fn handle(inner: &Inner, req: &Req) -> Reply {
-    let now = inner.in_flight.fetch_add(1, Ordering::SeqCst) + 1;
-    inner.max_in_flight.fetch_max(now, Ordering::SeqCst);
-    let _guard = InFlight(&inner.in_flight);
-    let latency = lock(inner).opts.latency;
-    if !latency.is_zero() {
-        std::thread::sleep(latency);
-    }
+fn handle(fake: &Shared<State>, req: &Req) -> Reply {
+    let _in_flight = fake.admit();
     if let Some(rest) = req.path.strip_prefix("/__fake/") {
-        return control(inner, rest, req);
+        return control(fake, rest, req);
     }
     let Some(method) = req.path.strip_prefix("/api/").map(str::to_string) else {
         return Reply::new(404, "text/plain; charset=utf-8", "Not Found\n");
     };
     let parsed = parse_call(req, &method);
-    let record = |reply: &Reply| {
-        lock(inner).requests.push(Recorded {
-            method: req.method.clone(),
-            path: req.path.clone(),
-            query: req.query.clone(),
-            args: parsed.args.clone(),
-            authorization: req.header("authorization").map(str::to_string),
-            body: req.body_text(),
-            status: reply.status(),
-        });
-    };
+    let record = |reply: &Reply| fake.record(req, parsed.args.clone(), reply);
     if req.method != "GET" && req.method != "POST" {
         let reply = Reply::json(405, &json!({"ok": false, "error": "method_not_allowed"}));
         record(&reply);
@@ -553,7 +512,7 @@ fn handle(inner: &Inner, req: &Req) -> Reply {
     }
 
     let (fault, call_number) = {
-        let mut st = lock(inner);
+        let mut st = fake.lock();
         st.total += 1;
         let total = st.total;
         let call = {
@@ -575,9 +534,10 @@ fn handle(inner: &Inner, req: &Req) -> Reply {
             if let Effect::RateLimited { retry_after: Some(ra) } = &effect {
                 if let Ok(secs) = ra.trim().parse::<f64>() {
                     if secs.is_finite() && secs >= 0.0 {
-                        lock(inner)
-                            .not_before
-                            .insert(method.clone(), Instant::now() + Duration::from_secs_f64(secs));
+                        // Capped at a day (longer than any test): Duration::from_secs_f64(1e300)
+                        // would panic the worker, and the client would see a 500, not the 429.
+                        let wait = Duration::from_secs_f64(secs.min(86_400.0));
+                        fake.lock().not_before.insert(method.clone(), Instant::now() + wait);
                     }
                 }
             }
@@ -586,13 +546,13 @@ fn handle(inner: &Inner, req: &Req) -> Reply {
                 Effect::FreshPage => fresh_page(call_number),
                 other => effect_reply(other),
             };
-            let reply = with_slack_headers(inner, reply, None, &method);
+            let reply = with_slack_headers(fake, reply, None, &method);
             record(&reply);
             return reply;
         }
     }
 
-    let reply = api(inner, &method, &parsed);
+    let reply = api(fake, &method, &parsed);
     record(&reply);
     reply
 }
@@ -643,11 +603,11 @@ pub(crate) fn effect_reply(effect: &Effect) -> Reply {
     }
 }
 
-fn control(inner: &Inner, what: &str, req: &Req) -> Reply {
-    let st = lock(inner);
+fn control(fake: &Shared<State>, what: &str, req: &Req) -> Reply {
+    let st = fake.lock();
     match (req.method.as_str(), what) {
         ("GET", "stats") => Reply::json(200, &json!(st.calls)),
-        ("GET", "requests") => Reply::json(200, &json!(st.requests)),
+        ("GET", "requests") => Reply::json(200, &json!(fake.requests())),
         ("GET", "posted") => Reply::json(200, &json!(st.posted)),
         ("GET", "members") => Reply::json(200, &json!(st.opts.members)),
         _ => Reply::json(404, &json!({"error": "unknown control endpoint"})),
@@ -746,9 +706,8 @@ fn parse_call(req: &Req, method: &str) -> Call {
 /// Scopes a method needs (`None`: unknown method).
 fn method_scopes(method: &str) -> Option<&'static [&'static str]> {
     Some(match method {
-        "users.list" | "users.info" => &["users:read"],
-        "users.lookupByEmail" => &["users:read.email"],
-        "conversations.list" | "conversations.members" => &["channels:read"],
+        "users.list" => &["users:read"],
+        "conversations.members" => &["channels:read"],
         "chat.postMessage" => &["chat:write"],
         "auth.test" => &[],
         _ => return None,
@@ -778,14 +737,14 @@ fn to_slack_json(v: &Value) -> String {
     out
 }
 
-fn with_slack_headers(inner: &Inner, reply: Reply, token: Option<&Token>, method: &str) -> Reply {
-    let seq = {
-        let mut st = lock(inner);
+fn with_slack_headers(fake: &Shared<State>, reply: Reply, token: Option<&Token>, method: &str) -> Reply {
+    let (seq, salt) = {
+        let mut st = fake.lock();
         st.seq += 1;
-        st.seq
+        (st.seq, st.salt)
     };
     let mut r = reply
-        .with_header("x-slack-req-id", &http::req_id(seq, inner.salt))
+        .with_header("x-slack-req-id", &http::req_id(seq, salt))
         .with_header("access-control-expose-headers", "x-slack-req-id, retry-after")
         .with_header("cache-control", "private, no-cache, no-store, must-revalidate");
     if let Some(scopes) = method_scopes(method) {
@@ -797,8 +756,8 @@ fn with_slack_headers(inner: &Inner, reply: Reply, token: Option<&Token>, method
     r
 }
 
-fn api(inner: &Inner, method: &str, call: &Call) -> Reply {
-    let (body, token) = api_body(inner, method, call);
+fn api(fake: &Shared<State>, method: &str, call: &Call) -> Reply {
+    let (body, token) = api_body(fake, method, call);
     let mut body = body;
     if !call.warnings.is_empty() {
         body["warning"] = json!(call.warnings.join(","));
@@ -808,17 +767,17 @@ fn api(inner: &Inner, method: &str, call: &Call) -> Reply {
         body["response_metadata"]["warnings"] = json!(call.warnings);
     }
     let reply = Reply::new(200, "application/json; charset=utf-8", to_slack_json(&body));
-    with_slack_headers(inner, reply, token.as_ref(), method)
+    with_slack_headers(fake, reply, token.as_ref(), method)
 }
 
-fn api_body(inner: &Inner, method: &str, call: &Call) -> (Value, Option<Token>) {
+fn api_body(fake: &Shared<State>, method: &str, call: &Call) -> (Value, Option<Token>) {
     let Some(scopes) = method_scopes(method) else {
         return (err("unknown_method"), None);
     };
     if let Some(e) = call.error {
         return (err(e), None);
     }
-    let mut st = lock(inner);
+    let mut st = fake.lock();
     // Authentication: header first, then a form `token`; never the query or a JSON body.
     let presented = match &call.authorization {
         Some(h) => match h.strip_prefix("Bearer ") {
@@ -849,7 +808,7 @@ fn api_body(inner: &Inner, method: &str, call: &Call) -> (Value, Option<Token>) 
             Some(token),
         );
     }
-    if token.org && matches!(method, "users.list" | "conversations.list") {
+    if token.org && method == "users.list" {
         match call.args.get("team_id").filter(|t| !t.is_empty()) {
             None => return (err("missing_argument"), Some(token)),
             Some(team) if !token.granted_teams.contains(team) => {
@@ -859,11 +818,8 @@ fn api_body(inner: &Inner, method: &str, call: &Call) -> (Value, Option<Token>) 
         }
     }
     let body = match method {
-        "users.list" => users_list(&st, inner.salt, call, &token),
-        "users.info" => users_info(&st, call, &token),
-        "users.lookupByEmail" => users_lookup(&st, call),
-        "conversations.list" => conversations_list(&st, inner.salt, call, &token),
-        "conversations.members" => conversations_members(&st, inner.salt, call),
+        "users.list" => users_list(&st, call, &token),
+        "conversations.members" => conversations_members(&st, call),
         "chat.postMessage" => post_message(&mut st, call, &token),
         "auth.test" => auth_test(&token),
         _ => err("unknown_method"),
@@ -949,18 +905,18 @@ fn checksum(salt: u64, payload: &str) -> u32 {
 }
 
 /// Position and page from the `cursor` argument (first page when absent/empty).
-fn cursor_arg(st: &State, salt: u64, call: &Call, kind: &str) -> Result<(usize, usize), Value> {
+fn cursor_arg(st: &State, call: &Call, kind: &str) -> Result<(usize, usize), Value> {
     match call.args.get("cursor").filter(|c| !c.is_empty()) {
         None => Ok((0, 1)),
-        Some(c) => decode_cursor(salt, st.epoch, kind, c).ok_or_else(|| err("invalid_cursor")),
+        Some(c) => decode_cursor(st.salt, st.epoch, kind, c).ok_or_else(|| err("invalid_cursor")),
     }
 }
 
-fn finish_page(st: &State, salt: u64, kind: &str, mut body: Value, next: Option<(usize, usize)>) -> Value {
+fn finish_page(st: &State, kind: &str, mut body: Value, next: Option<(usize, usize)>) -> Value {
     match next {
         Some((pos, page)) => {
             body["response_metadata"] =
-                json!({"next_cursor": encode_cursor(salt, st.epoch, kind, pos, page)});
+                json!({"next_cursor": encode_cursor(st.salt, st.epoch, kind, pos, page)});
         }
         None => match st.opts.end_marker {
             EndMarker::EmptyString => body["response_metadata"] = json!({"next_cursor": ""}),
@@ -988,7 +944,7 @@ fn present_member(m: &Value, token: &Token, include_locale: bool) -> Value {
     m
 }
 
-fn users_list(st: &State, salt: u64, call: &Call, token: &Token) -> Value {
+fn users_list(st: &State, call: &Call, token: &Token) -> Value {
     let all = &st.opts.members;
     let limit = match limit_arg(call) {
         Err(()) => return err("invalid_arguments"),
@@ -1000,7 +956,7 @@ fn users_list(st: &State, salt: u64, call: &Call, token: &Token) -> Value {
         }
         Ok(Some(n)) => n.min(st.opts.default_limit_clamp),
     };
-    let (pos, page) = match cursor_arg(st, salt, call, "user") {
+    let (pos, page) = match cursor_arg(st, call, "user") {
         Ok(p) => p,
         Err(e) => return e,
     };
@@ -1009,40 +965,7 @@ fn users_list(st: &State, salt: u64, call: &Call, token: &Token) -> Value {
     let members: Vec<Value> =
         shaped.items.iter().map(|&i| present_member(&all[i], token, include_locale)).collect();
     let body = json!({"ok": true, "members": members, "cache_ts": now_secs()});
-    finish_page(st, salt, "user", body, shaped.next)
-}
-
-fn users_info(st: &State, call: &Call, token: &Token) -> Value {
-    let Some(id) = call.args.get("user") else {
-        return err("user_not_found");
-    };
-    match st.opts.members.iter().find(|m| m.get("id").and_then(Value::as_str) == Some(id)) {
-        Some(m) => {
-            json!({"ok": true, "user": present_member(m, token, truthy(call.args.get("include_locale")))})
-        }
-        None => err("user_not_found"),
-    }
-}
-
-fn users_lookup(st: &State, call: &Call) -> Value {
-    let Some(email) = call.args.get("email").filter(|e| !e.is_empty()) else {
-        return err("invalid_arguments");
-    };
-    match st
-        .opts
-        .members
-        .iter()
-        .find(|m| members::is_active(m) && members::email(m).is_some_and(|e| e.eq_ignore_ascii_case(email)))
-    {
-        Some(m) => {
-            let mut m = m.clone();
-            if let Some(o) = m.as_object_mut() {
-                o.remove("locale");
-            }
-            json!({"ok": true, "user": m})
-        }
-        None => err("users_not_found"),
-    }
+    finish_page(st, "user", body, shaped.next)
 }
 
 /// Member ids of a channel, active members only, in roster order then explicit extras.
@@ -1088,7 +1011,7 @@ fn find_channel<'a>(st: &'a State, key: &str) -> Option<&'a Channel> {
         .filter(|c| !c.is_private || c.is_member)
 }
 
-fn conversations_members(st: &State, salt: u64, call: &Call) -> Value {
+fn conversations_members(st: &State, call: &Call) -> Value {
     let Some(ch) = call
         .args
         .get("channel")
@@ -1103,7 +1026,7 @@ fn conversations_members(st: &State, salt: u64, call: &Call) -> Value {
         _ => return err("invalid_limit"),
     };
     let kind = format!("members.{}", ch.id);
-    let (pos, page) = match cursor_arg(st, salt, call, &kind) {
+    let (pos, page) = match cursor_arg(st, call, &kind) {
         Ok(p) => p,
         Err(e) => return e,
     };
@@ -1111,81 +1034,7 @@ fn conversations_members(st: &State, salt: u64, call: &Call) -> Value {
     let shaped = shape(&st.opts, ids.len(), pos.min(ids.len()), page, limit);
     let members: Vec<&String> = shaped.items.iter().map(|&i| &ids[i]).collect();
     let body = json!({"ok": true, "members": members});
-    finish_page(st, salt, &kind, body, shaped.next)
-}
-
-fn channel_json(st: &State, ch: &Channel) -> Value {
-    let n = channel_member_ids(st, ch).len();
-    json!({
-        "id": ch.id,
-        "name": ch.name,
-        "is_channel": !ch.is_private,
-        "is_group": ch.is_private,
-        "is_im": false,
-        "is_mpim": false,
-        "is_private": ch.is_private,
-        "created": 1_600_000_000,
-        "is_archived": ch.is_archived,
-        "is_general": ch.is_general,
-        "unlinked": 0,
-        "name_normalized": ch.name,
-        "is_shared": false,
-        "is_org_shared": false,
-        "is_pending_ext_shared": false,
-        "pending_shared": [],
-        "context_team_id": ACME_TEAM_ID,
-        "updated": 1_700_000_000_000u64,
-        "parent_conversation": null,
-        "creator": "U0ADMIN001",
-        "is_ext_shared": false,
-        "shared_team_ids": [ACME_TEAM_ID],
-        "pending_connected_team_ids": [],
-        "is_member": ch.is_member,
-        "topic": {"value": "", "creator": "", "last_set": 0},
-        "purpose": {"value": if ch.is_general { "This is the one channel that will always include everyone." } else { "" },
-                    "creator": "", "last_set": 0},
-        "previous_names": [],
-        "num_members": n,
-    })
-}
-
-fn conversations_list(st: &State, salt: u64, call: &Call, token: &Token) -> Value {
-    let types: Vec<&str> = call
-        .args
-        .get("types")
-        .filter(|t| !t.is_empty())
-        .map(|t| t.split(',').map(str::trim).collect())
-        .unwrap_or_else(|| vec!["public_channel"]);
-    if types.iter().any(|t| !matches!(*t, "public_channel" | "private_channel" | "mpim" | "im")) {
-        return err("invalid_types");
-    }
-    let limit = match limit_arg(call) {
-        Ok(None) => 100,
-        Ok(Some(n)) if (1..=1000).contains(&n) => n,
-        _ => return err("invalid_limit"),
-    };
-    let (pos, page) = match cursor_arg(st, salt, call, "channel") {
-        Ok(p) => p,
-        Err(e) => return e,
-    };
-    let exclude_archived = truthy(call.args.get("exclude_archived"));
-    let visible: Vec<&Channel> = st
-        .opts
-        .channels
-        .iter()
-        .filter(|c| {
-            if c.is_private {
-                types.contains(&"private_channel") && token.has("groups:read") && c.is_member
-            } else {
-                types.contains(&"public_channel")
-            }
-        })
-        .filter(|c| !(exclude_archived && c.is_archived))
-        .collect();
-    let shaped = shape(&st.opts, visible.len(), pos.min(visible.len()), page, limit);
-    let channels: Vec<Value> = shaped.items.iter().map(|&i| channel_json(st, visible[i])).collect();
-    let body = json!({"ok": true, "channels": channels});
-    finish_page(st, salt, "channel", body, shaped.next)
+    finish_page(st, &kind, body, shaped.next)
 }
 
 fn parse_json_arg(v: &str) -> Option<Value> {

@@ -3,13 +3,13 @@
 //! in-flight measurement for the concurrency bound, and scripted faults.
 
 use std::collections::{BTreeMap, HashMap};
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::MutexGuard;
 use std::time::Duration;
 
 use serde_json::{json, Map, Value};
 
-use crate::http::{self, HttpServer, Reply, Req};
+use crate::fake_server::{FakeServer, FakeState, Shared};
+use crate::http::{self, Reply, Req};
 use crate::slack::{echo_reply, effect_reply, Effect};
 use crate::Recorded;
 
@@ -118,7 +118,6 @@ struct State {
     /// Lower-cased userId -> position in `accounts`: creates stay O(1) at 50,000 accounts.
     index: HashMap<String, usize>,
     counts: BTreeMap<TargetOp, usize>,
-    requests: Vec<Recorded>,
     faults: Vec<TargetFault>,
     fail_keys: Vec<(String, u16)>,
     down_after: Option<usize>,
@@ -126,16 +125,15 @@ struct State {
     down: bool,
 }
 
-struct Inner {
-    state: Mutex<State>,
-    in_flight: AtomicUsize,
-    max_in_flight: AtomicUsize,
+impl FakeState for State {
+    fn latency(&self) -> Duration {
+        self.opts.latency
+    }
 }
 
 /// A running fake target on `127.0.0.1`; stops when dropped.
 pub struct FakeTarget {
-    inner: Arc<Inner>,
-    server: HttpServer,
+    server: FakeServer<State>,
 }
 
 impl std::fmt::Debug for FakeTarget {
@@ -144,35 +142,22 @@ impl std::fmt::Debug for FakeTarget {
     }
 }
 
-fn lock(inner: &Inner) -> MutexGuard<'_, State> {
-    inner.state.lock().unwrap_or_else(|e| e.into_inner())
-}
-
 impl FakeTarget {
     /// Starts the fake on `127.0.0.1:opts.port`. Panics if it cannot bind.
     pub fn start(opts: TargetOptions) -> FakeTarget {
-        let workers = opts.workers;
-        let port = opts.port;
-        let inner = Arc::new(Inner {
-            state: Mutex::new(State {
-                accounts: opts.accounts.clone(),
-                index: index_of(&opts.accounts),
-                opts,
-                counts: BTreeMap::new(),
-                requests: Vec::new(),
-                faults: Vec::new(),
-                fail_keys: Vec::new(),
-                down_after: None,
-                writes_ok: 0,
-                down: false,
-            }),
-            in_flight: AtomicUsize::new(0),
-            max_in_flight: AtomicUsize::new(0),
-        });
-        let h = Arc::clone(&inner);
-        let server = HttpServer::start(port, workers, Arc::new(move |req: &Req| handle(&h, req)))
-            .expect("bind fake target on 127.0.0.1");
-        FakeTarget { inner, server }
+        let (port, workers) = (opts.port, opts.workers);
+        let state = State {
+            accounts: opts.accounts.clone(),
+            index: index_of(&opts.accounts),
+            opts,
+            counts: BTreeMap::new(),
+            faults: Vec::new(),
+            fail_keys: Vec::new(),
+            down_after: None,
+            writes_ok: 0,
+            down: false,
+        };
+        FakeTarget { server: FakeServer::start("target", state, port, workers, handle) }
     }
 
     /// `http://127.0.0.1:PORT` (no trailing slash).
@@ -186,7 +171,7 @@ impl FakeTarget {
     }
 
     fn state(&self) -> MutexGuard<'_, State> {
-        lock(&self.inner)
+        self.server.shared().lock()
     }
 
     /// Accounts as stored (passwords included), in insertion order.
@@ -203,7 +188,7 @@ impl FakeTarget {
 
     /// Every request so far, in arrival order (control endpoints excluded).
     pub fn requests(&self) -> Vec<Recorded> {
-        self.state().requests.clone()
+        self.server.shared().requests()
     }
 
     /// Requests of this kind so far (failed and faulted ones included).
@@ -213,7 +198,7 @@ impl FakeTarget {
 
     /// Most API requests ever handled at the same time.
     pub fn max_in_flight(&self) -> usize {
-        self.inner.max_in_flight.load(Ordering::SeqCst)
+        self.server.shared().max_in_flight()
     }
 
     /// Adds a fault: a [`TargetFault`], [`TargetFault::fail_key`] or
@@ -245,13 +230,6 @@ impl FakeTarget {
     }
 }
 
-struct InFlight<'a>(&'a AtomicUsize);
-impl Drop for InFlight<'_> {
-    fn drop(&mut self) {
-        self.0.fetch_sub(1, Ordering::SeqCst);
-    }
-}
-
 fn error(status: u16, code: &str, message: &str) -> Reply {
     Reply::json(status, &json!({"error": code, "message": message}))
 }
@@ -268,36 +246,30 @@ fn user_id(a: &Value) -> Option<&str> {
     a.get("userId").and_then(Value::as_str)
 }
 
-fn stats(st: &State, inner: &Inner) -> Value {
+fn stats(st: &State, fake: &Shared<State>) -> Value {
     let c = |op| st.counts.get(&op).copied().unwrap_or(0);
     json!({
         "list": c(TargetOp::List),
         "create": c(TargetOp::Create),
         "update": c(TargetOp::Update),
         "delete": c(TargetOp::Delete),
-        "max_in_flight": inner.max_in_flight.load(Ordering::SeqCst),
+        "max_in_flight": fake.max_in_flight(),
         "accounts": st.accounts.len(),
     })
 }
 
-fn handle(inner: &Inner, req: &Req) -> Reply {
+fn handle(fake: &Shared<State>, req: &Req) -> Reply {
     if let Some(what) = req.path.strip_prefix("/__fake/") {
-        let st = lock(inner);
+        let st = fake.lock();
         return match (req.method.as_str(), what) {
             ("GET", "accounts") => Reply::json(200, &json!(st.accounts)),
-            ("GET", "stats") => Reply::json(200, &stats(&st, inner)),
-            ("GET", "requests") => Reply::json(200, &json!(st.requests)),
+            ("GET", "stats") => Reply::json(200, &stats(&st, fake)),
+            ("GET", "requests") => Reply::json(200, &json!(fake.requests())),
             _ => error(404, "not_found", "unknown control endpoint"),
         };
     }
-    let now = inner.in_flight.fetch_add(1, Ordering::SeqCst) + 1;
-    inner.max_in_flight.fetch_max(now, Ordering::SeqCst);
-    let _guard = InFlight(&inner.in_flight);
-    let latency = lock(inner).opts.latency;
-    if !latency.is_zero() {
-        std::thread::sleep(latency);
-    }
-    let reply = respond(inner, req);
+    let _in_flight = fake.admit();
+    let reply = respond(fake, req);
     let mut args: Vec<(String, String)> = http::parse_form(&req.query);
     if let Ok(Value::Object(o)) = serde_json::from_slice::<Value>(&req.body) {
         for (k, v) in o {
@@ -308,15 +280,7 @@ fn handle(inner: &Inner, req: &Req) -> Reply {
             args.push((k, s));
         }
     }
-    lock(inner).requests.push(Recorded {
-        method: req.method.clone(),
-        path: req.path.clone(),
-        query: req.query.clone(),
-        args: http::merge_args(&args),
-        authorization: req.header("authorization").map(str::to_string),
-        body: req.body_text(),
-        status: reply.status(),
-    });
+    fake.record(req, http::merge_args(&args), &reply);
     reply
 }
 
@@ -341,10 +305,10 @@ fn classify(req: &Req) -> Option<(TargetOp, Option<String>)> {
     }
 }
 
-fn respond(inner: &Inner, req: &Req) -> Reply {
+fn respond(fake: &Shared<State>, req: &Req) -> Reply {
     let classified = classify(req);
     let fault = {
-        let mut st = lock(inner);
+        let mut st = fake.lock();
         if st.down {
             return error(503, "unavailable", "service unavailable");
         }
@@ -389,7 +353,7 @@ fn respond(inner: &Inner, req: &Req) -> Reply {
 
     // Authentication.
     let principal = {
-        let st = lock(inner);
+        let st = fake.lock();
         let presented = req.header("authorization").and_then(|h| h.strip_prefix("Bearer ")).map(str::trim);
         presented.and_then(|t| st.opts.tokens.iter().find(|(tok, _)| tok == t).map(|(_, p)| p.clone()))
     };
@@ -424,7 +388,7 @@ fn respond(inner: &Inner, req: &Req) -> Reply {
         None
     };
 
-    let mut st = lock(inner);
+    let mut st = fake.lock();
     // fail_key applies to writes for that userId.
     if op.is_write() {
         let k = match (&key, &body) {

@@ -19,7 +19,8 @@ fn addr_of(url: &str) -> SocketAddr {
 
 #[test]
 fn serve_prints_env_and_answers_control_endpoints() {
-    let env_file = std::env::temp_dir().join(format!("slack-im-fakes-{}.env", std::process::id()));
+    let scratch = tempfile::tempdir().unwrap();
+    let env_file = scratch.path().join("fakes.env");
     let mut child = Command::new(BIN)
         .args(["serve", "--members", "50", "--accounts", "6", "--until-stdin-eof"])
         .arg("--env-file")
@@ -72,7 +73,6 @@ fn serve_prints_env_and_answers_control_endpoints() {
         assert!(Instant::now() < deadline, "did not stop on stdin EOF");
         std::thread::sleep(Duration::from_millis(50));
     }
-    let _ = std::fs::remove_file(env_file);
 }
 
 #[test]

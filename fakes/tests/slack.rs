@@ -122,7 +122,7 @@ fn short_empty_and_duplicate_pages_still_cover_everyone() {
     assert!(saw_empty && saw_short);
     let unique: std::collections::HashSet<_> = ids.iter().collect();
     assert_eq!(unique.len(), 1000);
-    assert!(ids.len() > 1000, "duplicates across pages expected");
+    assert_eq!(ids.len(), 1008, "1,000 members, 8 of them repeated across a page boundary");
 }
 
 #[test]
@@ -221,7 +221,7 @@ fn server_error_malformed_and_reset_faults() {
     }
     let t = std::time::Instant::now();
     let r = call(&fake, "users.list", "limit=200", TOKEN);
-    assert!(t.elapsed() >= Duration::from_millis(300));
+    assert!(t.elapsed() >= Duration::from_millis(300), "a lower bound on purpose: the delay is the least");
     assert_eq!(r.json()["ok"], true);
     assert_eq!(fake.calls("users.list"), 8);
     assert_eq!(fake.requests()[4].status, 0);
@@ -335,19 +335,8 @@ fn responses_carry_slack_headers_and_round_trip_names() {
 }
 
 #[test]
-fn channels_general_and_members() {
+fn channel_members_are_paged_and_follow_deactivation() {
     let fake = FakeSlack::start(SlackOptions::acme(100));
-    let list =
-        call(&fake, "conversations.list", "types=public_channel&exclude_archived=true&limit=200", TOKEN)
-            .json();
-    let channels = list["channels"].as_array().unwrap();
-    let general: Vec<&Value> = channels.iter().filter(|c| c["is_general"] == true).collect();
-    assert_eq!(general.len(), 1);
-    assert_eq!(general[0]["name"], "all-acme-test");
-    assert!(channels.iter().any(|c| c["name"] == "general" && c["is_general"] == false));
-    assert!(channels.iter().all(|c| c["is_archived"] == false));
-    assert!(channels.iter().all(|c| c["id"] != "G0PRIVATE1"));
-
     let mut ids = Vec::new();
     let mut cursor: Option<String> = None;
     loop {
@@ -460,6 +449,8 @@ fn requests_are_served_in_parallel() {
     for h in handles {
         assert_eq!(h.join().unwrap(), 200);
     }
+    // Bounds on purpose: served one by one, the four would take 600 ms; how many overlap, and how
+    // closely, is up to the scheduler.
     assert!(t.elapsed() < Duration::from_millis(550), "{:?}", t.elapsed());
     assert!(fake.max_in_flight() > 1);
 }

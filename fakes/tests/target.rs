@@ -187,6 +187,8 @@ fn parallel_clients_overlap() {
     for h in handles {
         h.join().unwrap();
     }
+    // Bounds on purpose: served one by one, the twelve creates would take 1.2 s; how many overlap
+    // is up to the scheduler.
     assert!(t.max_in_flight() > 1, "max_in_flight {}", t.max_in_flight());
     assert!(start.elapsed() < Duration::from_millis(1100), "{:?}", start.elapsed());
     assert_eq!(t.accounts().len(), 12);

@@ -6,11 +6,15 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::Command;
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
 use slack_im_fakes::{FakeSlack, FakeTarget, SlackOptions, TargetOp, TargetOptions, Token};
+use tempfile::TempDir;
+
+/// The test oracle: who should have an account, and under which key. It lives with the fake
+/// Slack's members (one copy for every test), independent of slack-im's own rules.
+pub use slack_im_fakes::members::{email_local, is_eligible};
 
 // Distinctive secret values: every run checks that none of them appears in its output or reports.
 pub const BOT_TOKEN: &str = "xoxb-7f3k-distinctive-bot-secret";
@@ -18,33 +22,6 @@ pub const TARGET_TOKEN: &str = "tgt-9QvX-distinctive-target-secret";
 /// Quotes, a backslash and a double space: its JSON-escaped and white-space-collapsed forms differ
 /// from the value itself.
 pub const INITIAL_PASSWORD: &str = r#"pw-Zq8 "never"  print\me-4b1d8e7"#;
-
-/// A scratch folder removed when the test ends.
-pub struct TempDir(pub PathBuf);
-
-impl TempDir {
-    pub fn new(label: &str) -> TempDir {
-        static N: AtomicUsize = AtomicUsize::new(0);
-        let dir = std::env::temp_dir().join(format!(
-            "slack-im-it-{label}-{}-{}",
-            std::process::id(),
-            N.fetch_add(1, Ordering::SeqCst)
-        ));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir).unwrap();
-        TempDir(dir)
-    }
-
-    pub fn path(&self) -> &Path {
-        &self.0
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
 
 /// The repository's own `templates/` folder.
 pub fn shipped_templates() -> PathBuf {
@@ -88,7 +65,7 @@ impl World {
         target.tokens = vec![(TARGET_TOKEN.into(), "slack-im".into())];
         let slack = FakeSlack::start(slack);
         let target = FakeTarget::start(target);
-        let dir = TempDir::new("world");
+        let dir = tempfile::Builder::new().prefix("slack-im-it-world-").tempdir().unwrap();
         let templates = shipped_templates();
         let env = [
             ("SLACK_BOT_TOKEN", BOT_TOKEN.to_string()),
@@ -164,11 +141,11 @@ impl World {
         self.target.accounts().into_iter().map(|a| (a["userId"].as_str().unwrap().to_string(), a)).collect()
     }
 
-    /// The userIds an independent reading of the fixture says should exist: active, confirmed,
-    /// non-guest humans with an e-mail, keyed by their lower-cased e-mail local part.
+    /// The userIds the oracle says should exist: every eligible member, keyed by the lower-cased
+    /// local part of the e-mail (the dev templates' `userId`).
     pub fn expected_keys(&self) -> Vec<String> {
         let mut keys: Vec<String> =
-            self.slack.members().iter().filter(|m| is_eligible(m)).map(key_of).collect();
+            self.slack.members().iter().filter(|m| is_eligible(m)).filter_map(email_local).collect();
         keys.sort();
         keys
     }
@@ -319,23 +296,6 @@ pub mod leak {
         }
         out.replace("&amp;", "&")
     }
-}
-
-pub fn is_eligible(m: &Value) -> bool {
-    let yes = |f: &str| m[f].as_bool() == Some(true);
-    m["id"] != "USLACKBOT"
-        && !yes("deleted")
-        && !yes("is_bot")
-        && !yes("is_restricted")
-        && !yes("is_ultra_restricted")
-        && !yes("is_invited_user")
-        && m["is_email_confirmed"].as_bool() == Some(true)
-        && m["profile"]["bot_id"].is_null()
-        && m["profile"]["email"].as_str().is_some_and(|e| e.contains('@'))
-}
-
-pub fn key_of(m: &Value) -> String {
-    m["profile"]["email"].as_str().unwrap().split('@').next().unwrap().to_lowercase()
 }
 
 /// What a run left: exit code, output, and the summary it wrote.
