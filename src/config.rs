@@ -2,7 +2,6 @@
 //! with errors that name the variable at fault and secrets wrapped before anything can print them.
 
 use std::collections::BTreeMap;
-use std::fmt;
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -126,36 +125,31 @@ pub struct Config {
 }
 
 /// A configuration problem. Every message names the variable and what was wrong with it.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum ConfigError {
+    /// A required variable is unset (or empty).
+    #[error("{var} is not set: {hint}")]
     Missing { var: String, hint: &'static str },
+    /// A variable's value is malformed or out of range.
+    #[error("{var} is invalid: {problem}")]
     Invalid { var: String, problem: String },
+    /// A `SLACK_IM_*` variable slack-im does not read: a typo, most likely.
+    #[error("{var} is not a slack-im variable ({})", did_you_mean(.suggestion))]
     Unknown { var: String, suggestion: Option<String> },
+    /// Two variables that give the same value.
+    #[error("{a} and {b} are both set: set only one")]
     Conflict { a: String, b: String },
+    /// A variable names a file that cannot supply its value.
+    #[error("{var} names the file {path}, which cannot be read: {problem}")]
     File { var: String, path: String, problem: String },
 }
 
-impl fmt::Display for ConfigError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            ConfigError::Missing { var, hint } => write!(f, "{var} is not set: {hint}"),
-            ConfigError::Invalid { var, problem } => write!(f, "{var} is invalid: {problem}"),
-            ConfigError::Unknown { var, suggestion } => {
-                write!(f, "{var} is not a slack-im variable")?;
-                match suggestion {
-                    Some(s) => write!(f, " (did you mean {s}?)"),
-                    None => write!(f, " (see `slack-im --help` for the list)"),
-                }
-            }
-            ConfigError::Conflict { a, b } => write!(f, "{a} and {b} are both set: set only one"),
-            ConfigError::File { var, path, problem } => {
-                write!(f, "{var} names the file {path}, which cannot be read: {problem}")
-            }
-        }
+fn did_you_mean(suggestion: &Option<String>) -> String {
+    match suggestion {
+        Some(s) => format!("did you mean {s}?"),
+        None => "see `slack-im --help` for the list".into(),
     }
 }
-
-impl std::error::Error for ConfigError {}
 
 impl Config {
     /// Reads the process environment.
