@@ -24,7 +24,7 @@ use std::time::Instant;
 
 use crate::apply::Outcome;
 use crate::config::{Config, ConfigError};
-use crate::eligibility::{Filter, Skipped};
+use crate::eligibility::Skipped;
 use crate::http::Budget;
 use crate::plan::{Change, Desired, Existing, Policy};
 use crate::report::Summary;
@@ -284,12 +284,7 @@ fn sync(
         Some(channel) => Some(slack.channel_members(channel)?),
         None => None,
     };
-    let filter = Filter {
-        include_guests: config.include_guests,
-        email_domains: config.email_domains.clone(),
-        exclude: config.exclude.clone(),
-        channel_members,
-    };
+    let filter = config.filter(channel_members);
     let mut skipped = Vec::new();
     let mut desired = Vec::new();
     let stats = slack.for_each_member(templates.uses_slack_object, |member| -> Result<(), Error> {
