@@ -1,13 +1,21 @@
 //! Turns the environment into one validated [`Config`]: every variable of the contract, checked once,
 //! with errors that name the variable at fault and secrets wrapped before anything can print them.
+//!
+//! Each variable is written once, in the `variables!` table below: its name, what it holds (which
+//! fixes how envy deserializes it, its default and its range) and its help line. The table becomes
+//! the `Env` struct envy fills, and [`VARIABLES`], which `--help` prints and the unknown-variable
+//! check reads. What depends on more than one variable (plain `http://` needs
+//! `SLACK_IM_ALLOW_HTTP`) or is not a syntax (a Slack id, a folder name) is checked afterwards, one
+//! small function per concern.
 
-use std::collections::BTreeMap;
-use std::fmt;
+use std::collections::{BTreeMap, HashSet};
 use std::path::PathBuf;
 use std::time::Duration;
 
+use serde::de::{Deserializer, Error as _, MapAccess, Visitor};
 use serde::Deserialize;
 
+use crate::eligibility::Filter;
 use crate::secret::{redactable_len, Secret, MIN_SECRET_LEN};
 
 /// Prefix of every slack-im variable (besides the bot token, `SSL_CERT_FILE` and `RUST_LOG`).
@@ -15,72 +23,166 @@ pub const PREFIX: &str = "SLACK_IM_";
 const VAR_PREFIX: &str = "SLACK_IM_VAR_";
 const SECRET_PREFIX: &str = "SLACK_IM_SECRET_";
 
-/// Every variable slack-im reads, with the line `--help` prints for it. The single source of truth
-/// for the help text and for the "unknown variable" check.
-pub const VARIABLES: &[(&str, &str)] = &[
-    ("SLACK_BOT_TOKEN", "bot token (xoxb-...) with users:read and users:read.email"),
-    ("SLACK_BOT_TOKEN_FILE", "file holding the bot token (Docker/Kubernetes secrets)"),
-    ("SLACK_IM_SYSTEM", "required: the system to sync, a folder under the templates root"),
-    ("SLACK_IM_TARGET_URL", "required: base URL of that system's API"),
-    ("SLACK_IM_TEMPLATES", "templates root (default: templates; /templates in the image)"),
-    ("SLACK_IM_SLACK_URL", "Slack API base (default: https://slack.com/api/)"),
-    ("SLACK_IM_SLACK_TEAM_ID", "workspace id, for Enterprise Grid org-level tokens"),
-    ("SLACK_IM_CHANNEL", "only members of this channel id (needs channels:read)"),
-    ("SLACK_IM_INCLUDE_GUESTS", "true: also sync guests (default false)"),
-    ("SLACK_IM_EMAIL_DOMAINS", "comma list: only members with these e-mail domains"),
-    ("SLACK_IM_EXCLUDE", "comma list of e-mails or Slack ids never synced"),
-    ("SLACK_IM_PROTECT", "comma list of target keys never updated or deactivated"),
-    ("SLACK_IM_ALLOW_HTTP", "true: allow plain http:// to hosts other than loopback (default false)"),
-    ("SLACK_IM_DRY_RUN", "true: read and plan only, the same as `slack-im plan`"),
-    ("SLACK_IM_MAX_DEACTIVATE", "most deactivations one run may make (default max(3, 10% of managed))"),
-    ("SLACK_IM_CONCURRENCY", "parallel target writes, 1 to 64 (default 4)"),
-    ("SLACK_IM_TIMEOUT_SECS", "per HTTP request, 1 to 600 (default 30)"),
-    ("SLACK_IM_DEADLINE_SECS", "the whole run, checked between requests, 1 to 86400 (default 3600)"),
-    ("SLACK_IM_RETRY_BUDGET", "retries the whole run may make, Slack and target together (default 100)"),
-    ("SLACK_IM_READ_LIMIT", "most members or accounts one read may return (default 200000)"),
-    ("SLACK_IM_REPORT_DIR", "where summary.json, summary.md and junit.xml go (unset: none)"),
-    ("SLACK_IM_NOTIFY_CHANNEL", "post the run's summary to this channel id (needs chat:write)"),
-    ("SLACK_IM_RUN_ID", "an id of the caller's (a CI build), written back as run_id in summary.json"),
-    ("SLACK_IM_VAR_<NAME>", "exposed to templates as vars.<name> (lower-cased)"),
-    ("SLACK_IM_SECRET_<NAME>", "exposed to templates as secrets.<name>; redacted everywhere"),
-    ("SLACK_IM_SECRET_<NAME>_FILE", "the same, read from a file"),
-    ("SSL_CERT_FILE", "PEM bundle of extra CAs to trust (a private CA), besides Mozilla's roots"),
-    ("RUST_LOG", "log level: error, warn, info (default), debug"),
-];
+/// Declares every variable once. An entry is `NAME: kind => "help";`, or `NAME => "help";` for a
+/// variable read elsewhere (`RUST_LOG`, by the logger) or a family of names (in quotes). The kind
+/// gives the field's type in [`Env`], its default, and what `--help` adds to the help text:
+///
+/// | kind | field | unset | help adds |
+/// |---|---|---|---|
+/// | `text`, `path`, `secret` | `Option<String>`, `Option<PathBuf>`, `Option<Token>` | `None` | |
+/// | `text(default "d")`, `path(default "d"; "note")` | `String`, `PathBuf` | `d` | ` (default: d; note)` |
+/// | `flag` | [`Flag`] | false | ` (default false)` |
+/// | `list` | [`List`] | empty | |
+/// | `number(min..=max)` | `Option<Bounded>` | `None` | |
+/// | `number(min..=max, default d)` | [`Bounded`] | `d` | `, min to max (default d)` |
+macro_rules! variables {
+    ($($name:tt $(: $kind:ident $(($($arg:tt)*))?)? => $help:literal;)*) => {
+        /// The variables as envy reads them: one field per variable, named as the variable is.
+        #[allow(non_snake_case)]
+        struct Env {
+            $($($name: var_type!($kind $(($($arg)*))?),)?)*
+        }
 
-pub const DEFAULT_SLACK_URL: &str = "https://slack.com/api/";
-pub const DEFAULT_CONCURRENCY: usize = 4;
-pub const DEFAULT_TIMEOUT_SECS: u64 = 30;
-pub const DEFAULT_DEADLINE_SECS: u64 = 3600;
-pub const DEFAULT_RETRY_BUDGET: u64 = 100;
-pub const DEFAULT_READ_LIMIT: u64 = 200_000;
+        /// What `#[derive(Deserialize)]` would write, but matching names regardless of case: envy
+        /// lower-cases the names it is given, and serde cannot rename a field to lower case.
+        impl<'de> Deserialize<'de> for Env {
+            fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+                struct EnvVisitor;
+                impl<'de> Visitor<'de> for EnvVisitor {
+                    type Value = Env;
+                    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                        f.write_str("slack-im variables")
+                    }
+                    fn visit_map<M: MapAccess<'de>>(self, mut map: M) -> Result<Env, M::Error> {
+                        let mut env = Env::default();
+                        while let Some(key) = map.next_key::<String>()? {
+                            $($(if key.eq_ignore_ascii_case(var_field!($name $kind)) {
+                                env.$name = map.next_value()?;
+                                continue;
+                            })?)*
+                            return Err(M::Error::unknown_field(&key, FIELDS));
+                        }
+                        Ok(env)
+                    }
+                }
+                d.deserialize_map(EnvVisitor)
+            }
+        }
 
-/// The `SLACK_IM_*` variables as they come from the environment: flat, all text, so that every
-/// parse error below can name its variable (envy's own messages drop the prefix).
-#[derive(Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct RawConfig {
-    system: Option<String>,
-    target_url: Option<String>,
-    templates: Option<String>,
-    slack_url: Option<String>,
-    slack_team_id: Option<String>,
-    channel: Option<String>,
-    include_guests: Option<String>,
-    email_domains: Option<String>,
-    exclude: Option<String>,
-    protect: Option<String>,
-    allow_http: Option<String>,
-    dry_run: Option<String>,
-    max_deactivate: Option<String>,
-    concurrency: Option<String>,
-    timeout_secs: Option<String>,
-    deadline_secs: Option<String>,
-    retry_budget: Option<String>,
-    read_limit: Option<String>,
-    report_dir: Option<String>,
-    notify_channel: Option<String>,
-    run_id: Option<String>,
+        impl Default for Env {
+            fn default() -> Self {
+                Env { $($($name: var_default!($kind $(($($arg)*))?),)?)* }
+            }
+        }
+
+        /// The names [`Env`] has a field for: the variables handed to envy.
+        const FIELDS: &[&str] = &[$($(var_field!($name $kind),)?)*];
+
+        /// Every variable slack-im reads, with the line `--help` prints for it.
+        pub const VARIABLES: &[(&str, &str)] =
+            &[$((var_name!($name), var_help!($help $(, $kind $(($($arg)*))?)?)),)*];
+    };
+}
+
+macro_rules! var_type {
+    (secret) => { Option<Token> };
+    (text) => { Option<String> };
+    (text(default $d:literal)) => { String };
+    (path) => { Option<PathBuf> };
+    (path(default $d:literal $(; $note:literal)?)) => { PathBuf };
+    (flag) => { Flag };
+    (list) => { List };
+    (number($min:literal ..= $max:literal)) => { Option<Bounded<$min, $max>> };
+    (number($min:literal ..= $max:literal, default $d:literal)) => { Bounded<$min, $max> };
+}
+
+macro_rules! var_default {
+    (text(default $d:literal)) => {
+        String::from($d)
+    };
+    (path(default $d:literal $(; $note:literal)?)) => {
+        PathBuf::from($d)
+    };
+    (flag) => {
+        Flag(false)
+    };
+    (list) => {
+        List::default()
+    };
+    (number($min:literal ..= $max:literal, default $d:literal)) => {
+        Bounded($d)
+    };
+    ($($unset:tt)*) => {
+        None
+    };
+}
+
+macro_rules! var_help {
+    ($help:literal, text(default $d:literal)) => { concat!($help, " (default: ", $d, ")") };
+    ($help:literal, path(default $d:literal $(; $note:literal)?)) => {
+        concat!($help, " (default: ", $d, $("; ", $note,)? ")")
+    };
+    ($help:literal, flag) => { concat!($help, " (default false)") };
+    ($help:literal, number($min:literal ..= $max:literal, default $d:literal)) => {
+        concat!($help, ", ", $min, " to ", $max, " (default ", $d, ")")
+    };
+    ($help:literal $($plain:tt)*) => { $help };
+}
+
+macro_rules! var_name {
+    ($name:ident) => {
+        stringify!($name)
+    };
+    ($name:literal) => {
+        $name
+    };
+}
+
+macro_rules! var_field {
+    ($name:ident $kind:ident) => {
+        stringify!($name)
+    };
+}
+
+/// A field of [`Env`] with its variable's name, for the checks that name it in their errors.
+macro_rules! named {
+    ($env:ident . $field:ident) => {
+        (stringify!($field), $env.$field)
+    };
+}
+
+variables! {
+    SLACK_BOT_TOKEN: secret => "bot token (xoxb-...) with users:read and users:read.email";
+    SLACK_BOT_TOKEN_FILE: text => "file holding the bot token (Docker/Kubernetes secrets)";
+    SLACK_IM_SYSTEM: text => "required: the system to sync, a folder under the templates root";
+    SLACK_IM_TARGET_URL: text => "required: base URL of that system's API";
+    SLACK_IM_TEMPLATES: path(default "templates"; "/templates in the image") => "templates root";
+    SLACK_IM_SLACK_URL: text(default "https://slack.com/api/") => "Slack API base";
+    SLACK_IM_SLACK_TEAM_ID: text => "workspace id, for Enterprise Grid org-level tokens";
+    SLACK_IM_CHANNEL: text => "only members of this channel id (needs channels:read)";
+    SLACK_IM_INCLUDE_GUESTS: flag => "true: also sync guests";
+    SLACK_IM_EMAIL_DOMAINS: list => "comma list: only members with these e-mail domains";
+    SLACK_IM_EXCLUDE: list => "comma list of e-mails or Slack ids never synced";
+    SLACK_IM_PROTECT: list => "comma list of target keys never updated or deactivated";
+    SLACK_IM_ALLOW_HTTP: flag => "true: allow plain http:// to hosts other than loopback";
+    SLACK_IM_DRY_RUN: flag => "true: read and plan only, the same as `slack-im plan`";
+    SLACK_IM_MAX_DEACTIVATE: number(0 ..= 4_294_967_295)
+        => "most deactivations one run may make (default max(3, 10% of managed))";
+    SLACK_IM_CONCURRENCY: number(1 ..= 64, default 4) => "parallel target writes";
+    SLACK_IM_TIMEOUT_SECS: number(1 ..= 600, default 30) => "per HTTP request";
+    SLACK_IM_DEADLINE_SECS: number(1 ..= 86_400, default 3600) => "the whole run, checked between requests";
+    SLACK_IM_RETRY_BUDGET: number(0 ..= 100_000, default 100)
+        => "retries the whole run may make, Slack and target together";
+    SLACK_IM_READ_LIMIT: number(1 ..= 100_000_000, default 200_000)
+        => "most members or accounts one read may return";
+    SLACK_IM_REPORT_DIR: path => "where summary.json, summary.md and junit.xml go (unset: none)";
+    SLACK_IM_NOTIFY_CHANNEL: text => "post the run's summary to this channel id (needs chat:write)";
+    SLACK_IM_RUN_ID: text => "an id of the caller's (a CI build), written back as run_id in summary.json";
+    "SLACK_IM_VAR_<NAME>" => "exposed to templates as vars.<name> (lower-cased)";
+    "SLACK_IM_SECRET_<NAME>" => "exposed to templates as secrets.<name>; redacted everywhere";
+    "SLACK_IM_SECRET_<NAME>_FILE" => "the same, read from a file";
+    SSL_CERT_FILE: path => "PEM bundle of extra CAs to trust (a private CA), besides Mozilla's roots";
+    RUST_LOG => "log level: error, warn, info (default), debug";
 }
 
 /// Everything a run needs, validated.
@@ -126,36 +228,31 @@ pub struct Config {
 }
 
 /// A configuration problem. Every message names the variable and what was wrong with it.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum ConfigError {
+    /// A required variable is unset (or empty).
+    #[error("{var} is not set: {hint}")]
     Missing { var: String, hint: &'static str },
+    /// A variable's value is malformed or out of range.
+    #[error("{var} is invalid: {problem}")]
     Invalid { var: String, problem: String },
+    /// A `SLACK_IM_*` variable slack-im does not read: a typo, most likely.
+    #[error("{var} is not a slack-im variable ({})", did_you_mean(.suggestion))]
     Unknown { var: String, suggestion: Option<String> },
+    /// Two variables that give the same value.
+    #[error("{a} and {b} are both set: set only one")]
     Conflict { a: String, b: String },
+    /// A variable names a file that cannot supply its value.
+    #[error("{var} names the file {path}, which cannot be read: {problem}")]
     File { var: String, path: String, problem: String },
 }
 
-impl fmt::Display for ConfigError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            ConfigError::Missing { var, hint } => write!(f, "{var} is not set: {hint}"),
-            ConfigError::Invalid { var, problem } => write!(f, "{var} is invalid: {problem}"),
-            ConfigError::Unknown { var, suggestion } => {
-                write!(f, "{var} is not a slack-im variable")?;
-                match suggestion {
-                    Some(s) => write!(f, " (did you mean {s}?)"),
-                    None => write!(f, " (see `slack-im --help` for the list)"),
-                }
-            }
-            ConfigError::Conflict { a, b } => write!(f, "{a} and {b} are both set: set only one"),
-            ConfigError::File { var, path, problem } => {
-                write!(f, "{var} names the file {path}, which cannot be read: {problem}")
-            }
-        }
+fn did_you_mean(suggestion: &Option<String>) -> String {
+    match suggestion {
+        Some(s) => format!("did you mean {s}?"),
+        None => "see `slack-im --help` for the list".into(),
     }
 }
-
-impl std::error::Error for ConfigError {}
 
 impl Config {
     /// Reads the process environment.
@@ -167,213 +264,257 @@ impl Config {
 
     /// Reads the given variables as if they were the environment (tests use this).
     pub fn from_vars(vars: impl IntoIterator<Item = (String, String)>) -> Result<Config, ConfigError> {
-        // The last value of a repeated variable wins, as in a shell.
-        let mut plain = BTreeMap::new();
-        let mut template_vars = BTreeMap::new();
-        let mut secret_values: BTreeMap<String, (String, Secret<String>)> = BTreeMap::new();
-        let mut token = None;
-        let mut token_file = None;
-        let mut ca_file = None;
-
-        for (name, value) in vars {
-            // An empty value counts as unset: CI systems pass empty parameters as empty variables.
-            if value.is_empty() {
-                continue;
-            }
-            if name == "SLACK_BOT_TOKEN" {
-                token = Some(Secret::new(value));
-            } else if name == "SLACK_BOT_TOKEN_FILE" {
-                token_file = Some(value);
-            } else if name == "SSL_CERT_FILE" {
-                ca_file = Some(PathBuf::from(value));
-            } else if let Some(rest) = name.strip_prefix(VAR_PREFIX) {
-                template_vars.insert(template_name(&name, rest)?, value);
-            } else if let Some(rest) = name.strip_prefix(SECRET_PREFIX) {
-                let (key, secret) = match rest.strip_suffix("_FILE") {
-                    Some(base) => {
-                        (template_name(&name, base)?, Secret::new(read_secret_file(&name, &value)?))
-                    }
-                    None => (template_name(&name, rest)?, Secret::new(value)),
-                };
-                if let Some((other, _)) = secret_values.get(&key) {
-                    return Err(ConfigError::Conflict { a: other.clone(), b: name });
-                }
-                secret_values.insert(key, (name, secret));
-            } else if let Some(rest) = name.strip_prefix(PREFIX) {
-                check_known(&name)?;
-                plain.insert(rest.to_ascii_lowercase(), value);
-            }
-        }
-
-        let raw: RawConfig = envy::from_iter(plain)
-            .map_err(|e| ConfigError::Invalid { var: "SLACK_IM_*".into(), problem: e.to_string() })?;
-
-        let slack_token = match (token, token_file) {
-            (Some(_), Some(_)) => {
-                return Err(ConfigError::Conflict {
-                    a: "SLACK_BOT_TOKEN".into(),
-                    b: "SLACK_BOT_TOKEN_FILE".into(),
-                })
-            }
-            (Some(t), None) => t,
-            (None, Some(path)) => Secret::new(read_secret_file("SLACK_BOT_TOKEN_FILE", &path)?),
-            (None, None) => {
-                return Err(ConfigError::Missing {
-                    var: "SLACK_BOT_TOKEN".into(),
-                    hint:
-                        "set it (or SLACK_BOT_TOKEN_FILE) to a bot token with users:read and users:read.email",
-                })
-            }
-        };
-        check_token_shape("SLACK_BOT_TOKEN", &slack_token)?;
-        for (var, secret) in secret_values.values() {
-            if redactable_len(secret.expose()) < MIN_SECRET_LEN {
-                return Err(invalid(
-                    var,
-                    format!(
-                        "the value is too short to redact safely: a secret needs at least {MIN_SECRET_LEN} characters, or it could not be told apart from ordinary text in logs and reports"
-                    ),
-                ));
-            }
-        }
-        let allow_http = parse_bool("SLACK_IM_ALLOW_HTTP", raw.allow_http)?;
-
-        let system = raw.system.ok_or(ConfigError::Missing {
-            var: "SLACK_IM_SYSTEM".into(),
-            hint: "name the system to sync, a folder under the templates root (e.g. dev)",
-        })?;
-        if system.is_empty()
-            || !system.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_' || c == '.')
-            || system.starts_with('.')
-        {
-            return Err(invalid(
-                "SLACK_IM_SYSTEM",
-                format!("{system:?} is not a folder name (letters, digits, - _ .)"),
-            ));
-        }
-        let target_url = raw.target_url.ok_or(ConfigError::Missing {
-            var: "SLACK_IM_TARGET_URL".into(),
-            hint: "set it to the base URL of the system's API, e.g. https://dev.example.com",
-        })?;
-        let target_url =
-            check_url("SLACK_IM_TARGET_URL", &target_url, allow_http)?.trim_end_matches('/').to_string();
-        let slack_url = raw.slack_url.unwrap_or_else(|| DEFAULT_SLACK_URL.to_string());
-        let mut slack_url = check_url("SLACK_IM_SLACK_URL", &slack_url, allow_http)?.to_string();
-        if !slack_url.ends_with('/') {
-            slack_url.push('/');
-        }
-
-        let concurrency =
-            parse_number("SLACK_IM_CONCURRENCY", raw.concurrency, DEFAULT_CONCURRENCY as u64, 1, 64)?
-                as usize;
-        let timeout_secs =
-            parse_number("SLACK_IM_TIMEOUT_SECS", raw.timeout_secs, DEFAULT_TIMEOUT_SECS, 1, 600)?;
-        let deadline_secs =
-            parse_number("SLACK_IM_DEADLINE_SECS", raw.deadline_secs, DEFAULT_DEADLINE_SECS, 1, 86_400)?;
-        let retry_budget =
-            parse_number("SLACK_IM_RETRY_BUDGET", raw.retry_budget, DEFAULT_RETRY_BUDGET, 0, 100_000)? as u32;
-        let read_limit =
-            parse_number("SLACK_IM_READ_LIMIT", raw.read_limit, DEFAULT_READ_LIMIT, 1, 100_000_000)? as usize;
-        let max_deactivate = match raw.max_deactivate {
-            None => None,
-            Some(text) => {
-                Some(parse_number("SLACK_IM_MAX_DEACTIVATE", Some(text), 0, 0, u32::MAX as u64)? as usize)
-            }
-        };
-
-        let channel = raw.channel.map(|c| c.trim().to_string());
-        if let Some(c) = &channel {
-            check_slack_id("SLACK_IM_CHANNEL", c, "a channel id like C0123ABCD (not a #name)")?;
-        }
-        let notify_channel = raw.notify_channel.map(|c| c.trim().to_string());
-        if let Some(c) = &notify_channel {
-            check_slack_id("SLACK_IM_NOTIFY_CHANNEL", c, "a channel id like C0123ABCD (not a #name)")?;
-        }
-        let slack_team_id = raw.slack_team_id.map(|t| t.trim().to_string());
-        if let Some(t) = &slack_team_id {
-            check_slack_id("SLACK_IM_SLACK_TEAM_ID", t, "a workspace id like T0123ABCD")?;
-        }
-
-        let email_domains = split_list("SLACK_IM_EMAIL_DOMAINS", raw.email_domains.as_deref())?
-            .into_iter()
-            .map(|d| d.trim_start_matches('@').to_ascii_lowercase())
-            .collect::<Vec<_>>();
-        for d in &email_domains {
-            if !d.contains('.') || d.contains('@') || d.contains(char::is_whitespace) {
-                return Err(invalid(
-                    "SLACK_IM_EMAIL_DOMAINS",
-                    format!("{d:?} is not an e-mail domain like example.com"),
-                ));
-            }
-        }
-
-        let run_id = raw.run_id.map(|r| r.trim().to_string());
-        if let Some(r) = &run_id {
-            if r.chars().count() > 200 || r.chars().any(char::is_control) {
-                return Err(invalid(
-                    "SLACK_IM_RUN_ID",
-                    "at most 200 characters, no control characters".into(),
-                ));
-            }
-        }
-
-        let secrets = secret_values.into_iter().map(|(k, (_, s))| (k, s)).collect();
-        Ok(Config {
-            system,
-            target_url,
-            templates_root: PathBuf::from(raw.templates.unwrap_or_else(|| "templates".into())),
-            slack_url,
-            slack_token,
-            slack_team_id,
-            channel,
-            include_guests: parse_bool("SLACK_IM_INCLUDE_GUESTS", raw.include_guests)?,
-            email_domains,
-            exclude: split_list("SLACK_IM_EXCLUDE", raw.exclude.as_deref())?
-                .into_iter()
-                .map(|e| normalize_exclude(&e))
-                .collect(),
-            protect: split_list("SLACK_IM_PROTECT", raw.protect.as_deref())?
-                .into_iter()
-                .map(|k| k.to_lowercase())
-                .collect(),
-            dry_run: parse_bool("SLACK_IM_DRY_RUN", raw.dry_run)?,
-            max_deactivate,
-            concurrency,
-            timeout: Duration::from_secs(timeout_secs),
-            deadline: Duration::from_secs(deadline_secs),
-            retry_budget,
-            read_limit,
-            report_dir: raw.report_dir.map(PathBuf::from),
-            notify_channel,
-            run_id,
-            vars: template_vars,
-            secrets,
-            ca_file,
-        })
-    }
-
-    /// The member filter this configuration asks for.
-    pub fn filter(
-        &self,
-        channel_members: Option<std::collections::HashSet<String>>,
-    ) -> crate::eligibility::Filter {
-        crate::eligibility::Filter {
-            include_guests: self.include_guests,
-            email_domains: self.email_domains.clone(),
-            exclude: self.exclude.clone(),
-            channel_members,
-        }
+        let sorted = Sorted::from_vars(vars)?;
+        read_env(sorted.plain)?.into_config(sorted.vars, sorted.secrets)
     }
 
     /// Every secret of the run, for the [`crate::secret::Redactor`].
     pub fn all_secrets(&self) -> Vec<&Secret<String>> {
         std::iter::once(&self.slack_token).chain(self.secrets.values()).collect()
     }
+
+    /// Who gets an account, as configured; `channel_members` are the members of `SLACK_IM_CHANNEL`
+    /// when it is set.
+    pub fn filter(&self, channel_members: Option<HashSet<String>>) -> Filter {
+        Filter {
+            include_guests: self.include_guests,
+            email_domains: self.email_domains.clone(),
+            exclude: self.exclude.clone(),
+            channel_members,
+        }
+    }
+}
+
+/// The environment sorted by reader: the variables of [`Env`] for envy, and the two template
+/// families, whose names are not known in advance.
+#[derive(Default)]
+struct Sorted {
+    plain: BTreeMap<String, String>,
+    vars: BTreeMap<String, String>,
+    /// By template name: the variable it came from, and its value.
+    secrets: BTreeMap<String, (String, Secret<String>)>,
+}
+
+impl Sorted {
+    fn from_vars(vars: impl IntoIterator<Item = (String, String)>) -> Result<Sorted, ConfigError> {
+        // The last value of a repeated variable wins, as in a shell.
+        let mut sorted = Sorted::default();
+        for (name, value) in vars {
+            // An empty value counts as unset: CI systems pass empty parameters as empty variables.
+            if value.is_empty() {
+                continue;
+            }
+            if let Some(rest) = name.strip_prefix(VAR_PREFIX) {
+                sorted.vars.insert(template_name(&name, rest)?, value);
+            } else if let Some(rest) = name.strip_prefix(SECRET_PREFIX) {
+                let (key, secret) = match rest.strip_suffix("_FILE") {
+                    Some(base) => (template_name(&name, base)?, read_secret_file(&name, &value)?),
+                    None => (template_name(&name, rest)?, value),
+                };
+                if let Some((other, _)) = sorted.secrets.get(&key) {
+                    return Err(ConfigError::Conflict { a: other.clone(), b: name });
+                }
+                sorted.secrets.insert(key, (name, Secret::new(secret)));
+            } else if FIELDS.contains(&name.as_str()) {
+                sorted.plain.insert(name, value);
+            } else if name.starts_with(PREFIX) {
+                return Err(unknown(name));
+            }
+        }
+        Ok(sorted)
+    }
+}
+
+/// envy maps the variables onto [`Env`]; the deserializers below check each value's syntax.
+fn read_env(plain: BTreeMap<String, String>) -> Result<Env, ConfigError> {
+    envy::from_iter(plain.clone()).map_err(|whole| {
+        // envy's errors do not say which variable failed: read each one alone to find it.
+        plain
+            .into_iter()
+            .find_map(|(name, value)| {
+                let alone = envy::from_iter::<_, Env>([(name.clone(), value)]);
+                alone.err().map(|e| invalid(&name, e.to_string()))
+            })
+            .unwrap_or_else(|| invalid("SLACK_IM_*", whole.to_string()))
+    })
+}
+
+impl Env {
+    /// The checks that need more than one value's syntax, and the conversion into [`Config`].
+    fn into_config(
+        self,
+        vars: BTreeMap<String, String>,
+        secrets: BTreeMap<String, (String, Secret<String>)>,
+    ) -> Result<Config, ConfigError> {
+        let slack_token = bot_token(named!(self.SLACK_BOT_TOKEN), named!(self.SLACK_BOT_TOKEN_FILE))?;
+        let secrets = check_secrets(secrets)?;
+        let allow_http = self.SLACK_IM_ALLOW_HTTP.0;
+        let system = system_name(named!(self.SLACK_IM_SYSTEM))?;
+        let target_url = target_url(named!(self.SLACK_IM_TARGET_URL), allow_http)?;
+        let slack_url = slack_url(named!(self.SLACK_IM_SLACK_URL), allow_http)?;
+        Ok(Config {
+            system,
+            target_url,
+            templates_root: self.SLACK_IM_TEMPLATES,
+            slack_url,
+            slack_token,
+            slack_team_id: slack_id(named!(self.SLACK_IM_SLACK_TEAM_ID), TEAM_ID)?,
+            channel: slack_id(named!(self.SLACK_IM_CHANNEL), CHANNEL_ID)?,
+            include_guests: self.SLACK_IM_INCLUDE_GUESTS.0,
+            email_domains: email_domains(named!(self.SLACK_IM_EMAIL_DOMAINS))?,
+            exclude: self.SLACK_IM_EXCLUDE.0.iter().map(|e| normalize_exclude(e)).collect(),
+            protect: self.SLACK_IM_PROTECT.0.iter().map(|k| k.to_lowercase()).collect(),
+            dry_run: self.SLACK_IM_DRY_RUN.0,
+            max_deactivate: self.SLACK_IM_MAX_DEACTIVATE.map(|n| n.0 as usize),
+            concurrency: self.SLACK_IM_CONCURRENCY.0 as usize,
+            timeout: Duration::from_secs(self.SLACK_IM_TIMEOUT_SECS.0),
+            deadline: Duration::from_secs(self.SLACK_IM_DEADLINE_SECS.0),
+            // The range (at most 100000) fits.
+            retry_budget: self.SLACK_IM_RETRY_BUDGET.0 as u32,
+            read_limit: self.SLACK_IM_READ_LIMIT.0 as usize,
+            report_dir: self.SLACK_IM_REPORT_DIR,
+            notify_channel: slack_id(named!(self.SLACK_IM_NOTIFY_CHANNEL), CHANNEL_ID)?,
+            run_id: run_id(named!(self.SLACK_IM_RUN_ID))?,
+            vars,
+            secrets,
+            ca_file: self.SSL_CERT_FILE,
+        })
+    }
 }
 
 fn invalid(var: &str, problem: String) -> ConfigError {
     ConfigError::Invalid { var: var.to_string(), problem }
 }
+
+fn missing(var: &str, hint: &'static str) -> ConfigError {
+    ConfigError::Missing { var: var.to_string(), hint }
+}
+
+// ---- Value syntax: the deserializers envy runs, one per kind of variable. ----
+
+/// A yes/no variable: `true`/`false`, `1`/`0`, `yes`/`no`, `on`/`off`, any case; unset is false.
+struct Flag(bool);
+
+impl<'de> Deserialize<'de> for Flag {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let value = String::deserialize(d)?.trim().to_ascii_lowercase();
+        match value.as_str() {
+            "true" | "1" | "yes" | "on" => Ok(Flag(true)),
+            "false" | "0" | "no" | "off" => Ok(Flag(false)),
+            _ => Err(D::Error::custom(format!("{value:?} is not true or false"))),
+        }
+    }
+}
+
+/// A whole number in `MIN..=MAX`.
+struct Bounded<const MIN: u64, const MAX: u64>(u64);
+
+impl<'de, const MIN: u64, const MAX: u64> Deserialize<'de> for Bounded<MIN, MAX> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let text = String::deserialize(d)?;
+        let n: u64 =
+            text.trim().parse().map_err(|_| D::Error::custom(format!("{text:?} is not a whole number")))?;
+        if !(MIN..=MAX).contains(&n) {
+            return Err(D::Error::custom(format!("{n} is outside {MIN}..={MAX}")));
+        }
+        Ok(Bounded(n))
+    }
+}
+
+/// A list variable: items separated by commas, white space around them ignored. Any other
+/// separator (a space, `;`, `|`) is an error: read as one item it would silently match nothing,
+/// and "protect nothing" is not what anyone wrote.
+#[derive(Default)]
+struct List(Vec<String>);
+
+impl<'de> Deserialize<'de> for List {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let text = String::deserialize(d)?;
+        let mut items = Vec::new();
+        for item in text.split(',').map(str::trim).filter(|s| !s.is_empty()) {
+            if item.contains(|c: char| c.is_whitespace() || c == ';' || c == '|') {
+                return Err(D::Error::custom(format!(
+                    "{item:?}: items are separated by commas only (a,b,c); white space, ; and | are not separators"
+                )));
+            }
+            items.push(item.to_string());
+        }
+        Ok(List(items))
+    }
+}
+
+/// A secret variable's value, wrapped as soon as it is read.
+struct Token(Secret<String>);
+
+impl<'de> Deserialize<'de> for Token {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        String::deserialize(d).map(|t| Token(Secret::new(t)))
+    }
+}
+
+// ---- Secrets ----
+
+/// `SLACK_BOT_TOKEN` or the file `SLACK_BOT_TOKEN_FILE` names: exactly one of them.
+fn bot_token(
+    (var, token): (&str, Option<Token>),
+    (file_var, file): (&str, Option<String>),
+) -> Result<Secret<String>, ConfigError> {
+    let token = match (token, file) {
+        (Some(_), Some(_)) => return Err(ConfigError::Conflict { a: var.into(), b: file_var.into() }),
+        (Some(Token(t)), None) => t,
+        (None, Some(path)) => Secret::new(read_secret_file(file_var, &path)?),
+        (None, None) => {
+            return Err(missing(
+                var,
+                "set it (or SLACK_BOT_TOKEN_FILE) to a bot token with users:read and users:read.email",
+            ))
+        }
+    };
+    check_token_shape(var, &token)?;
+    Ok(token)
+}
+
+fn check_token_shape(var: &str, token: &Secret<String>) -> Result<(), ConfigError> {
+    let t = token.expose();
+    if t.trim() != t || t.contains(char::is_whitespace) {
+        return Err(invalid(var, "it contains white space (copied with a line break?)".into()));
+    }
+    if !(t.starts_with("xox") || t.starts_with("xoxe.")) {
+        return Err(invalid(var, "it does not look like a Slack token (xoxb-... or xoxp-...)".into()));
+    }
+    Ok(())
+}
+
+/// Every `SLACK_IM_SECRET_*` long enough to be redacted; keyed by template name.
+fn check_secrets(
+    secrets: BTreeMap<String, (String, Secret<String>)>,
+) -> Result<BTreeMap<String, Secret<String>>, ConfigError> {
+    for (var, secret) in secrets.values() {
+        if redactable_len(secret.expose()) < MIN_SECRET_LEN {
+            return Err(invalid(
+                var,
+                format!(
+                    "the value is too short to redact safely: a secret needs at least {MIN_SECRET_LEN} characters, or it could not be told apart from ordinary text in logs and reports"
+                ),
+            ));
+        }
+    }
+    Ok(secrets.into_iter().map(|(k, (_, s))| (k, s)).collect())
+}
+
+fn read_secret_file(var: &str, path: &str) -> Result<String, ConfigError> {
+    let file_error =
+        |problem: String| ConfigError::File { var: var.to_string(), path: path.to_string(), problem };
+    let text = std::fs::read_to_string(path).map_err(|e| file_error(e.to_string()))?;
+    // Files written by `echo` end with a newline that is not part of the secret.
+    let value = text.trim_end_matches(['\n', '\r']).to_string();
+    if value.is_empty() {
+        return Err(file_error("the file is empty".into()));
+    }
+    Ok(value)
+}
+
+// ---- Names ----
 
 /// The part after `SLACK_IM_VAR_` / `SLACK_IM_SECRET_`: upper-case letters, digits, underscores.
 fn template_name(var: &str, rest: &str) -> Result<String, ConfigError> {
@@ -386,37 +527,40 @@ fn template_name(var: &str, rest: &str) -> Result<String, ConfigError> {
     Ok(rest.to_ascii_lowercase())
 }
 
-fn read_secret_file(var: &str, path: &str) -> Result<String, ConfigError> {
-    let text = std::fs::read_to_string(path).map_err(|e| ConfigError::File {
-        var: var.to_string(),
-        path: path.to_string(),
-        problem: e.to_string(),
+/// A folder under the templates root, and nothing that could leave it.
+fn system_name((var, system): (&str, Option<String>)) -> Result<String, ConfigError> {
+    let system = system.ok_or_else(|| {
+        missing(var, "name the system to sync, a folder under the templates root (e.g. dev)")
     })?;
-    // Files written by `echo` end with a newline that is not part of the secret.
-    let value = text.trim_end_matches(['\n', '\r']).to_string();
-    if value.is_empty() {
-        return Err(ConfigError::File {
-            var: var.to_string(),
-            path: path.to_string(),
-            problem: "the file is empty".into(),
-        });
+    if !system.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_' || c == '.')
+        || system.starts_with('.')
+    {
+        return Err(invalid(var, format!("{system:?} is not a folder name (letters, digits, - _ .)")));
     }
-    Ok(value)
+    Ok(system)
 }
 
-fn check_known(var: &str) -> Result<(), ConfigError> {
-    let known: Vec<&str> =
-        VARIABLES.iter().map(|(n, _)| *n).filter(|n| n.starts_with(PREFIX) && !n.contains('<')).collect();
-    if known.contains(&var) {
-        return Ok(());
+fn run_id((var, run_id): (&str, Option<String>)) -> Result<Option<String>, ConfigError> {
+    let run_id = run_id.map(|r| r.trim().to_string());
+    if let Some(r) = &run_id {
+        if r.chars().count() > 200 || r.chars().any(char::is_control) {
+            return Err(invalid(var, "at most 200 characters, no control characters".into()));
+        }
     }
-    let suggestion = known
+    Ok(run_id)
+}
+
+/// A `SLACK_IM_*` name that is not in [`VARIABLES`], with the closest one that is.
+fn unknown(var: String) -> ConfigError {
+    let suggestion = VARIABLES
         .iter()
-        .map(|k| (edit_distance(k, var), *k))
+        .map(|(n, _)| *n)
+        .filter(|n| n.starts_with(PREFIX) && !n.contains('<'))
+        .map(|k| (edit_distance(k, &var), k))
         .filter(|(d, _)| *d <= 3)
         .min()
         .map(|(_, k)| k.to_string());
-    Err(ConfigError::Unknown { var: var.to_string(), suggestion })
+    ConfigError::Unknown { var, suggestion }
 }
 
 fn edit_distance(a: &str, b: &str) -> usize {
@@ -434,15 +578,21 @@ fn edit_distance(a: &str, b: &str) -> usize {
     row[b.len()]
 }
 
-fn check_token_shape(var: &str, token: &Secret<String>) -> Result<(), ConfigError> {
-    let t = token.expose();
-    if t.trim() != t || t.contains(char::is_whitespace) {
-        return Err(invalid(var, "it contains white space (copied with a line break?)".into()));
+// ---- URLs ----
+
+fn target_url((var, url): (&str, Option<String>), allow_http: bool) -> Result<String, ConfigError> {
+    let url = url.ok_or_else(|| {
+        missing(var, "set it to the base URL of the system's API, e.g. https://dev.example.com")
+    })?;
+    Ok(check_url(var, &url, allow_http)?.trim_end_matches('/').to_string())
+}
+
+fn slack_url((var, url): (&str, String), allow_http: bool) -> Result<String, ConfigError> {
+    let mut url = check_url(var, &url, allow_http)?.to_string();
+    if !url.ends_with('/') {
+        url.push('/');
     }
-    if !(t.starts_with("xox") || t.starts_with("xoxe.")) {
-        return Err(invalid(var, "it does not look like a Slack token (xoxb-... or xoxp-...)".into()));
-    }
-    Ok(())
+    Ok(url)
 }
 
 /// An http(s) URL with a host, no user name or password in it (it would be printed and logged
@@ -487,58 +637,32 @@ fn is_loopback(authority: &str) -> bool {
         || host.parse::<std::net::IpAddr>().is_ok_and(|ip| ip.is_loopback())
 }
 
-fn check_slack_id(var: &str, id: &str, expected: &str) -> Result<(), ConfigError> {
-    let ok = id.len() >= 3 && id.chars().all(|c| c.is_ascii_uppercase() || c.is_ascii_digit());
-    if ok {
-        Ok(())
+// ---- Slack ids ----
+
+const CHANNEL_ID: &str = "a channel id like C0123ABCD (not a #name)";
+const TEAM_ID: &str = "a workspace id like T0123ABCD";
+
+fn slack_id((var, id): (&str, Option<String>), expected: &str) -> Result<Option<String>, ConfigError> {
+    let Some(id) = id.map(|i| i.trim().to_string()) else {
+        return Ok(None);
+    };
+    if id.len() >= 3 && id.chars().all(|c| c.is_ascii_uppercase() || c.is_ascii_digit()) {
+        Ok(Some(id))
     } else {
         Err(invalid(var, format!("{id:?} is not {expected}")))
     }
 }
 
-fn parse_bool(var: &str, value: Option<String>) -> Result<bool, ConfigError> {
-    match value.as_deref().map(|v| v.trim().to_ascii_lowercase()) {
-        None => Ok(false),
-        Some(v) => match v.as_str() {
-            "true" | "1" | "yes" | "on" => Ok(true),
-            "false" | "0" | "no" | "off" => Ok(false),
-            _ => Err(invalid(var, format!("{v:?} is not true or false"))),
-        },
-    }
-}
+// ---- Lists ----
 
-fn parse_number(
-    var: &str,
-    value: Option<String>,
-    default: u64,
-    min: u64,
-    max: u64,
-) -> Result<u64, ConfigError> {
-    let Some(text) = value else {
-        return Ok(default);
-    };
-    let n: u64 = text.trim().parse().map_err(|_| invalid(var, format!("{text:?} is not a whole number")))?;
-    if n < min || n > max {
-        return Err(invalid(var, format!("{n} is outside {min}..={max}")));
+/// Lower-case domains, a leading `@` dropped.
+fn email_domains((var, list): (&str, List)) -> Result<Vec<String>, ConfigError> {
+    let domains: Vec<String> =
+        list.0.iter().map(|d| d.trim_start_matches('@').to_ascii_lowercase()).collect();
+    match domains.iter().find(|d| !d.contains('.') || d.contains('@') || d.contains(char::is_whitespace)) {
+        Some(d) => Err(invalid(var, format!("{d:?} is not an e-mail domain like example.com"))),
+        None => Ok(domains),
     }
-    Ok(n)
-}
-
-/// A list variable: items separated by commas, white space around them ignored. Any other
-/// separator (a space, `;`, `|`) is an error: read as one item it would silently match nothing,
-/// and "protect nothing" is not what anyone wrote.
-fn split_list(var: &str, value: Option<&str>) -> Result<Vec<String>, ConfigError> {
-    let mut items = Vec::new();
-    for item in value.unwrap_or("").split(',').map(str::trim).filter(|s| !s.is_empty()) {
-        if item.contains(|c: char| c.is_whitespace() || c == ';' || c == '|') {
-            return Err(invalid(
-                var,
-                format!("{item:?}: items are separated by commas only (a,b,c); white space, ; and | are not separators"),
-            ));
-        }
-        items.push(item.to_string());
-    }
-    Ok(items)
 }
 
 /// E-mails compare case-insensitively; Slack ids are upper-case.
@@ -576,7 +700,7 @@ mod tests {
         let c = with(&[]).unwrap();
         assert_eq!(c.system, "dev");
         assert_eq!(c.target_url, "http://127.0.0.1:9");
-        assert_eq!(c.slack_url, DEFAULT_SLACK_URL);
+        assert_eq!(c.slack_url, "https://slack.com/api/");
         assert_eq!(c.concurrency, 4);
         assert_eq!(c.timeout, Duration::from_secs(30));
         assert!(!c.dry_run && !c.include_guests);
@@ -694,5 +818,89 @@ mod tests {
         assert_eq!(c.email_domains, ["acme.example", "other.example"]);
         assert_eq!(c.exclude, ["bob@acme.example", "U0ABC"]);
         assert_eq!(c.protect, ["admin"]);
+    }
+
+    #[test]
+    fn errors_from_envy_name_the_variable_and_the_problem() {
+        for (var, value, message) in [
+            (
+                "SLACK_IM_CONCURRENCY",
+                "four",
+                r#"SLACK_IM_CONCURRENCY is invalid: "four" is not a whole number"#,
+            ),
+            ("SLACK_IM_CONCURRENCY", "65", "SLACK_IM_CONCURRENCY is invalid: 65 is outside 1..=64"),
+            ("SLACK_IM_READ_LIMIT", " 0 ", "SLACK_IM_READ_LIMIT is invalid: 0 is outside 1..=100000000"),
+            ("SLACK_IM_DRY_RUN", " Maybe", r#"SLACK_IM_DRY_RUN is invalid: "maybe" is not true or false"#),
+            (
+                "SLACK_IM_PROTECT",
+                "a, b c",
+                r#"SLACK_IM_PROTECT is invalid: "b c": items are separated by commas only (a,b,c); white space, ; and | are not separators"#,
+            ),
+        ] {
+            // A valid variable read alongside must not hide which one failed.
+            let err = with(&[("SLACK_IM_TIMEOUT_SECS", "5"), (var, value)]).unwrap_err();
+            assert_eq!(err.to_string(), message);
+        }
+    }
+
+    #[test]
+    fn flags_accept_every_spelling_of_yes_and_no() {
+        for (value, expected) in [
+            ("true", true),
+            ("1", true),
+            ("YES", true),
+            ("on", true),
+            ("False", false),
+            ("0", false),
+            ("no", false),
+            ("off", false),
+        ] {
+            assert_eq!(with(&[("SLACK_IM_DRY_RUN", value)]).unwrap().dry_run, expected, "{value}");
+        }
+    }
+
+    #[test]
+    fn the_help_states_the_defaults_and_ranges_the_reader_applies() {
+        let help = |name: &str| VARIABLES.iter().find(|(n, _)| *n == name).unwrap().1;
+        assert_eq!(help("SLACK_IM_CONCURRENCY"), "parallel target writes, 1 to 64 (default 4)");
+        assert_eq!(help("SLACK_IM_SLACK_URL"), "Slack API base (default: https://slack.com/api/)");
+        assert_eq!(
+            help("SLACK_IM_TEMPLATES"),
+            "templates root (default: templates; /templates in the image)"
+        );
+        assert_eq!(
+            help("SLACK_IM_DRY_RUN"),
+            "true: read and plan only, the same as `slack-im plan` (default false)"
+        );
+        let c = with(&[]).unwrap();
+        assert_eq!((c.concurrency, c.retry_budget, c.read_limit), (4, 100, 200_000));
+        assert_eq!((c.timeout, c.deadline), (Duration::from_secs(30), Duration::from_secs(3600)));
+        assert!(with(&[("SLACK_IM_RETRY_BUDGET", "0")]).is_ok());
+        assert!(with(&[("SLACK_IM_RETRY_BUDGET", "100001")]).is_err());
+    }
+
+    /// Fails when a variable in `--help` is not read (setting it changes nothing and is no error),
+    /// or when the reader reads a variable `--help` does not list.
+    #[test]
+    fn every_documented_variable_is_read_and_every_read_one_is_documented() {
+        let documented: Vec<&str> = VARIABLES.iter().map(|(n, _)| *n).collect();
+        for field in FIELDS {
+            assert!(documented.contains(field), "{field} is read but not in VARIABLES");
+        }
+        let unset = format!("{:?}", with(&[]).unwrap());
+        // One of these is invalid or different from the default for every kind of variable.
+        let probes = ["not valid", "7", "https://probe.example/", "C0PROBE"];
+        for name in documented {
+            if name == "RUST_LOG" {
+                continue; // read by the logger (main.rs), not by Config
+            }
+            let name = name.replace("<NAME>", "PROBE");
+            let read = probes.iter().any(|value| match with(&[(&name, value)]) {
+                Ok(c) => format!("{c:?}") != unset,
+                Err(ConfigError::Unknown { .. }) => false,
+                Err(e) => e.to_string().contains(&name),
+            });
+            assert!(read, "{name} is documented, but no value of it changes the configuration");
+        }
     }
 }

@@ -35,14 +35,34 @@ fn an_unknown_system_lists_the_systems_there_are() {
     assert!(run.stderr.contains("systems found: dev, model-office, sales-demo"), "{}", run.stderr);
 }
 
+/// `--help` and the README's table are written apart: they must list the same variables.
 #[test]
-fn help_documents_every_variable_and_version_prints() {
+fn help_and_readme_list_the_same_variables_and_version_prints() {
     let world = World::new(0);
     let help = world.run(&["--help"]);
     help.assert_code(0);
-    for (name, _) in slack_im::config::VARIABLES {
-        assert!(help.stdout.contains(name), "--help lacks {name}");
+    let in_help: Vec<String> = help
+        .stdout
+        .lines()
+        .skip_while(|l| !l.starts_with("ENVIRONMENT"))
+        .skip(1)
+        .take_while(|l| !l.is_empty())
+        .map(|l| l.split_whitespace().next().unwrap_or("").to_string())
+        .collect();
+    let readme = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md")).unwrap();
+    let mut in_readme = Vec::new();
+    for row in readme.lines().skip_while(|l| !l.starts_with("| variable |")).skip(2) {
+        let Some(cell) = row.strip_prefix("| ").and_then(|r| r.split(" |").next()) else { break };
+        // `A` / `…_FILE` is A and A_FILE.
+        for name in cell.split(" / ").map(|n| n.trim_matches('`')) {
+            match name.strip_prefix('…') {
+                Some(suffix) => in_readme.push(format!("{}{suffix}", in_readme.last().unwrap())),
+                None => in_readme.push(name.to_string()),
+            }
+        }
     }
+    assert_eq!(in_help.len(), slack_im::config::VARIABLES.len(), "{in_help:?}");
+    assert_eq!(in_help, in_readme);
     let version = world.run(&["--version"]);
     assert_eq!(version.stdout.trim(), format!("slack-im {}", env!("CARGO_PKG_VERSION")));
     world.run(&["frobnicate"]).assert_code(2);
