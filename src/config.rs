@@ -763,8 +763,8 @@ mod tests {
 
     #[test]
     fn secrets_can_come_from_files_and_not_twice() {
-        let dir = std::env::temp_dir().join(format!("slack-im-config-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).unwrap();
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path();
         let file = dir.join("token");
         std::fs::write(&file, "from-a-file\n").unwrap();
         let path = file.to_str().unwrap();

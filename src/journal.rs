@@ -84,7 +84,8 @@ mod tests {
 
     #[test]
     fn every_write_gets_a_line_before_and_after_and_runs_append() {
-        let dir = std::env::temp_dir().join(format!("slack-im-journal-{}", std::process::id()));
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path().to_path_buf();
         let action = Action {
             kind: ActionKind::Create,
             key: "ann".into(),
@@ -106,6 +107,5 @@ mod tests {
         assert_eq!(lines[2]["status"], "failed");
         assert_eq!(lines[2]["error"], "HTTP 500");
         assert_eq!(lines[3]["event"], "run");
-        std::fs::remove_dir_all(dir).unwrap();
     }
 }

@@ -32,7 +32,6 @@ pub struct Member {
     pub name: Option<String>,
     pub deleted: Option<bool>,
     pub is_bot: Option<bool>,
-    pub is_app_user: Option<bool>,
     pub is_workflow_bot: Option<bool>,
     pub is_restricted: Option<bool>,
     pub is_ultra_restricted: Option<bool>,
@@ -460,9 +459,7 @@ pub fn parse_users_list(body: &str, keep_raw: bool) -> Result<UsersPage, SlackEr
             detail: format!("a member: {e}"),
             excerpt: http::excerpt(raw.get(), 200),
         })?;
-        if keep_raw {
-            member.raw = Some(raw);
-        }
+        member.raw = Some(raw);
         members.push(member);
     }
     Ok(UsersPage { members, next_cursor: next_cursor(page.response_metadata) })

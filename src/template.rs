@@ -515,18 +515,13 @@ fn from_jinja(folder: &Path, name: &str, subject: Option<String>, e: &minijinja:
 mod tests {
     use super::*;
 
-    struct Folder(PathBuf);
+    /// A templates root with one system folder, `sys`, removed when dropped.
+    struct Folder(tempfile::TempDir);
 
     impl Folder {
         fn new(files: &[(&str, &str)]) -> Folder {
-            use std::sync::atomic::{AtomicUsize, Ordering};
-            static N: AtomicUsize = AtomicUsize::new(0);
-            let root = std::env::temp_dir().join(format!(
-                "slack-im-tpl-{}-{}",
-                std::process::id(),
-                N.fetch_add(1, Ordering::SeqCst)
-            ));
-            let dir = root.join("sys");
+            let root = tempfile::tempdir().unwrap();
+            let dir = root.path().join("sys");
             std::fs::create_dir_all(&dir).unwrap();
             for (name, text) in files {
                 std::fs::write(dir.join(name), text).unwrap();
@@ -538,13 +533,7 @@ mod tests {
             let vars = BTreeMap::from([("role".to_string(), "AGENT".to_string())]);
             let secrets =
                 BTreeMap::from([("target_token".to_string(), Secret::new("tok-123456".to_string()))]);
-            SystemTemplates::load(&self.0, "sys", "http://t", &vars, &secrets)
-        }
-    }
-
-    impl Drop for Folder {
-        fn drop(&mut self) {
-            let _ = std::fs::remove_dir_all(&self.0);
+            SystemTemplates::load(self.0.path(), "sys", "http://t", &vars, &secrets)
         }
     }
 
@@ -679,7 +668,7 @@ mod tests {
     #[test]
     fn a_missing_system_folder_lists_the_ones_found() {
         let f = Folder::new(&[("system.json", SYSTEM_JSON), ("create.json", "{}")]);
-        let err = SystemTemplates::load(&f.0, "nope", "http://t", &BTreeMap::new(), &BTreeMap::new())
+        let err = SystemTemplates::load(f.0.path(), "nope", "http://t", &BTreeMap::new(), &BTreeMap::new())
             .err()
             .unwrap();
         assert!(err.detail.contains("systems found: sys"), "{err}");

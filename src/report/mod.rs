@@ -331,7 +331,8 @@ mod tests {
     fn written_reports_are_redacted() {
         let mut s = sample();
         s.error = Some("server said token=super-secret-value".into());
-        let dir = std::env::temp_dir().join(format!("slack-im-report-{}", std::process::id()));
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path().join("reports");
         let secret = crate::secret::Secret::new("super-secret-value".to_string());
         s.write(&dir, &Redactor::new([&secret])).unwrap();
         for name in ["summary.json", "summary.md", "junit.xml"] {
@@ -339,6 +340,5 @@ mod tests {
             assert!(!text.contains("super-secret-value"), "{name}: {text}");
             assert!(text.contains("redacted"), "{name}: {text}");
         }
-        std::fs::remove_dir_all(dir).unwrap();
     }
 }
