@@ -26,24 +26,28 @@ fn main() -> ExitCode {
         }
     };
     init_logging();
-    let config = match Config::from_env() {
-        Ok(config) => config,
+    let configs = match Config::all_from_env() {
+        Ok(configs) => configs,
         Err(e) => {
             eprintln!("error: configuration: {e}");
             return ExitCode::from(exit::CONFIG);
         }
     };
-    let redactor = Redactor::new(config.all_secrets());
-    match slack_im::run(command, &config) {
-        Ok(summary) => {
-            print(&redactor.redact(&summary.console(command == Command::Plan || summary.dry_run)));
-            ExitCode::from(summary.exit_code)
-        }
-        Err(e) => {
-            eprintln!("error: {}", redactor.redact(&e.to_string()));
-            ExitCode::from(e.exit_code())
+    let redactor = Redactor::new(configs.iter().flat_map(Config::all_secrets));
+    let report = slack_im::run(command, &configs);
+    let several = report.summaries.len() > 1;
+    for summary in &report.summaries {
+        let name = if several { format!("{}: ", summary.system) } else { String::new() };
+        match &summary.error {
+            None => {
+                let heading = if several { format!("== {} ==\n", summary.system) } else { String::new() };
+                let console = summary.console(command == Command::Plan || summary.dry_run);
+                print(&redactor.redact(&format!("{heading}{console}")));
+            }
+            Some(e) => eprintln!("error: {name}{}", redactor.redact(e)),
         }
     }
+    ExitCode::from(report.exit_code)
 }
 
 /// Logs on stderr, `[time level] message`, every line passed through the secret redactor and
