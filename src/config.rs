@@ -178,6 +178,8 @@ variables! {
     SLACK_IM_REPORT_DIR: path => "where summary.json, summary.md and junit.xml go (unset: none)";
     SLACK_IM_NOTIFY_CHANNEL: text => "post the run's summary to this channel id (needs chat:write)";
     SLACK_IM_RUN_ID: text => "an id of the caller's (a CI build), written back as run_id in summary.json";
+    SLACK_IM_MEMBERS_FILE: path => "read the members from this file (`slack-im export`) instead of Slack";
+    SLACK_IM_MEMBERS_MAX_AGE: text(default "24h") => "oldest members file accepted: 90m, 24h, 2d or seconds";
     "SLACK_IM_VAR_<NAME>" => "exposed to templates as vars.<name> (lower-cased)";
     "SLACK_IM_SECRET_<NAME>" => "exposed to templates as secrets.<name>; redacted everywhere";
     "SLACK_IM_SECRET_<NAME>_FILE" => "the same, read from a file";
@@ -197,7 +199,8 @@ pub struct Config {
     pub templates_root: PathBuf,
     /// With a trailing slash; method names are appended.
     pub slack_url: String,
-    pub slack_token: Secret<String>,
+    /// `None` only with a members file and no Slack post: then nothing talks to Slack.
+    pub slack_token: Option<Secret<String>>,
     pub slack_team_id: Option<String>,
     pub channel: Option<String>,
     pub include_guests: bool,
@@ -222,6 +225,10 @@ pub struct Config {
     /// `SLACK_IM_RUN_ID`: the caller's id for this run, echoed in `summary.json` so the caller can
     /// tell this run's report from a stale one.
     pub run_id: Option<String>,
+    /// `SLACK_IM_MEMBERS_FILE`: the members come from this file, not from Slack.
+    pub members_file: Option<PathBuf>,
+    /// `SLACK_IM_MEMBERS_MAX_AGE`: an older members file is refused.
+    pub members_max_age: Duration,
     /// `SLACK_IM_VAR_ROLE_GROUP=x` becomes `role_group -> x`.
     pub vars: BTreeMap<String, String>,
     /// `SLACK_IM_SECRET_TARGET_TOKEN=x` becomes `target_token -> x`.
@@ -333,7 +340,7 @@ impl Config {
 
     /// Every secret of the run, for the [`crate::secret::Redactor`].
     pub fn all_secrets(&self) -> Vec<&Secret<String>> {
-        std::iter::once(&self.slack_token).chain(self.secrets.values()).collect()
+        self.slack_token.iter().chain(self.secrets.values()).collect()
     }
 
     /// Who gets an account, as configured; `channel_members` are the members of `SLACK_IM_CHANNEL`
@@ -409,7 +416,11 @@ impl Env {
         vars: BTreeMap<String, String>,
         secrets: BTreeMap<String, (String, Secret<String>)>,
     ) -> Result<Config, ConfigError> {
-        let slack_token = bot_token(named!(self.SLACK_BOT_TOKEN), named!(self.SLACK_BOT_TOKEN_FILE))?;
+        // With a members file and no Slack post, nothing talks to Slack: the token may be left out.
+        let needs_token = self.SLACK_IM_MEMBERS_FILE.is_none() || self.SLACK_IM_NOTIFY_CHANNEL.is_some();
+        let slack_token =
+            bot_token(named!(self.SLACK_BOT_TOKEN), named!(self.SLACK_BOT_TOKEN_FILE), needs_token)?;
+        let members_max_age = age(named!(self.SLACK_IM_MEMBERS_MAX_AGE))?;
         let secrets = check_secrets(secrets)?;
         let allow_http = self.SLACK_IM_ALLOW_HTTP.0;
         let system = system_name(named!(self.SLACK_IM_SYSTEM))?;
@@ -442,6 +453,8 @@ impl Env {
             report_dir: self.SLACK_IM_REPORT_DIR,
             notify_channel: slack_id(named!(self.SLACK_IM_NOTIFY_CHANNEL), CHANNEL_ID)?,
             run_id: run_id(named!(self.SLACK_IM_RUN_ID))?,
+            members_file: self.SLACK_IM_MEMBERS_FILE,
+            members_max_age,
             vars,
             secrets,
             ca_file: self.SSL_CERT_FILE,
@@ -525,11 +538,13 @@ impl<'de> Deserialize<'de> for Token {
 fn bot_token(
     (var, token): (&str, Option<Token>),
     (file_var, file): (&str, Option<String>),
-) -> Result<Secret<String>, ConfigError> {
+    required: bool,
+) -> Result<Option<Secret<String>>, ConfigError> {
     let token = match (token, file) {
         (Some(_), Some(_)) => return Err(ConfigError::Conflict { a: var.into(), b: file_var.into() }),
         (Some(Token(t)), None) => t,
         (None, Some(path)) => Secret::new(read_secret_file(file_var, &path)?),
+        (None, None) if !required => return Ok(None),
         (None, None) => {
             return Err(missing(
                 var,
@@ -538,7 +553,26 @@ fn bot_token(
         }
     };
     check_token_shape(var, &token)?;
-    Ok(token)
+    Ok(Some(token))
+}
+
+/// An age: `90m`, `24h`, `2d`, `30s` or plain seconds.
+fn age((var, text): (&str, String)) -> Result<Duration, ConfigError> {
+    let text = text.trim();
+    let (digits, unit) = match text.find(|c: char| !c.is_ascii_digit()) {
+        Some(i) => text.split_at(i),
+        None => (text, "s"),
+    };
+    let seconds_per = match unit {
+        "s" => 1,
+        "m" => 60,
+        "h" => 3600,
+        "d" => 86_400,
+        _ => return Err(invalid(var, format!("{text:?} is not an age like 90m, 24h or 2d"))),
+    };
+    let n: u64 =
+        digits.parse().map_err(|_| invalid(var, format!("{text:?} is not an age like 90m, 24h or 2d")))?;
+    Ok(Duration::from_secs(n.saturating_mul(seconds_per)))
 }
 
 fn check_token_shape(var: &str, token: &Secret<String>) -> Result<(), ConfigError> {

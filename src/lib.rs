@@ -18,6 +18,7 @@ mod plan;
 mod report;
 pub mod secret;
 mod slack;
+mod source;
 mod sync;
 mod target;
 mod template;
@@ -43,7 +44,7 @@ pub mod fuzzing {
     pub use crate::template::{SystemTemplates, UserView};
 }
 
-/// What to do.
+/// What to do with the systems (`slack-im export` is [`export`]: it has no system).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Command {
     /// Read, plan and write.
@@ -80,6 +81,9 @@ pub enum Error {
     /// The write journal cannot be opened: no write is made unrecorded.
     #[error("the write journal cannot be written, so nothing was written: {0}")]
     Journal(String),
+    /// The members file is missing, stale, of another format, truncated or corrupt.
+    #[error("members file {0}")]
+    MembersFile(String),
     /// This system did not run because another one is misconfigured (nothing ran).
     #[error("{0}")]
     NotRun(String),
@@ -120,7 +124,11 @@ impl Error {
     pub fn exit_code(&self) -> u8 {
         match self {
             Error::Config(_) | Error::CaBundle(_) | Error::Template(_) | Error::NotRun(_) => exit::CONFIG,
-            Error::Slack(_) | Error::Target(_) | Error::Journal(_) | Error::Internal(_) => exit::FAILED,
+            Error::Slack(_)
+            | Error::Target(_)
+            | Error::Journal(_)
+            | Error::MembersFile(_)
+            | Error::Internal(_) => exit::FAILED,
         }
     }
 }
@@ -188,6 +196,12 @@ pub fn run(command: Command, configs: &[Config]) -> RunReport {
         notify(&configs[0], channel, &summaries, &redactor);
     }
     RunReport { summaries, exit_code }
+}
+
+/// `slack-im export FILE`: the members, read from Slack, written to a file for later runs.
+pub fn export(config: &Config, path: &std::path::Path) -> Result<source::Exported, Error> {
+    secret::install_log_redactor(Redactor::new(config.all_secrets()));
+    source::export(config, path)
 }
 
 /// With several systems, each system's reports go to `SLACK_IM_REPORT_DIR/<system>/`.
@@ -270,11 +284,15 @@ pub(crate) fn connect(config: &Config, budget: &Arc<Budget>) -> Result<System, E
 
 /// The Slack client of a run (the Slack settings are the same for every system).
 pub(crate) fn slack_client(config: &Config, budget: Arc<Budget>) -> Result<SlackClient, Error> {
+    let token = config.slack_token.clone().ok_or_else(|| ConfigError::Missing {
+        var: "SLACK_BOT_TOKEN".into(),
+        hint: "this command reads Slack: set it (or SLACK_BOT_TOKEN_FILE) to a bot token with users:read and users:read.email",
+    })?;
     let agent = http::agent(config.timeout, config.ca_file.as_deref())?;
     Ok(SlackClient::new(
         agent,
         &config.slack_url,
-        config.slack_token.clone(),
+        token,
         config.slack_team_id.clone(),
         budget,
         config.read_limit,

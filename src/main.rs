@@ -14,13 +14,14 @@ fn main() -> ExitCode {
         [] | ["sync"] => Command::Sync,
         ["plan"] => Command::Plan,
         ["check"] => Command::Check,
+        ["export", file] => return export(std::path::Path::new(file)),
         ["--help" | "-h" | "help"] => return print(&help()),
         ["--version" | "-V" | "version"] => {
             return print(&format!("slack-im {}\n", env!("CARGO_PKG_VERSION")))
         }
         other => {
             eprintln!(
-                "error: unknown arguments {other:?}\n\nusage: slack-im [sync|plan|check|--help|--version]"
+                "error: unknown arguments {other:?}\n\nusage: slack-im [sync|plan|check|export FILE|--help|--version]"
             );
             return ExitCode::from(exit::CONFIG);
         }
@@ -48,6 +49,39 @@ fn main() -> ExitCode {
         }
     }
     ExitCode::from(report.exit_code)
+}
+
+/// `slack-im export FILE`: only the Slack variables matter; `SLACK_IM_SYSTEM` may be left out.
+fn export(path: &std::path::Path) -> ExitCode {
+    init_logging();
+    let mut env: Vec<(String, String)> = std::env::vars_os()
+        .filter_map(|(k, v)| Some((k.into_string().ok()?, v.into_string().ok()?)))
+        .collect();
+    if !env.iter().any(|(k, v)| k == "SLACK_IM_SYSTEM" && !v.is_empty()) {
+        // Export reads no system folder; any valid name lets the Slack settings be checked alone.
+        env.push(("SLACK_IM_SYSTEM".into(), "export".into()));
+    }
+    let config = match Config::from_vars(env) {
+        Ok(config) => config,
+        Err(e) => {
+            eprintln!("error: configuration: {e}");
+            return ExitCode::from(exit::CONFIG);
+        }
+    };
+    let redactor = Redactor::new(config.all_secrets());
+    match slack_im::export(&config, path) {
+        Ok(done) => print(&format!(
+            "slack-im export: {} members of workspace {} in {} pages written to {} (personal data: keep it private)\n",
+            done.members,
+            done.team_id.as_deref().unwrap_or("?"),
+            done.pages,
+            path.display()
+        )),
+        Err(e) => {
+            eprintln!("error: {}", redactor.redact(&e.to_string()));
+            ExitCode::from(e.exit_code())
+        }
+    }
 }
 
 /// Logs on stderr, `[time level] message`, every line passed through the secret redactor and
@@ -108,6 +142,7 @@ fn help() -> String {
          COMMANDS:\n    sync       read Slack and the target, write the difference (default)\n    \
          plan       read and print the plan; write nothing (dry run)\n    \
          check      validate configuration and templates, call Slack auth.test and the target listing\n    \
+         export F   read the members from Slack into the file F (for SLACK_IM_MEMBERS_FILE)\n    \
          --help     this text\n    --version  the version\n\n\
          ENVIRONMENT (all configuration):\n",
         env!("CARGO_PKG_VERSION")

@@ -15,7 +15,8 @@ use crate::matching::Listing;
 use crate::plan::{self, ActionKind, Desired, Plan, Policy};
 use crate::report::{Sources, Summary};
 use crate::secret::Redactor;
-use crate::{connect, slack_client, Error, System};
+use crate::source::Source;
+use crate::{connect, Error, System};
 
 /// One system between the reads: its listing, and what Slack's members became for it.
 struct Read {
@@ -39,13 +40,12 @@ pub fn sync(configs: &[Config], redactor: &Redactor, summaries: &mut [Summary]) 
         Ok(systems) => systems,
         Err(errors) => return errors,
     };
-    let slack_budget = Budget::new(configs[0].deadline, configs[0].retry_budget);
-    let slack = match slack_client(&configs[0], slack_budget) {
-        Ok(slack) => slack,
+    let source = match Source::open(&configs[0]) {
+        Ok(source) => source,
         Err(e) => return configs.iter().map(|_| Err(e.clone())).collect(),
     };
     let mut reads = list_accounts(&systems);
-    let members = match read_members(&configs[0], &slack, &systems, configs, &mut reads) {
+    let members = match read_members(&configs[0], &source, &systems, configs, &mut reads) {
         Ok(members) => members,
         Err(e) => return configs.iter().map(|_| Err(e.clone())).collect(),
     };
@@ -63,7 +63,7 @@ pub fn sync(configs: &[Config], redactor: &Redactor, summaries: &mut [Summary]) 
     });
     for summary in summaries.iter_mut() {
         summary.sources.slack_members = members;
-        summary.sources.slack_requests = slack.requests();
+        summary.sources.slack_requests = source.requests();
     }
     finished
 }
@@ -110,20 +110,20 @@ fn list_one(system: &System) -> Result<Read, Error> {
     Ok(Read { listing, filter: Filter::default(), desired: Vec::new(), skipped: Vec::new() })
 }
 
-/// Step 2: Slack, once, page by page: for every system whose listing succeeded, who should have an
+/// Step 2: Slack (or the members file), once, page by page: for every system whose listing succeeded, who should have an
 /// account, each one matched and rendered at once. A template that fails for a member stops that
 /// system (before any of its writes); a failed Slack read stops every system. Returns how many
 /// members Slack listed.
 fn read_members(
     config: &Config,
-    slack: &crate::slack::SlackClient,
+    source: &Source,
     systems: &[System],
     configs: &[Config],
     reads: &mut [Result<Read, Error>],
 ) -> Result<usize, Error> {
     let started = Instant::now();
     let channel_members = match &config.channel {
-        Some(channel) => Some(slack.channel_members(channel)?),
+        Some(channel) => Some(source.channel_members(channel)?),
         None => None,
     };
     for (read, config) in reads.iter_mut().zip(configs) {
@@ -132,7 +132,7 @@ fn read_members(
         }
     }
     let keep_raw = systems.iter().any(|s| s.templates.uses_slack_object);
-    let stats = slack.for_each_member(keep_raw, |member| -> Result<(), Error> {
+    let stats = source.for_each_member(keep_raw, |member| -> Result<(), Error> {
         for (slot, system) in reads.iter_mut().zip(systems) {
             let Ok(read) = slot else { continue };
             match read.filter.reason_to_skip(&member) {
@@ -160,7 +160,7 @@ fn read_members(
         "Slack: {} members in {} pages ({} requests, {} duplicates dropped); rendered and compared in {:.2}s",
         stats.members,
         stats.pages,
-        slack.requests(),
+        source.requests(),
         stats.duplicates,
         started.elapsed().as_secs_f64()
     );

@@ -177,3 +177,60 @@ fn the_system_folder_names_its_url_and_the_variable_overrides_it() {
     run.assert_code(2);
     assert!(run.stderr.contains("SLACK_IM_ALLOW_HTTP"), "{}", run.stderr);
 }
+
+// ---- Members from a file -----------------------------------------------------------------
+
+#[test]
+fn a_sync_from_an_exported_file_plans_exactly_what_a_sync_from_slack_plans() {
+    let mut world = World::new(1200);
+    world.set("SLACK_IM_CHANNEL", "C0GENERAL1");
+    let file = world.dir.path().join("members.json");
+    let export = world.run(&["export", file.to_str().unwrap()]);
+    export.assert_code(0);
+    assert!(export.stdout.contains("members of workspace T0ACMEW0RK"), "{}", export.stdout);
+    use std::os::unix::fs::PermissionsExt;
+    assert_eq!(std::fs::metadata(&file).unwrap().permissions().mode() & 0o777, 0o600, "personal data");
+    let from_slack = world.run(&["plan"]);
+    from_slack.assert_code(0);
+    let slack_calls = world.slack.requests().len();
+
+    world.set("SLACK_IM_MEMBERS_FILE", file.to_str().unwrap());
+    world.unset("SLACK_BOT_TOKEN"); // no Slack token needed
+    let from_file = world.run(&["plan"]);
+    from_file.assert_code(0);
+    assert_eq!(world.slack.requests().len(), slack_calls, "the file run asked Slack nothing");
+    let plan = |run: &Run| {
+        let s = run.summary.as_ref().unwrap();
+        (s["counts"].clone(), s["actions"].clone(), s["skipped"].clone())
+    };
+    assert_eq!(plan(&from_file), plan(&from_slack));
+    world.run(&["sync"]).assert_code(0);
+    assert_eq!(world.accounts().len(), from_slack.count("create") as usize);
+}
+
+#[test]
+fn stale_corrupt_and_foreign_members_files_are_refused_with_nothing_written() {
+    let mut world = World::new(0);
+    let file = world.dir.path().join("members.json");
+    world.run(&["export", file.to_str().unwrap()]).assert_code(0);
+    let good = std::fs::read_to_string(&file).unwrap();
+    world.set("SLACK_IM_MEMBERS_FILE", file.to_str().unwrap());
+    let old = good.replacen(
+        &serde_json::from_str::<serde_json::Value>(&good).unwrap()["read_at"].as_str().unwrap().to_string(),
+        "2026-01-01T00:00:00Z",
+        1,
+    );
+    for (name, text, expected) in [
+        ("stale", old, "SLACK_IM_MEMBERS_MAX_AGE"),
+        ("truncated", good[..good.len() / 2].to_string(), "truncated or corrupt"),
+        ("foreign", good.replace("slack-im-members/1", "slack-im-members/9"), "slack-im-members/9"),
+    ] {
+        std::fs::write(&file, text).unwrap();
+        let run = world.run(&["sync"]);
+        run.assert_code(1);
+        assert!(run.stderr.contains(expected), "{name}: {}", run.stderr);
+        assert_eq!(world.writes(), 0, "{name}");
+    }
+    world.set("SLACK_IM_MEMBERS_MAX_AGE", "soon");
+    world.run(&["plan"]).assert_code(2);
+}
