@@ -1,17 +1,22 @@
-//! `slack-im check`: proves the configuration works without writing anything: the templates
-//! render for a sample member with hostile characters and for a listed account, the Slack token
-//! answers `auth.test`, and the target's listing reads.
+//! `slack-im check`: proves a run will work, without writing anything. The templates render for a
+//! sample member with hostile characters; the token answers `auth.test`, holds every scope this
+//! configuration needs and, if it is an org-level token, has its workspace named; then the run's
+//! own reads and plan (the pipeline of `sync`) give the numbers a person needs before the first real
+//! run, with the warnings `sync` and `plan` print too.
 
+use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use crate::config::Config;
+use crate::eligibility::SkipReason;
 use crate::http::Budget;
 use crate::report::Summary;
-use crate::slack::Member;
+use crate::slack::{Identity, Member, SlackError};
+use crate::sync::{self, Reading};
 use crate::template::UserView;
-use crate::{connect, Error};
+use crate::{connect, Error, System};
 
-/// Runs every check; fills the summary's listing figures.
+/// Runs every check; fills the summary as a dry run would, plus the warnings.
 pub fn check(config: &Config, budget: &Arc<Budget>, summary: &mut Summary) -> Result<(), Error> {
     let system = connect(config, budget)?;
     let templates = &system.templates;
@@ -24,28 +29,167 @@ pub fn check(config: &Config, budget: &Arc<Budget>, summary: &mut Summary) -> Re
     let (key, _) = templates.render_create(&user)?;
     log::info!("templates in {}: create.json renders (sample key {key})", templates.folder().display());
     let identity = system.slack.auth_test()?;
-    log::info!(
-        "Slack: token works for workspace {} ({})",
+    log::info!("Slack: token works for {}", describe(&identity, config));
+    token_fits(config, &system, &identity)?;
+    let reading =
+        sync::read_and_plan(config, &system).map_err(|e| private_channel_hint(config, &system, e))?;
+    if let Some(first) = reading.listing.accounts().first() {
+        let value = reading.listing.value(0);
+        templates.render_update(&user, &value)?;
+        templates.render_deactivate(&first.key, &value)?;
+    }
+    if templates.spec.managed.is_some()
+        && reading.listing.managed() == 0
+        && !reading.listing.accounts().is_empty()
+    {
+        log::warn!("no listed account matches the \"managed\" expression of system.json: nothing will ever be deactivated");
+    }
+    reading.record(&system, None, summary);
+    summary.skipped_by_reason = skipped_by_reason(&reading);
+    summary.warnings = warnings(&reading);
+    for warning in &summary.warnings {
+        log::warn!("WARNING: {warning}");
+    }
+    Ok(())
+}
+
+/// The workspace (or organisation) a token works for, in words.
+fn describe(identity: &Identity, config: &Config) -> String {
+    let team = format!(
+        "workspace {} ({})",
         identity.team.as_deref().unwrap_or("?"),
         identity.team_id.as_deref().unwrap_or("?")
     );
-    let tests = templates.account_tests()?;
-    let mut managed = 0;
-    let mut first = None;
-    let accounts = system.target.for_each_account(|account| -> Result<(), Error> {
-        managed += usize::from(tests.is_managed(&account.key, &account.value)?);
-        first.get_or_insert(account);
-        Ok(())
-    })?;
-    if let Some(first) = first {
-        templates.render_update(&user, &first.value)?;
-        templates.render_deactivate(&first.key, &first.value)?;
+    match (identity.is_enterprise_install, &config.slack_team_id) {
+        (Some(true), Some(team_id)) => format!(
+            "Enterprise Grid organisation {} (org-level token), reading workspace {team_id} (SLACK_IM_SLACK_TEAM_ID)",
+            identity.enterprise_id.as_deref().unwrap_or("?")
+        ),
+        (Some(true), None) => format!(
+            "Enterprise Grid organisation {} (org-level token)",
+            identity.enterprise_id.as_deref().unwrap_or("?")
+        ),
+        _ => team,
     }
-    log::info!("target: listing works, {accounts} accounts, {managed} managed by slack-im");
-    if templates.spec.managed.is_some() && managed == 0 && accounts > 0 {
-        log::warn!("no listed account matches the \"managed\" expression of system.json: nothing will ever be deactivated");
+}
+
+/// The scopes a run with this configuration needs, each with what for.
+fn needed_scopes(config: &Config) -> Vec<(&'static str, &'static str)> {
+    let mut needed =
+        vec![("users:read", "to read the members"), ("users:read.email", "to read their e-mail")];
+    if config.notify_channel.is_some() {
+        needed.push(("chat:write", "to post the summary to SLACK_IM_NOTIFY_CHANNEL"));
     }
-    summary.sources.target_accounts = accounts;
-    summary.sources.managed_accounts = managed;
-    Ok(())
+    if let Some(channel) = &config.channel {
+        needed.push(("channels:read", "to read the members of SLACK_IM_CHANNEL"));
+        // Legacy private channel ids start with G; newer private channels look like public
+        // ones, and show up as `channel_not_found` (see `private_channel_hint`).
+        if channel.starts_with('G') {
+            needed.push(("groups:read", "SLACK_IM_CHANNEL is a private channel"));
+        }
+    }
+    needed
+}
+
+/// Fails, naming everything to fix at once, when the token lacks a scope this configuration
+/// needs or is an org-level token without `SLACK_IM_SLACK_TEAM_ID`.
+fn token_fits(config: &Config, system: &System, identity: &Identity) -> Result<(), Error> {
+    let mut problems = Vec::new();
+    match system.slack.granted_scopes() {
+        Some(granted) => {
+            let missing: Vec<String> = needed_scopes(config)
+                .into_iter()
+                .filter(|(scope, _)| !granted.iter().any(|g| g == scope))
+                .map(|(scope, why)| format!("{scope} ({why})"))
+                .collect();
+            if !missing.is_empty() {
+                problems.push(format!(
+                    "the token lacks the scope{} {}; it has {}: add {} to the Slack app (OAuth & Permissions) and reinstall it",
+                    if missing.len() > 1 { "s" } else { "" },
+                    missing.join(", "),
+                    if granted.is_empty() { "none".to_string() } else { granted.join(",") },
+                    if missing.len() > 1 { "them" } else { "it" },
+                ));
+            } else {
+                log::info!("Slack: the token has every scope this configuration needs ({})", granted.join(","));
+            }
+        }
+        None => log::warn!(
+            "Slack named no scopes (no x-oauth-scopes header, a proxy may drop it): the token's scopes could not be checked"
+        ),
+    }
+    if identity.is_enterprise_install == Some(true) && config.slack_team_id.is_none() {
+        problems.push(format!(
+            "the token is an org-level token of the Enterprise Grid organisation {}: set SLACK_IM_SLACK_TEAM_ID to the id (T…) of the workspace to sync",
+            identity.enterprise_id.as_deref().unwrap_or("?")
+        ));
+    }
+    match problems.is_empty() {
+        true => Ok(()),
+        false => Err(Error::NotReady(problems.join("; "))),
+    }
+}
+
+/// `channel_not_found` for `SLACK_IM_CHANNEL` with a token without `groups:read`: most likely a
+/// private channel, which needs that scope (and the bot as a member).
+fn private_channel_hint(config: &Config, system: &System, error: Error) -> Error {
+    let granted = system.slack.granted_scopes().unwrap_or_default();
+    match (&error, &config.channel) {
+        (Error::Slack(SlackError::Api { method, code, .. }), Some(channel))
+            if method == "conversations.members"
+                && code == "channel_not_found"
+                && !granted.iter().any(|g| g == "groups:read") =>
+        {
+            Error::NotReady(format!(
+                "Slack finds no channel {channel} (SLACK_IM_CHANNEL): if it is a private channel, the token lacks the scope groups:read (to read its members) and the bot must be a member; it has {}",
+                granted.join(",")
+            ))
+        }
+        _ => error,
+    }
+}
+
+/// Members left out, counted by the kind of reason, most first.
+fn skipped_by_reason(reading: &Reading) -> BTreeMap<String, usize> {
+    let mut counts = BTreeMap::new();
+    for skipped in reading.skipped.iter().chain(&reading.plan.skipped) {
+        *counts.entry(skipped.reason.kind().0.to_string()).or_insert(0) += 1;
+    }
+    counts
+}
+
+/// What a person should look at before letting this run write: nobody eligible, most of the
+/// people in the workspace skipped for one reason, a guard the plan would hit. `check`, `plan`
+/// and `sync` print the same.
+pub(crate) fn warnings(reading: &Reading) -> Vec<String> {
+    let mut out = Vec::new();
+    if reading.eligible == 0 {
+        out.push(format!(
+            "nobody is eligible: none of the {} members read should have an account, so nothing will be created and nothing deactivated",
+            reading.read
+        ));
+    }
+    // Bots, Slackbot and deactivated members outnumber people in many workspaces: normal. What is
+    // not is one reason leaving out most of the people.
+    let skips: Vec<&SkipReason> =
+        reading.skipped.iter().chain(&reading.plan.skipped).map(|s| &s.reason).collect();
+    let people = reading.read - skips.iter().filter(|r| r.is_not_a_person()).count();
+    let mut by_kind: BTreeMap<(&str, &str), usize> = BTreeMap::new();
+    for reason in skips.iter().filter(|r| !r.is_not_a_person()) {
+        *by_kind.entry(reason.kind()).or_insert(0) += 1;
+    }
+    for ((kind, hint), count) in by_kind {
+        if count * 2 > people {
+            let hint = if hint.is_empty() { String::new() } else { format!(": {hint}") };
+            out.push(format!("{count} of the {people} people read are skipped as \"{kind}\"{hint}"));
+        }
+    }
+    let withheld: Vec<&str> = reading.plan.actions.iter().filter_map(|a| a.withheld.as_deref()).collect();
+    if let Some(reason) = withheld.first() {
+        out.push(format!(
+            "the plan hits a guard: {} deactivations would be withheld: {reason}",
+            withheld.len()
+        ));
+    }
+    out
 }

@@ -25,8 +25,13 @@ pub const VARIABLES: &[(&str, &str)] = &[
     ("SLACK_IM_TEMPLATES", "templates root (default: templates; /templates in the image)"),
     ("SLACK_IM_SLACK_URL", "Slack API base (default: https://slack.com/api/)"),
     ("SLACK_IM_SLACK_TEAM_ID", "workspace id, for Enterprise Grid org-level tokens"),
-    ("SLACK_IM_CHANNEL", "only members of this channel id (needs channels:read)"),
+    ("SLACK_IM_CHANNEL", "only members of this channel id (needs channels:read; groups:read if private)"),
     ("SLACK_IM_INCLUDE_GUESTS", "true: also sync guests (default false)"),
+    // Issue 12 (port onto the rewritten config): one field, this entry, one parse line, Config::filter.
+    (
+        "SLACK_IM_REQUIRE_CONFIRMED_EMAIL",
+        "false: also sync members whose e-mail Slack marks unconfirmed (single sign-on workspaces); default true",
+    ),
     ("SLACK_IM_EMAIL_DOMAINS", "comma list: only members with these e-mail domains"),
     ("SLACK_IM_EXCLUDE", "comma list of e-mails or Slack ids never synced"),
     ("SLACK_IM_PROTECT", "comma list of target keys never updated or deactivated"),
@@ -67,6 +72,7 @@ struct RawConfig {
     slack_team_id: Option<String>,
     channel: Option<String>,
     include_guests: Option<String>,
+    require_confirmed_email: Option<String>,
     email_domains: Option<String>,
     exclude: Option<String>,
     protect: Option<String>,
@@ -96,6 +102,8 @@ pub struct Config {
     pub slack_team_id: Option<String>,
     pub channel: Option<String>,
     pub include_guests: bool,
+    /// `SLACK_IM_REQUIRE_CONFIRMED_EMAIL` (issue 12): skip members whose e-mail is unconfirmed.
+    pub require_confirmed_email: bool,
     /// Lower-case.
     pub email_domains: Vec<String>,
     /// Lower-case e-mails and upper-case Slack ids, as written.
@@ -327,6 +335,9 @@ impl Config {
             slack_team_id,
             channel,
             include_guests: parse_bool("SLACK_IM_INCLUDE_GUESTS", raw.include_guests)?,
+            // Issue 12: default true, hence not parse_bool's default.
+            require_confirmed_email: raw.require_confirmed_email.is_none()
+                || parse_bool("SLACK_IM_REQUIRE_CONFIRMED_EMAIL", raw.require_confirmed_email)?,
             email_domains,
             exclude: split_list("SLACK_IM_EXCLUDE", raw.exclude.as_deref())?
                 .into_iter()
@@ -362,6 +373,7 @@ impl Config {
             email_domains: self.email_domains.clone(),
             exclude: self.exclude.clone(),
             channel_members,
+            require_confirmed_email: self.require_confirmed_email,
         }
     }
 
@@ -674,6 +686,20 @@ mod tests {
         assert!(!err.to_string().contains("hunter2"), "{err}");
         // An @ after the host is a path, not credentials.
         assert!(with(&[("SLACK_IM_TARGET_URL", "https://dev.example.com/@team")]).is_ok());
+    }
+
+    #[test]
+    fn confirmed_emails_are_required_unless_switched_off() {
+        assert!(with(&[]).unwrap().require_confirmed_email);
+        assert!(!with(&[("SLACK_IM_REQUIRE_CONFIRMED_EMAIL", "false")]).unwrap().require_confirmed_email);
+        assert!(
+            with(&[("SLACK_IM_REQUIRE_CONFIRMED_EMAIL", "true")])
+                .unwrap()
+                .filter(None)
+                .require_confirmed_email
+        );
+        let err = with(&[("SLACK_IM_REQUIRE_CONFIRMED_EMAIL", "sometimes")]).unwrap_err().to_string();
+        assert!(err.starts_with("SLACK_IM_REQUIRE_CONFIRMED_EMAIL is invalid"), "{err}");
     }
 
     #[test]

@@ -76,6 +76,10 @@ pub enum Error {
     Slack(#[from] SlackError),
     #[error(transparent)]
     Target(#[from] TargetError),
+    /// `check` found the token unfit for this configuration (missing scopes, an org-level token
+    /// without a workspace): a configuration problem, exit 2.
+    #[error("not ready: {0}")]
+    NotReady(String),
     /// The write journal cannot be opened: no write is made unrecorded.
     #[error("the write journal cannot be written, so nothing was written: {0}")]
     Journal(String),
@@ -101,7 +105,7 @@ pub mod exit {
 impl Error {
     pub fn exit_code(&self) -> u8 {
         match self {
-            Error::Config(_) | Error::CaBundle(_) | Error::Template(_) => exit::CONFIG,
+            Error::Config(_) | Error::CaBundle(_) | Error::Template(_) | Error::NotReady(_) => exit::CONFIG,
             Error::Slack(_) | Error::Target(_) | Error::Journal(_) | Error::Internal(_) => exit::FAILED,
         }
     }
@@ -118,7 +122,8 @@ pub fn run(command: Command, config: &Config) -> Result<Summary, Error> {
         run_id: config.run_id.clone(),
         system: config.system.clone(),
         command: command.name().into(),
-        dry_run: command == Command::Plan || (command == Command::Sync && config.dry_run),
+        // `check` plans like a dry run and writes nothing.
+        dry_run: command != Command::Sync || config.dry_run,
         started_at: report::now_rfc3339(),
         ..Summary::default()
     };

@@ -14,13 +14,40 @@ use crate::matching::Listing;
 use crate::plan::{self, ActionKind, Desired, Plan, Policy};
 use crate::report::{Sources, Summary};
 use crate::secret::Redactor;
-use crate::{connect, Error, System};
+use crate::{check, connect, Error, System};
 
 /// What reading Slack gave: the eligible members matched and rendered, the others with reasons.
 struct Members {
     desired: Vec<Desired>,
     skipped: Vec<Skipped>,
     read: usize,
+}
+
+/// Everything read and decided before the first write: what `sync` applies, `plan` prints and
+/// `check` counts.
+pub(crate) struct Reading {
+    pub listing: Listing,
+    /// Members left out by the filter, with reasons (the plan's own are in `plan.skipped`).
+    pub skipped: Vec<Skipped>,
+    /// Distinct members read from Slack.
+    pub read: usize,
+    pub eligible: usize,
+    pub plan: Plan,
+}
+
+impl Reading {
+    /// Fills the summary's counts, actions, skips and sources; `outcomes` after real writes.
+    pub fn record(&self, system: &System, outcomes: Option<&[Outcome]>, summary: &mut Summary) {
+        summary.record(&self.plan, outcomes, &self.skipped);
+        summary.sources = Sources {
+            slack_members: self.read,
+            eligible_members: self.eligible,
+            slack_requests: system.slack.requests(),
+            target_accounts: self.listing.accounts().len(),
+            managed_accounts: self.listing.managed(),
+            target_requests: system.target.requests(),
+        };
+    }
 }
 
 /// Reads everything, renders everything, plans, and (unless dry) applies; fills `summary`.
@@ -35,25 +62,28 @@ pub fn sync(
     summary: &mut Summary,
 ) -> Result<(), Error> {
     let system = connect(config, budget)?;
-    let listing = list_accounts(&system)?;
-    let members = read_members(config, &system, &listing)?;
-    let eligible = members.desired.len();
-    let mut plan = plan::plan(members.desired, listing.accounts(), &policy(config, &system, eligible));
-    render_deactivations(&system, &listing, &mut plan)?;
+    let reading = read_and_plan(config, &system)?;
+    // The same warnings as `check`, before any write.
+    summary.warnings = check::warnings(&reading);
+    for warning in &summary.warnings {
+        log::warn!("WARNING: {warning}");
+    }
     let outcomes = match summary.dry_run {
         true => None,
-        false => Some(apply_plan(config, &system, &plan, redactor, &summary.started_at)?),
+        false => Some(apply_plan(config, &system, &reading.plan, redactor, &summary.started_at)?),
     };
-    summary.record(&plan, outcomes.as_deref(), &members.skipped);
-    summary.sources = Sources {
-        slack_members: members.read,
-        eligible_members: eligible,
-        slack_requests: system.slack.requests(),
-        target_accounts: listing.accounts().len(),
-        managed_accounts: listing.managed(),
-        target_requests: system.target.requests(),
-    };
+    reading.record(&system, outcomes.as_deref(), summary);
     Ok(())
+}
+
+/// Steps 1 to 3: list the target, read Slack, plan, render the deactivations. Writes nothing.
+pub(crate) fn read_and_plan(config: &Config, system: &System) -> Result<Reading, Error> {
+    let listing = list_accounts(system)?;
+    let Members { desired, skipped, read } = read_members(config, system, &listing)?;
+    let eligible = desired.len();
+    let mut plan = plan::plan(desired, listing.accounts(), &policy(config, system, eligible));
+    render_deactivations(system, &listing, &mut plan)?;
+    Ok(Reading { listing, skipped, read, eligible, plan })
 }
 
 /// Step 1: the target's accounts, and whether slack-im manages (or may adopt) each.
