@@ -1,44 +1,76 @@
-//! `slack-im check`: proves the configuration works without writing anything: the templates
-//! render for a sample member with hostile characters and for a listed account, the Slack token
-//! answers `auth.test`, and the target's listing reads.
+//! `slack-im check`: proves a run will work, without writing anything. The templates render for a
+//! sample member with hostile characters; the token answers `auth.test`, holds every scope this
+//! configuration needs and, if it is an org-level token, has its workspace named; then the run's
+//! own reads and plan (the pipeline of `sync`) give the numbers a person needs before the first real
+//! run, with the warnings `sync` and `plan` print too.
 
+use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use crate::config::Config;
+use crate::eligibility::SkipReason;
 use crate::http::Budget;
 use crate::report::Summary;
-use crate::slack::{Member, SlackClient};
+use crate::slack::{Identity, Member, SlackClient, SlackError};
+use crate::sync::{self, Reading};
 use crate::template::UserView;
-use crate::{connect, slack_client, Error};
+use crate::{slack_client, Error, System};
 
-/// Runs every check for every system (the Slack token once); fills each summary's listing figures.
+/// Runs every check for every system: the token once (its scopes and workspace), then the run's
+/// own reads and plan. Fills each summary as a dry run would, plus the warnings.
 pub fn check(configs: &[Config], summaries: &mut [Summary]) -> Vec<Result<(), Error>> {
-    let budget = Budget::new(configs[0].deadline, configs[0].retry_budget);
-    let slack = slack_client(&configs[0], budget.clone()).and_then(|slack| check_slack(&slack));
-    configs
-        .iter()
+    let every = |e: Error| configs.iter().map(|_| Err(e.clone())).collect::<Vec<_>>();
+    let slack = match check_token(&configs[0]) {
+        Ok(slack) => slack,
+        Err(e) => return every(e),
+    };
+    let prepared = match sync::prepare(configs) {
+        Ok(prepared) => prepared,
+        Err(errors) => {
+            let hint = |e: Error| match &slack {
+                Some(slack) => private_channel_hint(&configs[0], slack, e),
+                None => e,
+            };
+            return errors.into_iter().map(|r| r.map_err(hint)).collect();
+        }
+    };
+    let slack_requests = prepared.source.requests() + slack.as_ref().map_or(0, SlackClient::requests);
+    prepared
+        .readings
+        .into_iter()
+        .zip(&prepared.systems)
         .zip(summaries.iter_mut())
-        .map(|(config, summary)| match &slack {
-            Ok(()) => check_system(config, &budget, summary),
-            Err(e) => Err(e.clone()),
+        .map(|((reading, system), summary)| {
+            let reading = reading?;
+            check_system(system, &reading)?;
+            reading.record(system, slack_requests, None, summary);
+            summary.skipped_by_reason = skipped_by_reason(&reading);
+            summary.warnings = warnings(&reading);
+            for warning in &summary.warnings {
+                log::warn!("{}: WARNING: {warning}", system.templates.name());
+            }
+            Ok(())
         })
         .collect()
 }
 
-/// The token works, and for which workspace.
-fn check_slack(slack: &SlackClient) -> Result<(), Error> {
+/// The token answers, for the right workspace, with every scope this configuration needs. Without
+/// a token (a members file and no Slack post) there is nothing to check.
+fn check_token(config: &Config) -> Result<Option<SlackClient>, Error> {
+    if config.slack_token.is_none() {
+        log::info!("Slack: not asked (members from SLACK_IM_MEMBERS_FILE, no Slack post)");
+        return Ok(None);
+    }
+    let slack = slack_client(config, Budget::new(config.deadline, config.retry_budget))?;
     let identity = slack.auth_test()?;
-    log::info!(
-        "Slack: token works for workspace {} ({})",
-        identity.team.as_deref().unwrap_or("?"),
-        identity.team_id.as_deref().unwrap_or("?")
-    );
-    Ok(())
+    log::info!("Slack: token works for {}", describe(&identity, config));
+    token_fits(config, &slack, &identity)?;
+    Ok(Some(slack))
 }
 
-/// One system: its templates render, its listing reads.
-fn check_system(config: &Config, budget: &Arc<Budget>, summary: &mut Summary) -> Result<(), Error> {
-    let system = connect(config, budget)?;
+/// One system's templates render for a sample member with hostile characters and for its first
+/// listed account.
+fn check_system(system: &System, reading: &Reading) -> Result<(), Error> {
     let templates = &system.templates;
     let source = include_str!("check_member.json");
     let mut sample: Member = serde_json::from_str(source).expect("the built-in sample member is valid");
@@ -48,23 +80,157 @@ fn check_system(config: &Config, budget: &Arc<Budget>, summary: &mut Summary) ->
     let user = Arc::new(UserView::from_member(&sample));
     let (key, _) = templates.render_create(&user)?;
     log::info!("templates in {}: create.json renders (sample key {key})", templates.folder().display());
-    let tests = templates.account_tests()?;
-    let mut managed = 0;
-    let mut first = None;
-    let accounts = system.target.for_each_account(|account| -> Result<(), Error> {
-        managed += usize::from(tests.is_managed(&account.key, &account.value)?);
-        first.get_or_insert(account);
-        Ok(())
-    })?;
-    if let Some(first) = first {
-        templates.render_update(&user, &first.value)?;
-        templates.render_deactivate(&first.key, &first.value)?;
+    if let Some(first) = reading.listing.accounts().first() {
+        let value = reading.listing.value(0);
+        templates.render_update(&user, &value)?;
+        templates.render_deactivate(&first.key, &value)?;
     }
-    log::info!("target: listing works, {accounts} accounts, {managed} managed by slack-im");
-    if templates.spec.managed.is_some() && managed == 0 && accounts > 0 {
+    if templates.spec.managed.is_some()
+        && reading.listing.managed() == 0
+        && !reading.listing.accounts().is_empty()
+    {
         log::warn!("no listed account matches the \"managed\" expression of system.json: nothing will ever be deactivated");
     }
-    summary.sources.target_accounts = accounts;
-    summary.sources.managed_accounts = managed;
     Ok(())
+}
+
+/// The workspace (or organisation) a token works for, in words.
+fn describe(identity: &Identity, config: &Config) -> String {
+    let team = format!(
+        "workspace {} ({})",
+        identity.team.as_deref().unwrap_or("?"),
+        identity.team_id.as_deref().unwrap_or("?")
+    );
+    match (identity.is_enterprise_install, &config.slack_team_id) {
+        (Some(true), Some(team_id)) => format!(
+            "Enterprise Grid organisation {} (org-level token), reading workspace {team_id} (SLACK_IM_SLACK_TEAM_ID)",
+            identity.enterprise_id.as_deref().unwrap_or("?")
+        ),
+        (Some(true), None) => format!(
+            "Enterprise Grid organisation {} (org-level token)",
+            identity.enterprise_id.as_deref().unwrap_or("?")
+        ),
+        _ => team,
+    }
+}
+
+/// The scopes a run with this configuration needs, each with what for.
+fn needed_scopes(config: &Config) -> Vec<(&'static str, &'static str)> {
+    let mut needed =
+        vec![("users:read", "to read the members"), ("users:read.email", "to read their e-mail")];
+    if config.notify_channel.is_some() {
+        needed.push(("chat:write", "to post the summary to SLACK_IM_NOTIFY_CHANNEL"));
+    }
+    if let Some(channel) = &config.channel {
+        needed.push(("channels:read", "to read the members of SLACK_IM_CHANNEL"));
+        // Legacy private channel ids start with G; newer private channels look like public
+        // ones, and show up as `channel_not_found` (see `private_channel_hint`).
+        if channel.starts_with('G') {
+            needed.push(("groups:read", "SLACK_IM_CHANNEL is a private channel"));
+        }
+    }
+    needed
+}
+
+/// Fails, naming everything to fix at once, when the token lacks a scope this configuration
+/// needs or is an org-level token without `SLACK_IM_SLACK_TEAM_ID`.
+fn token_fits(config: &Config, slack: &SlackClient, identity: &Identity) -> Result<(), Error> {
+    let mut problems = Vec::new();
+    match slack.granted_scopes() {
+        Some(granted) => {
+            let missing: Vec<String> = needed_scopes(config)
+                .into_iter()
+                .filter(|(scope, _)| !granted.iter().any(|g| g == scope))
+                .map(|(scope, why)| format!("{scope} ({why})"))
+                .collect();
+            if !missing.is_empty() {
+                problems.push(format!(
+                    "the token lacks the scope{} {}; it has {}: add {} to the Slack app (OAuth & Permissions) and reinstall it",
+                    if missing.len() > 1 { "s" } else { "" },
+                    missing.join(", "),
+                    if granted.is_empty() { "none".to_string() } else { granted.join(",") },
+                    if missing.len() > 1 { "them" } else { "it" },
+                ));
+            } else {
+                log::info!("Slack: the token has every scope this configuration needs ({})", granted.join(","));
+            }
+        }
+        None => log::warn!(
+            "Slack named no scopes (no x-oauth-scopes header, a proxy may drop it): the token's scopes could not be checked"
+        ),
+    }
+    if identity.is_enterprise_install == Some(true) && config.slack_team_id.is_none() {
+        problems.push(format!(
+            "the token is an org-level token of the Enterprise Grid organisation {}: set SLACK_IM_SLACK_TEAM_ID to the id (T…) of the workspace to sync",
+            identity.enterprise_id.as_deref().unwrap_or("?")
+        ));
+    }
+    match problems.is_empty() {
+        true => Ok(()),
+        false => Err(Error::NotReady(problems.join("; "))),
+    }
+}
+
+/// `channel_not_found` for `SLACK_IM_CHANNEL` with a token without `groups:read`: most likely a
+/// private channel, which needs that scope (and the bot as a member).
+fn private_channel_hint(config: &Config, slack: &SlackClient, error: Error) -> Error {
+    let granted = slack.granted_scopes().unwrap_or_default();
+    match (&error, &config.channel) {
+        (Error::Slack(SlackError::Api { method, code, .. }), Some(channel))
+            if method == "conversations.members"
+                && code == "channel_not_found"
+                && !granted.iter().any(|g| g == "groups:read") =>
+        {
+            Error::NotReady(format!(
+                "Slack finds no channel {channel} (SLACK_IM_CHANNEL): if it is a private channel, the token lacks the scope groups:read (to read its members) and the bot must be a member; it has {}",
+                granted.join(",")
+            ))
+        }
+        _ => error,
+    }
+}
+
+/// Members left out, counted by the kind of reason, most first.
+fn skipped_by_reason(reading: &Reading) -> BTreeMap<String, usize> {
+    let mut counts = BTreeMap::new();
+    for skipped in reading.skipped.iter().chain(&reading.plan.skipped) {
+        *counts.entry(skipped.reason.kind().0.to_string()).or_insert(0) += 1;
+    }
+    counts
+}
+
+/// What a person should look at before letting this run write: nobody eligible, most of the
+/// people in the workspace skipped for one reason, a guard the plan would hit. `check`, `plan`
+/// and `sync` print the same.
+pub(crate) fn warnings(reading: &Reading) -> Vec<String> {
+    let mut out = Vec::new();
+    if reading.eligible == 0 {
+        out.push(format!(
+            "nobody is eligible: none of the {} members read should have an account, so nothing will be created and nothing deactivated",
+            reading.read
+        ));
+    }
+    // Bots, Slackbot and deactivated members outnumber people in many workspaces: normal. What is
+    // not is one reason leaving out most of the people.
+    let skips: Vec<&SkipReason> =
+        reading.skipped.iter().chain(&reading.plan.skipped).map(|s| &s.reason).collect();
+    let people = reading.read - skips.iter().filter(|r| r.is_not_a_person()).count();
+    let mut by_kind: BTreeMap<(&str, &str), usize> = BTreeMap::new();
+    for reason in skips.iter().filter(|r| !r.is_not_a_person()) {
+        *by_kind.entry(reason.kind()).or_insert(0) += 1;
+    }
+    for ((kind, hint), count) in by_kind {
+        if count * 2 > people {
+            let hint = if hint.is_empty() { String::new() } else { format!(": {hint}") };
+            out.push(format!("{count} of the {people} people read are skipped as \"{kind}\"{hint}"));
+        }
+    }
+    let withheld: Vec<&str> = reading.plan.actions.iter().filter_map(|a| a.withheld.as_deref()).collect();
+    if let Some(reason) = withheld.first() {
+        out.push(format!(
+            "the plan hits a guard: {} deactivations would be withheld: {reason}",
+            withheld.len()
+        ));
+    }
+    out
 }

@@ -32,6 +32,7 @@ const SECRET_PREFIX: &str = "SLACK_IM_SECRET_";
 /// | `text`, `path`, `secret` | `Option<String>`, `Option<PathBuf>`, `Option<Token>` | `None` | |
 /// | `text(default "d")`, `path(default "d"; "note")` | `String`, `PathBuf` | `d` | ` (default: d; note)` |
 /// | `flag` | [`Flag`] | false | ` (default false)` |
+/// | `flag(default true)` | [`Flag`] | true | ` (default true)` |
 /// | `list` | [`List`] | empty | |
 /// | `number(min..=max)` | `Option<Bounded>` | `None` | |
 /// | `number(min..=max, default d)` | [`Bounded`] | `d` | `, min to max (default d)` |
@@ -91,6 +92,7 @@ macro_rules! var_type {
     (path) => { Option<PathBuf> };
     (path(default $d:literal $(; $note:literal)?)) => { PathBuf };
     (flag) => { Flag };
+    (flag(default true)) => { Flag };
     (list) => { List };
     (number($min:literal ..= $max:literal)) => { Option<Bounded<$min, $max>> };
     (number($min:literal ..= $max:literal, default $d:literal)) => { Bounded<$min, $max> };
@@ -105,6 +107,9 @@ macro_rules! var_default {
     };
     (flag) => {
         Flag(false)
+    };
+    (flag(default true)) => {
+        Flag(true)
     };
     (list) => {
         List::default()
@@ -123,6 +128,7 @@ macro_rules! var_help {
         concat!($help, " (default: ", $d, $("; ", $note,)? ")")
     };
     ($help:literal, flag) => { concat!($help, " (default false)") };
+    ($help:literal, flag(default true)) => { concat!($help, " (default true)") };
     ($help:literal, number($min:literal ..= $max:literal, default $d:literal)) => {
         concat!($help, ", ", $min, " to ", $max, " (default ", $d, ")")
     };
@@ -159,8 +165,10 @@ variables! {
     SLACK_IM_TEMPLATES: path(default "templates"; "/templates in the image") => "templates root";
     SLACK_IM_SLACK_URL: text(default "https://slack.com/api/") => "Slack API base";
     SLACK_IM_SLACK_TEAM_ID: text => "workspace id, for Enterprise Grid org-level tokens";
-    SLACK_IM_CHANNEL: text => "only members of this channel id (needs channels:read)";
+    SLACK_IM_CHANNEL: text => "only members of this channel id (needs channels:read; groups:read if private)";
     SLACK_IM_INCLUDE_GUESTS: flag => "true: also sync guests";
+    SLACK_IM_REQUIRE_CONFIRMED_EMAIL: flag(default true)
+        => "false: also sync members whose e-mail Slack marks unconfirmed (single sign-on workspaces)";
     SLACK_IM_EMAIL_DOMAINS: list => "comma list: only members with these e-mail domains";
     SLACK_IM_EXCLUDE: list => "comma list of e-mails or Slack ids never synced";
     SLACK_IM_PROTECT: list => "comma list of target keys never updated or deactivated";
@@ -204,6 +212,8 @@ pub struct Config {
     pub slack_team_id: Option<String>,
     pub channel: Option<String>,
     pub include_guests: bool,
+    /// `SLACK_IM_REQUIRE_CONFIRMED_EMAIL`: skip members whose e-mail is unconfirmed.
+    pub require_confirmed_email: bool,
     /// Lower-case.
     pub email_domains: Vec<String>,
     /// Lower-case e-mails and upper-case Slack ids, as written.
@@ -351,6 +361,7 @@ impl Config {
             email_domains: self.email_domains.clone(),
             exclude: self.exclude.clone(),
             channel_members,
+            require_confirmed_email: self.require_confirmed_email,
         }
     }
 }
@@ -439,6 +450,7 @@ impl Env {
             slack_team_id: slack_id(named!(self.SLACK_IM_SLACK_TEAM_ID), TEAM_ID)?,
             channel: slack_id(named!(self.SLACK_IM_CHANNEL), CHANNEL_ID)?,
             include_guests: self.SLACK_IM_INCLUDE_GUESTS.0,
+            require_confirmed_email: self.SLACK_IM_REQUIRE_CONFIRMED_EMAIL.0,
             email_domains: email_domains(named!(self.SLACK_IM_EMAIL_DOMAINS))?,
             exclude: self.SLACK_IM_EXCLUDE.0.iter().map(|e| normalize_exclude(e)).collect(),
             protect: self.SLACK_IM_PROTECT.0.iter().map(|k| k.to_lowercase()).collect(),
@@ -1011,6 +1023,20 @@ mod tests {
         assert!(err.to_string().starts_with("SLACK_IM_TARGET_URL__DEV is invalid"), "{err}");
         let err = with(&[("SLACK_IM_SYSTEM", "dev,dev")]).unwrap_err();
         assert!(err.to_string().contains("named twice"), "{err}");
+    }
+
+    #[test]
+    fn confirmed_emails_are_required_unless_switched_off() {
+        assert!(with(&[]).unwrap().require_confirmed_email);
+        assert!(!with(&[("SLACK_IM_REQUIRE_CONFIRMED_EMAIL", "false")]).unwrap().require_confirmed_email);
+        assert!(
+            with(&[("SLACK_IM_REQUIRE_CONFIRMED_EMAIL", "true")])
+                .unwrap()
+                .filter(None)
+                .require_confirmed_email
+        );
+        let err = with(&[("SLACK_IM_REQUIRE_CONFIRMED_EMAIL", "sometimes")]).unwrap_err().to_string();
+        assert!(err.starts_with("SLACK_IM_REQUIRE_CONFIRMED_EMAIL is invalid"), "{err}");
     }
 
     #[test]

@@ -23,6 +23,11 @@ pub enum SkipReason {
     Excluded,
     NotInChannel,
     NoId,
+    /// `is_stranger`: a member of another workspace, seen through a shared channel.
+    Stranger,
+    /// A member object slack-im cannot read (`"profile": null`, a field of the wrong type): the
+    /// rest of the read goes on; the parser's words are kept as evidence.
+    Malformed(String),
     /// Two members render the same target key: neither is synced, since either could be the owner.
     DuplicateKey {
         key: String,
@@ -48,10 +53,55 @@ impl fmt::Display for SkipReason {
             SkipReason::Excluded => f.write_str("listed in SLACK_IM_EXCLUDE"),
             SkipReason::NotInChannel => f.write_str("not a member of SLACK_IM_CHANNEL"),
             SkipReason::NoId => f.write_str("member without an id"),
+            SkipReason::Stranger => f.write_str("member of another workspace (is_stranger)"),
+            SkipReason::Malformed(detail) => write!(f, "malformed member object: {detail}"),
             SkipReason::DuplicateKey { key, other } => {
                 write!(f, "key {key} is also rendered for {other}")
             }
         }
+    }
+}
+
+impl SkipReason {
+    /// The reason without its particulars (which domain, which key), for counting members by
+    /// reason, and what to look at when it skips most of the workspace.
+    pub fn kind(&self) -> (&'static str, &'static str) {
+        match self {
+            SkipReason::Slackbot => ("Slackbot", ""),
+            SkipReason::Bot => ("bot", ""),
+            SkipReason::WorkflowBot => ("workflow bot", ""),
+            SkipReason::AppUser => ("app user", ""),
+            SkipReason::Deleted => ("deactivated in Slack", ""),
+            SkipReason::Invited => ("invitation not accepted yet", ""),
+            SkipReason::EmailUnconfirmed => (
+                "e-mail not confirmed",
+                "single sign-on workspaces report signed-in people as unconfirmed: if yours uses SSO, set SLACK_IM_REQUIRE_CONFIRMED_EMAIL=false",
+            ),
+            SkipReason::Guest => ("guest", "SLACK_IM_INCLUDE_GUESTS=true includes guests"),
+            SkipReason::NoEmail => ("no e-mail", "does the token have users:read.email?"),
+            SkipReason::DomainNotAllowed(_) => {
+                ("e-mail domain not in SLACK_IM_EMAIL_DOMAINS", "check SLACK_IM_EMAIL_DOMAINS")
+            }
+            SkipReason::Excluded => ("listed in SLACK_IM_EXCLUDE", "check SLACK_IM_EXCLUDE"),
+            SkipReason::NotInChannel => ("not a member of SLACK_IM_CHANNEL", "check SLACK_IM_CHANNEL"),
+            SkipReason::NoId => ("member without an id", ""),
+            SkipReason::Stranger => ("member of another workspace (is_stranger)", ""),
+            SkipReason::Malformed(_) => ("malformed member object", "Slack sent member objects it does not document"),
+            SkipReason::DuplicateKey { .. } => ("two members render the same key", "see summary.json for which"),
+        }
+    }
+
+    /// Whether the member is not a person who could want an account at all (a bot, Slackbot, a
+    /// deactivated member): such members being most of a workspace is normal, not a warning.
+    pub fn is_not_a_person(&self) -> bool {
+        matches!(
+            self,
+            SkipReason::Slackbot
+                | SkipReason::Bot
+                | SkipReason::WorkflowBot
+                | SkipReason::AppUser
+                | SkipReason::Deleted
+        )
     }
 }
 
@@ -65,6 +115,10 @@ pub struct Filter {
     pub exclude: Vec<String>,
     /// `Some`: only these Slack ids.
     pub channel_members: Option<HashSet<String>>,
+    /// `SLACK_IM_REQUIRE_CONFIRMED_EMAIL` (the variable defaults to true; `Default` here is
+    /// false): false for single sign-on workspaces, whose signed-in people carry
+    /// `is_email_confirmed: false`.
+    pub require_confirmed_email: bool,
 }
 
 /// A member left out, with the reason.
@@ -79,6 +133,9 @@ impl Filter {
     /// most fundamental (not a person) to the most local (an operator's exclusion).
     pub fn reason_to_skip(&self, m: &Member) -> Option<SkipReason> {
         let yes = |flag: Option<bool>| flag == Some(true);
+        if let Some(detail) = &m.malformed {
+            return Some(SkipReason::Malformed(detail.clone()));
+        }
         if m.id.is_empty() {
             return Some(SkipReason::NoId);
         }
@@ -93,8 +150,13 @@ impl Filter {
             return Some(SkipReason::Bot);
         }
         // `is_app_user` is also true for humans who authorised the app, so it does not mark an app.
-        if m.profile.bot_id.is_some() || m.profile.api_app_id.is_some() {
+        // Slack documents `api_app_id` as "App ID or empty string": an empty one marks nothing.
+        let set = |id: &Option<String>| id.as_deref().is_some_and(|id| !id.trim().is_empty());
+        if set(&m.profile.bot_id) || set(&m.profile.api_app_id) {
             return Some(SkipReason::AppUser);
+        }
+        if yes(m.is_stranger) {
+            return Some(SkipReason::Stranger);
         }
         if yes(m.deleted) {
             return Some(SkipReason::Deleted);
@@ -102,7 +164,7 @@ impl Filter {
         if yes(m.is_invited_user) {
             return Some(SkipReason::Invited);
         }
-        if m.is_email_confirmed == Some(false) {
+        if self.require_confirmed_email && m.is_email_confirmed == Some(false) {
             return Some(SkipReason::EmailUnconfirmed);
         }
         if !self.include_guests && (yes(m.is_restricted) || yes(m.is_ultra_restricted)) {
@@ -149,7 +211,7 @@ mod tests {
 
     #[test]
     fn each_kind_of_non_person_is_skipped_with_its_reason() {
-        let f = Filter::default();
+        let f = strict();
         let cases = [
             (
                 r#"{"id":"USLACKBOT","is_bot":false,"is_email_confirmed":false,"profile":{}}"#,
@@ -179,6 +241,49 @@ mod tests {
         for (json, reason) in cases {
             assert_eq!(f.reason_to_skip(&member(json)), Some(reason), "{json}");
         }
+    }
+
+    fn strict() -> Filter {
+        Filter { require_confirmed_email: true, ..Filter::default() }
+    }
+
+    #[test]
+    fn strangers_and_unreadable_members_have_their_own_reasons() {
+        let stranger = member(
+            r#"{"id":"U0DERIV010","is_stranger":true,"is_email_confirmed":true,"profile":{"email":"x@other.example"}}"#,
+        );
+        assert_eq!(strict().reason_to_skip(&stranger), Some(SkipReason::Stranger));
+        let broken = Member { id: "U1".into(), malformed: Some("profile: null".into()), ..Member::default() };
+        assert_eq!(strict().reason_to_skip(&broken), Some(SkipReason::Malformed("profile: null".into())));
+        assert_eq!(
+            SkipReason::Malformed("profile: null".into()).to_string(),
+            "malformed member object: profile: null"
+        );
+    }
+
+    #[test]
+    fn an_empty_bot_id_or_app_id_does_not_make_a_human_an_app() {
+        // U0DERIV011 / U0DERIV012 of the real-derived members: Slack sends "" for "no app".
+        for profile in [r#""api_app_id":"""#, r#""bot_id":"""#, r#""bot_id":" ","api_app_id":"""#] {
+            let m = member(&format!(
+                r#"{{"id":"U1","is_bot":false,"is_email_confirmed":true,"profile":{{{profile},"email":"a@acme.example"}}}}"#
+            ));
+            assert_eq!(strict().reason_to_skip(&m), None, "{profile}");
+        }
+    }
+
+    #[test]
+    fn unconfirmed_emails_count_only_when_confirmation_is_required() {
+        // A signed-in employee of a single sign-on workspace (U0DERIV024 of the real-derived members).
+        let sso =
+            member(r#"{"id":"U0DERIV024","is_email_confirmed":false,"profile":{"email":"a@acme.example"}}"#);
+        assert_eq!(strict().reason_to_skip(&sso), Some(SkipReason::EmailUnconfirmed));
+        let lenient = Filter { require_confirmed_email: false, ..Filter::default() };
+        assert_eq!(lenient.reason_to_skip(&sso), None);
+        let invited = member(
+            r#"{"id":"U2","is_invited_user":true,"is_email_confirmed":false,"profile":{"email":"b@acme.example"}}"#,
+        );
+        assert_eq!(lenient.reason_to_skip(&invited), Some(SkipReason::Invited), "an invitation still counts");
     }
 
     #[test]

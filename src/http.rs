@@ -219,7 +219,12 @@ impl<'a> Retries<'a> {
         let wait = self.policy.retry_after(retry_after);
         self.budget.take_retry(wait).map_err(GiveUp::Run)?;
         self.rate_limited += 1;
-        log::warn!("{who}: rate limited; waiting {:.1}s as Retry-After asks", wait.as_secs_f64());
+        log::warn!(
+            "{who}: rate limited; retry {} of {} in {:.1}s as Retry-After asks",
+            self.rate_limited,
+            self.policy.rate_limit_retries,
+            wait.as_secs_f64()
+        );
         std::thread::sleep(wait);
         Ok(())
     }
@@ -266,9 +271,16 @@ pub struct Reply {
     /// The `Location` of a redirect, cleaned for printing.
     pub location: Option<String>,
     pub body: String,
+    /// Every response header, for what a client reads beyond the above (Slack's `x-oauth-scopes`).
+    pub headers: ureq::http::HeaderMap,
 }
 
 impl Reply {
+    /// A header's value, when it is text.
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.get(name).and_then(|v| v.to_str().ok())
+    }
+
     /// A 3xx: slack-im follows no redirect, so this is the evidence for an error.
     pub fn redirect(&self) -> Option<String> {
         (300..400).contains(&self.status).then(|| {
@@ -287,7 +299,8 @@ pub fn read_reply(mut response: ureq::http::Response<ureq::Body>) -> Result<Repl
     let retry_after = header("retry-after");
     let location = header("location").map(|l| clean(&l, 300));
     let body = response.body_mut().with_config().limit(BODY_LIMIT).read_to_string()?;
-    Ok(Reply { status, retry_after, location, body })
+    let headers = response.headers().clone();
+    Ok(Reply { status, retry_after, location, body, headers })
 }
 
 /// A TLS failure that ureq reports as an I/O error (rustls errors, such as an unknown issuer,

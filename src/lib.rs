@@ -81,6 +81,10 @@ pub enum Error {
     /// The write journal cannot be opened: no write is made unrecorded.
     #[error("the write journal cannot be written, so nothing was written: {0}")]
     Journal(String),
+    /// `check` found the token unfit for this configuration (missing scopes, an org-level token
+    /// without a workspace): a configuration problem, exit 2.
+    #[error("not ready: {0}")]
+    NotReady(String),
     /// The members file is missing, stale, of another format, truncated or corrupt.
     #[error("members file {0}")]
     MembersFile(String),
@@ -123,7 +127,11 @@ pub mod exit {
 impl Error {
     pub fn exit_code(&self) -> u8 {
         match self {
-            Error::Config(_) | Error::CaBundle(_) | Error::Template(_) | Error::NotRun(_) => exit::CONFIG,
+            Error::Config(_)
+            | Error::CaBundle(_)
+            | Error::Template(_)
+            | Error::NotRun(_)
+            | Error::NotReady(_) => exit::CONFIG,
             Error::Slack(_)
             | Error::Target(_)
             | Error::Journal(_)
@@ -156,7 +164,8 @@ pub fn run(command: Command, configs: &[Config]) -> RunReport {
             run_id: config.run_id.clone(),
             system: config.system.clone(),
             command: command.name().into(),
-            dry_run: command == Command::Plan || (command == Command::Sync && config.dry_run),
+            // `check` plans like a dry run and writes nothing.
+            dry_run: command != Command::Sync || config.dry_run,
             started_at: started_at.clone(),
             ..Summary::default()
         })

@@ -141,7 +141,8 @@ fn help() -> String {
          USAGE:\n    slack-im [COMMAND]\n\n\
          COMMANDS:\n    sync       read Slack and the target, write the difference (default)\n    \
          plan       read and print the plan; write nothing (dry run)\n    \
-         check      validate configuration and templates, call Slack auth.test and the target listing\n    \
+         check      prove a run will work: configuration, templates, the token's scopes and workspace,\n               \
+         then read Slack and the target and plan; print the numbers and warnings; write nothing\n    \
          export F   read the members from Slack into the file F (for SLACK_IM_MEMBERS_FILE)\n    \
          --help     this text\n    --version  the version\n\n\
          ENVIRONMENT (all configuration):\n",
@@ -153,8 +154,13 @@ fn help() -> String {
     text.push_str(
         "\nTEMPLATES: <SLACK_IM_TEMPLATES>/<SLACK_IM_SYSTEM>/ holds system.json, create.json and optional\n\
          update.json and deactivate.json (Jinja, JSON auto-escaped, undefined variables are errors).\n\n\
+         SKIPPED MEMBERS: Slackbot, bots, workflow bots, app users, deactivated, members of another\n\
+         workspace (is_stranger), invitations not accepted, unconfirmed e-mails (unless\n\
+         SLACK_IM_REQUIRE_CONFIRMED_EMAIL=false), guests, no e-mail, malformed member objects, and the\n\
+         scope variables; `check`, `plan` and `sync` warn when nobody is eligible, when one reason skips\n\
+         most of the people, or when a guard would withhold deactivations.\n\n\
          EXIT CODES:\n    0  done (or dry run finished)\n    1  failed before completing (Slack, target listing, network); nothing written\n    \
-         2  bad configuration or template; nothing written\n    3  partial: some actions failed, the rest applied\n    \
+         2  bad configuration or template, or (check) a token without the scopes or workspace it needs\n    3  partial: some actions failed, the rest applied\n    \
          4  a guard withheld deactivations, everything else applied\n",
     );
     text

@@ -37,6 +37,8 @@ pub struct Member {
     pub is_ultra_restricted: Option<bool>,
     pub is_invited_user: Option<bool>,
     pub is_email_confirmed: Option<bool>,
+    /// A member of another workspace, visible through a shared channel.
+    pub is_stranger: Option<bool>,
     pub is_admin: Option<bool>,
     pub is_owner: Option<bool>,
     pub real_name: Option<String>,
@@ -46,6 +48,10 @@ pub struct Member {
     /// The whole member object as Slack sent it, kept only when a template uses `user.slack`.
     #[serde(skip)]
     pub raw: Option<Box<RawValue>>,
+    /// Set when the member object could not be read (`"profile": null`…): why, for the report.
+    /// Such a member carries only its id (when it has one) and is skipped with this reason.
+    #[serde(skip)]
+    pub malformed: Option<String>,
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -65,8 +71,15 @@ pub struct Profile {
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum SlackError {
     /// Slack answered `ok: false` with an error that retrying will not fix.
-    #[error("Slack {method} failed: {code}{}", api_hint(code, needed, provided))]
-    Api { method: String, code: String, needed: Option<String>, provided: Option<String> },
+    #[error("Slack {method} failed: {code}{}{}", api_hint(code, needed, provided), says(messages))]
+    Api {
+        method: String,
+        code: String,
+        needed: Option<String>,
+        provided: Option<String>,
+        /// `response_metadata.messages`: Slack's detail (`[ERROR] missing required field: channel`).
+        messages: Vec<String>,
+    },
     /// A non-200 status, after the retries allowed.
     #[error("Slack {method} answered HTTP {status}{}: {excerpt}", if *status >= 500 { " after retries" } else { "" })]
     Http { method: String, status: u16, excerpt: String },
@@ -102,14 +115,41 @@ fn api_hint(code: &str, needed: &Option<String>, provided: &Option<String>) -> S
         "missing_argument" | "team_access_not_granted" => {
             " (an org-level token needs SLACK_IM_SLACK_TEAM_ID set to a granted workspace)".into()
         }
-        "channel_not_found" => " (check SLACK_IM_CHANNEL / SLACK_IM_NOTIFY_CHANNEL)".into(),
+        "channel_not_found" => {
+            " (check SLACK_IM_CHANNEL / SLACK_IM_NOTIFY_CHANNEL; a private channel needs groups:read and the bot as a member)".into()
+        }
         _ => String::new(),
     }
 }
 
+/// Slack's own detail of an error, after its code.
+fn says(messages: &[String]) -> String {
+    match messages.is_empty() {
+        true => String::new(),
+        false => format!("; Slack says: {}", messages.join("; ")),
+    }
+}
+
+/// What an `ok: false` answer without an error code prints as.
+pub const NO_ERROR_CODE: &str = "unknown_error (Slack sent no error code)";
+
 /// `ok: false` errors that are Slack's own trouble and worth retrying.
-const TRANSIENT_CODES: &[&str] =
-    &["fatal_error", "internal_error", "request_timeout", "service_unavailable", "ratelimited"];
+const TRANSIENT_CODES: &[&str] = &["fatal_error", "internal_error", "request_timeout", "service_unavailable"];
+
+/// `ok: false` codes that mean "slow down", inside an HTTP 200: honoured like a 429, `Retry-After`
+/// included (`rate_limited` is `chat.postMessage`'s own spelling).
+const RATE_LIMIT_CODES: &[&str] = &["ratelimited", "rate_limited"];
+
+/// How one answer ends a call.
+enum Verdict<T> {
+    Done(T),
+    /// Not worth retrying.
+    Fatal(SlackError),
+    /// Wait as `Retry-After` asks, then again.
+    RateLimited,
+    /// Worth retrying after a backoff.
+    Transient(SlackError),
+}
 
 /// Statistics of a read, for progress lines and the report.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -130,6 +170,8 @@ pub struct SlackClient {
     /// Most members one read may return (`SLACK_IM_READ_LIMIT`).
     read_limit: usize,
     requests: std::cell::Cell<usize>,
+    /// The token's scopes, as the last answer's `x-oauth-scopes` header named them.
+    granted_scopes: std::cell::RefCell<Option<String>>,
 }
 
 #[derive(Deserialize)]
@@ -138,6 +180,8 @@ struct Envelope {
     error: Option<String>,
     needed: Option<String>,
     provided: Option<String>,
+    /// Any shape: only `messages`, when it is a list of strings, is read.
+    response_metadata: Option<serde_json::Value>,
 }
 
 #[derive(Deserialize)]
@@ -173,6 +217,9 @@ struct ChannelMembersPage {
 pub struct Identity {
     pub team: Option<String>,
     pub team_id: Option<String>,
+    /// An org-level (Enterprise Grid) token: `users.list` then needs a `team_id`.
+    pub is_enterprise_install: Option<bool>,
+    pub enterprise_id: Option<String>,
 }
 
 /// The pages of one cursor-paged read: counts them and refuses a cursor Slack sent before (a
@@ -230,7 +277,16 @@ impl SlackClient {
             budget,
             read_limit,
             requests: std::cell::Cell::new(0),
+            granted_scopes: std::cell::RefCell::new(None),
         }
+    }
+
+    /// The token's scopes as Slack names them on every answer (`x-oauth-scopes`); `None` when no
+    /// answer carried the header (a proxy that drops it, a fake that does not send it).
+    pub fn granted_scopes(&self) -> Option<Vec<String>> {
+        let header = self.granted_scopes.borrow();
+        let scopes = header.as_deref()?.split(',').map(str::trim).filter(|s| !s.is_empty());
+        Some(scopes.map(str::to_string).collect())
     }
 
     /// HTTP requests sent so far, retries included.
@@ -253,6 +309,8 @@ impl SlackClient {
         // Kept across an `invalid_cursor` restart: members already visited are not visited twice.
         let mut seen: HashSet<String> = HashSet::new();
         let mut stats = ReadStats::default();
+        // Members without an id cannot be deduplicated: each is visited (and skipped, listed).
+        let mut without_id = 0;
         let mut chain = CursorChain::new(method);
         let mut cursor: Option<String> = None;
         loop {
@@ -281,7 +339,10 @@ impl SlackClient {
             };
             stats.pages += 1;
             for member in page.members {
-                if seen.insert(member.id.clone()) {
+                if member.id.is_empty() {
+                    without_id += 1;
+                    visit(member)?;
+                } else if seen.insert(member.id.clone()) {
                     if seen.len() > self.read_limit {
                         let detail = format!(
                             "more than {} members (SLACK_IM_READ_LIMIT): raise it if the workspace really is that large",
@@ -300,7 +361,7 @@ impl SlackClient {
             match chain.next(page.next_cursor)? {
                 Some(next) => cursor = Some(next),
                 None => {
-                    stats.members = seen.len();
+                    stats.members = seen.len() + without_id;
                     return Ok(stats);
                 }
             }
@@ -382,36 +443,27 @@ impl SlackClient {
                     return Err(SlackError::Transport { method: method.into(), detail: http::describe(&e) })
                 }
                 Err(e) => SlackError::Transport { method: method.into(), detail: http::describe(&e) },
-                Ok(reply) if reply.status == 429 => {
-                    match retries.wait_rate_limited(&format!("Slack {method}"), reply.retry_after.as_deref())
-                    {
-                        Ok(()) => continue,
-                        Err(GiveUp::Run(reason)) => return Err(out_of_budget(reason)),
-                        Err(GiveUp::Attempts) => {
-                            let attempts = retries.rate_limited();
-                            return Err(SlackError::RateLimited { method: method.into(), attempts });
+                Ok(reply) => {
+                    if let Some(scopes) = reply.header("x-oauth-scopes") {
+                        *self.granted_scopes.borrow_mut() = Some(http::clean(scopes, 2000));
+                    }
+                    match judge(method, &reply, &parse_body) {
+                        Verdict::Done(value) => return Ok(value),
+                        Verdict::Fatal(e) => return Err(e),
+                        Verdict::Transient(e) => e,
+                        Verdict::RateLimited => {
+                            let who = format!("Slack {method}");
+                            match retries.wait_rate_limited(&who, reply.retry_after.as_deref()) {
+                                Ok(()) => continue,
+                                Err(GiveUp::Run(reason)) => return Err(out_of_budget(reason)),
+                                Err(GiveUp::Attempts) => {
+                                    let attempts = retries.rate_limited();
+                                    return Err(SlackError::RateLimited { method: method.into(), attempts });
+                                }
+                            }
                         }
                     }
                 }
-                Ok(reply) if reply.status != 200 => {
-                    let error = SlackError::Http {
-                        method: method.into(),
-                        status: reply.status,
-                        excerpt: reply.redirect().unwrap_or_else(|| http::excerpt(&reply.body, 200)),
-                    };
-                    if reply.status < 500 {
-                        return Err(error);
-                    }
-                    error
-                }
-                Ok(reply) => match parse_body(&reply.body) {
-                    Ok(value) => return Ok(value),
-                    Err(e @ SlackError::Api { .. }) => match &e {
-                        SlackError::Api { code, .. } if TRANSIENT_CODES.contains(&code.as_str()) => e,
-                        _ => return Err(e),
-                    },
-                    Err(e) => e,
-                },
             };
             match retries.wait_transient(&failure) {
                 Ok(()) => {}
@@ -422,6 +474,37 @@ impl SlackClient {
                 }
             }
         }
+    }
+}
+
+/// How an answer ends a call: a 429, or `ratelimited` inside a 200, waits as `Retry-After` asks;
+/// 5xx, unreadable bodies and Slack's own trouble are retried; any other failure is final.
+fn judge<T>(
+    method: &str,
+    reply: &http::Reply,
+    parse_body: impl Fn(&str) -> Result<T, SlackError>,
+) -> Verdict<T> {
+    if reply.status == 429 {
+        return Verdict::RateLimited;
+    }
+    if reply.status != 200 {
+        let error = SlackError::Http {
+            method: method.into(),
+            status: reply.status,
+            excerpt: reply.redirect().unwrap_or_else(|| http::excerpt(&reply.body, 200)),
+        };
+        return if reply.status < 500 { Verdict::Fatal(error) } else { Verdict::Transient(error) };
+    }
+    match parse_body(&reply.body) {
+        Ok(value) => Verdict::Done(value),
+        Err(SlackError::Api { code, .. }) if RATE_LIMIT_CODES.contains(&code.as_str()) => {
+            Verdict::RateLimited
+        }
+        Err(e @ SlackError::Api { .. }) => match &e {
+            SlackError::Api { code, .. } if TRANSIENT_CODES.contains(&code.as_str()) => Verdict::Transient(e),
+            _ => Verdict::Fatal(e),
+        },
+        Err(e) => Verdict::Transient(e),
     }
 }
 
@@ -448,21 +531,33 @@ pub fn parse_users_list(body: &str, keep_raw: bool) -> Result<UsersPage, SlackEr
                 });
             }
         }
-        let page: TypedUsersListPage = parse(method, body)?;
-        return Ok(UsersPage { members: page.members, next_cursor: next_cursor(page.response_metadata) });
     }
+    // The careful path: the envelope must be right (or the read fails); each member is read on its
+    // own, so one object Slack got wrong is skipped and reported, not the whole workspace.
     let page: UsersListPage = parse(method, body)?;
-    let mut members = Vec::with_capacity(page.members.len());
-    for raw in page.members {
-        let mut member: Member = serde_json::from_str(raw.get()).map_err(|e| SlackError::Malformed {
-            method: method.into(),
-            detail: format!("a member: {e}"),
-            excerpt: http::excerpt(raw.get(), 200),
-        })?;
-        member.raw = Some(raw);
-        members.push(member);
-    }
+    let members = page.members.into_iter().map(|raw| read_member(raw, keep_raw)).collect();
     Ok(UsersPage { members, next_cursor: next_cursor(page.response_metadata) })
+}
+
+/// One member object; one that does not read (`"profile": null`, `"deleted": "no"`) becomes a
+/// [`Member`] carrying its id (when it has a readable one) and the parser's words in `malformed`.
+pub(crate) fn read_member(raw: Box<RawValue>, keep_raw: bool) -> Member {
+    let mut member = match serde_json::from_str::<Member>(raw.get()) {
+        Ok(member) => member,
+        Err(e) => {
+            let object = serde_json::from_str::<serde_json::Value>(raw.get()).ok();
+            let id = object.as_ref().and_then(|o| o.get("id")?.as_str().map(|id| http::clean(id, 40)));
+            Member {
+                id: id.unwrap_or_default(),
+                malformed: Some(http::clean(&e.to_string(), 200)),
+                ..Member::default()
+            }
+        }
+    };
+    if keep_raw {
+        member.raw = Some(raw);
+    }
+    member
 }
 
 /// Parses a 200 body: the envelope first (`ok`, `error`), then the method's own shape.
@@ -476,11 +571,26 @@ fn parse<T: DeserializeOwned>(method: &str, body: &str) -> Result<T, SlackError>
     let envelope: Envelope = serde_json::from_str(body).map_err(|e| malformed(e.to_string()))?;
     if !envelope.ok {
         // Slack's own words, printed later: no control characters, bounded.
+        let messages = envelope
+            .response_metadata
+            .as_ref()
+            .and_then(|m| m.get("messages")?.as_array().cloned())
+            .unwrap_or_default()
+            .iter()
+            .filter_map(|m| m.as_str().map(|m| http::clean(m, 300)))
+            .filter(|m| !m.is_empty())
+            .take(5)
+            .collect();
         return Err(SlackError::Api {
             method: method.into(),
-            code: envelope.error.map(|e| http::clean(&e, 100)).unwrap_or_else(|| "unknown_error".into()),
+            code: envelope
+                .error
+                .map(|e| http::clean(&e, 100))
+                .filter(|e| !e.is_empty())
+                .unwrap_or_else(|| NO_ERROR_CODE.into()),
             needed: envelope.needed.map(|n| http::clean(&n, 200)),
             provided: envelope.provided.map(|p| http::clean(&p, 500)),
+            messages,
         });
     }
     serde_json::from_str(body).map_err(|e| malformed(e.to_string()))
@@ -576,6 +686,30 @@ mod tests {
     }
 
     #[test]
+    fn slacks_detail_is_kept_and_an_empty_code_still_says_something() {
+        // The body UiPath's connector documentation quotes (reference [R5]).
+        let err = parse::<serde_json::Value>(
+            "chat.postMessage",
+            r#"{"ok":false,"error":"invalid_arguments","warning":"missing_charset","response_metadata":{"messages":["[ERROR] missing required field: channel"],"warnings":["missing_charset"]}}"#,
+        )
+        .err()
+        .unwrap();
+        assert_eq!(
+            err.to_string(),
+            "Slack chat.postMessage failed: invalid_arguments; Slack says: [ERROR] missing required field: channel"
+        );
+        for body in [r#"{"ok":false,"error":""}"#, r#"{"ok":false}"#, r#"{"ok":false,"error":"\u001b"}"#] {
+            let err = parse::<serde_json::Value>("auth.test", body).err().unwrap().to_string();
+            assert_eq!(err, "Slack auth.test failed: unknown_error (Slack sent no error code)", "{body}");
+        }
+        let odd = parse::<serde_json::Value>(
+            "auth.test",
+            r#"{"ok":false,"error":"x","response_metadata":{"messages":"no"}}"#,
+        );
+        assert_eq!(odd.err().unwrap().to_string(), "Slack auth.test failed: x");
+    }
+
+    #[test]
     fn lone_surrogates_become_replacement_characters_and_pairs_stay() {
         let body =
             r#"{"ok":true,"members":[{"id":"U1","real_name":"a\ud800b \udc00 \ud83d\ude00 \\ud800"}]}"#;
@@ -594,6 +728,27 @@ mod tests {
                 matches!(parse::<UsersListPage>("users.list", body), Err(SlackError::Malformed { .. })),
                 "{body}"
             );
+        }
+    }
+
+    #[test]
+    fn one_unreadable_member_is_kept_as_malformed_and_the_page_reads_on() {
+        // The shape of real-slack/derived/users.list.profile-null.json: a real deleted bot with
+        // `"profile": null`, between two readable members.
+        let body = r#"{"ok":true,"members":[{"id":"U1","profile":{"email":"a@acme.example"}},{"id":"U04JZBDQQ","name":"foo","deleted":true,"profile":null,"is_bot":true},{"name":"no id","profile":{}},{"id":"U3","profile":{"email":"c@acme.example"}}],"response_metadata":{"next_cursor":""}}"#;
+        for keep_raw in [false, true] {
+            let page = parse_users_list(body, keep_raw).unwrap();
+            let ids: Vec<&str> = page.members.iter().map(|m| m.id.as_str()).collect();
+            assert_eq!(ids, ["U1", "U04JZBDQQ", "", "U3"]);
+            let broken = &page.members[1];
+            assert!(broken.malformed.as_deref().unwrap().starts_with("invalid type: null"), "{broken:?}");
+            assert_eq!(broken.deleted, None, "nothing else of an unreadable member is trusted");
+            assert_eq!(page.members[2].malformed, None, "a missing id is read, and skipped as such");
+            assert!(page.members.iter().all(|m| m.raw.is_some() == keep_raw));
+        }
+        // A broken envelope still fails the read.
+        for body in [r#"{"ok":true,"members":{"id":"U1"}}"#, r#"{"ok":true,"members":[{"id":"U1"}"#] {
+            assert!(matches!(parse_users_list(body, false), Err(SlackError::Malformed { .. })), "{body}");
         }
     }
 

@@ -71,14 +71,11 @@ impl Source {
         let mut seen = HashSet::new();
         let mut stats = ReadStats { pages: 1, ..ReadStats::default() };
         for raw in file.members {
-            let mut member: Member = serde_json::from_str(raw.get())
-                .map_err(|e| file_error(path, &format!("a member does not parse ({e})")))?;
-            if !seen.insert(member.id.clone()) {
+            // Read as a users.list member is: one that does not parse is skipped as malformed.
+            let member = crate::slack::read_member(raw, keep_raw);
+            if !member.id.is_empty() && !seen.insert(member.id.clone()) {
                 stats.duplicates += 1;
                 continue;
-            }
-            if keep_raw {
-                member.raw = Some(raw);
             }
             visit(member)?;
         }

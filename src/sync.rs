@@ -16,7 +16,47 @@ use crate::plan::{self, ActionKind, Desired, Plan, Policy};
 use crate::report::{Sources, Summary};
 use crate::secret::Redactor;
 use crate::source::Source;
-use crate::{connect, Error, System};
+use crate::{check, connect, Error, System};
+
+/// Everything read and decided for one system before its first write: what `sync` applies,
+/// `plan` prints and `check` counts.
+pub(crate) struct Reading {
+    pub listing: Listing,
+    /// Members left out by the filter, with reasons (the plan's own are in `plan.skipped`).
+    pub skipped: Vec<Skipped>,
+    /// Distinct members read from Slack.
+    pub read: usize,
+    pub eligible: usize,
+    pub plan: Plan,
+}
+
+impl Reading {
+    /// Fills the summary's counts, actions, skips and sources; `outcomes` after real writes.
+    pub fn record(
+        &self,
+        system: &System,
+        slack_requests: usize,
+        outcomes: Option<&[Outcome]>,
+        summary: &mut Summary,
+    ) {
+        summary.record(&self.plan, outcomes, &self.skipped);
+        summary.sources = Sources {
+            slack_members: self.read,
+            eligible_members: self.eligible,
+            slack_requests,
+            target_accounts: self.listing.accounts().len(),
+            managed_accounts: self.listing.managed(),
+            target_requests: system.target.requests(),
+        };
+    }
+}
+
+/// Every system read and planned, with the members' source: what `sync` and `check` start from.
+pub(crate) struct Prepared {
+    pub systems: Vec<System>,
+    pub readings: Vec<Result<Reading, Error>>,
+    pub source: Source,
+}
 
 /// One system between the reads: its listing, and what Slack's members became for it.
 struct Read {
@@ -35,37 +75,41 @@ struct Read {
 /// none writes at all when the Slack read fails. One system's failing target or template stops
 /// that system only.
 pub fn sync(configs: &[Config], redactor: &Redactor, summaries: &mut [Summary]) -> Vec<Result<(), Error>> {
-    let budgets: Vec<Arc<Budget>> = configs.iter().map(|c| Budget::new(c.deadline, c.retry_budget)).collect();
-    let systems = match load_systems(configs, &budgets) {
-        Ok(systems) => systems,
+    let Prepared { systems, readings, source } = match prepare(configs) {
+        Ok(prepared) => prepared,
         Err(errors) => return errors,
     };
-    let source = match Source::open(&configs[0]) {
-        Ok(source) => source,
-        Err(e) => return configs.iter().map(|_| Err(e.clone())).collect(),
-    };
-    let mut reads = list_accounts(&systems);
-    let members = match read_members(&configs[0], &source, &systems, configs, &mut reads) {
-        Ok(members) => members,
-        Err(e) => return configs.iter().map(|_| Err(e.clone())).collect(),
-    };
-    let finished = std::thread::scope(|scope| {
-        let runs: Vec<_> = reads
+    let slack_requests = source.requests();
+    std::thread::scope(|scope| {
+        let runs: Vec<_> = readings
             .into_iter()
             .zip(&systems)
             .zip(configs)
             .zip(summaries.iter_mut())
-            .map(|(((read, system), config), summary)| {
-                scope.spawn(move || finish(config, system, read?, members, redactor, summary))
+            .map(|(((reading, system), config), summary)| {
+                scope.spawn(move || finish(config, system, reading?, slack_requests, redactor, summary))
             })
             .collect();
-        runs.into_iter().map(|run| run.join().unwrap_or_else(|p| Err(panicked(&*p)))).collect::<Vec<_>>()
-    });
-    for summary in summaries.iter_mut() {
-        summary.sources.slack_members = members;
-        summary.sources.slack_requests = source.requests();
-    }
-    finished
+        runs.into_iter().map(|run| run.join().unwrap_or_else(|p| Err(panicked(&*p)))).collect()
+    })
+}
+
+/// Steps 1 to 3 for every system: load, list, read the members once, plan. Writes nothing. A
+/// configuration error or a failed read of the members is every system's error.
+pub(crate) fn prepare(configs: &[Config]) -> Result<Prepared, Vec<Result<(), Error>>> {
+    let every = |e: Error| configs.iter().map(|_| Err(e.clone())).collect::<Vec<_>>();
+    let budgets: Vec<Arc<Budget>> = configs.iter().map(|c| Budget::new(c.deadline, c.retry_budget)).collect();
+    let systems = load_systems(configs, &budgets)?;
+    let source = Source::open(&configs[0]).map_err(every)?;
+    let mut reads = list_accounts(&systems);
+    let members = read_members(&configs[0], &source, &systems, configs, &mut reads).map_err(every)?;
+    let readings = reads
+        .into_iter()
+        .zip(&systems)
+        .zip(configs)
+        .map(|((read, system), config)| plan_system(config, system, read?, members))
+        .collect();
+    Ok(Prepared { systems, readings, source })
 }
 
 /// Every system's folder and client: a configuration error in any of them stops the run before
@@ -167,32 +211,33 @@ fn read_members(
     Ok(stats.members)
 }
 
-/// Steps 3 and 4 for one system: plan, render its deactivations, apply (unless dry); its summary.
-fn finish(
-    config: &Config,
-    system: &System,
-    read: Read,
-    slack_members: usize,
-    redactor: &Redactor,
-    summary: &mut Summary,
-) -> Result<(), Error> {
+/// Step 3 for one system: the plan and its deactivations' bodies.
+fn plan_system(config: &Config, system: &System, read: Read, members: usize) -> Result<Reading, Error> {
     let Read { listing, desired, skipped, .. } = read;
     let eligible = desired.len();
     let mut plan = plan::plan(desired, listing.accounts(), &policy(config, system, eligible));
     render_deactivations(system, &listing, &mut plan)?;
+    Ok(Reading { listing, skipped, read: members, eligible, plan })
+}
+
+/// Step 4 for one system: the warnings `check` gives too, then the writes (unless dry); its summary.
+fn finish(
+    config: &Config,
+    system: &System,
+    reading: Reading,
+    slack_requests: usize,
+    redactor: &Redactor,
+    summary: &mut Summary,
+) -> Result<(), Error> {
+    summary.warnings = check::warnings(&reading);
+    for warning in &summary.warnings {
+        log::warn!("{}: WARNING: {warning}", config.system);
+    }
     let outcomes = match summary.dry_run {
         true => None,
-        false => Some(apply_plan(config, system, &plan, redactor, &summary.started_at)?),
+        false => Some(apply_plan(config, system, &reading.plan, redactor, &summary.started_at)?),
     };
-    summary.record(&plan, outcomes.as_deref(), &skipped);
-    summary.sources = Sources {
-        slack_members,
-        eligible_members: eligible,
-        slack_requests: 0,
-        target_accounts: listing.accounts().len(),
-        managed_accounts: listing.managed(),
-        target_requests: system.target.requests(),
-    };
+    reading.record(system, slack_requests, outcomes.as_deref(), summary);
     Ok(())
 }
 

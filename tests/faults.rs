@@ -365,3 +365,41 @@ fn secrets_echoed_back_by_a_failing_target_are_redacted_everywhere() {
     run.assert_code(3);
     assert!(run.stdout.contains("[redacted]"), "{}", run.stdout);
 }
+
+#[test]
+fn ratelimited_inside_a_200_waits_as_retry_after_asks() {
+    let world = World::new(0);
+    let effect = Effect::RateLimited200 { retry_after: Some("1".into()) };
+    world.slack.add_fault(SlackFault::new("users.list", 1, effect).times(2));
+    let started = std::time::Instant::now();
+    let run = world.run(&["sync"]);
+    run.assert_code(0);
+    assert!(started.elapsed() >= Duration::from_secs(2), "waited Retry-After twice");
+    assert_eq!(world.slack.too_early_retries(), 0, "no retry before Retry-After elapsed");
+    assert_eq!(world.slack.calls("users.list"), 3);
+    for attempt in ["retry 1 of 5 in 1.0s as Retry-After asks", "retry 2 of 5 in 1.0s"] {
+        assert!(run.stderr.contains(attempt), "{attempt}: {}", run.stderr);
+    }
+    assert_eq!(world.accounts().keys().cloned().collect::<Vec<_>>(), world.expected_keys());
+}
+
+#[test]
+fn slacks_own_detail_appears_and_an_empty_error_code_still_says_something() {
+    let detail = Effect::OkFalse {
+        error: "invalid_arguments".into(),
+        extra: json!({"response_metadata": {"messages": ["[ERROR] invalid limit: must be a number"]}}),
+    };
+    let cases = [
+        (detail, "users.list failed: invalid_arguments; Slack says: [ERROR] invalid limit: must be a number"),
+        (Effect::ok_false(""), "users.list failed: unknown_error (Slack sent no error code)"),
+    ];
+    for (effect, message) in cases {
+        let world = World::new(0);
+        world.slack.add_fault(SlackFault::new("users.list", 1, effect));
+        let run = world.run(&["sync"]);
+        run.assert_code(1);
+        assert!(run.stderr.contains(message), "{message}: {}", run.stderr);
+        assert!(!run.stderr.contains("failed: \n") && !run.stdout.contains("failed: \n"), "{}", run.stderr);
+        assert_eq!(world.writes(), 0);
+    }
+}

@@ -278,3 +278,69 @@ fn the_callers_run_id_is_written_back_so_a_stale_report_can_be_told_apart() {
     let run = world.run(&["plan"]);
     assert!(run.summary.as_ref().unwrap().get("run_id").is_none(), "no id given, none written");
 }
+
+#[test]
+fn strangers_empty_app_ids_and_one_broken_member_are_read_as_slack_means_them() {
+    let world = World::new(0);
+    let mut members = world.slack.members();
+    let human = |id: &str, email: &str, profile_extra: serde_json::Value| {
+        let mut profile = json!({"email": email, "real_name": id});
+        profile.as_object_mut().unwrap().extend(profile_extra.as_object().unwrap().clone());
+        json!({"id": id, "deleted": false, "is_bot": false, "is_email_confirmed": true, "profile": profile})
+    };
+    members.push(human("U0EMPTYAPP", "empty.app@acme.example", json!({"api_app_id": "", "bot_id": ""})));
+    let mut stranger = human("U0STRANGE1", "stranger@other.example", json!({}));
+    stranger["is_stranger"] = json!(true);
+    members.push(stranger);
+    // A real deleted bot of slack-ruby-client's recording (real-slack/derived/users.list.profile-null.json).
+    members.push(json!({"id": "U04JZBDQQ", "team_id": "T04KB5WQH", "name": "foo", "deleted": true,
+                        "profile": null, "is_bot": true, "is_app_user": false, "updated": 1504224428}));
+    world.slack.set_members(members);
+    let run = world.run(&["sync"]);
+    run.assert_code(0);
+    let skipped = run.summary.as_ref().unwrap()["skipped"].as_array().unwrap().clone();
+    let reason = |id: &str| skipped.iter().find(|s| s["slack_id"] == id).map(|s| s["reason"].clone());
+    assert_eq!(reason("U0STRANGE1"), Some(json!("member of another workspace (is_stranger)")));
+    let broken = reason("U04JZBDQQ").unwrap();
+    assert!(
+        broken
+            .as_str()
+            .unwrap()
+            .starts_with("malformed member object: invalid type: null, expected struct Profile"),
+        "{broken}"
+    );
+    assert_eq!(reason("U0EMPTYAPP"), None, "an empty app id is no app");
+    assert!(world.accounts().contains_key("empty.app"));
+    assert_eq!(run.count("create") as usize, world.expected_keys().len());
+    assert!(world.expected_keys().contains(&"empty.app".to_string()), "the oracle agrees");
+}
+
+/// The real-derived members of ../shared/real-slack (read in place, not copied; see its README):
+/// every one read and decided as Slack documents it.
+#[test]
+fn the_real_derived_members_are_read_as_slack_means_them() {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../shared/real-slack/derived/users.list.derived.json");
+    let Ok(text) = std::fs::read_to_string(&path) else {
+        eprintln!("skipped: {} is absent (it is present in CI)", path.display());
+        return;
+    };
+    let page: serde_json::Value = serde_json::from_str(&text).unwrap();
+    let world = World::new(0);
+    world.slack.set_members(page["members"].as_array().unwrap().clone());
+    let run = world.run(&["plan"]);
+    run.assert_code(0);
+    let summary = run.summary.as_ref().unwrap();
+    let skipped = summary["skipped"].as_array().unwrap();
+    let reason = |id: &str| {
+        skipped.iter().find(|s| s["slack_id"] == id).map(|s| s["reason"].as_str().unwrap().to_string())
+    };
+    assert_eq!(reason("U0DERIV010").as_deref(), Some("member of another workspace (is_stranger)"));
+    assert_eq!(reason("U0DERIV011"), None, "api_app_id \"\" is no app");
+    assert_eq!(reason("U0DERIV012"), None, "bot_id \"\" is no app");
+    let planned: Vec<&str> =
+        summary["actions"].as_array().unwrap().iter().filter_map(|a| a["slack_id"].as_str()).collect();
+    for id in ["U0DERIV011", "U0DERIV012"] {
+        assert!(planned.contains(&id), "{id} gets an account: {planned:?}");
+    }
+}

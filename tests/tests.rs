@@ -1,6 +1,7 @@
 //! Integration tests: the real `slack-im` binary against the local fake Slack and fake target.
 //! One test binary (ripgrep's layout); each module is one area of behaviour.
 
+mod check;
 mod common;
 mod config_errors;
 mod deactivation;

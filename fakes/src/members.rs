@@ -277,23 +277,42 @@ pub fn is_active(m: &Value) -> bool {
 /// Whether a member should get an account: the test oracle, kept independent of slack-im's own
 /// rules (`src/eligibility.rs`) so that the integration tests compare two readings of Slack's
 /// data. Not eligible: Slackbot (recognised by its id only: it is not `is_bot`), deactivated
-/// members, bots and workflow bots, users of an app (a profile `bot_id` or `api_app_id`; a true
-/// `is_app_user` alone is a human who authorised an app), guests (`is_restricted` or
+/// members, bots and workflow bots, users of an app (a non-empty profile `bot_id` or `api_app_id`:
+/// Slack documents "App ID or empty string"; a true `is_app_user` alone is a human who authorised
+/// an app), members of another workspace (`is_stranger`), guests (`is_restricted` or
 /// `is_ultra_restricted`), invitations not accepted yet, unconfirmed e-mails, and members without
 /// an e-mail.
 pub fn is_eligible(m: &Value) -> bool {
-    let profile_has = |k: &str| m.get("profile").and_then(|p| p.get(k)).is_some_and(|v| !v.is_null());
+    let profile_has = |k: &str| {
+        m.get("profile").and_then(|p| p.get(k)).is_some_and(|v| !v.is_null() && v.as_str() != Some(""))
+    };
     m.get("id").and_then(Value::as_str) != Some("USLACKBOT")
         && is_active(m)
         && !flag(m, "is_bot")
         && !flag(m, "is_workflow_bot")
         && !profile_has("bot_id")
         && !profile_has("api_app_id")
+        && !flag(m, "is_stranger")
         && !flag(m, "is_restricted")
         && !flag(m, "is_ultra_restricted")
         && !flag(m, "is_invited_user")
         && m.get("is_email_confirmed").and_then(Value::as_bool) == Some(true)
         && email(m).is_some_and(|e| e.contains('@'))
+}
+
+/// The members as a single sign-on workspace reports them: every active human who has signed in
+/// carries `is_email_confirmed: false` (getsentry/eng-pipes#142; real-slack derived member
+/// U0DERIV024), since the identity provider, not Slack, vouches for the address.
+pub fn as_sso(members: Vec<Value>) -> Vec<Value> {
+    members
+        .into_iter()
+        .map(|mut m| {
+            if m.get("is_email_confirmed").and_then(Value::as_bool) == Some(true) {
+                m["is_email_confirmed"] = json!(false);
+            }
+            m
+        })
+        .collect()
 }
 
 /// `profile.email`, if present.

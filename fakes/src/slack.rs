@@ -152,6 +152,9 @@ pub enum Effect {
     RateLimited { retry_after: Option<String> },
     /// Any status with this body (HTML bodies get `text/html`, `{…}` JSON, else text/plain).
     Status { code: u16, body: String },
+    /// HTTP 200 `{"ok":false,"error":"ratelimited"}` with a `Retry-After` header when `Some`: Slack's
+    /// rate limit inside a 200, as `ratelimited` is listed among the HTTP-200 errors (reference §3).
+    RateLimited200 { retry_after: Option<String> },
     /// HTTP 200 `{"ok":false,"error":…}` plus the fields of `extra` (an object).
     OkFalse { error: String, extra: Value },
     /// HTTP 200, JSON content type, body cut in the middle.
@@ -328,6 +331,14 @@ impl SlackOptions {
     /// The 21-member Acme fixture plus `synthetic` generated humans (default seed).
     pub fn acme(synthetic: usize) -> SlackOptions {
         SlackOptions::acme_seeded(synthetic, members::DEFAULT_SEED)
+    }
+
+    /// The Acme fixture plus `synthetic` humans, as a single sign-on workspace reports them
+    /// ([`members::as_sso`]: signed-in people with `is_email_confirmed: false`).
+    pub fn acme_sso(synthetic: usize) -> SlackOptions {
+        let mut o = SlackOptions::acme(synthetic);
+        o.members = members::as_sso(o.members);
+        o
     }
 
     /// As [`SlackOptions::acme`] with another generator seed.
@@ -531,7 +542,9 @@ fn handle(fake: &Shared<State>, req: &Req) -> Reply {
         if let Effect::Delay(d) = effect {
             std::thread::sleep(d);
         } else {
-            if let Effect::RateLimited { retry_after: Some(ra) } = &effect {
+            if let Effect::RateLimited { retry_after: Some(ra) }
+            | Effect::RateLimited200 { retry_after: Some(ra) } = &effect
+            {
                 if let Ok(secs) = ra.trim().parse::<f64>() {
                     if secs.is_finite() && secs >= 0.0 {
                         // Capped at a day (longer than any test): Duration::from_secs_f64(1e300)
@@ -546,7 +559,9 @@ fn handle(fake: &Shared<State>, req: &Req) -> Reply {
                 Effect::FreshPage => fresh_page(call_number),
                 other => effect_reply(other),
             };
-            let reply = with_slack_headers(fake, reply, None, &method);
+            // Slack names the token's scopes on every answer, faults included.
+            let token = known_token(&fake.lock(), req.header("authorization"));
+            let reply = with_slack_headers(fake, reply, token.as_ref(), &method);
             record(&reply);
             return reply;
         }
@@ -562,6 +577,13 @@ pub(crate) fn effect_reply(effect: &Effect) -> Reply {
     match effect {
         Effect::RateLimited { retry_after } => {
             let r = Reply::json(429, &json!({"ok": false, "error": "ratelimited"}));
+            match retry_after {
+                Some(v) => r.with_header("Retry-After", v),
+                None => r,
+            }
+        }
+        Effect::RateLimited200 { retry_after } => {
+            let r = Reply::json(200, &json!({"ok": false, "error": "ratelimited"}));
             match retry_after {
                 Some(v) => r.with_header("Retry-After", v),
                 None => r,
@@ -703,6 +725,12 @@ fn parse_call(req: &Req, method: &str) -> Call {
     call
 }
 
+/// The registered token a `Bearer` header presents, if any.
+fn known_token(st: &State, authorization: Option<&str>) -> Option<Token> {
+    let presented = authorization?.strip_prefix("Bearer ")?.trim();
+    st.opts.tokens.iter().find(|t| t.token == presented).cloned()
+}
+
 /// Scopes a method needs (`None`: unknown method).
 fn method_scopes(method: &str) -> Option<&'static [&'static str]> {
     Some(match method {
@@ -819,7 +847,7 @@ fn api_body(fake: &Shared<State>, method: &str, call: &Call) -> (Value, Option<T
     }
     let body = match method {
         "users.list" => users_list(&st, call, &token),
-        "conversations.members" => conversations_members(&st, call),
+        "conversations.members" => conversations_members(&st, call, &token),
         "chat.postMessage" => post_message(&mut st, call, &token),
         "auth.test" => auth_test(&token),
         _ => err("unknown_method"),
@@ -1011,12 +1039,13 @@ fn find_channel<'a>(st: &'a State, key: &str) -> Option<&'a Channel> {
         .filter(|c| !c.is_private || c.is_member)
 }
 
-fn conversations_members(st: &State, call: &Call) -> Value {
+fn conversations_members(st: &State, call: &Call, token: &Token) -> Value {
+    // A private channel is visible only to a member holding `groups:read` (reference §9.2).
     let Some(ch) = call
         .args
         .get("channel")
         .and_then(|id| st.opts.channels.iter().find(|c| &c.id == id))
-        .filter(|c| !c.is_private || c.is_member)
+        .filter(|c| !c.is_private || (c.is_member && token.has("groups:read")))
     else {
         return err("channel_not_found");
     };
@@ -1110,7 +1139,11 @@ fn auth_test(token: &Token) -> Value {
         "is_enterprise_install": token.org,
     });
     if token.org {
+        // An org-wide install belongs to no one workspace (real-slack/derived/auth.test.org-install.json).
         body["enterprise_id"] = json!("E0ACMEORG1");
+        body["team"] = Value::Null;
+        body["team_id"] = Value::Null;
+        body["url"] = json!("https://acme-org.enterprise.slack.com/");
     }
     body
 }

@@ -454,3 +454,55 @@ fn requests_are_served_in_parallel() {
     assert!(t.elapsed() < Duration::from_millis(550), "{:?}", t.elapsed());
     assert!(fake.max_in_flight() > 1);
 }
+
+#[test]
+fn every_answer_names_the_tokens_scopes_faults_included() {
+    let fake = FakeSlack::start(SlackOptions::acme(0));
+    fake.add_fault(SlackFault::new("users.list", 1, Effect::rate_limited(0)));
+    fake.add_fault(SlackFault::new("users.list", 2, Effect::ok_false("fatal_error")));
+    let all = Some("users:read,users:read.email,channels:read,chat:write");
+    for (method, query) in [("users.list", "limit=5"), ("users.list", "limit=5"), ("auth.test", "")] {
+        assert_eq!(call(&fake, method, query, TOKEN).header("x-oauth-scopes"), all, "{method}");
+    }
+    assert_eq!(call(&fake, "auth.test", "", "xoxb-unknown").header("x-oauth-scopes"), None);
+}
+
+#[test]
+fn an_org_level_install_belongs_to_no_workspace() {
+    // The shape of real-slack/derived/auth.test.org-install.json.
+    let fake = FakeSlack::start(SlackOptions {
+        tokens: vec![Token::org("xoxb-org", &["users:read"], &["T0ACMEW0RK"])],
+        ..SlackOptions::acme(0)
+    });
+    let r = call(&fake, "auth.test", "", "xoxb-org").json();
+    assert_eq!(r["is_enterprise_install"], true);
+    assert_eq!(r["enterprise_id"], "E0ACMEORG1");
+    assert_eq!((r["team"].clone(), r["team_id"].clone()), (Value::Null, Value::Null));
+}
+
+#[test]
+fn a_private_channel_needs_groups_read_and_membership() {
+    let private = |scopes: &[&str]| {
+        let fake = FakeSlack::start(SlackOptions {
+            tokens: vec![Token::bot(TOKEN, scopes)],
+            ..SlackOptions::acme(0)
+        });
+        fake.configure(|o| o.channels.iter_mut().for_each(|c| c.is_member = true));
+        call(&fake, "conversations.members", "channel=G0PRIVATE1", TOKEN).json()
+    };
+    assert_eq!(private(&["channels:read"])["error"], "channel_not_found");
+    assert_eq!(private(&["channels:read", "groups:read"])["members"], json!(["U0ADMIN001"]));
+}
+
+#[test]
+fn a_single_sign_on_workspace_marks_signed_in_people_unconfirmed() {
+    let sso = SlackOptions::acme_sso(5).members;
+    let plain = SlackOptions::acme(5).members;
+    assert_eq!(sso.len(), plain.len());
+    for (s, p) in sso.iter().zip(&plain) {
+        let confirmed = |m: &Value| m.get("is_email_confirmed").and_then(Value::as_bool);
+        assert_ne!(confirmed(s), Some(true), "{}", s["id"]);
+        assert_eq!(confirmed(p).is_some(), confirmed(s).is_some(), "{}", s["id"]);
+    }
+    assert!(sso.iter().all(|m| !slack_im_fakes::members::is_eligible(m)));
+}

@@ -7,6 +7,9 @@ use super::*;
 impl Summary {
     /// The console text: the headline, the plan (for `plan`), failures, the guard's reason.
     pub fn console(&self, show_plan: bool) -> String {
+        if self.command == "check" {
+            return self.check_console();
+        }
         let mut out = String::new();
         if show_plan {
             for a in &self.actions {
@@ -38,13 +41,56 @@ impl Summary {
                 let _ = writeln!(out, "  … and {} more failures (see summary.json)", self.counts.failed - 10);
                 break;
             }
-            let _ = writeln!(out, "  failed: {}", a.error.as_deref().unwrap_or(""));
+            let _ = writeln!(out, "  failed: {}", a.error.as_deref().unwrap_or("(no error text)"));
         }
         if let Some(reason) = self.actions.iter().find_map(|a| a.reason.as_ref()) {
             let _ = writeln!(out, "  withheld: {reason}");
         }
         if let Some(e) = &self.error {
             let _ = writeln!(out, "  error: {e}");
+        }
+        for warning in &self.warnings {
+            let _ = writeln!(out, "  WARNING: {warning}");
+        }
+        out
+    }
+
+    /// `check`'s answer: ready or not, and the numbers a person needs before the first real run.
+    fn check_console(&self) -> String {
+        let (s, c) = (&self.sources, &self.counts);
+        let mut out = String::new();
+        let took = self.duration_ms as f64 / 1000.0;
+        let verdict = if self.warnings.is_empty() { "ready" } else { "ready, with WARNINGS (below)" };
+        let _ = writeln!(out, "slack-im check {}: {verdict} ({took:.1}s)", self.system);
+        let _ = writeln!(
+            out,
+            "  Slack:  {} members read, {} eligible, {} skipped",
+            s.slack_members, s.eligible_members, c.skipped
+        );
+        let mut reasons: Vec<(&String, &usize)> = self.skipped_by_reason.iter().collect();
+        reasons.sort_by(|a, b| b.1.cmp(a.1).then(a.0.cmp(b.0)));
+        for (reason, count) in reasons {
+            let _ = writeln!(out, "          {count:>6}  {reason}");
+        }
+        let _ = writeln!(
+            out,
+            "  target: {} accounts listed, {} managed by slack-im",
+            s.target_accounts, s.managed_accounts
+        );
+        let _ = write!(
+            out,
+            "  plan:   {} to create, {} to update, {} to deactivate, {} unchanged",
+            c.create, c.update, c.deactivate, c.unchanged
+        );
+        if c.withheld > 0 {
+            let _ = write!(out, ", {} deactivations withheld by a guard", c.withheld);
+        }
+        if c.unmanaged > 0 {
+            let _ = write!(out, ", {} left alone (not managed)", c.unmanaged);
+        }
+        out.push('\n');
+        for warning in &self.warnings {
+            let _ = writeln!(out, "  WARNING: {warning}");
         }
         out
     }

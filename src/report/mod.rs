@@ -128,6 +128,13 @@ pub struct Summary {
     pub skipped: Vec<SkipReport>,
     pub protected: Vec<String>,
     pub unmanaged: Vec<UnmanagedReport>,
+    /// What a person should look at before letting the run write (nobody eligible, most people
+    /// skipped for one reason, a guard hit); printed before any write.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub warnings: Vec<String>,
+    /// `check` only: members left out, counted by the kind of reason.
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub skipped_by_reason: BTreeMap<String, usize>,
 }
 
 impl Summary {
