@@ -247,6 +247,23 @@ impl<'a> Retries<'a> {
         Ok(())
     }
 
+    /// After a transient failure: `Ok` to try again (after the backoff), else the error to return:
+    /// the failure itself once this request's retries are spent, or the run's budget once that is.
+    pub fn retry_or<E: std::fmt::Display>(
+        &mut self,
+        failure: E,
+        out_of_budget: impl FnOnce(Exhausted) -> E,
+    ) -> Result<(), E> {
+        match self.wait_transient(&failure) {
+            Ok(()) => Ok(()),
+            Err(GiveUp::Attempts) => Err(failure),
+            Err(GiveUp::Run(reason)) => {
+                log::error!("{failure}");
+                Err(out_of_budget(reason))
+            }
+        }
+    }
+
     /// 429 answers seen so far.
     pub fn rate_limited(&self) -> u32 {
         self.rate_limited

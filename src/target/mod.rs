@@ -270,14 +270,7 @@ impl TargetClient {
                     error
                 }
             };
-            match retries.wait_transient(&failure) {
-                Ok(()) => {}
-                Err(GiveUp::Attempts) => return Err(failure),
-                Err(GiveUp::Run(reason)) => {
-                    log::error!("{failure}");
-                    return Err(out_of_budget(reason));
-                }
-            }
+            retries.retry_or(failure, out_of_budget)?;
         }
     }
 }
