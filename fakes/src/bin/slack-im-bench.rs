@@ -10,7 +10,7 @@ use slack_im_fakes::members::synthetic_member;
 use slack_im_fakes::{FakeSlack, FakeTarget, SlackOptions, TargetOp, TargetOptions};
 
 const USAGE: &str = "usage: slack-im-bench [--sizes 1000,10000,50000] [--latency-ms 10] [--concurrency 4]
-                      [--binary target/release/slack-im] [--version-runs 200]";
+                      [--binary target/release/slack-im] [--version-runs 200] [--systems-size 10000]";
 
 struct Args {
     sizes: Vec<usize>,
@@ -18,6 +18,8 @@ struct Args {
     concurrency: usize,
     binary: String,
     version_runs: usize,
+    /// Members for the three-systems rows (0: none).
+    systems_size: usize,
 }
 
 fn parse_args() -> Result<Args, String> {
@@ -27,6 +29,7 @@ fn parse_args() -> Result<Args, String> {
         concurrency: 4,
         binary: "target/release/slack-im".into(),
         version_runs: 200,
+        systems_size: 10_000,
     };
     let mut it = std::env::args().skip(1);
     while let Some(flag) = it.next() {
@@ -41,6 +44,7 @@ fn parse_args() -> Result<Args, String> {
             "--concurrency" => args.concurrency = number(value()?)?,
             "--binary" => args.binary = value()?,
             "--version-runs" => args.version_runs = number(value()?)?,
+            "--systems-size" => args.systems_size = number(value()?)?,
             "-h" | "--help" => return Err(USAGE.into()),
             other => return Err(format!("unknown argument {other}\n{USAGE}")),
         }
@@ -143,13 +147,20 @@ fn main() {
     );
     println!("| members | case | exit | wall s | CPU s | peak RSS MB | Slack req | list | create | update | deactivate | floor s | wall/floor |");
     println!("|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
+    let mut single = Vec::new();
     for &n in &args.sizes {
-        bench_size(&args, n);
+        single.push((n, bench_size(&args, n)));
+    }
+    if args.systems_size > 0 {
+        let one = single.iter().find(|(n, _)| *n == args.systems_size).map(|(_, walls)| walls.clone());
+        bench_three_systems(&args, args.systems_size, one);
     }
     bench_version(&args);
 }
 
-fn bench_size(args: &Args, n: usize) {
+/// The single-system rows for `n` members; returns the wall times of the first sync and the
+/// steady state, which the three-systems rows compare with.
+fn bench_size(args: &Args, n: usize) -> Vec<f64> {
     let fixture = slack_im_fakes::members::acme_fixture().len();
     let slack = FakeSlack::start(SlackOptions::acme(n.saturating_sub(fixture)));
     let target =
@@ -171,7 +182,7 @@ fn bench_size(args: &Args, n: usize) {
     .map(|(k, v)| (k.to_string(), v))
     .collect();
 
-    let case = |name: &str| {
+    let case = |name: &str| -> f64 {
         let before = counts(&slack, &target);
         let m = measure(&args.binary, &["sync"], &env);
         let after = counts(&slack, &target);
@@ -192,9 +203,9 @@ fn bench_size(args: &Args, n: usize) {
             after.slack - before.slack,
             if floor > 0.0 { format!("{:.2}", m.wall.as_secs_f64() / floor) } else { "-".into() },
         );
+        m.wall.as_secs_f64()
     };
-    case("first sync");
-    case("steady state");
+    let walls = vec![case("first sync"), case("steady state")];
 
     // 1% churn: a third joiners, a third leavers, a third renames.
     let k = (n / 100).max(3);
@@ -213,6 +224,71 @@ fn bench_size(args: &Args, n: usize) {
     }
     slack.set_members(members);
     case("1% churn");
+    walls
+}
+
+/// `SLACK_IM_SYSTEM=dev,model-office,sales-demo` against one fake Slack and three fake targets
+/// (same latency): first sync and steady state, with the Slack requests (one read for all three),
+/// the three targets' requests summed, and the wall time against one system's at the same size.
+fn bench_three_systems(args: &Args, n: usize, one_system: Option<Vec<f64>>) {
+    let fixture = slack_im_fakes::members::acme_fixture().len();
+    let slack = FakeSlack::start(SlackOptions::acme(n.saturating_sub(fixture)));
+    let systems = ["dev", "model-office", "sales-demo"];
+    let targets: Vec<FakeTarget> = systems
+        .iter()
+        .map(|_| {
+            FakeTarget::start(TargetOptions { latency: args.latency, workers: 64, ..Default::default() })
+        })
+        .collect();
+    let templates = concat!(env!("CARGO_MANIFEST_DIR"), "/../templates");
+    let mut env: Vec<(String, String)> = [
+        ("SLACK_BOT_TOKEN", slack_im_fakes::slack::SANDBOX_TOKEN.to_string()),
+        ("SLACK_IM_SYSTEM", systems.join(",")),
+        ("SLACK_IM_SLACK_URL", slack.base_url()),
+        ("SLACK_IM_TEMPLATES", templates.into()),
+        ("SLACK_IM_SECRET_TARGET_TOKEN", slack_im_fakes::target::SANDBOX_TOKEN.into()),
+        ("SLACK_IM_SECRET_INITIAL_PASSWORD", "bench-password".into()),
+        ("SLACK_IM_CONCURRENCY", args.concurrency.to_string()),
+        ("SLACK_IM_MAX_DEACTIVATE", n.to_string()),
+        ("RUST_LOG", "warn".into()),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_string(), v))
+    .collect();
+    for (system, target) in systems.iter().zip(&targets) {
+        let suffix = system.to_ascii_uppercase().replace('-', "_");
+        env.push((format!("SLACK_IM_TARGET_URL__{suffix}"), target.base_url()));
+    }
+    println!(
+        "
+| members | 3 systems | exit | wall s | CPU s | peak RSS MB | Slack req | list | create | update | deactivate | wall / one system |"
+    );
+    println!("|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
+    for (i, name) in ["first sync", "steady state"].iter().enumerate() {
+        let total = |f: fn(&FakeTarget) -> usize| targets.iter().map(f).sum::<usize>();
+        let before = (slack.call_counts().values().sum::<usize>(), total(|t| t.count(TargetOp::List)));
+        let before_writes = [TargetOp::Create, TargetOp::Update, TargetOp::Delete]
+            .map(|op| targets.iter().map(|t| t.count(op)).sum::<usize>());
+        let m = measure(&args.binary, &["sync"], &env);
+        let after_writes = [TargetOp::Create, TargetOp::Update, TargetOp::Delete]
+            .map(|op| targets.iter().map(|t| t.count(op)).sum::<usize>());
+        let ratio = one_system
+            .as_ref()
+            .map(|walls| format!("{:.2}", m.wall.as_secs_f64() / walls[i]))
+            .unwrap_or_else(|| "-".into());
+        println!(
+            "| {n} | {name} | {} | {:.2} | {:.2} | {:.1} | {} | {} | {} | {} | {} | {ratio} |",
+            m.code,
+            m.wall.as_secs_f64(),
+            m.cpu.as_secs_f64(),
+            m.peak_rss_kb as f64 / 1024.0,
+            slack.call_counts().values().sum::<usize>() - before.0,
+            total(|t| t.count(TargetOp::List)) - before.1,
+            after_writes[0] - before_writes[0],
+            after_writes[1] - before_writes[1],
+            after_writes[2] - before_writes[2],
+        );
+    }
 }
 
 fn bench_version(args: &Args) {
