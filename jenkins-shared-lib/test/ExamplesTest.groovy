@@ -177,6 +177,24 @@ class ExamplesTest {
         assert unknown.isEmpty(): "system names without a folder under templates/: ${unknown}"
     }
 
+    // Issue 11: the call users are promised is the first Jenkins example both READMEs show, exactly.
+    void testTheReadmesFirstJenkinsExampleIsTheShortestCall() {
+        for (String readme : ['README.md', 'jenkins-shared-lib/README.md']) {
+            // the first line of a fenced code block that calls the step
+            boolean inCode = false
+            String first = null
+            for (String line : text(readme).readLines()) {
+                if (line.startsWith('```')) {
+                    inCode = !inCode
+                } else if (inCode && first == null && line.contains('slackImSync(')) {
+                    first = line
+                }
+            }
+            assert first == "slackImSync(system: 'dev')": "${readme}: first example is '${first}'"
+            assert text(readme).contains('SLACK_IM_IMAGE'): "${readme} must say where the image comes from"
+        }
+    }
+
     void testTheSystemNameScanFindsWhatItShould() {
         assert systemNamesIn("slackImSync(system: 'modeloffice')") == ['modeloffice'] as Set
         assert systemNamesIn("systems: [dev: [:], 'model-office': [maxDeactivate: 5], \"sales-demo\": [vars: [a: 'b']]])") ==
