@@ -7,12 +7,37 @@ use std::sync::Arc;
 use crate::config::Config;
 use crate::http::Budget;
 use crate::report::Summary;
-use crate::slack::Member;
+use crate::slack::{Member, SlackClient};
 use crate::template::UserView;
-use crate::{connect, Error};
+use crate::{connect, slack_client, Error};
 
-/// Runs every check; fills the summary's listing figures.
-pub fn check(config: &Config, budget: &Arc<Budget>, summary: &mut Summary) -> Result<(), Error> {
+/// Runs every check for every system (the Slack token once); fills each summary's listing figures.
+pub fn check(configs: &[Config], summaries: &mut [Summary]) -> Vec<Result<(), Error>> {
+    let budget = Budget::new(configs[0].deadline, configs[0].retry_budget);
+    let slack = slack_client(&configs[0], budget.clone()).and_then(|slack| check_slack(&slack));
+    configs
+        .iter()
+        .zip(summaries.iter_mut())
+        .map(|(config, summary)| match &slack {
+            Ok(()) => check_system(config, &budget, summary),
+            Err(e) => Err(e.clone()),
+        })
+        .collect()
+}
+
+/// The token works, and for which workspace.
+fn check_slack(slack: &SlackClient) -> Result<(), Error> {
+    let identity = slack.auth_test()?;
+    log::info!(
+        "Slack: token works for workspace {} ({})",
+        identity.team.as_deref().unwrap_or("?"),
+        identity.team_id.as_deref().unwrap_or("?")
+    );
+    Ok(())
+}
+
+/// One system: its templates render, its listing reads.
+fn check_system(config: &Config, budget: &Arc<Budget>, summary: &mut Summary) -> Result<(), Error> {
     let system = connect(config, budget)?;
     let templates = &system.templates;
     let source = include_str!("check_member.json");
@@ -23,12 +48,6 @@ pub fn check(config: &Config, budget: &Arc<Budget>, summary: &mut Summary) -> Re
     let user = Arc::new(UserView::from_member(&sample));
     let (key, _) = templates.render_create(&user)?;
     log::info!("templates in {}: create.json renders (sample key {key})", templates.folder().display());
-    let identity = system.slack.auth_test()?;
-    log::info!(
-        "Slack: token works for workspace {} ({})",
-        identity.team.as_deref().unwrap_or("?"),
-        identity.team_id.as_deref().unwrap_or("?")
-    );
     let tests = templates.account_tests()?;
     let mut managed = 0;
     let mut first = None;

@@ -154,8 +154,8 @@ macro_rules! named {
 variables! {
     SLACK_BOT_TOKEN: secret => "bot token (xoxb-...) with users:read and users:read.email";
     SLACK_BOT_TOKEN_FILE: text => "file holding the bot token (Docker/Kubernetes secrets)";
-    SLACK_IM_SYSTEM: text => "required: the system to sync, a folder under the templates root";
-    SLACK_IM_TARGET_URL: text => "required: base URL of that system's API";
+    SLACK_IM_SYSTEM: text => "required: the system(s) to sync, folders under the templates root (a,b,c: one Slack read)";
+    SLACK_IM_TARGET_URL: text => "base URL of the system's API (default: \"url\" in its system.json)";
     SLACK_IM_TEMPLATES: path(default "templates"; "/templates in the image") => "templates root";
     SLACK_IM_SLACK_URL: text(default "https://slack.com/api/") => "Slack API base";
     SLACK_IM_SLACK_TEAM_ID: text => "workspace id, for Enterprise Grid org-level tokens";
@@ -178,9 +178,12 @@ variables! {
     SLACK_IM_REPORT_DIR: path => "where summary.json, summary.md and junit.xml go (unset: none)";
     SLACK_IM_NOTIFY_CHANNEL: text => "post the run's summary to this channel id (needs chat:write)";
     SLACK_IM_RUN_ID: text => "an id of the caller's (a CI build), written back as run_id in summary.json";
+    SLACK_IM_MEMBERS_FILE: path => "read the members from this file (`slack-im export`) instead of Slack";
+    SLACK_IM_MEMBERS_MAX_AGE: text(default "24h") => "oldest members file accepted: 90m, 24h, 2d or seconds";
     "SLACK_IM_VAR_<NAME>" => "exposed to templates as vars.<name> (lower-cased)";
     "SLACK_IM_SECRET_<NAME>" => "exposed to templates as secrets.<name>; redacted everywhere";
     "SLACK_IM_SECRET_<NAME>_FILE" => "the same, read from a file";
+    "<VARIABLE>__<SYSTEM>" => "TARGET_URL, SECRET_*, VAR_*, EMAIL_DOMAINS, PROTECT, MAX_DEACTIVATE for one system only";
     SSL_CERT_FILE: path => "PEM bundle of extra CAs to trust (a private CA), besides Mozilla's roots";
     RUST_LOG => "log level: error, warn, info (default), debug";
 }
@@ -189,12 +192,15 @@ variables! {
 #[derive(Debug, Clone)]
 pub struct Config {
     pub system: String,
-    /// Without a trailing slash; template paths start with one.
-    pub target_url: String,
+    /// Without a trailing slash; template paths start with one. `None`: `system.json`'s `url`.
+    pub target_url: Option<String>,
+    /// `SLACK_IM_ALLOW_HTTP`: plain `http://` to hosts other than loopback is accepted.
+    pub allow_http: bool,
     pub templates_root: PathBuf,
     /// With a trailing slash; method names are appended.
     pub slack_url: String,
-    pub slack_token: Secret<String>,
+    /// `None` only with a members file and no Slack post: then nothing talks to Slack.
+    pub slack_token: Option<Secret<String>>,
     pub slack_team_id: Option<String>,
     pub channel: Option<String>,
     pub include_guests: bool,
@@ -219,6 +225,10 @@ pub struct Config {
     /// `SLACK_IM_RUN_ID`: the caller's id for this run, echoed in `summary.json` so the caller can
     /// tell this run's report from a stale one.
     pub run_id: Option<String>,
+    /// `SLACK_IM_MEMBERS_FILE`: the members come from this file, not from Slack.
+    pub members_file: Option<PathBuf>,
+    /// `SLACK_IM_MEMBERS_MAX_AGE`: an older members file is refused.
+    pub members_max_age: Duration,
     /// `SLACK_IM_VAR_ROLE_GROUP=x` becomes `role_group -> x`.
     pub vars: BTreeMap<String, String>,
     /// `SLACK_IM_SECRET_TARGET_TOKEN=x` becomes `target_token -> x`.
@@ -247,6 +257,23 @@ pub enum ConfigError {
     File { var: String, path: String, problem: String },
 }
 
+impl ConfigError {
+    /// The error, naming the suffixed variable a value came from rather than its base name.
+    fn named_as(mut self, overlaid: &BTreeMap<String, (String, String)>) -> ConfigError {
+        let var = match &mut self {
+            ConfigError::Missing { var, .. }
+            | ConfigError::Invalid { var, .. }
+            | ConfigError::Unknown { var, .. }
+            | ConfigError::File { var, .. } => var,
+            ConfigError::Conflict { b, .. } => b,
+        };
+        if let Some((original, _)) = overlaid.get(var.as_str()) {
+            *var = original.clone();
+        }
+        self
+    }
+}
+
 fn did_you_mean(suggestion: &Option<String>) -> String {
     match suggestion {
         Some(s) => format!("did you mean {s}?"),
@@ -262,15 +289,58 @@ impl Config {
         Config::from_vars(vars)
     }
 
-    /// Reads the given variables as if they were the environment (tests use this).
+    /// Reads the given variables as if they were the environment, for the first system named
+    /// (tests use this).
     pub fn from_vars(vars: impl IntoIterator<Item = (String, String)>) -> Result<Config, ConfigError> {
+        let mut all = Config::all_from_vars(vars)?;
+        Ok(all.remove(0))
+    }
+
+    /// Reads the process environment: one [`Config`] per system of `SLACK_IM_SYSTEM`.
+    pub fn all_from_env() -> Result<Vec<Config>, ConfigError> {
+        let vars =
+            std::env::vars_os().filter_map(|(k, v)| Some((k.into_string().ok()?, v.into_string().ok()?)));
+        Config::all_from_vars(vars)
+    }
+
+    /// One [`Config`] per system of `SLACK_IM_SYSTEM` (`a,b,c`): each reads the unsuffixed
+    /// variables with its own `__<SYSTEM>` values laid over them.
+    pub fn all_from_vars(
+        vars: impl IntoIterator<Item = (String, String)>,
+    ) -> Result<Vec<Config>, ConfigError> {
+        // The last value of a repeated variable wins, as in a shell; empty counts as unset.
+        let mut env: BTreeMap<String, String> = BTreeMap::new();
+        for (name, value) in vars {
+            if value.is_empty() {
+                env.remove(&name);
+            } else {
+                env.insert(name, value);
+            }
+        }
+        let systems = system_names(env.get("SLACK_IM_SYSTEM"))?;
+        let (shared, per_system) = split_suffixed(env, &systems)?;
+        systems
+            .iter()
+            .map(|system| {
+                let mut own = shared.clone();
+                own.insert("SLACK_IM_SYSTEM".into(), system.clone());
+                let overlaid = per_system.get(system).cloned().unwrap_or_default();
+                for (base, (_, value)) in &overlaid {
+                    own.insert(base.clone(), value.clone());
+                }
+                Config::parse_one(own).map_err(|e| e.named_as(&overlaid))
+            })
+            .collect()
+    }
+
+    fn parse_one(vars: impl IntoIterator<Item = (String, String)>) -> Result<Config, ConfigError> {
         let sorted = Sorted::from_vars(vars)?;
         read_env(sorted.plain)?.into_config(sorted.vars, sorted.secrets)
     }
 
     /// Every secret of the run, for the [`crate::secret::Redactor`].
     pub fn all_secrets(&self) -> Vec<&Secret<String>> {
-        std::iter::once(&self.slack_token).chain(self.secrets.values()).collect()
+        self.slack_token.iter().chain(self.secrets.values()).collect()
     }
 
     /// Who gets an account, as configured; `channel_members` are the members of `SLACK_IM_CHANNEL`
@@ -346,15 +416,23 @@ impl Env {
         vars: BTreeMap<String, String>,
         secrets: BTreeMap<String, (String, Secret<String>)>,
     ) -> Result<Config, ConfigError> {
-        let slack_token = bot_token(named!(self.SLACK_BOT_TOKEN), named!(self.SLACK_BOT_TOKEN_FILE))?;
+        // With a members file and no Slack post, nothing talks to Slack: the token may be left out.
+        let needs_token = self.SLACK_IM_MEMBERS_FILE.is_none() || self.SLACK_IM_NOTIFY_CHANNEL.is_some();
+        let slack_token =
+            bot_token(named!(self.SLACK_BOT_TOKEN), named!(self.SLACK_BOT_TOKEN_FILE), needs_token)?;
+        let members_max_age = age(named!(self.SLACK_IM_MEMBERS_MAX_AGE))?;
         let secrets = check_secrets(secrets)?;
         let allow_http = self.SLACK_IM_ALLOW_HTTP.0;
         let system = system_name(named!(self.SLACK_IM_SYSTEM))?;
-        let target_url = target_url(named!(self.SLACK_IM_TARGET_URL), allow_http)?;
+        let target_url = match self.SLACK_IM_TARGET_URL {
+            Some(url) => Some(check_target_url("SLACK_IM_TARGET_URL", &url, allow_http)?),
+            None => None,
+        };
         let slack_url = slack_url(named!(self.SLACK_IM_SLACK_URL), allow_http)?;
         Ok(Config {
             system,
             target_url,
+            allow_http,
             templates_root: self.SLACK_IM_TEMPLATES,
             slack_url,
             slack_token,
@@ -375,6 +453,8 @@ impl Env {
             report_dir: self.SLACK_IM_REPORT_DIR,
             notify_channel: slack_id(named!(self.SLACK_IM_NOTIFY_CHANNEL), CHANNEL_ID)?,
             run_id: run_id(named!(self.SLACK_IM_RUN_ID))?,
+            members_file: self.SLACK_IM_MEMBERS_FILE,
+            members_max_age,
             vars,
             secrets,
             ca_file: self.SSL_CERT_FILE,
@@ -458,11 +538,13 @@ impl<'de> Deserialize<'de> for Token {
 fn bot_token(
     (var, token): (&str, Option<Token>),
     (file_var, file): (&str, Option<String>),
-) -> Result<Secret<String>, ConfigError> {
+    required: bool,
+) -> Result<Option<Secret<String>>, ConfigError> {
     let token = match (token, file) {
         (Some(_), Some(_)) => return Err(ConfigError::Conflict { a: var.into(), b: file_var.into() }),
         (Some(Token(t)), None) => t,
         (None, Some(path)) => Secret::new(read_secret_file(file_var, &path)?),
+        (None, None) if !required => return Ok(None),
         (None, None) => {
             return Err(missing(
                 var,
@@ -471,7 +553,26 @@ fn bot_token(
         }
     };
     check_token_shape(var, &token)?;
-    Ok(token)
+    Ok(Some(token))
+}
+
+/// An age: `90m`, `24h`, `2d`, `30s` or plain seconds.
+fn age((var, text): (&str, String)) -> Result<Duration, ConfigError> {
+    let text = text.trim();
+    let (digits, unit) = match text.find(|c: char| !c.is_ascii_digit()) {
+        Some(i) => text.split_at(i),
+        None => (text, "s"),
+    };
+    let seconds_per = match unit {
+        "s" => 1,
+        "m" => 60,
+        "h" => 3600,
+        "d" => 86_400,
+        _ => return Err(invalid(var, format!("{text:?} is not an age like 90m, 24h or 2d"))),
+    };
+    let n: u64 =
+        digits.parse().map_err(|_| invalid(var, format!("{text:?} is not an age like 90m, 24h or 2d")))?;
+    Ok(Duration::from_secs(n.saturating_mul(seconds_per)))
 }
 
 fn check_token_shape(var: &str, token: &Secret<String>) -> Result<(), ConfigError> {
@@ -527,6 +628,77 @@ fn template_name(var: &str, rest: &str) -> Result<String, ConfigError> {
     Ok(rest.to_ascii_lowercase())
 }
 
+// ---- Systems and their suffixes ----
+
+/// The variables that may carry `__<SYSTEM>`, by name or by prefix.
+const PER_SYSTEM: &[&str] =
+    &["SLACK_IM_TARGET_URL", "SLACK_IM_EMAIL_DOMAINS", "SLACK_IM_PROTECT", "SLACK_IM_MAX_DEACTIVATE"];
+const PER_SYSTEM_PREFIXES: &[&str] = &[VAR_PREFIX, SECRET_PREFIX];
+
+/// The systems of `SLACK_IM_SYSTEM` (`a,b,c`), each a folder name, none twice.
+fn system_names(value: Option<&String>) -> Result<Vec<String>, ConfigError> {
+    let var = "SLACK_IM_SYSTEM";
+    let Some(value) = value else {
+        return Err(missing(var, "name the system to sync, a folder under the templates root (e.g. dev)"));
+    };
+    let mut names: Vec<String> = Vec::new();
+    for name in value.split(',').map(str::trim).filter(|n| !n.is_empty()) {
+        let name = system_name((var, Some(name.to_string())))?;
+        if names.contains(&name) {
+            return Err(invalid(var, format!("{name:?} is named twice")));
+        }
+        names.push(name);
+    }
+    if names.is_empty() {
+        return Err(missing(var, "name the system to sync, a folder under the templates root (e.g. dev)"));
+    }
+    Ok(names)
+}
+
+/// A system's suffix: its folder name upper-cased, `-` and `.` written `_` (`model-office` →
+/// `MODEL_OFFICE`).
+pub fn system_suffix(system: &str) -> String {
+    system.to_ascii_uppercase().replace(['-', '.'], "_")
+}
+
+/// Unsuffixed variables, and per system its `__<SYSTEM>` ones by base name (with the name they
+/// were given). A suffix for a system not being run is an error with a suggestion.
+#[allow(clippy::type_complexity)]
+fn split_suffixed(
+    env: BTreeMap<String, String>,
+    systems: &[String],
+) -> Result<(BTreeMap<String, String>, BTreeMap<String, BTreeMap<String, (String, String)>>), ConfigError> {
+    let mut shared = BTreeMap::new();
+    let mut per_system: BTreeMap<String, BTreeMap<String, (String, String)>> = BTreeMap::new();
+    for (name, value) in env {
+        let Some((base, suffix)) = name.rsplit_once("__").filter(|(base, _)| is_per_system(base)) else {
+            shared.insert(name, value);
+            continue;
+        };
+        match systems.iter().find(|s| system_suffix(s) == suffix) {
+            Some(system) => {
+                per_system.entry(system.clone()).or_default().insert(base.to_string(), (name.clone(), value));
+            }
+            None => {
+                let suggestion = systems
+                    .iter()
+                    .map(|s| {
+                        (edit_distance(&system_suffix(s), suffix), format!("{base}__{}", system_suffix(s)))
+                    })
+                    .min()
+                    .map(|(_, n)| n);
+                return Err(ConfigError::Unknown { var: name, suggestion });
+            }
+        }
+    }
+    Ok((shared, per_system))
+}
+
+fn is_per_system(base: &str) -> bool {
+    PER_SYSTEM.contains(&base)
+        || PER_SYSTEM_PREFIXES.iter().any(|p| base.starts_with(p) && base.len() > p.len())
+}
+
 /// A folder under the templates root, and nothing that could leave it.
 fn system_name((var, system): (&str, Option<String>)) -> Result<String, ConfigError> {
     let system = system.ok_or_else(|| {
@@ -580,11 +752,9 @@ fn edit_distance(a: &str, b: &str) -> usize {
 
 // ---- URLs ----
 
-fn target_url((var, url): (&str, Option<String>), allow_http: bool) -> Result<String, ConfigError> {
-    let url = url.ok_or_else(|| {
-        missing(var, "set it to the base URL of the system's API, e.g. https://dev.example.com")
-    })?;
-    Ok(check_url(var, &url, allow_http)?.trim_end_matches('/').to_string())
+/// A target's base URL (from `var`, or from `system.json`'s `url`), without a trailing slash.
+pub(crate) fn check_target_url(var: &str, url: &str, allow_http: bool) -> Result<String, ConfigError> {
+    Ok(check_url(var, url, allow_http)?.trim_end_matches('/').to_string())
 }
 
 fn slack_url((var, url): (&str, String), allow_http: bool) -> Result<String, ConfigError> {
@@ -699,7 +869,7 @@ mod tests {
     fn defaults_apply_when_only_the_required_variables_are_set() {
         let c = with(&[]).unwrap();
         assert_eq!(c.system, "dev");
-        assert_eq!(c.target_url, "http://127.0.0.1:9");
+        assert_eq!(c.target_url.as_deref(), Some("http://127.0.0.1:9"));
         assert_eq!(c.slack_url, "https://slack.com/api/");
         assert_eq!(c.concurrency, 4);
         assert_eq!(c.timeout, Duration::from_secs(30));
@@ -789,7 +959,7 @@ mod tests {
         }
         let c =
             with(&[("SLACK_IM_TARGET_URL", "http://dev.internal"), ("SLACK_IM_ALLOW_HTTP", "true")]).unwrap();
-        assert_eq!(c.target_url, "http://dev.internal");
+        assert_eq!(c.target_url.as_deref(), Some("http://dev.internal"));
     }
 
     #[test]
@@ -798,6 +968,49 @@ mod tests {
         assert!(!err.to_string().contains("hunter2"), "{err}");
         // An @ after the host is a path, not credentials.
         assert!(with(&[("SLACK_IM_TARGET_URL", "https://dev.example.com/@team")]).is_ok());
+    }
+
+    #[test]
+    fn several_systems_each_read_their_own_suffixed_values_over_the_shared_ones() {
+        let vars = [
+            ("SLACK_BOT_TOKEN", "xoxb-test-token"),
+            ("SLACK_IM_SYSTEM", "dev, model-office,sales.demo"),
+            ("SLACK_IM_TARGET_URL", "https://shared.example"),
+            ("SLACK_IM_TARGET_URL__MODEL_OFFICE", "https://mo.example/"),
+            ("SLACK_IM_SECRET_TARGET_TOKEN", "shared-token"),
+            ("SLACK_IM_SECRET_TARGET_TOKEN__DEV", "dev-only-token"),
+            ("SLACK_IM_VAR_ROLE__SALES_DEMO", "DEMO"),
+            ("SLACK_IM_PROTECT__DEV", "admin"),
+            ("SLACK_IM_MAX_DEACTIVATE__SALES_DEMO", "0"),
+        ];
+        let all = Config::all_from_vars(vars.iter().map(|(k, v)| (k.to_string(), v.to_string()))).unwrap();
+        let by = |name: &str| all.iter().find(|c| c.system == name).unwrap();
+        assert_eq!(
+            all.iter().map(|c| c.system.as_str()).collect::<Vec<_>>(),
+            ["dev", "model-office", "sales.demo"]
+        );
+        assert_eq!(by("model-office").target_url.as_deref(), Some("https://mo.example"));
+        assert_eq!(by("dev").target_url.as_deref(), Some("https://shared.example"));
+        assert_eq!(by("dev").secrets["target_token"].expose(), "dev-only-token");
+        assert_eq!(by("model-office").secrets["target_token"].expose(), "shared-token");
+        assert_eq!(by("sales.demo").vars.get("role").map(String::as_str), Some("DEMO"));
+        assert!(!by("dev").vars.contains_key("role"));
+        assert_eq!(by("dev").protect, ["admin"]);
+        assert!(by("model-office").protect.is_empty());
+        assert_eq!(by("sales.demo").max_deactivate, Some(0));
+    }
+
+    #[test]
+    fn a_suffix_for_a_system_not_being_run_is_an_error_with_a_suggestion() {
+        let err = with(&[("SLACK_IM_TARGET_URL__DEVV", "https://x.example")]).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "SLACK_IM_TARGET_URL__DEVV is not a slack-im variable (did you mean SLACK_IM_TARGET_URL__DEV?)"
+        );
+        let err = with(&[("SLACK_IM_TARGET_URL__DEV", "ftp://x")]).unwrap_err();
+        assert!(err.to_string().starts_with("SLACK_IM_TARGET_URL__DEV is invalid"), "{err}");
+        let err = with(&[("SLACK_IM_SYSTEM", "dev,dev")]).unwrap_err();
+        assert!(err.to_string().contains("named twice"), "{err}");
     }
 
     #[test]
@@ -894,7 +1107,8 @@ mod tests {
             if name == "RUST_LOG" {
                 continue; // read by the logger (main.rs), not by Config
             }
-            let name = name.replace("<NAME>", "PROBE");
+            let name =
+                name.replace("<NAME>", "PROBE").replace("<VARIABLE>__<SYSTEM>", "SLACK_IM_PROTECT__DEV");
             let read = probes.iter().any(|value| match with(&[(&name, value)]) {
                 Ok(c) => format!("{c:?}") != unset,
                 Err(ConfigError::Unknown { .. }) => false,

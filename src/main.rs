@@ -14,19 +14,54 @@ fn main() -> ExitCode {
         [] | ["sync"] => Command::Sync,
         ["plan"] => Command::Plan,
         ["check"] => Command::Check,
+        ["export", file] => return export(std::path::Path::new(file)),
         ["--help" | "-h" | "help"] => return print(&help()),
         ["--version" | "-V" | "version"] => {
             return print(&format!("slack-im {}\n", env!("CARGO_PKG_VERSION")))
         }
         other => {
             eprintln!(
-                "error: unknown arguments {other:?}\n\nusage: slack-im [sync|plan|check|--help|--version]"
+                "error: unknown arguments {other:?}\n\nusage: slack-im [sync|plan|check|export FILE|--help|--version]"
             );
             return ExitCode::from(exit::CONFIG);
         }
     };
     init_logging();
-    let config = match Config::from_env() {
+    let configs = match Config::all_from_env() {
+        Ok(configs) => configs,
+        Err(e) => {
+            eprintln!("error: configuration: {e}");
+            return ExitCode::from(exit::CONFIG);
+        }
+    };
+    let redactor = Redactor::new(configs.iter().flat_map(Config::all_secrets));
+    let report = slack_im::run(command, &configs);
+    let several = report.summaries.len() > 1;
+    for summary in &report.summaries {
+        let name = if several { format!("{}: ", summary.system) } else { String::new() };
+        match &summary.error {
+            None => {
+                let heading = if several { format!("== {} ==\n", summary.system) } else { String::new() };
+                let console = summary.console(command == Command::Plan || summary.dry_run);
+                print(&redactor.redact(&format!("{heading}{console}")));
+            }
+            Some(e) => eprintln!("error: {name}{}", redactor.redact(e)),
+        }
+    }
+    ExitCode::from(report.exit_code)
+}
+
+/// `slack-im export FILE`: only the Slack variables matter; `SLACK_IM_SYSTEM` may be left out.
+fn export(path: &std::path::Path) -> ExitCode {
+    init_logging();
+    let mut env: Vec<(String, String)> = std::env::vars_os()
+        .filter_map(|(k, v)| Some((k.into_string().ok()?, v.into_string().ok()?)))
+        .collect();
+    if !env.iter().any(|(k, v)| k == "SLACK_IM_SYSTEM" && !v.is_empty()) {
+        // Export reads no system folder; any valid name lets the Slack settings be checked alone.
+        env.push(("SLACK_IM_SYSTEM".into(), "export".into()));
+    }
+    let config = match Config::from_vars(env) {
         Ok(config) => config,
         Err(e) => {
             eprintln!("error: configuration: {e}");
@@ -34,11 +69,14 @@ fn main() -> ExitCode {
         }
     };
     let redactor = Redactor::new(config.all_secrets());
-    match slack_im::run(command, &config) {
-        Ok(summary) => {
-            print(&redactor.redact(&summary.console(command == Command::Plan || summary.dry_run)));
-            ExitCode::from(summary.exit_code)
-        }
+    match slack_im::export(&config, path) {
+        Ok(done) => print(&format!(
+            "slack-im export: {} members of workspace {} in {} pages written to {} (personal data: keep it private)\n",
+            done.members,
+            done.team_id.as_deref().unwrap_or("?"),
+            done.pages,
+            path.display()
+        )),
         Err(e) => {
             eprintln!("error: {}", redactor.redact(&e.to_string()));
             ExitCode::from(e.exit_code())
@@ -104,6 +142,7 @@ fn help() -> String {
          COMMANDS:\n    sync       read Slack and the target, write the difference (default)\n    \
          plan       read and print the plan; write nothing (dry run)\n    \
          check      validate configuration and templates, call Slack auth.test and the target listing\n    \
+         export F   read the members from Slack into the file F (for SLACK_IM_MEMBERS_FILE)\n    \
          --help     this text\n    --version  the version\n\n\
          ENVIRONMENT (all configuration):\n",
         env!("CARGO_PKG_VERSION")

@@ -97,7 +97,7 @@ mod tests {
             ("target_token".to_string(), crate::secret::Secret::new("tok-123456".to_string())),
             ("initial_password".to_string(), crate::secret::Secret::new("pw-123456".to_string())),
         ]);
-        SystemTemplates::load(&root, "dev", "http://127.0.0.1:1", &BTreeMap::new(), &secrets).unwrap()
+        SystemTemplates::load(&root, "dev", Some("http://127.0.0.1:1"), &BTreeMap::new(), &secrets).unwrap()
     }
 
     fn member(id: &str, email: &str, name: &str) -> Member {

@@ -1,105 +1,199 @@
-//! `sync` and `plan` as a short pipeline of named steps: list the target, read Slack and match
-//! each eligible member as its page arrives, plan, render the deactivations, apply. Each step
-//! returns what it found; the summary is built from those results at the end.
+//! `sync` and `plan` as a short pipeline of named steps: load every system, list their targets,
+//! read Slack once and match each eligible member for every system as its page arrives, then plan,
+//! render the deactivations and apply, each system on its own. Each step returns what it found;
+//! the summaries are built from those results at the end.
 
 use std::sync::Arc;
 use std::time::Instant;
 
 use crate::apply::{self, Outcome};
 use crate::config::Config;
-use crate::eligibility::Skipped;
+use crate::eligibility::{Filter, Skipped};
 use crate::http::Budget;
 use crate::journal::{self, Journal};
 use crate::matching::Listing;
 use crate::plan::{self, ActionKind, Desired, Plan, Policy};
 use crate::report::{Sources, Summary};
 use crate::secret::Redactor;
+use crate::source::Source;
 use crate::{connect, Error, System};
 
-/// What reading Slack gave: the eligible members matched and rendered, the others with reasons.
-struct Members {
+/// One system between the reads: its listing, and what Slack's members became for it.
+struct Read {
+    listing: Listing,
+    filter: Filter,
     desired: Vec<Desired>,
     skipped: Vec<Skipped>,
-    read: usize,
 }
 
-/// Reads everything, renders everything, plans, and (unless dry) applies; fills `summary`.
+/// Reads everything, renders everything, plans, and (unless dry) applies, for every system; fills
+/// each system's summary and returns each system's result.
 ///
-/// The target is listed first; then Slack is read page by page and each eligible member matched
-/// and rendered at once, so neither the workspace nor the bodies of unchanged accounts are held in
-/// memory. Nothing is written before every read and every render has succeeded.
-pub fn sync(
-    config: &Config,
-    budget: &Arc<Budget>,
-    redactor: &Redactor,
-    summary: &mut Summary,
-) -> Result<(), Error> {
-    let system = connect(config, budget)?;
-    let listing = list_accounts(&system)?;
-    let members = read_members(config, &system, &listing)?;
-    let eligible = members.desired.len();
-    let mut plan = plan::plan(members.desired, listing.accounts(), &policy(config, &system, eligible));
-    render_deactivations(&system, &listing, &mut plan)?;
-    let outcomes = match summary.dry_run {
-        true => None,
-        false => Some(apply_plan(config, &system, &plan, redactor, &summary.started_at)?),
+/// The targets are listed first; then Slack is read page by page and each member matched and
+/// rendered for every system at once, so neither the workspace nor the bodies of unchanged
+/// accounts are held in memory. No system writes before its reads and renders have succeeded, and
+/// none writes at all when the Slack read fails. One system's failing target or template stops
+/// that system only.
+pub fn sync(configs: &[Config], redactor: &Redactor, summaries: &mut [Summary]) -> Vec<Result<(), Error>> {
+    let budgets: Vec<Arc<Budget>> = configs.iter().map(|c| Budget::new(c.deadline, c.retry_budget)).collect();
+    let systems = match load_systems(configs, &budgets) {
+        Ok(systems) => systems,
+        Err(errors) => return errors,
     };
-    summary.record(&plan, outcomes.as_deref(), &members.skipped);
-    summary.sources = Sources {
-        slack_members: members.read,
-        eligible_members: eligible,
-        slack_requests: system.slack.requests(),
-        target_accounts: listing.accounts().len(),
-        managed_accounts: listing.managed(),
-        target_requests: system.target.requests(),
+    let source = match Source::open(&configs[0]) {
+        Ok(source) => source,
+        Err(e) => return configs.iter().map(|_| Err(e.clone())).collect(),
     };
-    Ok(())
+    let mut reads = list_accounts(&systems);
+    let members = match read_members(&configs[0], &source, &systems, configs, &mut reads) {
+        Ok(members) => members,
+        Err(e) => return configs.iter().map(|_| Err(e.clone())).collect(),
+    };
+    let finished = std::thread::scope(|scope| {
+        let runs: Vec<_> = reads
+            .into_iter()
+            .zip(&systems)
+            .zip(configs)
+            .zip(summaries.iter_mut())
+            .map(|(((read, system), config), summary)| {
+                scope.spawn(move || finish(config, system, read?, members, redactor, summary))
+            })
+            .collect();
+        runs.into_iter().map(|run| run.join().unwrap_or_else(|p| Err(panicked(&*p)))).collect::<Vec<_>>()
+    });
+    for summary in summaries.iter_mut() {
+        summary.sources.slack_members = members;
+        summary.sources.slack_requests = source.requests();
+    }
+    finished
 }
 
-/// Step 1: the target's accounts, and whether slack-im manages (or may adopt) each.
-fn list_accounts(system: &System) -> Result<Listing, Error> {
+/// Every system's folder and client: a configuration error in any of them stops the run before
+/// anything is read (each system reports its own error, or that another's stopped it).
+fn load_systems(configs: &[Config], budgets: &[Arc<Budget>]) -> Result<Vec<System>, Vec<Result<(), Error>>> {
+    let loaded: Vec<Result<System, Error>> =
+        configs.iter().zip(budgets).map(|(config, budget)| connect(config, budget)).collect();
+    let Some(failed) = loaded.iter().position(Result::is_err) else {
+        return Ok(loaded.into_iter().flatten().collect());
+    };
+    let culprit = configs[failed].system.clone();
+    Err(loaded
+        .into_iter()
+        .map(|system| match system {
+            Ok(_) => Err(Error::NotRun(format!("system {culprit} is misconfigured, so no system ran"))),
+            Err(e) => Err(e),
+        })
+        .collect())
+}
+
+/// Step 1: each system's accounts, and whether slack-im manages (or may adopt) each; the targets
+/// are listed side by side, so a slow one delays the others by its own time only.
+fn list_accounts(systems: &[System]) -> Vec<Result<Read, Error>> {
+    std::thread::scope(|scope| {
+        let listings: Vec<_> = systems.iter().map(|system| scope.spawn(move || list_one(system))).collect();
+        listings.into_iter().map(|l| l.join().unwrap_or_else(|p| Err(panicked(&*p)))).collect()
+    })
+}
+
+fn list_one(system: &System) -> Result<Read, Error> {
     let started = Instant::now();
     let tests = system.templates.account_tests()?;
     let mut listing = Listing::default();
     system.target.for_each_account(|account| listing.push(account, &tests).map_err(Error::from))?;
     log::info!(
-        "target: {} accounts, {} managed by slack-im ({:.2}s)",
+        "{}: target: {} accounts, {} managed by slack-im ({:.2}s)",
+        system.templates.name(),
         listing.accounts().len(),
         listing.managed(),
         started.elapsed().as_secs_f64()
     );
-    Ok(listing)
+    Ok(Read { listing, filter: Filter::default(), desired: Vec::new(), skipped: Vec::new() })
 }
 
-/// Step 2: Slack, page by page: who should have an account, each one matched and rendered at once.
-fn read_members(config: &Config, system: &System, listing: &Listing) -> Result<Members, Error> {
+/// Step 2: Slack (or the members file), once, page by page: for every system whose listing succeeded, who should have an
+/// account, each one matched and rendered at once. A template that fails for a member stops that
+/// system (before any of its writes); a failed Slack read stops every system. Returns how many
+/// members Slack listed.
+fn read_members(
+    config: &Config,
+    source: &Source,
+    systems: &[System],
+    configs: &[Config],
+    reads: &mut [Result<Read, Error>],
+) -> Result<usize, Error> {
     let started = Instant::now();
     let channel_members = match &config.channel {
-        Some(channel) => Some(system.slack.channel_members(channel)?),
+        Some(channel) => Some(source.channel_members(channel)?),
         None => None,
     };
-    let filter = config.filter(channel_members);
-    let mut skipped = Vec::new();
-    let mut desired = Vec::new();
-    let stats =
-        system.slack.for_each_member(system.templates.uses_slack_object, |member| -> Result<(), Error> {
-            match filter.reason_to_skip(&member) {
-                Some(reason) => skipped.push(Skipped { slack_id: member.id, reason }),
-                None => desired.push(listing.desired_for(&system.templates, &member)?),
+    for (read, config) in reads.iter_mut().zip(configs) {
+        if let Ok(read) = read {
+            read.filter = config.filter(channel_members.clone());
+        }
+    }
+    let keep_raw = systems.iter().any(|s| s.templates.uses_slack_object);
+    let stats = source.for_each_member(keep_raw, |member| -> Result<(), Error> {
+        for (slot, system) in reads.iter_mut().zip(systems) {
+            let Ok(read) = slot else { continue };
+            match read.filter.reason_to_skip(&member) {
+                Some(reason) => read.skipped.push(Skipped { slack_id: member.id.clone(), reason }),
+                None => match read.listing.desired_for(&system.templates, &member) {
+                    Ok(desired) => read.desired.push(desired),
+                    Err(e) => *slot = Err(e.into()),
+                },
             }
-            Ok(())
-        })?;
+        }
+        Ok(())
+    })?;
+    for (read, system) in reads.iter().zip(systems) {
+        if let Ok(read) = read {
+            log::info!(
+                "{}: {} of {} Slack members should have an account, {} skipped",
+                system.templates.name(),
+                read.desired.len(),
+                stats.members,
+                read.skipped.len()
+            );
+        }
+    }
     log::info!(
-        "Slack: {} members in {} pages ({} requests, {} duplicates dropped); {} should have an account, {} skipped; rendered and compared in {:.2}s",
+        "Slack: {} members in {} pages ({} requests, {} duplicates dropped); rendered and compared in {:.2}s",
         stats.members,
         stats.pages,
-        system.slack.requests(),
+        source.requests(),
         stats.duplicates,
-        desired.len(),
-        skipped.len(),
         started.elapsed().as_secs_f64()
     );
-    Ok(Members { desired, skipped, read: stats.members })
+    Ok(stats.members)
+}
+
+/// Steps 3 and 4 for one system: plan, render its deactivations, apply (unless dry); its summary.
+fn finish(
+    config: &Config,
+    system: &System,
+    read: Read,
+    slack_members: usize,
+    redactor: &Redactor,
+    summary: &mut Summary,
+) -> Result<(), Error> {
+    let Read { listing, desired, skipped, .. } = read;
+    let eligible = desired.len();
+    let mut plan = plan::plan(desired, listing.accounts(), &policy(config, system, eligible));
+    render_deactivations(system, &listing, &mut plan)?;
+    let outcomes = match summary.dry_run {
+        true => None,
+        false => Some(apply_plan(config, system, &plan, redactor, &summary.started_at)?),
+    };
+    summary.record(&plan, outcomes.as_deref(), &skipped);
+    summary.sources = Sources {
+        slack_members,
+        eligible_members: eligible,
+        slack_requests: 0,
+        target_accounts: listing.accounts().len(),
+        managed_accounts: listing.managed(),
+        target_requests: system.target.requests(),
+    };
+    Ok(())
 }
 
 /// What the plan may do: the configuration's protections and guard, the system's capabilities,
@@ -150,4 +244,8 @@ fn apply_plan(
         _ => None,
     };
     Ok(apply::apply(&plan.actions, &system.target, config.concurrency, journal.as_ref()))
+}
+
+fn panicked(panic: &(dyn std::any::Any + Send)) -> Error {
+    Error::Internal(crate::panic_message(panic))
 }

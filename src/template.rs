@@ -196,6 +196,8 @@ impl UserView {
 
 /// A loaded system folder, ready to render.
 pub struct SystemTemplates {
+    /// The system's name: its folder's.
+    name: String,
     folder: PathBuf,
     env: Environment<'static>,
     /// For the `managed` and `adopt` expressions: an account lacking a field simply does not match.
@@ -222,7 +224,7 @@ impl SystemTemplates {
     pub fn load(
         root: &Path,
         system: &str,
-        target_url: &str,
+        target_url: Option<&str>,
         vars: &BTreeMap<String, String>,
         secrets: &BTreeMap<String, Secret<String>>,
     ) -> Result<SystemTemplates, TemplateError> {
@@ -233,7 +235,8 @@ impl SystemTemplates {
         let secrets_value: BTreeMap<&str, &str> =
             secrets.iter().map(|(k, v)| (k.as_str(), v.expose().as_str())).collect();
         // vars, secrets and system are the same for every render: globals, not per-render context.
-        let system_value = to_value(&BTreeMap::from([("name", system), ("target_url", target_url)]));
+        let system_value =
+            to_value(&BTreeMap::from([("name", system), ("target_url", target_url.unwrap_or(""))]));
         for env in [&mut env, &mut account_env] {
             env.add_global("vars", to_value(vars));
             env.add_global("secrets", to_value(&secrets_value));
@@ -246,6 +249,7 @@ impl SystemTemplates {
         let templates = SystemTemplates {
             has_update_body: present.contains(&UPDATE),
             has_deactivate_body: present.contains(&DEACTIVATE),
+            name: system.to_string(),
             folder,
             env,
             account_env,
@@ -289,6 +293,10 @@ impl SystemTemplates {
             .map(|e| self.account_env.compile_expression(e))
             .transpose()
             .map_err(|e| self.error(SYSTEM, None, format!("\"{field}\" is not a valid expression: {e}")))
+    }
+
+    pub fn name(&self) -> &str {
+        &self.name
     }
 
     pub fn folder(&self) -> &Path {
@@ -533,7 +541,7 @@ mod tests {
             let vars = BTreeMap::from([("role".to_string(), "AGENT".to_string())]);
             let secrets =
                 BTreeMap::from([("target_token".to_string(), Secret::new("tok-123456".to_string()))]);
-            SystemTemplates::load(self.0.path(), "sys", "http://t", &vars, &secrets)
+            SystemTemplates::load(self.0.path(), "sys", Some("http://t"), &vars, &secrets)
         }
     }
 
@@ -668,9 +676,10 @@ mod tests {
     #[test]
     fn a_missing_system_folder_lists_the_ones_found() {
         let f = Folder::new(&[("system.json", SYSTEM_JSON), ("create.json", "{}")]);
-        let err = SystemTemplates::load(f.0.path(), "nope", "http://t", &BTreeMap::new(), &BTreeMap::new())
-            .err()
-            .unwrap();
+        let err =
+            SystemTemplates::load(f.0.path(), "nope", Some("http://t"), &BTreeMap::new(), &BTreeMap::new())
+                .err()
+                .unwrap();
         assert!(err.detail.contains("systems found: sys"), "{err}");
     }
 }
@@ -687,7 +696,7 @@ mod shipped_templates {
         ]);
         let vars = BTreeMap::from([("center_ids".to_string(), "a, b".to_string())]);
         for system in ["dev", "model-office", "sales-demo"] {
-            let t = SystemTemplates::load(&root, system, "http://t", &vars, &secrets).unwrap();
+            let t = SystemTemplates::load(&root, system, Some("http://t"), &vars, &secrets).unwrap();
             let m: Member = serde_json::from_str(include_str!("check_member.json")).unwrap();
             let (key, body) = t.render_create(&Arc::new(UserView::from_member(&m))).unwrap();
             assert_eq!(key, "check.sample");

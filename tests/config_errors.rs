@@ -5,10 +5,10 @@ use crate::common::*;
 #[test]
 fn a_missing_variable_exits_2_naming_it() {
     let mut world = World::new(0);
-    world.unset("SLACK_IM_TARGET_URL");
+    world.unset("SLACK_IM_SYSTEM");
     let run = world.run(&["sync"]);
     run.assert_code(2);
-    assert!(run.stderr.contains("SLACK_IM_TARGET_URL is not set"), "{}", run.stderr);
+    assert!(run.stderr.contains("SLACK_IM_SYSTEM is not set"), "{}", run.stderr);
     assert!(world.slack.requests().is_empty());
 }
 

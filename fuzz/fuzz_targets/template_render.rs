@@ -18,7 +18,7 @@ fn templates() -> &'static SystemTemplates {
             ("target_token".to_string(), Secret::new("fuzz-target-token".to_string())),
             ("initial_password".to_string(), Secret::new("fuzz-password".to_string())),
         ]);
-        SystemTemplates::load(&root, "dev", "http://127.0.0.1:9", &BTreeMap::new(), &secrets).unwrap()
+        SystemTemplates::load(&root, "dev", Some("http://127.0.0.1:9"), &BTreeMap::new(), &secrets).unwrap()
     })
 }
 

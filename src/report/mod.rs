@@ -2,10 +2,14 @@
 //! other format (console, `summary.md`, `junit.xml`, the Slack post). Everything written passes
 //! through the redactor.
 
+mod combined;
 mod console;
 mod junit;
 mod markdown;
 mod slack;
+
+pub use combined::Combined;
+pub use slack::slack_message;
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;

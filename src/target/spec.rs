@@ -38,6 +38,8 @@ fn default_list_method() -> String {
 /// `system.json` after rendering: how to talk to the system.
 #[derive(Debug, Clone)]
 pub struct SystemSpec {
+    /// The system's base URL, when the folder names it (`SLACK_IM_TARGET_URL` overrides it).
+    pub url: Option<String>,
     /// Header values often hold tokens: kept as secrets.
     pub headers: Vec<(String, Secret<String>)>,
     pub list: ListSpec,
@@ -54,6 +56,7 @@ pub struct SystemSpec {
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct RawSystemSpec {
+    url: Option<String>,
     #[serde(default)]
     headers: BTreeMap<String, String>,
     list: ListSpec,
@@ -89,6 +92,7 @@ impl SystemSpec {
         let upper = |e: Endpoint| Endpoint { method: e.method.to_ascii_uppercase(), path: e.path };
         let expression = |e: Option<String>| e.filter(|m| !m.trim().is_empty());
         Ok(SystemSpec {
+            url: raw.url.filter(|u| !u.trim().is_empty()),
             headers: raw.headers.into_iter().map(|(k, v)| (k, Secret::new(v))).collect(),
             list: ListSpec { method: raw.list.method.to_ascii_uppercase(), ..raw.list },
             create: upper(raw.create),

@@ -1,0 +1,74 @@
+//! The reports of a run over several systems: a combined `summary.json` (one entry per system),
+//! `summary.md` (each system's page in turn) and `junit.xml` (one test suite per system), beside
+//! each system's own folder.
+
+use std::path::Path;
+
+use serde::Serialize;
+
+use super::{write_file, Summary};
+use crate::secret::Redactor;
+
+/// `summary.json` at the top of the report folder when several systems ran.
+#[derive(Debug, Serialize)]
+pub struct Combined<'a> {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub run_id: Option<String>,
+    pub command: String,
+    pub dry_run: bool,
+    pub started_at: String,
+    pub duration_ms: u64,
+    /// The most severe of the systems' exit codes (see `exit::most_severe`).
+    pub exit_code: u8,
+    /// The systems that did not finish, with their errors.
+    pub error: Option<String>,
+    pub systems: &'a [Summary],
+}
+
+impl<'a> Combined<'a> {
+    pub fn new(systems: &'a [Summary], exit_code: u8, duration_ms: u64) -> Combined<'a> {
+        let first = &systems[0];
+        let errors: Vec<String> =
+            systems.iter().filter_map(|s| s.error.as_ref().map(|e| format!("{}: {e}", s.system))).collect();
+        Combined {
+            run_id: first.run_id.clone(),
+            command: first.command.clone(),
+            dry_run: systems.iter().all(|s| s.dry_run),
+            started_at: first.started_at.clone(),
+            duration_ms,
+            exit_code,
+            error: (!errors.is_empty()).then(|| errors.join("; ")),
+            systems,
+        }
+    }
+
+    /// Writes the combined `summary.json`, `summary.md` and `junit.xml` into `dir`, redacted whole.
+    pub fn write(&self, dir: &Path, redactor: &Redactor) -> std::io::Result<()> {
+        std::fs::create_dir_all(dir)?;
+        let json = serde_json::to_string_pretty(self).map_err(std::io::Error::other)?;
+        write_file(dir, "summary.json", &redactor.redact(&json))?;
+        let markdown: String =
+            self.systems.iter().map(Summary::markdown).collect::<Vec<_>>().join("\n---\n\n");
+        write_file(dir, "summary.md", &redactor.redact(&markdown))?;
+        write_file(dir, "junit.xml", &redactor.redact(&self.junit()))
+    }
+
+    /// One `<testsuite>` per system inside one `<testsuites>`.
+    fn junit(&self) -> String {
+        let mut suites = String::new();
+        let (mut tests, mut failures, mut errors) = (0, 0, 0);
+        for s in self.systems {
+            let xml = s.junit();
+            // Each system's document: the prolog, <testsuites …>, its suite, </testsuites>.
+            let start = xml.find("  <testsuite ").unwrap_or(0);
+            let end = xml.rfind("</testsuites>").unwrap_or(xml.len());
+            suites.push_str(&xml[start..end]);
+            tests += s.actions.len() + s.skipped.len() + s.unmanaged.len() + usize::from(s.error.is_some());
+            failures += s.counts.failed;
+            errors += usize::from(s.error.is_some());
+        }
+        format!(
+            "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<testsuites name=\"slack-im\" tests=\"{tests}\" failures=\"{failures}\" errors=\"{errors}\">\n{suites}</testsuites>\n"
+        )
+    }
+}

@@ -1,0 +1,222 @@
+//! Where a run's members come from: Slack itself, or a file `slack-im export` wrote from Slack, for
+//! agents that cannot reach Slack (network zones, Jenkins fan-out). A file is read under the same
+//! rule as Slack: complete or failed; and it must be recent enough.
+
+use std::collections::HashSet;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use serde::Deserialize;
+use serde_json::value::RawValue;
+
+use crate::config::Config;
+use crate::http::Budget;
+use crate::slack::{Member, ReadStats, SlackClient};
+use crate::{slack_client, Error};
+
+/// The format a members file declares; a file of another version is refused.
+pub const FORMAT: &str = "slack-im-members/1";
+
+/// The members of a run: read from Slack page by page, or from a members file.
+pub enum Source {
+    Slack(SlackClient),
+    File { path: PathBuf, max_age: Duration },
+}
+
+impl Source {
+    /// The file of `SLACK_IM_MEMBERS_FILE`, else Slack.
+    pub fn open(config: &Config) -> Result<Source, Error> {
+        match &config.members_file {
+            Some(path) => Ok(Source::File { path: path.clone(), max_age: config.members_max_age }),
+            None => {
+                Ok(Source::Slack(slack_client(config, Budget::new(config.deadline, config.retry_budget))?))
+            }
+        }
+    }
+
+    /// HTTP requests sent to Slack (none for a file).
+    pub fn requests(&self) -> usize {
+        match self {
+            Source::Slack(slack) => slack.requests(),
+            Source::File { .. } => 0,
+        }
+    }
+
+    /// The members of `SLACK_IM_CHANNEL`: from Slack, or as the file recorded them.
+    pub fn channel_members(&self, channel: &str) -> Result<HashSet<String>, Error> {
+        match self {
+            Source::Slack(slack) => Ok(slack.channel_members(channel)?),
+            Source::File { path, max_age } => match read_file(path, *max_age)?.channel {
+                Some(c) if c.id == channel => Ok(c.members.into_iter().collect()),
+                _ => Err(file_error(
+                    path,
+                    &format!("it was exported without SLACK_IM_CHANNEL={channel}: export it again with that channel"),
+                )),
+            },
+        }
+    }
+
+    /// Every member, deduplicated by id, in the order Slack listed them.
+    pub fn for_each_member<E: From<Error> + From<crate::slack::SlackError>>(
+        &self,
+        keep_raw: bool,
+        mut visit: impl FnMut(Member) -> Result<(), E>,
+    ) -> Result<ReadStats, E> {
+        let (path, max_age) = match self {
+            Source::Slack(slack) => return slack.for_each_member(keep_raw, visit),
+            Source::File { path, max_age } => (path, *max_age),
+        };
+        let file = read_file(path, max_age)?;
+        let mut seen = HashSet::new();
+        let mut stats = ReadStats { pages: 1, ..ReadStats::default() };
+        for raw in file.members {
+            let mut member: Member = serde_json::from_str(raw.get())
+                .map_err(|e| file_error(path, &format!("a member does not parse ({e})")))?;
+            if !seen.insert(member.id.clone()) {
+                stats.duplicates += 1;
+                continue;
+            }
+            if keep_raw {
+                member.raw = Some(raw);
+            }
+            visit(member)?;
+        }
+        stats.members = seen.len();
+        log::info!(
+            "members file {}: {} members, read from Slack at {}",
+            path.display(),
+            stats.members,
+            file.read_at
+        );
+        Ok(stats)
+    }
+}
+
+#[derive(Deserialize)]
+struct MembersFile {
+    format: String,
+    read_at: String,
+    channel: Option<ChannelFile>,
+    members: Vec<Box<RawValue>>,
+}
+
+#[derive(Deserialize, serde::Serialize)]
+struct ChannelFile {
+    id: String,
+    members: Vec<String>,
+}
+
+fn file_error(path: &Path, problem: &str) -> Error {
+    Error::MembersFile(format!("{} (SLACK_IM_MEMBERS_FILE): {problem}", path.display()))
+}
+
+/// Reads and checks a members file: whole, of this format, and no older than `max_age`.
+fn read_file(path: &Path, max_age: Duration) -> Result<MembersFile, Error> {
+    let text =
+        std::fs::read_to_string(path).map_err(|e| file_error(path, &format!("cannot be read: {e}")))?;
+    #[derive(Deserialize)]
+    struct Header {
+        format: Option<String>,
+    }
+    let header: Header = serde_json::from_str(&text)
+        .map_err(|e| file_error(path, &format!("is truncated or corrupt ({e}): export it again")))?;
+    if header.format.as_deref() != Some(FORMAT) {
+        let found = header.format.unwrap_or_else(|| "none".into());
+        return Err(file_error(path, &format!("is of format {found:?}; this slack-im reads {FORMAT:?}")));
+    }
+    let file: MembersFile = serde_json::from_str(&text)
+        .map_err(|e| file_error(path, &format!("is truncated or corrupt ({e}): export it again")))?;
+    debug_assert_eq!(file.format, FORMAT);
+    let read_at: jiff::Timestamp = file
+        .read_at
+        .parse()
+        .map_err(|e| file_error(path, &format!("read_at {:?} is not a time ({e})", file.read_at)))?;
+    let age = jiff::Timestamp::now().duration_since(read_at);
+    let max = jiff::SignedDuration::try_from(max_age).unwrap_or(jiff::SignedDuration::MAX);
+    if age > max {
+        return Err(file_error(
+            path,
+            &format!(
+                "was read from Slack at {read_at}, more than SLACK_IM_MEMBERS_MAX_AGE ({}s) ago: export it again",
+                max_age.as_secs()
+            ),
+        ));
+    }
+    if age < -jiff::SignedDuration::from_mins(5) {
+        return Err(file_error(path, &format!("was read at {read_at}, in the future: check the clocks")));
+    }
+    Ok(file)
+}
+
+/// What `slack-im export` wrote.
+#[derive(Debug)]
+pub struct Exported {
+    pub members: usize,
+    pub pages: usize,
+    pub team_id: Option<String>,
+}
+
+/// `slack-im export FILE`: reads Slack (same retries and completeness rules as a sync) and writes
+/// the members, mode 0600 (personal data), through a temporary file renamed at the end: a failed
+/// read leaves any earlier file as it was.
+pub fn export(config: &Config, path: &Path) -> Result<Exported, Error> {
+    let slack = slack_client(config, Budget::new(config.deadline, config.retry_budget))?;
+    let team_id = config.slack_team_id.clone().or(slack.auth_test()?.team_id);
+    let channel = match &config.channel {
+        Some(id) => {
+            let mut members: Vec<String> = slack.channel_members(id)?.into_iter().collect();
+            members.sort();
+            Some(ChannelFile { id: id.clone(), members })
+        }
+        None => None,
+    };
+    let tmp = path.with_file_name(format!(
+        ".{}.partial",
+        path.file_name().and_then(|n| n.to_str()).unwrap_or("members.json")
+    ));
+    let result = write_export(&slack, &tmp, team_id.as_deref(), channel.as_ref());
+    match result {
+        Ok(stats) => {
+            std::fs::rename(&tmp, path).map_err(|e| file_error(path, &format!("cannot be written: {e}")))?;
+            Ok(Exported { members: stats.members, pages: stats.pages, team_id })
+        }
+        Err(e) => {
+            let _ = std::fs::remove_file(&tmp);
+            Err(e)
+        }
+    }
+}
+
+fn write_export(
+    slack: &SlackClient,
+    tmp: &Path,
+    team_id: Option<&str>,
+    channel: Option<&ChannelFile>,
+) -> Result<ReadStats, Error> {
+    let write_error = |e: std::io::Error| file_error(tmp, &format!("cannot be written: {e}"));
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create(true).truncate(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    let mut out = std::io::BufWriter::new(options.open(tmp).map_err(write_error)?);
+    let header = serde_json::json!({
+        "format": FORMAT,
+        "read_at": crate::report::now_rfc3339(),
+        "team_id": team_id,
+        "channel": channel,
+    });
+    let header = header.to_string();
+    // The header object, left open for the members array.
+    write!(out, "{},\"members\":[", &header[..header.len() - 1]).map_err(write_error)?;
+    let mut first = true;
+    let stats = slack.for_each_member(true, |member| -> Result<(), Error> {
+        let raw = member.raw.as_ref().map(|r| r.get()).unwrap_or("{}");
+        let separator = if first { "" } else { "," };
+        first = false;
+        write!(out, "{separator}\n{raw}").map_err(write_error)
+    })?;
+    write!(out, "\n]}}\n").map_err(write_error)?;
+    out.into_inner().map_err(|e| write_error(e.into_error()))?.sync_all().map_err(write_error)?;
+    Ok(stats)
+}
