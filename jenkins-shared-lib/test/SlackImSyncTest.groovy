@@ -719,6 +719,24 @@ class SlackImSyncTest {
         assert out.result.summary.systems*.system == ['dev', 'model-office']
     }
 
+    // The combined summary's error joins the systems' errors: each is reported once, named by its system.
+    void testSystemsErrorsAreReportedOncePerSystem() {
+        Map out = run(MULTI, { Map a, Map e ->
+            if (a.returnStatus) {
+                h.writeWorkspaceFile("${e.SLACK_IM_JENKINS_REPORT_DIR}/summary.json", '{"run_id":"' + e.SLACK_IM_RUN_ID +
+                    '","command":"sync","exit_code":1,"error":"model-office: listing: connection refused","systems":[' +
+                    '{"system":"dev","exit_code":0,"error":null,"counts":{"create":1},"actions":[]},' +
+                    '{"system":"model-office","exit_code":1,"error":"listing: connection refused","counts":{},"actions":[]}]}')
+            }
+            1
+        })
+        String msg = errorMessage(out)
+        assert msg.endsWith('First errors: model-office: listing: connection refused')
+        assert h.currentBuild.description ==
+            'dev: +1 created, 0 updated, 0 deactivated\nmodel-office: sync failed, exit 1: ' +
+            'failed before completing (Slack, target listing or network)'
+    }
+
     void testSystemsWithoutThisRunsSummaryNameEverySystem() {
         run(MULTI, 2)
         assert h.currentBuild.description == 'dev, model-office: sync failed, exit 2: bad configuration or template'

@@ -341,14 +341,17 @@ String firstErrors(def summary, int max) {
     if (summary == null) {
         return ''
     }
-    final List<String> out = errorsOf(summary, '')
-    // Several systems: each system's own problems, named by system.
-    if (summary instanceof Map && summary.systems instanceof List) {
+    final List<String> out = []
+    // Several systems: each system's own problems, named by system (the combined `error` only joins
+    // the systems' errors, so it is not repeated).
+    if (summary instanceof Map && summary.systems instanceof List && !((List) summary.systems).isEmpty()) {
         for (def s : summary.systems) {
             if (s instanceof Map) {
                 out.addAll(errorsOf(s, "${str(s.system)}: "))
             }
         }
+    } else {
+        out.addAll(errorsOf(summary, ''))
     }
     final int total = out.size()
     final List<String> shown = total > max ? out.subList(0, max) : out
