@@ -11,7 +11,8 @@
 # Scenarios (each in its own scratch workspace):
 #   dry run (dryRun=true) on an empty target: exit 0, plans the creates, writes nothing;
 #   full sync: exit 0, reports (summary.json / summary.md / junit.xml), the target holds the accounts;
-#   second sync: exit 0, zero writes;
+#   second sync, rendered from system=dev with the image (SLACK_IM_IMAGE) and the target URL
+#     (SLACK_IM_TARGET_URL) from the job's environment: exit 0, zero writes;
 #   bad configuration (system=nope): exit 2, a summary carrying the error;
 #   guard (3 managed leavers, maxDeactivate=2): exit 4, every deactivation withheld, accounts kept;
 #   partial failure (the fake target answers 500 for two userIds): exit 3, failures in the reports;
@@ -21,6 +22,12 @@
 #     hidden; what a remote DOCKER_HOST, a dind sidecar or a mounted docker.sock look like): templates
 #     from the workspace go in, the reports come back;
 #   every summary.json carries the run's SLACK_IM_RUN_ID as run_id;
+#   several systems (systems=dev,model-office): one container run, one users.list read, each target
+#     created into with its own token (SLACK_IM_SECRET_TARGET_TOKEN__<SYSTEM>, by name), reports per
+#     system plus a combined summary.json / junit.xml (one testsuite per system);
+#   members file: export (command=export) writes members.json 0600 into the workspace; copied to
+#     another workspace (unstash), a sync from it (membersFile) creates the accounts with no Slack
+#     token and no Slack request;
 #   no credential value in the step's stdout/stderr (the `sh -x` trace included) or any report.
 # Prints `ok - …` / `not ok - …` per check, then `N passed, M failed`; exits 1 if any check failed.
 #
@@ -83,15 +90,20 @@ LEAVERS=3
 # start_fakes NAME [serve options...]: one fake Slack + fake target; their env file is $tmp/NAME.env
 start_fakes() {
     local name="$1"; shift
-    "$fakes" serve --slack-token "$slack_token" --target-token "$target_token" \
+    "$fakes" serve --slack-token "$slack_token" --target-token "${FAKE_TARGET_TOKEN:-$target_token}" \
         --env-file "$tmp/$name.env" --for-secs 900 "$@" >"$tmp/$name.fakes.log" 2>&1 &
     pids+=($!)
 }
 start_fakes main --members 40                                   # dry run, syncs, bad configuration
 start_fakes guard --members 10 --leavers "$LEAVERS"             # guard: exit 4
 start_fakes partial --members 10 --fail-keys "$FAIL_KEYS"       # partial failure: exit 3
+start_fakes multi --members 40                                  # several systems: Slack + dev's target
+target_token2="tgt2-e2e-$(rnd)"                                  # model-office's own target token
+secrets+=("$target_token2")
+FAKE_TARGET_TOKEN="$target_token2" start_fakes multi2 --members 0   # model-office's target (its Slack unused)
+start_fakes zone --members 40                                   # export, then a sync from the file
 env_of() { sed -n "s/^$2=//p" "$tmp/$1.env"; }
-for name in main guard partial; do
+for name in main guard partial multi multi2 zone; do
     for _ in $(seq 1 100); do [ -s "$tmp/$name.env" ] && break; sleep 0.1; done
     if [ ! -s "$tmp/$name.env" ] || [ "$(env_of "$name" SLACK_BOT_TOKEN)" != "$slack_token" ]; then
         not_ok "start slack-im-fakes ($name)"; diag "$tmp/$name.fakes.log"; finish
@@ -123,6 +135,16 @@ render() {
     render_pids+=($!)
     render_labels+=("$label")
 }
+# render_raw LABEL [step parameters...]: only engine, pull and network are given; everything else (image,
+# URLs, credentials) comes from the parameters, so a run can take them from the job's environment.
+render_raw() {
+    local label="$1"; shift
+    JAVA_OPTS="-Djava.io.tmpdir=$tmp/java" \
+    timeout "$RENDER_TIMEOUT" groovy jenkins-shared-lib/test/render-step-script.groovy "$tmp/render/$label" \
+        engine=podman pull=never network=host "$@" >"$tmp/render-$label.log" 2>&1 &
+    render_pids+=($!)
+    render_labels+=("$label")
+}
 mkdir -p "$tmp/render" "$tmp/java"
 # A private CA, handed to the step as a Secret file credential.
 openssl req -x509 -newkey rsa:2048 -nodes -keyout /dev/null -subj /CN=slack-im-e2e-ca -days 1 \
@@ -134,6 +156,23 @@ render sync main
 render badsys main system=nope
 render guard guard maxDeactivate=2
 render partial partial
+# slackImSync(system: 'dev') with SLACK_IM_IMAGE and SLACK_IM_TARGET_URL set on the job (the test's own
+# settings besides: loopback fakes need network/slackUrl, dev's templates an initial_password)
+render_raw plain system=dev "env.SLACK_IM_IMAGE=$IMAGE" "env.SLACK_IM_TARGET_URL=$(env_of main SLACK_IM_TARGET_URL)" \
+    slackUrl="$(env_of main SLACK_IM_SLACK_URL)" "credential.slack-im-slack-bot-token=$slack_token" \
+    "credential.slack-im-dev-target-token=$target_token" \
+    secrets.initial_password=slack-im-initial-password "credential.slack-im-initial-password=$initial_password"
+render_raw multi systems=dev,model-office image="$IMAGE" slackUrl="$(env_of multi SLACK_IM_SLACK_URL)" \
+    "env.SLACK_IM_TARGET_URL__DEV=$(env_of multi SLACK_IM_TARGET_URL)" \
+    "env.SLACK_IM_TARGET_URL__MODEL_OFFICE=$(env_of multi2 SLACK_IM_TARGET_URL)" \
+    "credential.slack-im-slack-bot-token=$slack_token" "credential.slack-im-dev-target-token=$target_token" \
+    "credential.slack-im-model-office-target-token=$target_token2" \
+    secrets.initial_password=slack-im-initial-password "credential.slack-im-initial-password=$initial_password"
+render_raw export command=export membersFile=members.json image="$IMAGE" slackUrl="$(env_of zone SLACK_IM_SLACK_URL)" \
+    "credential.slack-im-slack-bot-token=$slack_token"
+render_raw fromfile system=dev membersFile=members.json membersMaxAge=1h image="$IMAGE" \
+    targetUrl="$(env_of zone SLACK_IM_TARGET_URL)" "credential.slack-im-dev-target-token=$target_token" \
+    secrets.initial_password=slack-im-initial-password "credential.slack-im-initial-password=$initial_password"
 render_failed=0
 for i in "${!render_pids[@]}"; do
     if ! wait "${render_pids[$i]}" || [ ! -s "$tmp/render/${render_labels[$i]}/step.sh" ]; then
@@ -263,9 +302,15 @@ container_gone() { ! podman container exists "$1"; }
 check "the container is gone after the run (removed on exit)" \
     container_gone "$(sed -n "s/^SLACK_IM_JENKINS_CONTAINER_NAME='\(.*\)'$/\1/p" "$tmp/render/sync/step.env")"
 
-# 3. second sync: nothing to do, zero writes.
+# 3. second sync: nothing to do, zero writes. Rendered as slackImSync(system: 'dev') with the image and the
+#    target URL from the job's environment (SLACK_IM_IMAGE, SLACK_IM_TARGET_URL).
 w1="$(writes main)"
-run_step sync2 sync
+from_env() {
+    grep -qxF "SLACK_IM_JENKINS_IMAGE='$IMAGE'" "$tmp/render/plain/step.env" &&
+        grep -qxF "SLACK_IM_TARGET_URL='$(env_of main SLACK_IM_TARGET_URL)'" "$tmp/render/plain/step.env"
+}
+check "system=dev alone: the image and the target URL come from the job's environment" from_env
+run_step sync2 plain
 expect_rc sync2 0 "second sync"
 rep="$(reports sync2 dev)"
 check "second sync makes zero writes (writes $w1 -> $(writes main)), all $(sj "$rep" .counts.unchanged) unchanged" \
@@ -355,6 +400,55 @@ run_ids_ok() {
     done
 }
 check "every summary.json carries its run's SLACK_IM_RUN_ID as run_id" run_ids_ok
+
+# 11. Several systems from one Slack read: systems=dev,model-office, each target with its own token.
+slack_calls() { curl -sf --max-time 5 "$(env_of "$1" SLACK_IM_SLACK_URL | sed 's|api/$||')__fake/stats" | jq -r ".\"$2\" // 0"; }
+run_step multi multi
+expect_rc multi 0 "two systems in one run (systems=dev,model-office)"
+rep="$tmp/ws/multi/slack-im-reports"
+want_id="$(sed -n "s/^SLACK_IM_RUN_ID='\(.*\)'$/\1/p" "$tmp/render/multi/step.env")"
+check "combined summary.json: systems $(sj "$rep" '[.systems[].system] | join(",")'), exit_code $(sj "$rep" .exit_code), run_id is the run's" \
+    test "$(sj "$rep" '[.systems[].system] | join(",")')" = dev,model-office -a "$(sj "$rep" .exit_code)" = 0 \
+         -a "$(sj "$rep" .run_id)" = "$want_id"
+own_targets() {
+    local dev mo
+    dev="$(fake multi stats | jq .create)"; mo="$(fake multi2 stats | jq .create)"
+    echo "#   dev target: $dev creates, model-office target: $mo creates"
+    [ "$dev" -gt 0 ] && [ "$mo" -gt 0 ] &&
+        [ "$(sj "$rep" '.systems[] | select(.system == "dev") | .counts.create')" = "$dev" ] &&
+        [ "$(sj "$rep" '.systems[] | select(.system == "model-office") | .counts.create')" = "$mo" ]
+}
+check "each target got its own creates, with its own token (the fakes accept only theirs)" own_targets
+check "one users.list read for both systems ($(slack_calls multi users.list) call(s))" test "$(slack_calls multi users.list)" = 1
+check "reports per system (slack-im-reports/dev, slack-im-reports/model-office) and one junit.xml with a testsuite each" \
+    test -s "$rep/dev/summary.json" -a -s "$rep/model-office/summary.json" \
+         -a "$(grep -o '<testsuite ' "$rep/junit.xml" | wc -l)" = 2
+cmdline="$(grep -m1 '^slack-im: podman create ' "$tmp/out/multi.out")"
+multi_by_name() {
+    local n
+    for n in SLACK_IM_SECRET_TARGET_TOKEN__DEV SLACK_IM_SECRET_TARGET_TOKEN__MODEL_OFFICE SLACK_IM_TARGET_URL__MODEL_OFFICE; do
+        grep -qE -- "-e $n( |$)" <<<"$cmdline" && ! grep -qF -- "$n=" <<<"$cmdline" || return 1
+    done
+}
+check "the per-system tokens and URLs reach the container by name only (-e NAME__<SYSTEM>)" multi_by_name
+
+# 12. Members file: export on one agent, sync from the file on another (stash/unstash), no Slack there.
+run_step export export
+expect_rc export 0 "export (command=export, membersFile=members.json)"
+members="$tmp/ws/export/members.json"
+check "members.json is 0600, the agent user's, format $(jq -r .format "$members" 2>/dev/null), $(jq '.members | length' "$members" 2>/dev/null) members" \
+    test "$(stat -c %a "$members" 2>/dev/null)" = 600 -a "$(stat -c %u "$members" 2>/dev/null)" = "$(id -u)" \
+         -a "$(jq -r .format "$members" 2>/dev/null)" = slack-im-members/1
+mkdir -p "$tmp/ws/fromfile" && cp -p "$members" "$tmp/ws/fromfile/members.json"
+slack_before="$(slack_calls zone users.list)"
+run_step fromfile fromfile
+expect_rc fromfile 0 "sync from the members file (membersFile=members.json)"
+rep="$(reports fromfile dev)"
+check "the sync from the file created the accounts ($(sj "$rep" .counts.create) = the target's $(fake zone stats | jq .create)) without reading Slack (users.list $slack_before -> $(slack_calls zone users.list))" \
+    test "$(sj "$rep" .counts.create)" -gt 0 -a "$(sj "$rep" .counts.create)" = "$(fake zone stats | jq .create)" \
+         -a "$(slack_calls zone users.list)" = "$slack_before"
+no_slack_token() { ! grep -q 'SLACK_BOT_TOKEN' <<<"$(grep -m1 '^slack-im: podman create ' "$tmp/out/fromfile.out")"; }
+check "the sync from the file is given no Slack token" no_slack_token
 
 # 10. no credential value in what the step printed (sh -x trace included) or in any report.
 leaks() { # succeeds if some secret value shows up

@@ -97,17 +97,58 @@ class SlackImSyncTest {
         assert errorMessage(run(BASE + [system: '../etc'])).contains("system '../etc' is not a valid system name")
     }
 
-    void testMissingTargetUrlIsAnError() {
-        assert errorMessage(run([system: 'dev'])).contains("the 'targetUrl' parameter is required")
+    void testBadTargetUrlIsAnError() {
+        assert errorMessage(run(BASE + [targetUrl: 'ftp://x'])).contains("targetUrl 'ftp://x' must be an http:// or https:// URL")
         h = new PipelineHarness()
-        assert errorMessage(run([system: 'dev', targetUrl: 'ftp://x'])).contains('must be an http:// or https:// URL')
+        h.env.SLACK_IM_TARGET_URL = 'dev.example.internal'
+        assert errorMessage(run([system: 'dev', image: 'slack-im:1.0'])).contains("targetUrl 'dev.example.internal' must be")
     }
 
-    // Item 13 of issue 13: no default image that no agent has.
-    void testImageIsRequired() {
+    // Item 13 of issue 13: no default image that no agent has. Issue 11: env.SLACK_IM_IMAGE is the default.
+    void testImageIsRequiredWithoutSlackImImage() {
         String msg = errorMessage(run([system: 'dev', targetUrl: 'https://x.example']))
-        assert msg.contains("the 'image' parameter is required")
+        assert msg.contains("no image: set the 'image' parameter")
+        assert msg.contains('or the environment variable SLACK_IM_IMAGE')
         assertNoContainerRun()
+    }
+
+    void testImageDefaultsToSlackImImageAndTheParameterWins() {
+        h.env.SLACK_IM_IMAGE = 'registry.example.com/slack-im/slack-im:1.3.0'
+        run([system: 'dev'])
+        assert runCall().env.SLACK_IM_JENKINS_IMAGE == 'registry.example.com/slack-im/slack-im:1.3.0'
+        h = new PipelineHarness()
+        h.env.SLACK_IM_IMAGE = 'registry.example.com/slack-im/slack-im:1.3.0'
+        run([system: 'dev', image: 'registry.example.com/slack-im/slack-im:1.2.0'])
+        assert runCall().env.SLACK_IM_JENKINS_IMAGE == 'registry.example.com/slack-im/slack-im:1.2.0'
+    }
+
+    // Issue 11: the README's first example, exactly as written, with SLACK_IM_IMAGE set on the folder.
+    void testTheDocumentedCallRunsAsWritten() {
+        h.env.SLACK_IM_IMAGE = 'registry.example.com/slack-im/slack-im:1.2.0'
+        Map out = run([system: 'dev'], 0, 'summary-ok.json')
+        assert out.thrown == null: "${out.thrown}\n${h.printCallStack()}"
+        assert out.result.result == 'SUCCESS'
+        Map call = runCall()
+        assert call.env.SLACK_IM_SYSTEM == 'dev'
+        // no URL: the system folder's system.json "url" applies
+        assert !call.env.containsKey('SLACK_IM_TARGET_URL')
+        assert !call.env.SLACK_IM_JENKINS_ENV_NAMES.split(' ').contains('SLACK_IM_TARGET_URL')
+        assert h.calls('withCredentials')[0].args.collect { [it.credentialsId, it.variable] } == [
+            ['slack-im-slack-bot-token', 'SLACK_BOT_TOKEN'],
+            ['slack-im-dev-target-token', 'SLACK_IM_SECRET_TARGET_TOKEN'],
+        ]
+        assert h.currentBuild.description == 'dev: +3 created, 1 updated, 0 deactivated'
+        assertReportsPublished()
+    }
+
+    void testTargetUrlFromTheJobOrFolderEnvironment() {
+        h.env.SLACK_IM_TARGET_URL = 'https://dev.from-folder.example'
+        run([system: 'dev', image: 'slack-im:1.0'])
+        assert runCall().env.SLACK_IM_TARGET_URL == 'https://dev.from-folder.example'
+        h = new PipelineHarness()
+        h.env.SLACK_IM_TARGET_URL = 'https://dev.from-folder.example'
+        run(BASE)
+        assert runCall().env.SLACK_IM_TARGET_URL == 'https://dev.example.internal/api': 'the parameter wins'
     }
 
     // Item 13 of issue 13: a moving tag without pull: 'always' is warned about.
@@ -173,7 +214,7 @@ class SlackImSyncTest {
     void testAllProblemsAreReportedAtOnce() {
         String msg = errorMessage(run([engine: 'lxc', timeoutMinutes: 0, reportDir: '../outside', dryRun: 'maybe']))
         assert msg.contains("'system' parameter is required")
-        assert msg.contains("'targetUrl' parameter is required")
+        assert msg.contains('no image:')
         assert msg.contains("engine 'lxc'")
         assert msg.contains('timeoutMinutes must be a whole number >= 1')
         assert msg.contains("reportDir '../outside' must be a relative folder inside the workspace")
@@ -634,6 +675,198 @@ class SlackImSyncTest {
         assert r.reportDir == 'slack-im-reports/dev'
         assert r.summary.counts.create == 3
         assert r.description == 'dev: +3 created, 1 updated, 0 deactivated'
+    }
+
+    // ----- several systems from one Slack read (issue 11) ---------------------------------------
+
+    static final Map MULTI = [systems: ['dev', 'model-office'], image: 'registry.example.com/slack-im/slack-im:1.2.0']
+
+    void testSystemsRunOnceWithEachSystemsTokenByName() {
+        Map out = run(MULTI, 0, 'summary-ok.json')
+        assert out.thrown == null: "${out.thrown}\n${h.printCallStack()}"
+        Map call = runCall()
+        assert call.args.label == 'slack-im sync (dev, model-office)'
+        assert call.env.SLACK_IM_SYSTEM == 'dev,model-office'
+        assert !call.env.containsKey('SLACK_IM_TARGET_URL')
+        assert h.calls('withCredentials')[0].args.collect { [it.credentialsId, it.variable] } == [
+            ['slack-im-slack-bot-token', 'SLACK_BOT_TOKEN'],
+            ['slack-im-dev-target-token', 'SLACK_IM_SECRET_TARGET_TOKEN__DEV'],
+            ['slack-im-model-office-target-token', 'SLACK_IM_SECRET_TARGET_TOKEN__MODEL_OFFICE'],
+        ]
+        List<String> names = call.env.SLACK_IM_JENKINS_ENV_NAMES.split(' ') as List
+        assert names.containsAll(['SLACK_BOT_TOKEN', 'SLACK_IM_SECRET_TARGET_TOKEN__DEV',
+                                  'SLACK_IM_SECRET_TARGET_TOKEN__MODEL_OFFICE', 'SLACK_IM_SYSTEM', 'SLACK_IM_RUN_ID'])
+        assert !names.contains('SLACK_IM_SECRET_TARGET_TOKEN')
+        assert call.env.SLACK_IM_SECRET_TARGET_TOKEN__MODEL_OFFICE == PipelineHarness.fakeSecret('slack-im-model-office-target-token')
+        assert !h.calls('withEnv').any { w -> w.args.any { it.toString().startsWith('SLACK_IM_SECRET_') } }
+        assert call.args.script == new PipelineHarness().load('vars/slackImSync.groovy').runScript()
+        assert call.env.SLACK_IM_JENKINS_CONTAINER_NAME.startsWith('slack-im-dev-model-office-jenkins-slack-im-sync-42-')
+        assertNoSecretInRecordedStrings()
+    }
+
+    void testSystemsPublishOneJunitAndDescribeEachSystem() {
+        Map out = run(MULTI, 3, 'summary-multi.json')
+        assert out.thrown == null
+        assertReportsPublished('slack-im-reports')
+        assert h.calls('readFile')*.args == [[file: 'slack-im-reports/summary.json', encoding: 'UTF-8']]
+        assert h.currentBuild.description ==
+            'dev: +3 created, 1 updated, 0 deactivated\nmodel-office: +2 created, 0 updated, 1 deactivated, 1 failed (exit 3)'
+        assert h.currentBuild.result == 'UNSTABLE'
+        String msg = h.calls('unstable')[0].args
+        assert msg.startsWith('slack-im sync (dev, model-office) exited with code 3: partial')
+        assert msg.contains('model-office: create bob@example.com: POST /api/users: HTTP 409 Conflict')
+        assert out.result.exitCode == 3 && out.result.reportDir == 'slack-im-reports'
+        assert out.result.summary.systems*.system == ['dev', 'model-office']
+    }
+
+    // The combined summary's error joins the systems' errors: each is reported once, named by its system.
+    void testSystemsErrorsAreReportedOncePerSystem() {
+        Map out = run(MULTI, { Map a, Map e ->
+            if (a.returnStatus) {
+                h.writeWorkspaceFile("${e.SLACK_IM_JENKINS_REPORT_DIR}/summary.json", '{"run_id":"' + e.SLACK_IM_RUN_ID +
+                    '","command":"sync","exit_code":1,"error":"model-office: listing: connection refused","systems":[' +
+                    '{"system":"dev","exit_code":0,"error":null,"counts":{"create":1},"actions":[]},' +
+                    '{"system":"model-office","exit_code":1,"error":"listing: connection refused","counts":{},"actions":[]}]}')
+            }
+            1
+        })
+        String msg = errorMessage(out)
+        assert msg.endsWith('First errors: model-office: listing: connection refused')
+        assert h.currentBuild.description ==
+            'dev: +1 created, 0 updated, 0 deactivated\nmodel-office: sync failed, exit 1: ' +
+            'failed before completing (Slack, target listing or network)'
+    }
+
+    void testSystemsWithoutThisRunsSummaryNameEverySystem() {
+        run(MULTI, 2)
+        assert h.currentBuild.description == 'dev, model-office: sync failed, exit 2: bad configuration or template'
+    }
+
+    void testSystemsMapCarriesEachSystemsOwnSettingsSuffixed() {
+        h.env.SLACK_IM_TARGET_URL__DEV = 'https://dev.from-folder.example'
+        h.env.SLACK_IM_TARGET_URL = 'https://ignored-with-systems.example'
+        run([systems: [dev: [:], 'model-office': [targetUrl: 'https://mo.example.internal', maxDeactivate: 5,
+                                                  vars: [tenant: 'mo'], secrets: [initial_password: 'mo-initial-password'],
+                                                  emailDomains: ['example.com', 'example.org'], protect: 'admin@example.com',
+                                                  targetCredentialsId: 'mo-api-token']],
+             vars: [default_role: 'agent'], image: 'slack-im:1.0', dryRun: true])
+        Map env = runCall().env
+        assert env.SLACK_IM_TARGET_URL__DEV == 'https://dev.from-folder.example'
+        assert env.SLACK_IM_TARGET_URL__MODEL_OFFICE == 'https://mo.example.internal'
+        assert !env.SLACK_IM_JENKINS_ENV_NAMES.split(' ').contains('SLACK_IM_TARGET_URL')
+        assert env.SLACK_IM_MAX_DEACTIVATE__MODEL_OFFICE == '5'
+        assert env.SLACK_IM_EMAIL_DOMAINS__MODEL_OFFICE == 'example.com,example.org'
+        assert env.SLACK_IM_PROTECT__MODEL_OFFICE == 'admin@example.com'
+        assert env.SLACK_IM_VAR_TENANT__MODEL_OFFICE == 'mo'
+        assert env.SLACK_IM_VAR_DEFAULT_ROLE == 'agent'
+        assert env.SLACK_IM_DRY_RUN == 'true'
+        assert h.calls('withCredentials')[0].args.collect { [it.credentialsId, it.variable] } == [
+            ['slack-im-slack-bot-token', 'SLACK_BOT_TOKEN'],
+            ['slack-im-dev-target-token', 'SLACK_IM_SECRET_TARGET_TOKEN__DEV'],
+            ['mo-api-token', 'SLACK_IM_SECRET_TARGET_TOKEN__MODEL_OFFICE'],
+            ['mo-initial-password', 'SLACK_IM_SECRET_INITIAL_PASSWORD__MODEL_OFFICE'],
+        ]
+        for (String name : env.SLACK_IM_JENKINS_ENV_NAMES.split(' ')) {
+            assert env.containsKey(name) && name ==~ /[A-Z][A-Z0-9_]*/
+        }
+    }
+
+    void testSystemsWithoutTargetTokens() {
+        run(MULTI + [targetCredentialsId: false, systems: [dev: [:], 'sales-demo': [targetCredentialsId: 'demo-token']]])
+        assert h.calls('string').collect { it.args.variable } == ['SLACK_BOT_TOKEN', 'SLACK_IM_SECRET_TARGET_TOKEN__SALES_DEMO']
+    }
+
+    void testSystemAndSystemsTogetherIsAnError() {
+        String msg = errorMessage(run(MULTI + [system: 'dev']))
+        assert msg.contains("give either 'system' (one system) or 'systems'")
+        assertNoContainerRun()
+    }
+
+    void testSystemsAreValidated() {
+        String msg = errorMessage(run([systems: ['dev', 'dev', '../x', 'a-b', 'a.b'], image: 'slack-im:1.0',
+                                       targetUrl: 'https://one.example', targetCredentialsId: 'one-token']))
+        assert msg.contains("systems: 'dev' is given twice")
+        assert msg.contains("systems: '../x' is not a valid system name")
+        assert msg.contains("systems: 'a-b' and 'a.b' would share the variable suffix __A_B")
+        assert msg.contains("targetUrl is one system's URL: with 'systems', give it per system")
+        assert msg.contains("targetCredentialsId names one system's token")
+        assertNoContainerRun()
+        h = new PipelineHarness()
+        msg = errorMessage(run([systems: [dev: [maxDeactivte: 3, targetUrl: 'ftp://x', vars: ['a-b': 1]], qa: 'x'],
+                                image: 'slack-im:1.0']))
+        assert msg.contains("systems.dev: unknown setting 'maxDeactivte' (did you mean 'maxDeactivate'?)")
+        assert msg.contains("systems.dev.targetUrl 'ftp://x' must be an http:// or https:// URL")
+        assert msg.contains("systems.dev.vars: name 'a-b' may only contain letters, digits and '_'")
+        assert msg.contains('systems.qa must be a map of settings')
+        h = new PipelineHarness()
+        assert errorMessage(run([systems: [], image: 'slack-im:1.0'])).contains('systems is empty')
+        h = new PipelineHarness()
+        assert errorMessage(run([systems: 'dev,model-office', image: 'slack-im:1.0'])).contains('systems must be a list')
+    }
+
+    // ----- members file: export, and syncs that read it instead of Slack (issue 11) ------------
+
+    static final Map EXPORT = [command: 'export', membersFile: 'members.json', image: 'slack-im:1.0']
+
+    void testExportWritesTheMembersFileWithTheSlackTokenOnly() {
+        Map out = run(EXPORT, 0)
+        assert out.thrown == null: "${out.thrown}\n${h.printCallStack()}"
+        Map call = runCall()
+        assert call.args.label == 'slack-im export (members)'
+        assert call.env.SLACK_IM_JENKINS_COMMAND == 'export'
+        assert call.env.SLACK_IM_JENKINS_MEMBERS_FILE == 'members.json'
+        assert !call.env.containsKey('SLACK_IM_SYSTEM') && !call.env.containsKey('SLACK_IM_TARGET_URL')
+        assert !call.env.containsKey('SLACK_IM_MEMBERS_FILE')
+        assert h.calls('string').collect { it.args.variable } == ['SLACK_BOT_TOKEN']
+        assert call.env.SLACK_IM_JENKINS_REPORT_DIR == 'slack-im-reports/export'
+        assert h.currentBuild.description == 'members exported to members.json'
+        assert call.env.SLACK_IM_JENKINS_CONTAINER_NAME.startsWith('slack-im-export-')
+        h = new PipelineHarness()
+        errorMessage(run(EXPORT, 1))
+        assert h.currentBuild.description == 'members export failed, exit 1: failed before completing (Slack, target listing or network)'
+    }
+
+    void testExportIsValidated() {
+        String msg = errorMessage(run([command: 'export', image: 'slack-im:1.0', system: 'dev', vars: [a: 'b'], dryRun: true]))
+        assert msg.contains('export needs membersFile')
+        assert msg.contains("system does not apply to command 'export'")
+        assert msg.contains("vars does not apply to command 'export'")
+        assert msg.contains("dryRun does not apply to command 'export'")
+        h = new PipelineHarness()
+        msg = errorMessage(run(EXPORT + [membersFile: 'slack-im-reports/export/members.json']))
+        assert msg.contains("membersFile 'slack-im-reports/export/members.json' must not lie in the report folder")
+        h = new PipelineHarness()
+        assert errorMessage(run(EXPORT + [membersFile: '../members.json'])).contains("membersFile '../members.json' must be a relative")
+    }
+
+    void testSyncFromAMembersFileNeedsNoSlackToken() {
+        h.writeWorkspaceFile('members.json', '{}')
+        run(BASE + [membersFile: 'members.json', membersMaxAge: '2h'], 0, 'summary-ok.json')
+        Map call = runCall()
+        assert call.env.SLACK_IM_MEMBERS_FILE == '/members/members.json'
+        assert call.env.SLACK_IM_MEMBERS_MAX_AGE == '2h'
+        assert call.env.SLACK_IM_JENKINS_MEMBERS_FILE == 'members.json'
+        assert h.calls('string').collect { it.args.variable } == ['SLACK_IM_SECRET_TARGET_TOKEN']
+        assert !call.env.SLACK_IM_JENKINS_ENV_NAMES.split(' ').contains('SLACK_BOT_TOKEN')
+        // posting the summary to Slack needs the token again
+        h = new PipelineHarness()
+        h.writeWorkspaceFile('members.json', '{}')
+        run(MULTI + [membersFile: 'members.json', notifyChannel: 'C0DEVOPS01'])
+        assert h.calls('string').collect { it.args.variable }.contains('SLACK_BOT_TOKEN')
+    }
+
+    void testAMissingMembersFileIsAnErrorBeforeTheCredentials() {
+        String msg = errorMessage(run(BASE + [membersFile: 'zone/members.json']))
+        assert msg.contains("membersFile 'zone/members.json' is not in the workspace")
+        assert msg.contains('unstash it')
+        assertNoContainerRun()
+    }
+
+    void testMembersMaxAgeIsValidated() {
+        assert errorMessage(run(BASE + [membersMaxAge: '2h'])).contains('membersMaxAge only applies with membersFile')
+        h = new PipelineHarness()
+        assert errorMessage(run(BASE + [membersFile: 'm.json', membersMaxAge: 'two hours']))
+            .contains("membersMaxAge 'two hours' must be a duration")
     }
 
     // ----- documentation ------------------------------------------------------------------------

@@ -35,6 +35,7 @@ case "$cmd" in
   cp)
     case "$1" in
       *:/reports/.) cp -R "$root/reports/." "$2" ;;
+      *:/members/members.json) cp "$root/members/members.json" "$2" ;;
       *)
         if [ -f "$1/etc/slack-im/ca.pem" ]; then stat -c %a "$1/etc/slack-im/ca.pem" > "$log.camode"; fi
         cp -R "$1" "$root/" ;;
@@ -43,6 +44,10 @@ case "$cmd" in
   start)
     touch "$root/reports/probe" || exit 99
     if [ -n "${FAKE_SUMMARY:-}" ]; then cp "$FAKE_SUMMARY" "$root/reports/summary.json"; fi
+    # slack-im export FILE: the members file, 0600, in the container's /members
+    if grep -qx export "$log.args" && [ "${FAKE_EXIT:-0}" = 0 ]; then
+      (umask 077; echo '{"members": []}' > "$root/members/members.json") || exit 98
+    fi
     exit "${FAKE_EXIT:-0}" ;;
   rm)
     exit 0 ;;
@@ -72,8 +77,11 @@ case "$1" in -u) echo 1000 ;; -g) echo 1001 ;; *) exec /usr/bin/id "$@" ;; esac
     }
 
     /** Renders step.sh/step.env, then runs them as the end-to-end test will: source env, sh -xe step.sh. */
+    /** The parameters every execute() starts from. */
+    List<String> base = ['system=dev', 'targetUrl=http://127.0.0.1:8080', 'image=slack-im:test']
+
     Map execute(List<String> params, Map<String, String> extraEnv = [:], List<String> shell = ['sh', '-xe']) {
-        Map rendered = StepRenderer.render(['system=dev', 'targetUrl=http://127.0.0.1:8080', 'image=slack-im:test'] + params)
+        Map rendered = StepRenderer.render(base + params)
         StepRenderer.write(out, rendered)
         List<String> cmd = ['sh', '-c', 'set -a; . "$1"; set +a; shift; exec "$@"', 'sh',
                             new File(out, 'step.env').path] + shell + [new File(out, 'step.sh').path]
@@ -260,6 +268,69 @@ case "$1" in -u) echo 1000 ;; -g) echo 1001 ;; *) exec /usr/bin/id "$@" ;; esac
         String text = p.inputStream.text
         assert p.waitFor() == 127
         assert text.contains("container engine 'docker' not found")
+    }
+
+    // Issue 11: export writes the members file in the container; it comes out 0600, nothing else does.
+    void testExportCopiesTheMembersFileOutPrivate() {
+        base = ['command=export', 'membersFile=zone/members.json', 'image=slack-im:test']
+        Map r = execute([])
+        assert r.rc == 0: r.stderr
+        assert r.argv[-3..-1] == ['slack-im:test', 'export', '/members/members.json']
+        File members = new File(ws, 'zone/members.json')
+        assert members.text.contains('"members"')
+        assert ['stat', '-c', '%a', members.path].execute().text.trim() == '600'
+        assert valuesAfter(r.argv, '-e').sort() == ['SLACK_BOT_TOKEN', 'SLACK_IM_REPORT_DIR', 'SLACK_IM_RUN_ID']
+        String name = valuesAfter(r.argv, '--name')[0]
+        assert r.calls.collect { it.split(' ')[0] } == ['create', 'cp', 'start', 'cp', 'cp', 'rm']
+        assert r.calls[4] == "cp ${name}:/members/members.json ${ws.canonicalPath}/zone/members.json".toString()
+    }
+
+    void testAFailedExportLeavesNoOlderMembersFile() {
+        new File(ws, 'members.json').text = '{"stale": true}'
+        base = ['command=export', 'membersFile=members.json', 'image=slack-im:test']
+        Map r = execute([], [FAKE_EXIT: '1'])
+        assert r.rc == 1
+        assert !new File(ws, 'members.json').exists(): "a stale file must not be stashed as this run's export"
+    }
+
+    void testMembersFileIsCopiedInAndReadInsteadOfSlack() {
+        new File(ws, 'members.json').text = '{"members": ["zone"]}'
+        Map r = execute(['membersFile=members.json', 'membersMaxAge=90m'])
+        assert r.rc == 0: r.stderr
+        assert new File(r.root, 'members/members.json').text == '{"members": ["zone"]}'
+        assert r.forwarded.contains('SLACK_IM_MEMBERS_FILE=/members/members.json')
+        assert r.forwarded.contains('SLACK_IM_MEMBERS_MAX_AGE=90m')
+        assert !valuesAfter(r.argv, '-e').contains('SLACK_BOT_TOKEN')
+        assert r.argv[-2..-1] == ['slack-im:test', 'sync']
+        assert new File(ws, 'members.json').text == '{"members": ["zone"]}': 'a sync leaves the file alone'
+    }
+
+    void testSymlinkedOrMissingMembersFileIsRefused() {
+        File outside = File.createTempDir('slack-im-outside', '')
+        new File(outside, 'members.json').text = 'elsewhere'
+        java.nio.file.Files.createSymbolicLink(new File(ws, 'zone').toPath(), outside.toPath())
+        Map r = execute(['membersFile=zone/members.json'])
+        assert r.rc == 125
+        assert r.stderr.contains('is a symbolic link')
+        assert r.argv.isEmpty()
+        r = execute(['membersFile=gone.json'])
+        assert r.rc == 125 && r.stderr.contains('membersFile gone.json is not a file in the workspace')
+    }
+
+    void testSystemsRunOneContainerWithSuffixedNames() {
+        base = ['systems=dev,model-office', 'image=slack-im:test', 'env.SLACK_IM_TARGET_URL__MODEL_OFFICE=http://127.0.0.1:8081']
+        Map r = execute([])
+        assert r.rc == 0: r.stderr
+        assert r.calls.count { it.startsWith('create ') } == 1
+        List<String> names = valuesAfter(r.argv, '-e')
+        assert names.containsAll(['SLACK_IM_SECRET_TARGET_TOKEN__DEV', 'SLACK_IM_SECRET_TARGET_TOKEN__MODEL_OFFICE',
+                                  'SLACK_IM_TARGET_URL__MODEL_OFFICE', 'SLACK_BOT_TOKEN'])
+        assert r.forwarded.contains('SLACK_IM_SYSTEM=dev,model-office')
+        assert r.forwarded.contains('SLACK_IM_TARGET_URL__MODEL_OFFICE=http://127.0.0.1:8081')
+        assert r.forwarded.contains('SLACK_IM_SECRET_TARGET_TOKEN__MODEL_OFFICE=' +
+                                    PipelineHarness.fakeSecret('slack-im-model-office-target-token'))
+        assert !r.argv.any { it.contains(PipelineHarness.fakeSecret('slack-im-dev-target-token')) }
+        assert r.calls.find { it.startsWith('cp ') && it.contains(':/reports/.') }.endsWith("${ws.canonicalPath}/slack-im-reports")
     }
 
     void testCleanupScriptRemovesTheNamedContainer() {

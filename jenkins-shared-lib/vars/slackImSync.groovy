@@ -1,9 +1,12 @@
 /* groovylint-disable Instanceof */
 // (Instanceof: the parameters come from callers' untyped maps, so the type checks are the validation.)
 /*
- * slackImSync: run the slack-im container image for one system from a Jenkins pipeline.
+ * slackImSync: run the slack-im container image for one system, or several from one Slack read, from
+ * a Jenkins pipeline; or export the Slack members to a file for agents that cannot reach Slack.
  *
- *   slackImSync(system: 'dev', targetUrl: 'https://dev.example.internal')
+ *   slackImSync(system: 'dev')                                  // image: env.SLACK_IM_IMAGE, URL: the folder's
+ *   slackImSync(systems: ['dev', 'model-office'])               // one container run, one Slack read
+ *   slackImSync(command: 'export', membersFile: 'members.json') // then: membersFile: 'members.json'
  *
  * Every parameter is documented in the defaults map below and in vars/slackImSync.txt.
  *
@@ -36,15 +39,20 @@ Map exitCodeMeanings() {
 @NonCPS
 Map defaultConfig() {
     return [
-        // required: the system to sync = folder templates/<system>/ (SLACK_IM_SYSTEM)
+        // the system to sync = folder templates/<system>/ (SLACK_IM_SYSTEM); this or `systems`
         system: null,
-        // required: base URL of the system's API (SLACK_IM_TARGET_URL)
+        // several systems from one Slack read (SLACK_IM_SYSTEM=a,b): ['dev', 'model-office'], or a map
+        // name -> per-system settings
+        // [targetUrl, targetCredentialsId, vars, secrets, emailDomains, protect, maxDeactivate]
+        systems: null,
+        // base URL of the system's API (SLACK_IM_TARGET_URL); default: env.SLACK_IM_TARGET_URL, else the
+        // "url" of the system's system.json
         targetUrl: null,
-        // slack-im subcommand: 'sync', 'plan' (dry run) or 'check'
+        // slack-im subcommand: 'sync', 'plan' (dry run), 'check' or 'export' (Slack members -> membersFile)
         command: 'sync',
         // true: read and plan only (SLACK_IM_DRY_RUN=true)
         dryRun: false,
-        // required: container image reference, e.g. 'registry.example.com/slack-im/slack-im:1.2.0'
+        // container image reference, e.g. 'registry.example.com/slack-im/slack-im:1.2.0'; default env.SLACK_IM_IMAGE
         image: null,
         // image pull policy: null (engine default), 'always', 'missing' or 'never'
         pull: null,
@@ -90,7 +98,13 @@ Map defaultConfig() {
         caBundle: null,
         // workspace folder of templates, copied in and used instead of the image's (SLACK_IM_TEMPLATES)
         templatesDir: null,
-        // workspace folder for the reports; default "slack-im-reports/<system>"
+        // workspace file of Slack members: written by command 'export'; read instead of Slack by the
+        // other commands (copied in, SLACK_IM_MEMBERS_FILE); personal data
+        membersFile: null,
+        // oldest members file accepted, e.g. '2h', '90m', '1d', seconds (SLACK_IM_MEMBERS_MAX_AGE; default 24h)
+        membersMaxAge: null,
+        // workspace folder for the reports; default "slack-im-reports/<system>" (several systems:
+        // "slack-im-reports", each system's reports in <reportDir>/<system>/; export: "slack-im-reports/export")
         reportDir: null,
         // the run is aborted after this many minutes
         timeoutMinutes: 30,
@@ -109,7 +123,6 @@ def call(Map args = [:]) {
         error('slackImSync needs a Unix agent: it runs sh and docker or podman (this agent is not Unix)')
     }
 
-    final String system = cfg.system
     final String reportDir = cfg.reportDir
     if (movingTag(cfg.image) && cfg.pull != 'always') {
         echo "slack-im: WARNING: image ${cfg.image} has a moving tag; without pull: 'always' the agent may run " +
@@ -117,6 +130,10 @@ def call(Map args = [:]) {
     }
     // Before anything else (credentials, engine): no previous build's report can be published as this one's.
     emptyReportDir(reportDir)
+    if (cfg.membersFile && cfg.command != 'export' && !fileExists(cfg.membersFile)) {
+        error("slackImSync: membersFile '${cfg.membersFile}' is not in the workspace; export it first " +
+              "(slackImSync(command: 'export', membersFile: '${cfg.membersFile}')) or unstash it on this agent")
+    }
     final List<String> envList = containerEnv(cfg)
     final List bindings = credentialBindings(cfg)
 
@@ -127,7 +144,7 @@ def call(Map args = [:]) {
         try {
             timeout(time: cfg.timeoutMinutes, unit: 'MINUTES') {
                 withCredentials(bindings) {
-                    rc = sh(label: "slack-im ${cfg.command} (${system})", returnStatus: true, script: runScript())
+                    rc = sh(label: "slack-im ${cfg.command} (${cfg.label})", returnStatus: true, script: runScript())
                 }
             }
         } finally {
@@ -141,7 +158,7 @@ def call(Map args = [:]) {
             junit(allowEmptyResults: true, skipMarkingBuildUnstable: true, skipMarkingStageUnstable: true,
                   testResults: "${reportDir}/junit.xml")
             summary = readSummary("${reportDir}/summary.json", cfg.runId)
-            description = describe(system, cfg.command, rc, summary)
+            description = describeRun(cfg, rc, summary)
             if (description) {
                 final String previous = currentBuild.description
                 currentBuild.description = previous ? "${previous}; ${description}" : description
@@ -155,7 +172,7 @@ Map verdict(Map cfg, Integer rc, def summary, String description) {
     final String meaning = exitCodeMeanings()[rc] ?: 'unexpected exit code'
     final Map result = [exitCode: rc, meaning: meaning, summary: summary,
                         reportDir: cfg.reportDir, description: description]
-    final String what = "slack-im ${cfg.command} (${cfg.system})"
+    final String what = "slack-im ${cfg.command} (${cfg.label})"
     if (rc == 0) {
         echo "${what}: ${description}"
         result.result = 'SUCCESS'
@@ -252,6 +269,37 @@ def plainCopy(def value) {
     return value
 }
 
+/*
+ * The build description of a run: one line per system ("dev: +3 created, …"). With several systems the
+ * lines come from the combined summary.json's `systems` (each with its own exit code); without this
+ * run's summary, one line naming every system and the run's exit code.
+ */
+@NonCPS
+String describeRun(Map cfg, Integer rc, def summary) {
+    if (cfg.command == 'export') {
+        if (rc == null) {
+            return null
+        }
+        return rc == 0 ? "members exported to ${cfg.membersFile}".toString() :
+            "members export failed, exit ${rc}: ${exitCodeMeanings()[rc] ?: 'unexpected exit code'}".toString()
+    }
+    if (!cfg.multi) {
+        return describe(cfg.system, cfg.command, rc, summary)
+    }
+    final List perSystem = summary instanceof Map && summary.systems instanceof List ? summary.systems : []
+    if (perSystem.isEmpty()) {
+        return describe(cfg.label, cfg.command, rc, summary)
+    }
+    final List<String> lines = []
+    for (def s : perSystem) {
+        if (s instanceof Map) {
+            final Integer code = str(s.exit_code).isInteger() ? str(s.exit_code).toInteger() : rc
+            lines << describe(str(s.system) ?: '?', cfg.command, code, s)
+        }
+    }
+    return lines.join('\n')
+}
+
 // "dev: +3 created, 1 updated, 0 deactivated" (plus failed / withheld / skipped when not zero).
 @NonCPS
 String describe(String system, String command, Integer rc, def summary) {
@@ -294,21 +342,42 @@ String firstErrors(def summary, int max) {
         return ''
     }
     final List<String> out = []
+    // Several systems: each system's own problems, named by system (the combined `error` only joins
+    // the systems' errors, so it is not repeated).
+    if (summary instanceof Map && summary.systems instanceof List && !((List) summary.systems).isEmpty()) {
+        for (def s : summary.systems) {
+            if (s instanceof Map) {
+                out.addAll(errorsOf(s, "${str(s.system)}: "))
+            }
+        }
+    } else {
+        out.addAll(errorsOf(summary, ''))
+    }
+    final int total = out.size()
+    final List<String> shown = total > max ? out.subList(0, max) : out
+    return shown.join('; ') + (total > max ? " (and ${total - max} more)" : '')
+}
+
+// One summary's problems: its error, then its failed and withheld actions.
+@NonCPS
+List<String> errorsOf(def summary, String prefix) {
+    final List<String> out = []
+    if (!(summary instanceof Map)) {
+        return out
+    }
     if (str(summary.error)) {
-        out << str(summary.error)
+        out << "${prefix}${str(summary.error)}".toString()
     }
     final def actions = summary.actions instanceof List ? summary.actions : []
     for (String wanted : ['failed', 'withheld']) {
         for (def a : actions) {
             if (a instanceof Map && str(a.status) == wanted) {
                 final String err = str(a.error) ?: wanted
-                out << "${str(a.action)} ${str(a.key) ?: str(a.slack_id)}: ${err}".toString()
+                out << "${prefix}${str(a.action)} ${str(a.key) ?: str(a.slack_id)}: ${err}".toString()
             }
         }
     }
-    final int total = out.size()
-    final List<String> shown = total > max ? out.subList(0, max) : out
-    return shown.join('; ') + (total > max ? " (and ${total - max} more)" : '')
+    return out
 }
 
 // 'x:latest' or no tag at all (and no digest).
@@ -341,8 +410,11 @@ boolean asBool(def v) {
 @NonCPS
 List<String> containerEnv(Map cfg) {
     final Map<String, String> container = [:]
-    container.SLACK_IM_SYSTEM = cfg.system
-    container.SLACK_IM_TARGET_URL = cfg.targetUrl
+    if (cfg.command != 'export') {
+        container.SLACK_IM_SYSTEM = cfg.multi ? cfg.systems.join(',') : cfg.system
+        // Absent: the system folder's "url" (system.json) applies.
+        container.SLACK_IM_TARGET_URL = str(cfg.targetUrl)
+    }
     container.SLACK_IM_REPORT_DIR = '/reports'
     container.SLACK_IM_RUN_ID = cfg.runId
     if (cfg.dryRun) {
@@ -361,6 +433,7 @@ List<String> containerEnv(Map cfg) {
         slackUrl          : 'SLACK_IM_SLACK_URL',
         slackTeamId       : 'SLACK_IM_SLACK_TEAM_ID',
         logLevel          : 'RUST_LOG',
+        membersMaxAge     : 'SLACK_IM_MEMBERS_MAX_AGE',
     ]
     for (Map.Entry e : optional.entrySet()) {
         if (cfg[e.key] != null) {
@@ -374,8 +447,27 @@ List<String> containerEnv(Map cfg) {
         // copied into the container there (the image's own /templates stay untouched)
         container.SLACK_IM_TEMPLATES = '/workspace-templates'
     }
+    if (cfg.membersFile && cfg.command != 'export') {
+        // copied into the container there; read instead of Slack
+        container.SLACK_IM_MEMBERS_FILE = '/members/members.json'
+    }
     for (Map.Entry e : cfg.vars.entrySet()) {
         container["SLACK_IM_VAR_${e.key}".toString()] = e.value
+    }
+    // Several systems: each system's own values carry the suffix __<SYSTEM> and win over the shared ones.
+    for (Map.Entry e : cfg.perSystem.entrySet()) {
+        final Map one = e.value
+        final String suffix = "__${one.suffix}"
+        final Map perSystemNames = [targetUrl: 'SLACK_IM_TARGET_URL', emailDomains: 'SLACK_IM_EMAIL_DOMAINS',
+                                    protect: 'SLACK_IM_PROTECT', maxDeactivate: 'SLACK_IM_MAX_DEACTIVATE']
+        for (Map.Entry n : perSystemNames.entrySet()) {
+            if (one[n.key] != null) {
+                container["${n.value}${suffix}".toString()] = one[n.key].toString()
+            }
+        }
+        for (Map.Entry v : one.vars.entrySet()) {
+            container["SLACK_IM_VAR_${v.key}${suffix}".toString()] = v.value
+        }
     }
 
     // An empty value is left out: withEnv drops a variable whose value is empty, and slack-im reads an
@@ -401,6 +493,7 @@ List<String> containerEnv(Map cfg) {
         SLACK_IM_JENKINS_PULL         : str(cfg.pull),
         SLACK_IM_JENKINS_TEMPLATES_DIR: str(cfg.templatesDir),
         SLACK_IM_JENKINS_CA_FILE      : str(cfg.caBundle),
+        SLACK_IM_JENKINS_MEMBERS_FILE : str(cfg.membersFile),
     ]
     for (Map.Entry e : optionalSettings.entrySet()) {
         if (e.value) {
@@ -413,12 +506,25 @@ List<String> containerEnv(Map cfg) {
 // Secret variable name -> credentials id (all Secret text).
 @NonCPS
 Map<String, String> secretVariables(Map cfg) {
-    final Map<String, String> out = [SLACK_BOT_TOKEN: cfg.slackCredentialsId]
+    final Map<String, String> out = [:]
+    // null: a sync from a members file without a Slack post needs no Slack token
+    if (cfg.slackCredentialsId) {
+        out.SLACK_BOT_TOKEN = cfg.slackCredentialsId
+    }
     if (cfg.targetCredentialsId) {
         out.SLACK_IM_SECRET_TARGET_TOKEN = cfg.targetCredentialsId
     }
     for (Map.Entry e : cfg.secrets.entrySet()) {
         out["SLACK_IM_SECRET_${e.key}".toString()] = e.value
+    }
+    for (Map.Entry e : cfg.perSystem.entrySet()) {
+        final Map one = e.value
+        if (one.targetCredentialsId) {
+            out["SLACK_IM_SECRET_TARGET_TOKEN__${one.suffix}".toString()] = one.targetCredentialsId
+        }
+        for (Map.Entry c : one.secrets.entrySet()) {
+            out["SLACK_IM_SECRET_${c.key}__${one.suffix}".toString()] = c.value
+        }
     }
     return out
 }
@@ -521,6 +627,22 @@ if [ -n "${SLACK_IM_JENKINS_TEMPLATES_DIR:-}" ]; then
   cp -R "$templates" "$stage/in/workspace-templates" && chmod -R a+rX "$stage/in/workspace-templates" ||
     fail "cannot copy the templates from $templates"
 fi
+# The members file (personal data): export writes it in the container's /members (copied out below);
+# sync, plan and check read the workspace file copied in there.
+members=""
+if [ -n "${SLACK_IM_JENKINS_MEMBERS_FILE:-}" ]; then
+  refuse_symlinks "$SLACK_IM_JENKINS_MEMBERS_FILE" 125
+  members="$PWD/$SLACK_IM_JENKINS_MEMBERS_FILE"
+  mkdir "$stage/in/members" || fail "cannot prepare $stage"
+  if [ "$SLACK_IM_JENKINS_COMMAND" = export ]; then
+    # never leave an older export in place of a failed one
+    rm -f "$members" && chmod 0777 "$stage/in/members" || fail "cannot remove the old members file $members"
+  else
+    [ -f "$members" ] || fail "membersFile $SLACK_IM_JENKINS_MEMBERS_FILE is not a file in the workspace"
+    cp "$members" "$stage/in/members/members.json" && chmod 0444 "$stage/in/members/members.json" ||
+      fail "cannot copy the members file $members"
+  fi
+fi
 set -- create --name "$name" --cap-drop ALL --security-opt no-new-privileges
 if [ -n "${SLACK_IM_JENKINS_PULL:-}" ]; then
   set -- "$@" --pull "$SLACK_IM_JENKINS_PULL"
@@ -533,6 +655,9 @@ for variable in $SLACK_IM_JENKINS_ENV_NAMES; do
   set -- "$@" -e "$variable"
 done
 set -- "$@" "$SLACK_IM_JENKINS_IMAGE" "$SLACK_IM_JENKINS_COMMAND"
+if [ "$SLACK_IM_JENKINS_COMMAND" = export ]; then
+  set -- "$@" /members/members.json
+fi
 echo "slack-im: $engine $*"
 created=1
 "$engine" "$@" >/dev/null || fail "$engine create failed (engine, image or options)"
@@ -542,6 +667,10 @@ rc=0
 "$engine" start --attach "$name" || rc=$?
 if ! "$engine" cp "$name:/reports/." "$report_dir"; then
   echo "slack-im: WARNING: could not copy the reports out of the container" >&2
+fi
+if [ "$SLACK_IM_JENKINS_COMMAND" = export ] && [ "$rc" = 0 ]; then
+  mkdir -p "$(dirname "$members")" && "$engine" cp "$name:/members/members.json" "$members" &&
+    chmod 0600 "$members" || { echo "slack-im: could not copy the members file out of the container" >&2; rc=125; }
 fi
 echo "slack-im: exit code $rc"
 exit "$rc"
@@ -557,7 +686,15 @@ String cleanupScript() {
 
 Map validate(Map args) {
     final List<String> problems = []
-    final Map cfg = normalize(args, env?.CONTAINER_BIN?.toString(), env?.BUILD_TAG?.toString(), problems)
+    // The job's, folder's or global environment: only the variables the step reads (env is no Map).
+    final Map<String, String> jenkinsEnv = [:]
+    for (String name : envNamesRead(args)) {
+        final def value = env?."${name}"
+        if (value != null) {
+            jenkinsEnv[name] = value.toString()
+        }
+    }
+    final Map cfg = normalize(args, jenkinsEnv, problems)
     if (problems) {
         error("slackImSync: invalid parameters:\n  - ${problems.join('\n  - ')}\n" +
               'See the slackImSync help (vars/slackImSync.txt) for every parameter.')
@@ -565,8 +702,33 @@ Map validate(Map args) {
     return cfg
 }
 
+// SLACK_IM_IMAGE, SLACK_IM_TARGET_URL, and SLACK_IM_TARGET_URL__<SYSTEM> for every system named.
 @NonCPS
-Map normalize(Map args, String containerBin, String buildTag, List<String> problems) {
+List<String> envNamesRead(Map args) {
+    final List<String> names = ['CONTAINER_BIN', 'BUILD_TAG', 'SLACK_IM_IMAGE', 'SLACK_IM_TARGET_URL']
+    final def systems = args?.systems
+    Collection given = systems instanceof Collection ? (Collection) systems : []
+    if (systems instanceof Map) {
+        given = ((Map) systems).keySet()
+    }
+    for (def system : given) {
+        if (str(system) ==~ /[A-Za-z0-9][A-Za-z0-9_.-]*/) {
+            names << "SLACK_IM_TARGET_URL__${envSuffix(str(system))}".toString()
+        }
+    }
+    return names
+}
+
+// The suffix of a system's own values: the folder name upper-cased, '-' and '.' written '_'.
+@NonCPS
+String envSuffix(String system) {
+    return system.toUpperCase(Locale.ROOT).replaceAll(/[-.]/, '_')
+}
+
+@NonCPS
+Map normalize(Map args, Map<String, String> jenkinsEnv, List<String> problems) {
+    final String containerBin = jenkinsEnv.CONTAINER_BIN
+    final String buildTag = jenkinsEnv.BUILD_TAG
     final Map defaults = defaultConfig()
     final List<String> unknown = []
     for (def k : args.keySet()) {
@@ -591,29 +753,50 @@ Map normalize(Map args, String containerBin, String buildTag, List<String> probl
         }
     }
 
-    // system
-    final String system = str(cfg.system).trim()
-    if (!system) {
-        problems << "the 'system' parameter is required: the name of the system's templates folder, " +
-            "e.g. slackImSync(system: 'dev', targetUrl: 'https://dev.example.internal')"
-    } else if (!(system ==~ /[A-Za-z0-9][A-Za-z0-9_.-]*/)) {
-        problems << ("system '${system}' is not a valid system name " +
-            "(letters, digits, '_', '.', '-'; starting with a letter or digit)").toString()
+    cfg.command = str(cfg.command)
+    if (!(cfg.command in ['sync', 'plan', 'check', 'export'])) {
+        problems << "command '${cfg.command}' must be one of 'sync', 'plan', 'check', 'export'".toString()
+    }
+    final boolean export = cfg.command == 'export'
+
+    // system or systems (export reads Slack only: neither)
+    final boolean hasSystem = args.system != null
+    final boolean hasSystems = args.systems != null
+    cfg.multi = hasSystems
+    cfg.systems = []
+    cfg.perSystem = [:]
+    String system = ''
+    if (export) {
+        exportOnlyParameters(args, problems)
+        cfg.multi = false
+        cfg.label = 'members'
+    } else if (hasSystem && hasSystems) {
+        problems << "give either 'system' (one system) or 'systems' (several from one Slack read), not both"
+    } else if (hasSystems) {
+        normalizeSystems(cfg, args.systems, jenkinsEnv, problems)
+        cfg.label = cfg.systems.join(', ')
+    } else {
+        system = str(cfg.system).trim()
+        if (!system) {
+            problems << "the 'system' parameter is required: the name of the system's templates folder, " +
+                "e.g. slackImSync(system: 'dev'), or systems: ['dev', 'model-office']"
+        } else if (!validSystemName(system)) {
+            problems << ("system '${system}' is not a valid system name " +
+                "(letters, digits, '_', '.', '-'; starting with a letter or digit)").toString()
+        }
+        cfg.label = system
     }
     cfg.system = system
 
-    // targetUrl
+    // targetUrl: the parameter, else the job's/folder's env.SLACK_IM_TARGET_URL, else the folder's "url"
     cfg.targetUrl = str(cfg.targetUrl).trim()
-    if (!cfg.targetUrl) {
-        problems << "the 'targetUrl' parameter is required: the base URL of the system's API (SLACK_IM_TARGET_URL)"
-    } else if (!(cfg.targetUrl ==~ /https?:\/\/\S+/)) {
-        problems << "targetUrl '${cfg.targetUrl}' must be an http:// or https:// URL".toString()
+    if (cfg.multi && cfg.targetUrl) {
+        problems << "targetUrl is one system's URL: with 'systems', give it per system " +
+            "(systems: ['model-office': [targetUrl: 'https://…']]) or leave it to each system folder's \"url\""
+    } else if (!cfg.multi && !export && !cfg.targetUrl) {
+        cfg.targetUrl = str(jenkinsEnv.SLACK_IM_TARGET_URL).trim()
     }
-
-    cfg.command = str(cfg.command)
-    if (!(cfg.command in ['sync', 'plan', 'check'])) {
-        problems << "command '${cfg.command}' must be one of 'sync', 'plan', 'check'".toString()
-    }
+    urlParam('targetUrl', cfg.targetUrl, problems)
 
     if (!str(args.engine)) {
         cfg.engine = (containerBin in ['docker', 'podman']) ? containerBin : 'docker'
@@ -623,10 +806,12 @@ Map normalize(Map args, String containerBin, String buildTag, List<String> probl
         problems << "engine '${cfg.engine}' must be 'docker' or 'podman'".toString()
     }
 
-    cfg.image = str(cfg.image).trim()
+    cfg.image = str(cfg.image).trim() ?: str(jenkinsEnv.SLACK_IM_IMAGE).trim()
     if (!cfg.image) {
-        problems << "the 'image' parameter is required: the slack-im image your agents can pull, " +
-            "e.g. image: 'registry.example.com/slack-im/slack-im:1.2.0'"
+        problems << "no image: set the 'image' parameter " +
+            "(e.g. image: 'registry.example.com/slack-im/slack-im:1.2.0') " +
+            'or the environment variable SLACK_IM_IMAGE (job, folder or global properties) to the slack-im image ' +
+            'your agents can pull'
     } else if (!(cfg.image ==~ /[A-Za-z0-9][A-Za-z0-9._\/:@-]*/)) {
         problems << "image '${cfg.image}' is not a valid image reference".toString()
     }
@@ -666,11 +851,27 @@ Map normalize(Map args, String containerBin, String buildTag, List<String> probl
             problems << "${k} '${cfg[k]}' must be a Slack channel/team id or name (no spaces)".toString()
         }
     }
-    if (cfg.slackUrl != null && !(str(cfg.slackUrl) ==~ /https?:\/\/\S+/)) {
-        problems << "slackUrl '${cfg.slackUrl}' must be an http:// or https:// URL".toString()
-    }
+    urlParam('slackUrl', str(cfg.slackUrl), problems)
     if (cfg.logLevel != null && !(str(cfg.logLevel) ==~ /[A-Za-z0-9_=,:.]+/)) {
         problems << "logLevel '${cfg.logLevel}' is not a RUST_LOG filter (e.g. 'info,slack_im=debug')".toString()
+    }
+
+    // members file: written by export, read by the other commands instead of Slack
+    if (cfg.membersFile != null) {
+        cfg.membersFile = str(cfg.membersFile)
+        workspacePath('membersFile', cfg.membersFile, problems)
+    } else if (export) {
+        problems << 'export needs membersFile: the workspace file to write the members to, ' +
+            "e.g. membersFile: 'members.json'"
+    }
+    if (cfg.membersMaxAge != null) {
+        cfg.membersMaxAge = str(cfg.membersMaxAge).trim()
+        if (!cfg.membersFile) {
+            problems << 'membersMaxAge only applies with membersFile'
+        } else if (!(cfg.membersMaxAge ==~ /[0-9]+[smhd]?/)) {
+            problems << ("membersMaxAge '${cfg.membersMaxAge}' must be a duration such as " +
+                "'90m', '2h', '1d' or seconds").toString()
+        }
     }
 
     // credentials
@@ -678,11 +879,28 @@ Map normalize(Map args, String containerBin, String buildTag, List<String> probl
     if (!cfg.slackCredentialsId) {
         problems << 'slackCredentialsId must name a Secret text credential holding the Slack bot token'
     }
+    // A sync from a members file reads no Slack: the token is only bound when asked for, or to post.
+    if (cfg.membersFile && !export && args.slackCredentialsId == null && cfg.notifyChannel == null) {
+        cfg.slackCredentialsId = null
+    }
     final boolean noTargetToken = args.targetCredentialsId == false || str(args.targetCredentialsId) == ''
-    if (args.containsKey('targetCredentialsId') && noTargetToken) {
+    if (export || (args.containsKey('targetCredentialsId') && noTargetToken)) {
+        cfg.targetCredentialsId = null
+    } else if (cfg.multi) {
+        if (args.targetCredentialsId != null) {
+            problems << "targetCredentialsId names one system's token: with 'systems', each system's is " +
+                "'slack-im-<system>-target-token', or give it per system (systems: [dev: [targetCredentialsId: '…']])"
+        }
         cfg.targetCredentialsId = null
     } else {
         cfg.targetCredentialsId = str(cfg.targetCredentialsId).trim() ?: "slack-im-${system}-target-token".toString()
+    }
+    if (cfg.multi && args.containsKey('targetCredentialsId') && noTargetToken) {
+        for (Map.Entry e : cfg.perSystem.entrySet()) {
+            if (!e.value.explicitToken) {
+                e.value.targetCredentialsId = null
+            }
+        }
     }
     if (cfg.caCredentialsId != null && cfg.caBundle != null) {
         problems << 'caCredentialsId and caBundle are exclusive: give one CA bundle'
@@ -701,8 +919,15 @@ Map normalize(Map args, String containerBin, String buildTag, List<String> probl
     }
 
     // workspace folders
-    cfg.reportDir = str(cfg.reportDir) ?: "slack-im-reports/${system}".toString()
+    final String defaultReportDir = export ? 'slack-im-reports/export' :
+        (cfg.multi ? 'slack-im-reports' : "slack-im-reports/${system}".toString())
+    cfg.reportDir = str(cfg.reportDir) ?: defaultReportDir
     workspacePath('reportDir', cfg.reportDir, problems)
+    // The report folder is emptied and archived: the members file (personal data) must not lie in it.
+    if (cfg.membersFile && (cfg.membersFile == cfg.reportDir || cfg.membersFile.startsWith("${cfg.reportDir}/"))) {
+        problems << ("membersFile '${cfg.membersFile}' must not lie in the report folder '${cfg.reportDir}' " +
+            '(emptied before the run and archived after it)').toString()
+    }
     if (cfg.templatesDir != null) {
         cfg.templatesDir = str(cfg.templatesDir)
         workspacePath('templatesDir', cfg.templatesDir, problems)
@@ -713,9 +938,127 @@ Map normalize(Map args, String containerBin, String buildTag, List<String> probl
     final String nonce = "${UUID.randomUUID()}"
     cfg.runId = "${buildTag ?: 'run'}-${nonce}".toString()
     // The unique suffix is kept whole: only the descriptive prefix is shortened.
-    final String prefix = "slack-im-${system}-${buildTag ?: 'run'}".replaceAll(/[^A-Za-z0-9_.-]/, '-')
+    final String what = export ? 'export' : cfg.systems.join('-') ?: system
+    final String prefix = "slack-im-${what}-${buildTag ?: 'run'}".replaceAll(/[^A-Za-z0-9_.-]/, '-')
     cfg.containerName = "${prefix.take(100)}-${nonce.take(12)}".toString()
     return cfg
+}
+
+@NonCPS
+boolean validSystemName(String name) {
+    return name ==~ /[A-Za-z0-9][A-Za-z0-9_.-]*/
+}
+
+@NonCPS
+void urlParam(String name, String url, List<String> problems) {
+    if (url && !(url ==~ /https?:\/\/\S+/)) {
+        problems << "${name} '${url}' must be an http:// or https:// URL".toString()
+    }
+}
+
+// Parameters that only mean something for a sync are errors with export (it reads Slack, nothing else).
+@NonCPS
+void exportOnlyParameters(Map args, List<String> problems) {
+    final List<String> syncOnly = ['system', 'systems', 'targetUrl', 'targetCredentialsId', 'secrets', 'vars',
+                                   'dryRun', 'emailDomains', 'exclude', 'protect', 'maxDeactivate', 'concurrency',
+                                   'notifyChannel', 'templatesDir', 'membersMaxAge']
+    for (String k : syncOnly) {
+        if (args[k] != null && !(k == 'dryRun' && args[k] == false)) {
+            problems << ("${k} does not apply to command 'export' " +
+                '(it only reads the Slack members into membersFile)').toString()
+        }
+    }
+}
+
+/*
+ * systems: ['dev', 'model-office'] or [dev: [:], 'model-office': [maxDeactivate: 5, …]]. Fills cfg.systems
+ * (names, in order) and cfg.perSystem (name -> settings passed with the suffix __<SYSTEM>).
+ */
+@NonCPS
+void normalizeSystems(Map cfg, def value, Map<String, String> jenkinsEnv, List<String> problems) {
+    final Map given = [:]
+    if (value instanceof Map) {
+        for (Map.Entry e : ((Map) value).entrySet()) {
+            given[str(e.key).trim()] = e.value == null ? [:] : e.value
+        }
+    } else if (value instanceof Collection) {
+        for (def name : (Collection) value) {
+            final String n = str(name).trim()
+            if (given.containsKey(n)) {
+                problems << "systems: '${n}' is given twice".toString()
+            }
+            given[n] = [:]
+        }
+    } else {
+        problems << "systems must be a list of system names or a map of name: settings, not '${value}'".toString()
+        return
+    }
+    if (given.isEmpty()) {
+        problems << "systems is empty: name at least one system, e.g. systems: ['dev', 'model-office']"
+    }
+    final Map<String, String> suffixes = [:]
+    for (Map.Entry e : given.entrySet()) {
+        final String name = e.key
+        if (!validSystemName(name)) {
+            problems << ("systems: '${name}' is not a valid system name " +
+                "(letters, digits, '_', '.', '-'; starting with a letter or digit)").toString()
+            continue
+        }
+        final String suffix = envSuffix(name)
+        if (suffixes.containsKey(suffix)) {
+            problems << ("systems: '${suffixes[suffix]}' and '${name}' would share the variable suffix " +
+                "__${suffix}").toString()
+        }
+        suffixes[suffix] = name
+        cfg.systems << name
+        cfg.perSystem[name] = systemSettings(name, suffix, e.value, jenkinsEnv, problems)
+    }
+}
+
+// One system's own settings from systems: [name: [...]], validated like the top-level parameters.
+@NonCPS
+Map systemSettings(String name, String suffix, def value, Map<String, String> jenkinsEnv, List<String> problems) {
+    final List<String> known = ['targetUrl', 'targetCredentialsId', 'vars', 'secrets', 'emailDomains', 'protect',
+                                'maxDeactivate']
+    final Map one = [suffix: suffix, vars: [:], secrets: [:], explicitToken: false]
+    if (!(value instanceof Map)) {
+        problems << "systems.${name} must be a map of settings (${known.join(', ')}), not '${value}'".toString()
+        return one
+    }
+    final Map settings = (Map) value
+    for (def k : settings.keySet()) {
+        if (!(k in known)) {
+            final String hint = closest(k.toString(), known)
+            problems << ("systems.${name}: unknown setting '${k}'${hint ? " (did you mean '${hint}'?)" : ''}; " +
+                "known: ${known.join(', ')}").toString()
+        }
+    }
+    final String envUrl = jenkinsEnv["SLACK_IM_TARGET_URL__${suffix}".toString()]
+    one.targetUrl = str(settings.targetUrl).trim() ?: str(envUrl).trim() ?: null
+    urlParam("systems.${name}.targetUrl", str(one.targetUrl), problems)
+    final def token = settings.targetCredentialsId
+    if (settings.containsKey('targetCredentialsId') && (token == false || str(token).trim() == '')) {
+        one.targetCredentialsId = null
+        one.explicitToken = true
+    } else {
+        one.explicitToken = token != null
+        one.targetCredentialsId = str(token).trim() ?: "slack-im-${name}-target-token".toString()
+    }
+    for (String k : ['emailDomains', 'protect']) {
+        if (settings[k] != null) {
+            one[k] = listParam("systems.${name}.${k}", settings[k], problems)
+        }
+    }
+    if (settings.maxDeactivate != null) {
+        one.maxDeactivate = intParam("systems.${name}.maxDeactivate", settings.maxDeactivate, 0, problems)
+    }
+    one.vars = namedMap("systems.${name}.vars", settings.vars == null ? [:] : settings.vars, problems, false)
+    one.secrets = namedMap("systems.${name}.secrets", settings.secrets == null ? [:] : settings.secrets, problems, true)
+    if (one.targetCredentialsId && one.secrets.containsKey('TARGET_TOKEN')) {
+        problems << ("systems.${name}.secrets.TARGET_TOKEN clashes with the system's target token: " +
+            'use targetCredentialsId').toString()
+    }
+    return one
 }
 
 @NonCPS
@@ -782,11 +1125,11 @@ Map<String, String> namedMap(String param, def value, List<String> problems, boo
         } else if (out.containsKey(name)) {
             problems << "${param}: name '${raw}' is given twice (names are case-insensitive)".toString()
         } else if (credentialIds && !(v instanceof CharSequence && str(v).trim())) {
-            problems << "secrets.${raw} must be the id of a Secret text credential".toString()
+            problems << "${param}.${raw} must be the id of a Secret text credential".toString()
         } else if (!credentialIds && !(v instanceof CharSequence || v instanceof Number || v instanceof Boolean)) {
             final String type = v == null ? 'null' :
                 (v instanceof Map ? 'a map' : (v instanceof Collection ? 'a list' : 'an object'))
-            problems << "vars.${raw} must be a string, number or boolean, not ${type}".toString()
+            problems << "${param}.${raw} must be a string, number or boolean, not ${type}".toString()
         } else {
             out[name] = credentialIds ? str(v).trim() : str(v)
         }

@@ -32,6 +32,9 @@ class DeclarativeHarness {
         b.setVariable('params', params)
         b.setVariable('env', env)
         b.setVariable('currentBuild', currentBuild)
+        // `agent none` / `agent any`: declarative keywords, not variables
+        b.setVariable('none', 'none')
+        b.setVariable('any', 'any')
         if (!handlers.containsKey('error')) {
             handlers.error = { List a -> throw new PipelineError(a[0].toString()) }
         }

@@ -4,6 +4,9 @@
  *
  * Parameters are `key=value` strings:
  *   system=dev targetUrl=http://127.0.0.1:8080 engine=podman network=host dryRun=true
+ *   systems=dev,model-office    -> systems: ['dev', 'model-office']
+ *   membersFile=members.json    -> membersFile: 'members.json' (for sync/plan/check an empty placeholder is
+ *                                  made in the harness's workspace: the script checks the real one when it runs)
  *   vars.tenant=acme            -> vars: [tenant: 'acme']
  *   secrets.db_password=cred-id -> secrets: [db_password: 'cred-id']
  *   credentialFile.<id>=<path> -> the content of Secret file credential <id> (written 0400 in a 0700
@@ -33,6 +36,8 @@ class StepRenderer {
                 h.credentials[key.substring('credential.'.length())] = value
             } else if (key.startsWith('env.')) {
                 h.env[key.substring('env.'.length())] = value
+            } else if (key == 'systems') {
+                stepArgs.systems = value.split(',') as List
             } else {
                 stepArgs[key] = value
             }
@@ -46,6 +51,9 @@ class StepRenderer {
         // The rendered script runs later, outside the harness: keep the secret files it names.
         h.keepSecretFiles = true
         Map stepArgs = parse(params, h)
+        if (stepArgs.membersFile && stepArgs.command != 'export') {
+            h.writeWorkspaceFile(stepArgs.membersFile.toString(), '')
+        }
         h.shHandler = { Map args, Map stepEnv -> 0 }
         Object result = h.load('vars/slackImSync.groovy').call(stepArgs)
         Map run = h.calls('sh').find { it.args.returnStatus && it.args.script.contains('set -- create') }
