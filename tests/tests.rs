@@ -7,3 +7,4 @@ mod deactivation;
 mod faults;
 mod hardening;
 mod sync;
+mod system_key;
