@@ -13,7 +13,7 @@ use crate::http::Budget;
 use crate::report::Summary;
 use crate::slack::{Identity, Member, SlackClient, SlackError};
 use crate::sync::{self, Reading};
-use crate::template::UserView;
+use crate::template::{SystemTemplates, TemplateError, UserView};
 use crate::{slack_client, Error, System};
 
 /// Runs every check for every system: the token once (its scopes and workspace), then the run's
@@ -80,6 +80,7 @@ fn check_system(system: &System, reading: &Reading) -> Result<(), Error> {
     let user = Arc::new(UserView::from_member(&sample));
     let (key, _) = templates.render_create(&user)?;
     log::info!("templates in {}: create.json renders (sample key {key})", templates.folder().display());
+    check_samples(templates)?;
     if let Some(first) = reading.listing.accounts().first() {
         let value = reading.listing.value(0);
         templates.render_update(&user, &value)?;
@@ -233,4 +234,57 @@ pub(crate) fn warnings(reading: &Reading) -> Vec<String> {
         ));
     }
     out
+}
+
+/// The members `check` renders `create.json` for: the built-in hostile sample, and realistic ones
+/// (a mixed-case e-mail and a non-Latin name, a tagged address with an apostrophe and only a
+/// display name, a numeric local part).
+const SAMPLES: &[&str] = &[
+    include_str!("check_member.json"),
+    include_str!("check_samples/mixed_case.json"),
+    include_str!("check_samples/tagged.json"),
+    include_str!("check_samples/numeric.json"),
+];
+
+/// Renders `create.json` for every sample member and, when `system.json` has a `key` expression,
+/// checks that it gives the key `create.json` has at `list.key` (case-insensitively): a `sync`
+/// trusts the expression for members who have an account, so a disagreement is a template error
+/// (exit 2) naming the member and both values.
+fn check_samples(templates: &SystemTemplates) -> Result<(), TemplateError> {
+    for source in SAMPLES {
+        let mut member: Member = serde_json::from_str(source).expect("the built-in samples are valid");
+        if templates.uses_slack_object {
+            member.raw = serde_json::value::RawValue::from_string(source.to_string()).ok();
+        }
+        let user = Arc::new(UserView::from_member(&member));
+        let (key, _) = match templates.render_key(&user)? {
+            Some(key) => templates.render_create_for_key(&user, &key)?,
+            None => templates.render_create(&user)?,
+        };
+        log::debug!("check: create.json renders for sample {} (key {key})", user.id);
+    }
+    if templates.spec.key.is_some() {
+        log::info!("system.json \"key\" agrees with create.json for {} sample members", SAMPLES.len());
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::BTreeMap;
+
+    #[test]
+    fn the_shipped_key_expressions_agree_with_create_json_for_every_sample() {
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("templates");
+        let secrets = BTreeMap::from([
+            ("target_token".to_string(), crate::secret::Secret::new("tok-123456".to_string())),
+            ("initial_password".to_string(), crate::secret::Secret::new("pw-123456".to_string())),
+        ]);
+        for system in ["dev", "model-office", "sales-demo"] {
+            let t =
+                SystemTemplates::load(&root, system, Some("http://t"), &BTreeMap::new(), &secrets).unwrap();
+            check_samples(&t).unwrap();
+        }
+    }
 }

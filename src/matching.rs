@@ -53,15 +53,25 @@ impl Listing {
     /// What the templates want for one eligible member: the create body when no account has its
     /// key; the update body when (and only when) its account differs from it; nothing for an
     /// account slack-im may not touch (the plan reports it).
+    ///
+    /// With `system.json`'s `key` expression, the key comes from it and `create.json` is rendered
+    /// only for a member no account has (and must agree with it); without, from `create.json`.
     pub fn desired_for(
         &self,
         templates: &SystemTemplates,
         member: &Member,
     ) -> Result<Desired, TemplateError> {
         let user = Arc::new(UserView::from_member(member));
-        let (key, create) = templates.render_create(&user)?;
         let slack_id = user.id.clone();
+        let (key, create) = match templates.render_key(&user)? {
+            Some(key) => (key, None),
+            None => templates.render_create(&user).map(|(key, body)| (key, Some(body)))?,
+        };
         let Some(&i) = self.index.get(&plan::normalize_key(&key)) else {
+            let (key, create) = match create {
+                Some(body) => (key, body),
+                None => templates.render_create_for_key(&user, &key)?,
+            };
             return Ok(Desired {
                 slack_id,
                 key,
@@ -92,12 +102,43 @@ mod tests {
     use std::collections::BTreeMap;
 
     fn templates() -> SystemTemplates {
-        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("templates");
+        load(&std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("templates"))
+    }
+
+    fn load(root: &std::path::Path) -> SystemTemplates {
         let secrets = BTreeMap::from([
             ("target_token".to_string(), crate::secret::Secret::new("tok-123456".to_string())),
             ("initial_password".to_string(), crate::secret::Secret::new("pw-123456".to_string())),
         ]);
-        SystemTemplates::load(&root, "dev", Some("http://127.0.0.1:1"), &BTreeMap::new(), &secrets).unwrap()
+        SystemTemplates::load(root, "dev", Some("http://127.0.0.1:1"), &BTreeMap::new(), &secrets).unwrap()
+    }
+
+    const SHIPPED_KEY: &str = r#""key": "user.email_local | lower""#;
+
+    /// The shipped dev folder with `"key": <expression>` in system.json and create.json changed
+    /// by `edit`: its userId must be `{{ user.email_local | lower }}` for a member who has an account.
+    fn keyed(expression: &str, edit: fn(String) -> String) -> (tempfile::TempDir, SystemTemplates) {
+        let shipped = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("templates/dev");
+        let root = tempfile::tempdir().unwrap();
+        let dir = root.path().join("dev");
+        std::fs::create_dir(&dir).unwrap();
+        for name in ["system.json", "create.json", "update.json", "deactivate.json"] {
+            let Ok(text) = std::fs::read_to_string(shipped.join(name)) else { continue };
+            let text = match name {
+                "system.json" => text.replace(SHIPPED_KEY, &format!("\"key\": {}", json!(expression))),
+                "create.json" => edit(text),
+                _ => text,
+            };
+            std::fs::write(dir.join(name), text).unwrap();
+        }
+        let templates = load(root.path());
+        (root, templates)
+    }
+
+    /// create.json that fails for any member but `Ann.Lee@…`: proof it was not rendered.
+    fn create_only_for_ann(text: String) -> String {
+        let guard = "{% if user.email_local != 'Ann.Lee' %}{{ fail_loudly_for_existing_members }}{% endif %}";
+        format!("{guard}{text}")
     }
 
     fn member(id: &str, email: &str, name: &str) -> Member {
@@ -154,5 +195,34 @@ mod tests {
         let d = listing.desired_for(&t, &member("U9", "admin@other.example", "Someone Else")).unwrap();
         assert_eq!((d.account, d.change), (Some(0), None));
         assert!(!listing.accounts()[0].writable());
+    }
+
+    #[test]
+    fn with_a_key_expression_create_json_is_rendered_only_for_members_without_an_account() {
+        let (_root, t) = keyed("user.email_local | lower", create_only_for_ann);
+        let listing = listing(&t, &[account_of("U2", "Bo.Kim", "Bo Kim", "slack-im")]);
+        let same = listing.desired_for(&t, &member("U2", "bo.kim@acme.example", "Bo Kim")).unwrap();
+        assert_eq!((same.key.as_str(), same.account, same.change.is_none()), ("bo.kim", Some(0), true));
+        let renamed = listing.desired_for(&t, &member("U2", "bo.kim@acme.example", "Bo Lee")).unwrap();
+        let Some(change) = renamed.change else { panic!("no change") };
+        assert!(matches!(*change, Change::Update { .. }), "update.json is still rendered for an account");
+        let new = listing.desired_for(&t, &member("U1", "Ann.Lee@acme.example", "Ann Lee")).unwrap();
+        let Some(change) = new.change else { panic!("no change") };
+        let Change::Create(body) = *change else { panic!("not a create") };
+        assert_eq!((new.key.as_str(), &body["userId"]), ("ann.lee", &json!("ann.lee")));
+        let err = listing.desired_for(&t, &member("U3", "cy@acme.example", "Cy")).unwrap_err();
+        assert!(
+            err.detail.contains("fail_loudly_for_existing_members"),
+            "a new member does render it: {err}"
+        );
+    }
+
+    #[test]
+    fn a_key_expression_that_disagrees_with_create_json_is_an_error_for_a_new_member() {
+        let (_root, t) = keyed("user.id", |text| text);
+        let listing = listing(&t, &[]);
+        let err = listing.desired_for(&t, &member("U1", "Ann.Lee@acme.example", "Ann Lee")).unwrap_err();
+        assert_eq!(err.subject.as_deref(), Some("member U1 (Ann.Lee@acme.example)"));
+        assert!(err.detail.contains(r#"gives "U1" but create.json has "ann.lee" at /userId"#), "{err}");
     }
 }

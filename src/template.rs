@@ -18,6 +18,10 @@ const SYSTEM: &str = "system.json";
 const CREATE: &str = "create.json";
 const UPDATE: &str = "update.json";
 const DEACTIVATE: &str = "deactivate.json";
+/// `system.json`'s `key` expression, held in the template environment as a one-line template that
+/// sets `key`: compiled once, owned by the environment, and evaluated to a value, not to text.
+/// (A compiled `Expression` borrows its environment, which `SystemTemplates` owns.)
+const KEY: &str = "system.json key";
 
 /// A template that did not load, render or parse. Names the file, the line and the member.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -246,6 +250,10 @@ impl SystemTemplates {
         let spec_json = render_json(&env, &folder, SYSTEM, BTreeMap::new(), &|| None, &secret_values)?;
         let spec =
             SystemSpec::from_json(spec_json).map_err(|detail| error_in(&folder, SYSTEM, None, detail))?;
+        if let Some(expression) = &spec.key {
+            compile_key(&mut env, &folder, expression)?;
+        }
+        let uses_slack_object = uses_slack_object || uses_slack(&env, &[KEY]);
         let templates = SystemTemplates {
             has_update_body: present.contains(&UPDATE),
             has_deactivate_body: present.contains(&DEACTIVATE),
@@ -301,6 +309,48 @@ impl SystemTemplates {
 
     pub fn folder(&self) -> &Path {
         &self.folder
+    }
+
+    /// The member's key by `system.json`'s `key` expression; `None` without one (the key is then
+    /// the create body's, [`render_create`](Self::render_create)). Text, or a number in decimal
+    /// (like [`key_at`]); anything else, blank text included, is an error naming the member.
+    pub fn render_key(&self, user: &Arc<UserView>) -> Result<Option<String>, TemplateError> {
+        if self.spec.key.is_none() {
+            return Ok(None);
+        }
+        let failed = |detail: String| self.error(SYSTEM, Some(user.label()), detail);
+        let template = self.env.get_template(KEY).map_err(|e| failed(jinja_detail(&e)))?;
+        let ctx = BTreeMap::from([("user", user.to_template_value())]);
+        let captured = template
+            .render_captured(ctx)
+            .map_err(|e| failed(format!("\"key\" expression failed: {}", jinja_detail(&e))))?;
+        let value = captured.state().lookup("key").unwrap_or_default();
+        match key_text(&value) {
+            Some(key) => Ok(Some(key)),
+            None => Err(failed(format!(
+                "the \"key\" expression gave {}, not text: the member has no key",
+                describe_key_value(&value)
+            ))),
+        }
+    }
+
+    /// The create body for a member whose key the `key` expression gave: the body's value at
+    /// `list.key` must be that key (compared case-insensitively, like every key), or it is an
+    /// error naming the member and both values, since the two would send the member different ways.
+    pub fn render_create_for_key(
+        &self,
+        user: &Arc<UserView>,
+        key: &str,
+    ) -> Result<(String, serde_json::Value), TemplateError> {
+        let (body_key, body) = self.render_create(user)?;
+        if crate::plan::normalize_key(&body_key) != crate::plan::normalize_key(key) {
+            let detail = format!(
+                "the \"key\" expression of {SYSTEM} gives {key:?} but {CREATE} has {body_key:?} at {} (list.key): they must agree",
+                self.spec.list.key
+            );
+            return Err(self.error(CREATE, Some(user.label()), detail));
+        }
+        Ok((body_key, body))
     }
 
     /// The create body for a member, and the member's key (the body's value at `list.key`).
@@ -436,14 +486,30 @@ fn compile(folder: &Path) -> Result<Compiled, TemplateError> {
             Err(e) => return Err(error_in(folder, name, None, e.to_string())),
         }
     }
-    let uses_slack_object = [CREATE, UPDATE].iter().filter(|n| present.contains(n)).any(|name| {
+    let uses_slack_object = uses_slack(&env, &[CREATE, UPDATE]);
+    Ok(Compiled { env, present, uses_slack_object })
+}
+
+/// Whether any of these templates (those present) reads `user.slack` or the whole `user`.
+fn uses_slack(env: &Environment<'static>, names: &[&str]) -> bool {
+    names.iter().any(|name| {
         env.get_template(name).is_ok_and(|t| {
             t.undeclared_variables(true)
                 .iter()
                 .any(|v| v == "user" || v == "user.slack" || v.starts_with("user.slack."))
         })
-    });
-    Ok(Compiled { env, present, uses_slack_object })
+    })
+}
+
+/// Compiles `system.json`'s `key` expression into `env` as the template [`KEY`]. It is compiled
+/// as an expression first, so a mistake is reported as one and nothing else can ride in the
+/// template around it.
+fn compile_key(env: &mut Environment<'static>, folder: &Path, expression: &str) -> Result<(), TemplateError> {
+    let invalid = |e: minijinja::Error| {
+        error_in(folder, SYSTEM, None, format!("\"key\" is not a valid expression: {e}"))
+    };
+    env.compile_expression_owned(expression.to_string()).map_err(invalid)?;
+    env.add_template_owned(KEY, format!("{{% set key = ({expression}) %}}")).map_err(invalid)
 }
 
 /// Renders one template of `env` and parses the result as JSON. An error quotes the rendered line
@@ -501,6 +567,29 @@ fn list_systems(root: &Path) -> Vec<String> {
         .collect();
     names.sort();
     names
+}
+
+/// A key expression's value as a key: non-blank text as it is, a number in decimal.
+fn key_text(value: &Value) -> Option<String> {
+    match value.kind() {
+        minijinja::value::ValueKind::String => {
+            value.as_str().filter(|s| !s.trim().is_empty()).map(str::to_string)
+        }
+        minijinja::value::ValueKind::Number => match serde_json::to_value(value).ok()? {
+            serde_json::Value::Number(n) => Some(n.to_string()),
+            _ => None,
+        },
+        _ => None,
+    }
+}
+
+/// What a key expression gave instead of a key, for its error: the kind, and blank text quoted.
+/// Never the value of a map or a sequence (it might hold a secret).
+fn describe_key_value(value: &Value) -> String {
+    match value.as_str() {
+        Some(text) => format!("blank text {text:?}"),
+        None => value.kind().to_string(),
+    }
 }
 
 fn jinja_detail(e: &minijinja::Error) -> String {
@@ -652,6 +741,86 @@ mod tests {
             .unwrap());
     }
 
+    /// A folder whose `system.json` has `"key": <expression>` (kept raw: system.json is a template
+    /// itself) and the given create.json.
+    fn keyed(expression: &str, create: &str) -> Folder {
+        let quoted = serde_json::to_string(expression).unwrap();
+        let raw = format!("{{% raw %}}{}{{% endraw %}}", &quoted[1..quoted.len() - 1]);
+        let system = SYSTEM_JSON.replace("\"managed\":", &format!("\"key\": \"{raw}\",\n  \"managed\":"));
+        Folder::new(&[("system.json", &system), ("create.json", create)])
+    }
+
+    #[test]
+    fn the_key_expression_gives_text_or_a_number_in_decimal() {
+        let create = r#"{"userId": {{ user.email_local | lower }}}"#;
+        let t = keyed("user.email_local | lower", create).load().unwrap();
+        assert_eq!(t.render_key(&user("Jo")).unwrap().as_deref(), Some("jo.doe"));
+        let t = keyed("40 + 2", create).load().unwrap();
+        assert_eq!(t.render_key(&user("Jo")).unwrap().as_deref(), Some("42"));
+        let t = keyed("vars.role ~ '-' ~ system.name", create).load().unwrap();
+        assert_eq!(
+            t.render_key(&user("Jo")).unwrap().as_deref(),
+            Some("AGENT-sys"),
+            "globals as in templates"
+        );
+        let t = Folder::new(&[("system.json", SYSTEM_JSON), ("create.json", create)]).load().unwrap();
+        assert_eq!(t.render_key(&user("Jo")).unwrap(), None, "no expression: the key is create.json's");
+    }
+
+    #[test]
+    fn a_key_that_is_not_text_names_the_member_and_what_it_was() {
+        let create = r#"{"userId": {{ user.email_local | lower }}}"#;
+        for (expression, expected) in [
+            ("user.title", "blank text \"\""),
+            ("none", "none"),
+            ("user.is_admin", "bool"),
+            ("[user.id]", "sequence"),
+            ("user", "map"),
+        ] {
+            let err = keyed(expression, create).load().unwrap().render_key(&user("Jo")).unwrap_err();
+            assert!(err.file.ends_with("sys/system.json"), "{err}");
+            assert_eq!(err.subject.as_deref(), Some("member U1 (Jo.Doe@Acme.example)"));
+            assert!(err.detail.contains(&format!("gave {expected}, not text")), "{expression}: {err}");
+        }
+        let err = keyed("user.nmae | lower", create).load().unwrap().render_key(&user("Jo")).unwrap_err();
+        assert!(
+            err.detail.contains("\"key\" expression failed") && err.detail.contains("undefined"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn a_key_expression_that_does_not_compile_is_a_load_error() {
+        let create = r#"{"userId": 1}"#;
+        for expression in
+            ["user.email_local |", "user.id }}{{ secrets.target_token", "user.id %}{% set x = 1"]
+        {
+            let err = keyed(expression, create).load().err().unwrap();
+            assert!(err.detail.starts_with("\"key\" is not a valid expression"), "{expression}: {err}");
+            assert!(err.file.ends_with("sys/system.json"), "{err}");
+        }
+    }
+
+    #[test]
+    fn create_json_must_agree_with_the_key_expression() {
+        let create = r#"{"userId": {{ user.email_local }}, "name": {{ user.name }}}"#;
+        let t = keyed("user.email_local | lower", create).load().unwrap();
+        let (key, body) = t.render_create_for_key(&user("Jo"), "jo.doe").unwrap();
+        assert_eq!((key.as_str(), &body["name"]), ("Jo.Doe", &serde_json::json!("Jo")), "case-insensitively");
+        let t = keyed("user.id", create).load().unwrap();
+        let err = t.render_create_for_key(&user("Jo"), "U1").unwrap_err();
+        assert!(err.file.ends_with("sys/create.json"), "{err}");
+        assert_eq!(err.subject.as_deref(), Some("member U1 (Jo.Doe@Acme.example)"));
+        assert!(err.detail.contains(r#"gives "U1" but create.json has "Jo.Doe" at /userId"#), "{err}");
+    }
+
+    #[test]
+    fn a_key_reading_user_slack_keeps_the_slack_object() {
+        let create = r#"{"userId": {{ user.email_local }}}"#;
+        assert!(!keyed("user.email_local", create).load().unwrap().uses_slack_object);
+        assert!(keyed("user.slack.name", create).load().unwrap().uses_slack_object);
+    }
+
     #[test]
     fn a_bad_system_json_is_explained() {
         let f = Folder::new(&[
@@ -698,7 +867,9 @@ mod shipped_templates {
         for system in ["dev", "model-office", "sales-demo"] {
             let t = SystemTemplates::load(&root, system, Some("http://t"), &vars, &secrets).unwrap();
             let m: Member = serde_json::from_str(include_str!("check_member.json")).unwrap();
-            let (key, body) = t.render_create(&Arc::new(UserView::from_member(&m))).unwrap();
+            let user = Arc::new(UserView::from_member(&m));
+            assert_eq!(t.render_key(&user).unwrap().as_deref(), Some("check.sample"), "{system}");
+            let (key, body) = t.render_create(&user).unwrap();
             assert_eq!(key, "check.sample");
             assert_eq!(body["centerIds"], serde_json::json!(["a", "b"]), "{system}");
             assert_eq!(body["password"], "pw-123");

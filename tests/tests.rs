@@ -8,4 +8,5 @@ mod deactivation;
 mod faults;
 mod hardening;
 mod sync;
+mod system_key;
 mod systems;

@@ -1,6 +1,7 @@
 //! The target's API as `system.json` describes it once rendered: headers, the listing (paged, by
-//! JSON pointers), the create, update and deactivate calls, and which accounts slack-im manages or
-//! may adopt. Checked once per run, so a typo fails before any request.
+//! JSON pointers), the create, update and deactivate calls, which accounts slack-im manages or
+//! may adopt, and the expression giving a member's key. Checked once per run, so a typo fails
+//! before any request.
 
 use std::collections::BTreeMap;
 
@@ -51,6 +52,10 @@ pub struct SystemSpec {
     /// A Jinja expression over `account`: accounts slack-im does not manage that a matching member
     /// may take over (update). Without it, such accounts are left alone.
     pub adopt: Option<String>,
+    /// A Jinja expression over `user`: the member's key, so a member whose account exists needs no
+    /// `create.json` render. Must agree with `create.json` at `list.key`. Without it, the key is
+    /// read from the rendered create body.
+    pub key: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -65,6 +70,7 @@ struct RawSystemSpec {
     deactivate: Option<Endpoint>,
     managed: Option<String>,
     adopt: Option<String>,
+    key: Option<String>,
 }
 
 impl SystemSpec {
@@ -100,6 +106,7 @@ impl SystemSpec {
             deactivate: raw.deactivate.map(upper),
             managed: expression(raw.managed),
             adopt: expression(raw.adopt),
+            key: expression(raw.key),
         })
     }
 }
@@ -146,7 +153,16 @@ mod tests {
     fn a_valid_spec_is_read_with_methods_upper_cased() {
         let s = spec(|_| {}).unwrap();
         assert_eq!((s.list.method.as_str(), s.create.method.as_str()), ("GET", "POST"));
-        assert!(s.deactivate.is_none() && s.managed.is_none() && s.adopt.is_none());
+        assert!(s.deactivate.is_none() && s.managed.is_none() && s.adopt.is_none() && s.key.is_none());
+    }
+
+    #[test]
+    fn a_key_expression_is_read_and_a_blank_one_is_none() {
+        let s = spec(|j| j["key"] = json!("user.email_local | lower")).unwrap();
+        assert_eq!(s.key.as_deref(), Some("user.email_local | lower"));
+        assert!(spec(|j| j["key"] = json!("  ")).unwrap().key.is_none());
+        let err = spec(|j| j["key"] = json!(["user.id"])).unwrap_err();
+        assert!(err.contains("invalid type"), "{err}");
     }
 
     #[test]
