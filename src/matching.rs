@@ -8,7 +8,7 @@ use std::sync::Arc;
 use serde_json::Value;
 
 use crate::plan::{self, Change, Desired, Existing};
-use crate::slack::Member;
+use crate::slack::{Member, UserGroups};
 use crate::target::Account;
 use crate::template::{AccountTests, SystemTemplates, TemplateError, UserView};
 
@@ -52,13 +52,19 @@ impl Listing {
 
     /// What the templates want for one eligible member: the create body when no account has its
     /// key; the update body when (and only when) its account differs from it; nothing for an
-    /// account slack-im may not touch (the plan reports it).
+    /// account slack-im may not touch (the plan reports it). `groups`: the run's user groups, when
+    /// it read them (they become `user.groups`).
     pub fn desired_for(
         &self,
         templates: &SystemTemplates,
         member: &Member,
+        groups: Option<&UserGroups>,
     ) -> Result<Desired, TemplateError> {
-        let user = Arc::new(UserView::from_member(member));
+        let mut user = UserView::from_member(member);
+        if let Some(groups) = groups {
+            user = user.with_groups(groups.of(&member.id));
+        }
+        let user = Arc::new(user);
         let (key, create) = templates.render_create(&user)?;
         let slack_id = user.id.clone();
         let Some(&i) = self.index.get(&plan::normalize_key(&key)) else {
@@ -126,7 +132,7 @@ mod tests {
     fn a_member_without_an_account_gets_a_create_body() {
         let t = templates();
         let listing = listing(&t, &[]);
-        let d = listing.desired_for(&t, &member("U1", "Ann.Lee@acme.example", "Ann Lee")).unwrap();
+        let d = listing.desired_for(&t, &member("U1", "Ann.Lee@acme.example", "Ann Lee"), None).unwrap();
         assert_eq!((d.key.as_str(), d.account), ("ann.lee", None));
         let Some(change) = d.change else { panic!("no change") };
         let Change::Create(body) = *change else { panic!("not a create") };
@@ -138,9 +144,10 @@ mod tests {
     fn an_account_that_matches_its_member_needs_nothing_and_a_rename_is_an_update() {
         let t = templates();
         let listing = listing(&t, &[account_of("U1", "Ann.Lee", "Ann Lee", "slack-im")]);
-        let same = listing.desired_for(&t, &member("U1", "ann.lee@acme.example", "Ann Lee")).unwrap();
+        let same = listing.desired_for(&t, &member("U1", "ann.lee@acme.example", "Ann Lee"), None).unwrap();
         assert_eq!((same.account, same.change.is_none()), (Some(0), true), "keys compare case-insensitively");
-        let renamed = listing.desired_for(&t, &member("U1", "ann.lee@acme.example", "Ann Kim")).unwrap();
+        let renamed =
+            listing.desired_for(&t, &member("U1", "ann.lee@acme.example", "Ann Kim"), None).unwrap();
         let Some(change) = renamed.change else { panic!("no change") };
         let Change::Update { changed, .. } = *change else { panic!("not an update") };
         assert_eq!(changed, ["name"]);
@@ -151,7 +158,7 @@ mod tests {
         let t = templates();
         let listing = listing(&t, &[account_of("", "admin", "Init Admin", "init-data")]);
         assert_eq!(listing.managed(), 0);
-        let d = listing.desired_for(&t, &member("U9", "admin@other.example", "Someone Else")).unwrap();
+        let d = listing.desired_for(&t, &member("U9", "admin@other.example", "Someone Else"), None).unwrap();
         assert_eq!((d.account, d.change), (Some(0), None));
         assert!(!listing.accounts()[0].writable());
     }

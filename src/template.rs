@@ -51,6 +51,9 @@ pub struct UserView {
     pub is_owner: bool,
     /// The whole member object, when a template uses it.
     pub slack: Option<Arc<serde_json::Value>>,
+    /// The handles of the enabled user groups the member is in, when the run read them (a
+    /// template mentions `user.groups`, or `SLACK_IM_USERGROUPS` is set).
+    pub groups: Option<Arc<[String]>>,
 }
 
 /// The fields of `user`, for templates that iterate over it.
@@ -70,6 +73,7 @@ const USER_FIELDS: &[&str] = &[
     "tz",
     "is_admin",
     "is_owner",
+    "groups",
     "slack",
 ];
 
@@ -95,14 +99,17 @@ impl Object for UserView {
             "tz" => text(&self.tz),
             "is_admin" => Some(Value::from(self.is_admin)),
             "is_owner" => Some(Value::from(self.is_owner)),
+            "groups" => self.groups.as_ref().map(|g| g.iter().map(|h| Value::from(h.as_str())).collect()),
             "slack" => self.slack.clone().map(json_value_shared),
             _ => None,
         }
     }
 
     fn enumerate(self: &Arc<Self>) -> Enumerator {
-        let present = if self.slack.is_some() { USER_FIELDS.len() } else { USER_FIELDS.len() - 1 };
-        Enumerator::Str(&USER_FIELDS[..present])
+        let fields = USER_FIELDS.iter().copied();
+        let present = fields
+            .filter(|f| (*f != "slack" || self.slack.is_some()) && (*f != "groups" || self.groups.is_some()));
+        Enumerator::Values(present.map(Value::from).collect())
     }
 }
 
@@ -185,7 +192,14 @@ impl UserView {
             is_admin: m.is_admin == Some(true),
             is_owner: m.is_owner == Some(true),
             slack: m.raw.as_ref().and_then(|r| serde_json::from_str(r.get()).ok()).map(Arc::new),
+            groups: None,
         }
+    }
+
+    /// The member with the handles of its user groups as `user.groups`.
+    pub fn with_groups(mut self, groups: &[String]) -> UserView {
+        self.groups = Some(groups.into());
+        self
     }
 
     /// How errors and logs name the member: id and e-mail, never more.
@@ -207,6 +221,8 @@ pub struct SystemTemplates {
     pub has_deactivate_body: bool,
     /// A template uses `user.slack` (or the whole `user`): members must keep their Slack object.
     pub uses_slack_object: bool,
+    /// A template uses `user.groups` (or the whole `user`): the run must read the user groups.
+    pub uses_groups: bool,
     /// The secret values, so an error never quotes a rendered line that holds one.
     secret_values: Vec<String>,
 }
@@ -216,6 +232,7 @@ struct Compiled {
     env: Environment<'static>,
     present: Vec<&'static str>,
     uses_slack_object: bool,
+    uses_groups: bool,
 }
 
 impl SystemTemplates {
@@ -229,7 +246,7 @@ impl SystemTemplates {
         secrets: &BTreeMap<String, Secret<String>>,
     ) -> Result<SystemTemplates, TemplateError> {
         let folder = system_folder(root, system)?;
-        let Compiled { mut env, present, uses_slack_object } = compile(&folder)?;
+        let Compiled { mut env, present, uses_slack_object, uses_groups } = compile(&folder)?;
         let mut account_env = Environment::new();
         account_env.set_undefined_behavior(UndefinedBehavior::Chainable);
         let secrets_value: BTreeMap<&str, &str> =
@@ -255,6 +272,7 @@ impl SystemTemplates {
             account_env,
             spec,
             uses_slack_object,
+            uses_groups,
             secret_values,
         };
         templates.account_tests()?;
@@ -436,14 +454,26 @@ fn compile(folder: &Path) -> Result<Compiled, TemplateError> {
             Err(e) => return Err(error_in(folder, name, None, e.to_string())),
         }
     }
-    let uses_slack_object = [CREATE, UPDATE].iter().filter(|n| present.contains(n)).any(|name| {
-        env.get_template(name).is_ok_and(|t| {
-            t.undeclared_variables(true)
-                .iter()
-                .any(|v| v == "user" || v == "user.slack" || v.starts_with("user.slack."))
+    // `user.<field>`, `user.<field>.x`, or the whole `user` (which may be handed on whole).
+    let mentions = |field: &str| {
+        let (whole, nested) = (format!("user.{field}"), format!("user.{field}."));
+        [CREATE, UPDATE].iter().filter(|n| present.contains(n)).any(|name| {
+            env.get_template(name).is_ok_and(|t| {
+                t.undeclared_variables(true)
+                    .iter()
+                    .any(|v| v == "user" || *v == whole || v.starts_with(&nested))
+            })
         })
-    });
-    Ok(Compiled { env, present, uses_slack_object })
+    };
+    let (uses_slack_object, uses_groups) = (mentions("slack"), mentions("groups"));
+    Ok(Compiled { env, present, uses_slack_object, uses_groups })
+}
+
+/// Whether the templates of `root/system` use `user.groups`, before the folder is loaded (`check`
+/// asks, to know the scopes a run needs); a folder that does not compile says no here and fails
+/// its load.
+pub fn folder_uses_groups(root: &Path, system: &str) -> bool {
+    system_folder(root, system).and_then(|folder| compile(&folder)).is_ok_and(|c| c.uses_groups)
 }
 
 /// Renders one template of `env` and parses the result as JSON. An error quotes the rendered line
@@ -615,6 +645,36 @@ mod tests {
     }
 
     #[test]
+    fn user_groups_are_a_list_when_read_and_undefined_when_not() {
+        let f = Folder::new(&[
+            ("system.json", SYSTEM_JSON),
+            (
+                "create.json",
+                r#"{"userId": {{ user.email_local }}, "role": {{ "QA" if "qa" in user.groups else "AGENT" }}, "groups": {{ user.groups }}}"#,
+            ),
+        ]);
+        let t = f.load().unwrap();
+        assert!(t.uses_groups && !t.uses_slack_object);
+        let member = |groups: &[&str]| {
+            let groups: Vec<String> = groups.iter().map(|g| g.to_string()).collect();
+            Arc::new(Arc::unwrap_or_clone(user("Jo")).with_groups(&groups))
+        };
+        let (_, body) = t.render_create(&member(&["cs-agents", "qa"])).unwrap();
+        assert_eq!(
+            (body["role"].as_str(), &body["groups"]),
+            (Some("QA"), &serde_json::json!(["cs-agents", "qa"]))
+        );
+        let (_, body) = t.render_create(&member(&[])).unwrap();
+        assert_eq!(body["role"], "AGENT");
+        let err = t.render_create(&user("Jo")).unwrap_err();
+        assert!(err.detail.contains("undefined"), "groups not read are never an empty list: {err}");
+        let plain =
+            Folder::new(&[("system.json", SYSTEM_JSON), ("create.json", r#"{"userId": {{ user.id }}}"#)]);
+        assert!(!plain.load().unwrap().uses_groups);
+        assert!(folder_uses_groups(f.0.path(), "sys") && !folder_uses_groups(plain.0.path(), "sys"));
+    }
+
+    #[test]
     fn a_body_without_the_key_is_an_error() {
         let f = Folder::new(&[("system.json", SYSTEM_JSON), ("create.json", r#"{"id": {{ user.id }}}"#)]);
         let err = f.load().unwrap().render_create(&user("Jo")).unwrap_err();
@@ -698,7 +758,10 @@ mod shipped_templates {
         for system in ["dev", "model-office", "sales-demo"] {
             let t = SystemTemplates::load(&root, system, Some("http://t"), &vars, &secrets).unwrap();
             let m: Member = serde_json::from_str(include_str!("check_member.json")).unwrap();
-            let (key, body) = t.render_create(&Arc::new(UserView::from_member(&m))).unwrap();
+            let user = UserView::from_member(&m);
+            let user = if t.uses_groups { user.with_groups(&["solutions".into()]) } else { user };
+            assert_eq!(t.uses_groups, system == "sales-demo", "{system}");
+            let (key, body) = t.render_create(&Arc::new(user)).unwrap();
             assert_eq!(key, "check.sample");
             assert_eq!(body["centerIds"], serde_json::json!(["a", "b"]), "{system}");
             assert_eq!(body["password"], "pw-123");

@@ -9,3 +9,4 @@ mod faults;
 mod hardening;
 mod sync;
 mod systems;
+mod usergroups;
