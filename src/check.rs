@@ -2,7 +2,8 @@
 //! sample member with hostile characters; the token answers `auth.test`, holds every scope this
 //! configuration needs and, if it is an org-level token, has its workspace named; then the run's
 //! own reads and plan (the pipeline of `sync`) give the numbers a person needs before the first real
-//! run, with the warnings `sync` and `plan` print too.
+//! run (the user groups seen among them, when the run reads them), with the warnings `sync` and
+//! `plan` print too.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -20,7 +21,9 @@ use crate::{slack_client, Error, System};
 /// own reads and plan. Fills each summary as a dry run would, plus the warnings.
 pub fn check(configs: &[Config], summaries: &mut [Summary]) -> Vec<Result<(), Error>> {
     let every = |e: Error| configs.iter().map(|_| Err(e.clone())).collect::<Vec<_>>();
-    let slack = match check_token(&configs[0]) {
+    let groups_needed =
+        sync::needs_groups(configs, |c| crate::template::folder_uses_groups(&c.templates_root, &c.system));
+    let slack = match check_token(&configs[0], groups_needed) {
         Ok(slack) => slack,
         Err(e) => return every(e),
     };
@@ -35,6 +38,14 @@ pub fn check(configs: &[Config], summaries: &mut [Summary]) -> Vec<Result<(), Er
         }
     };
     let slack_requests = prepared.source.requests() + slack.as_ref().map_or(0, SlackClient::requests);
+    let groups: BTreeMap<String, usize> = match &prepared.groups {
+        Some(groups) => groups.all().iter().map(|g| (g.handle.clone(), g.users.len())).collect(),
+        None => BTreeMap::new(),
+    };
+    if !groups.is_empty() {
+        let seen: Vec<String> = groups.iter().map(|(h, n)| format!("@{h} {n}")).collect();
+        log::info!("Slack: user groups seen (members): {}", seen.join(", "));
+    }
     prepared
         .readings
         .into_iter()
@@ -44,6 +55,7 @@ pub fn check(configs: &[Config], summaries: &mut [Summary]) -> Vec<Result<(), Er
             let reading = reading?;
             check_system(system, &reading)?;
             reading.record(system, slack_requests, None, summary);
+            summary.usergroups = groups.clone();
             summary.skipped_by_reason = skipped_by_reason(&reading);
             summary.warnings = warnings(&reading);
             for warning in &summary.warnings {
@@ -56,7 +68,8 @@ pub fn check(configs: &[Config], summaries: &mut [Summary]) -> Vec<Result<(), Er
 
 /// The token answers, for the right workspace, with every scope this configuration needs. Without
 /// a token (a members file and no Slack post) there is nothing to check.
-fn check_token(config: &Config) -> Result<Option<SlackClient>, Error> {
+/// `groups`: the run reads the user groups.
+fn check_token(config: &Config, groups: bool) -> Result<Option<SlackClient>, Error> {
     if config.slack_token.is_none() {
         log::info!("Slack: not asked (members from SLACK_IM_MEMBERS_FILE, no Slack post)");
         return Ok(None);
@@ -64,7 +77,7 @@ fn check_token(config: &Config) -> Result<Option<SlackClient>, Error> {
     let slack = slack_client(config, Budget::new(config.deadline, config.retry_budget))?;
     let identity = slack.auth_test()?;
     log::info!("Slack: token works for {}", describe(&identity, config));
-    token_fits(config, &slack, &identity)?;
+    token_fits(config, groups, &slack, &identity)?;
     Ok(Some(slack))
 }
 
@@ -77,7 +90,11 @@ fn check_system(system: &System, reading: &Reading) -> Result<(), Error> {
     if templates.uses_slack_object {
         sample.raw = serde_json::value::RawValue::from_string(source.to_string()).ok();
     }
-    let user = Arc::new(UserView::from_member(&sample));
+    let mut user = UserView::from_member(&sample);
+    if templates.uses_groups {
+        user = user.with_groups(&[]);
+    }
+    let user = Arc::new(user);
     let (key, _) = templates.render_create(&user)?;
     log::info!("templates in {}: create.json renders (sample key {key})", templates.folder().display());
     check_samples(templates)?;
@@ -115,10 +132,17 @@ fn describe(identity: &Identity, config: &Config) -> String {
     }
 }
 
-/// The scopes a run with this configuration needs, each with what for.
-fn needed_scopes(config: &Config) -> Vec<(&'static str, &'static str)> {
+/// The scopes a run with this configuration needs, each with what for; `groups`: it reads the
+/// user groups.
+fn needed_scopes(config: &Config, groups: bool) -> Vec<(&'static str, &'static str)> {
     let mut needed =
         vec![("users:read", "to read the members"), ("users:read.email", "to read their e-mail")];
+    if groups {
+        needed.push((
+            "usergroups:read",
+            "to read the user groups (SLACK_IM_USERGROUPS, or user.groups in a template)",
+        ));
+    }
     if config.notify_channel.is_some() {
         needed.push(("chat:write", "to post the summary to SLACK_IM_NOTIFY_CHANNEL"));
     }
@@ -135,11 +159,11 @@ fn needed_scopes(config: &Config) -> Vec<(&'static str, &'static str)> {
 
 /// Fails, naming everything to fix at once, when the token lacks a scope this configuration
 /// needs or is an org-level token without `SLACK_IM_SLACK_TEAM_ID`.
-fn token_fits(config: &Config, slack: &SlackClient, identity: &Identity) -> Result<(), Error> {
+fn token_fits(config: &Config, groups: bool, slack: &SlackClient, identity: &Identity) -> Result<(), Error> {
     let mut problems = Vec::new();
     match slack.granted_scopes() {
         Some(granted) => {
-            let missing: Vec<String> = needed_scopes(config)
+            let missing: Vec<String> = needed_scopes(config, groups)
                 .into_iter()
                 .filter(|(scope, _)| !granted.iter().any(|g| g == scope))
                 .map(|(scope, why)| format!("{scope} ({why})"))
@@ -256,7 +280,11 @@ fn check_samples(templates: &SystemTemplates) -> Result<(), TemplateError> {
         if templates.uses_slack_object {
             member.raw = serde_json::value::RawValue::from_string(source.to_string()).ok();
         }
-        let user = Arc::new(UserView::from_member(&member));
+        let mut user = UserView::from_member(&member);
+        if templates.uses_groups {
+            user = user.with_groups(&[]);
+        }
+        let user = Arc::new(user);
         let (key, _) = match templates.render_key(&user)? {
             Some(key) => templates.render_create_for_key(&user, &key)?,
             None => templates.render_create(&user)?,

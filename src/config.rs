@@ -170,6 +170,8 @@ variables! {
     SLACK_IM_REQUIRE_CONFIRMED_EMAIL: flag(default true)
         => "false: also sync members whose e-mail Slack marks unconfirmed (single sign-on workspaces)";
     SLACK_IM_EMAIL_DOMAINS: list => "comma list: only members with these e-mail domains";
+    SLACK_IM_USERGROUPS: list
+        => "comma list of user group handles (qa,cs-agents): only their members (needs usergroups:read)";
     SLACK_IM_EXCLUDE: list => "comma list of e-mails or Slack ids never synced";
     SLACK_IM_PROTECT: list => "comma list of target keys never updated or deactivated";
     SLACK_IM_ALLOW_HTTP: flag => "true: allow plain http:// to hosts other than loopback";
@@ -191,7 +193,7 @@ variables! {
     "SLACK_IM_VAR_<NAME>" => "exposed to templates as vars.<name> (lower-cased)";
     "SLACK_IM_SECRET_<NAME>" => "exposed to templates as secrets.<name>; redacted everywhere";
     "SLACK_IM_SECRET_<NAME>_FILE" => "the same, read from a file";
-    "<VARIABLE>__<SYSTEM>" => "TARGET_URL, SECRET_*, VAR_*, EMAIL_DOMAINS, PROTECT, MAX_DEACTIVATE for one system only";
+    "<VARIABLE>__<SYSTEM>" => "TARGET_URL, SECRET_*, VAR_*, EMAIL_DOMAINS, USERGROUPS, PROTECT, MAX_DEACTIVATE for one system only";
     SSL_CERT_FILE: path => "PEM bundle of extra CAs to trust (a private CA), besides Mozilla's roots";
     RUST_LOG => "log level: error, warn, info (default), debug";
 }
@@ -216,6 +218,10 @@ pub struct Config {
     pub require_confirmed_email: bool,
     /// Lower-case.
     pub email_domains: Vec<String>,
+    /// `SLACK_IM_USERGROUPS`: user group handles, lower-case, without `@`; empty: no scope.
+    pub usergroups: Vec<String>,
+    /// The variable `usergroups` came from (`SLACK_IM_USERGROUPS__SALES_DEMO`), for its errors.
+    pub usergroups_var: String,
     /// Lower-case e-mails and upper-case Slack ids, as written.
     pub exclude: Vec<String>,
     /// Lower-case target keys.
@@ -338,7 +344,11 @@ impl Config {
                 for (base, (_, value)) in &overlaid {
                     own.insert(base.clone(), value.clone());
                 }
-                Config::parse_one(own).map_err(|e| e.named_as(&overlaid))
+                let mut config = Config::parse_one(own).map_err(|e| e.named_as(&overlaid))?;
+                if let Some((name, _)) = overlaid.get("SLACK_IM_USERGROUPS") {
+                    config.usergroups_var = name.clone();
+                }
+                Ok(config)
             })
             .collect()
     }
@@ -355,12 +365,18 @@ impl Config {
 
     /// Who gets an account, as configured; `channel_members` are the members of `SLACK_IM_CHANNEL`
     /// when it is set.
-    pub fn filter(&self, channel_members: Option<HashSet<String>>) -> Filter {
+    /// `usergroup_members` those of the groups of `SLACK_IM_USERGROUPS` when it is set.
+    pub fn filter(
+        &self,
+        channel_members: Option<HashSet<String>>,
+        usergroup_members: Option<HashSet<String>>,
+    ) -> Filter {
         Filter {
             include_guests: self.include_guests,
             email_domains: self.email_domains.clone(),
             exclude: self.exclude.clone(),
             channel_members,
+            usergroup_members,
             require_confirmed_email: self.require_confirmed_email,
         }
     }
@@ -452,6 +468,14 @@ impl Env {
             include_guests: self.SLACK_IM_INCLUDE_GUESTS.0,
             require_confirmed_email: self.SLACK_IM_REQUIRE_CONFIRMED_EMAIL.0,
             email_domains: email_domains(named!(self.SLACK_IM_EMAIL_DOMAINS))?,
+            usergroups: self
+                .SLACK_IM_USERGROUPS
+                .0
+                .iter()
+                .map(|h| h.trim_start_matches('@').to_lowercase())
+                .filter(|h| !h.is_empty())
+                .collect(),
+            usergroups_var: "SLACK_IM_USERGROUPS".into(),
             exclude: self.SLACK_IM_EXCLUDE.0.iter().map(|e| normalize_exclude(e)).collect(),
             protect: self.SLACK_IM_PROTECT.0.iter().map(|k| k.to_lowercase()).collect(),
             dry_run: self.SLACK_IM_DRY_RUN.0,
@@ -643,8 +667,13 @@ fn template_name(var: &str, rest: &str) -> Result<String, ConfigError> {
 // ---- Systems and their suffixes ----
 
 /// The variables that may carry `__<SYSTEM>`, by name or by prefix.
-const PER_SYSTEM: &[&str] =
-    &["SLACK_IM_TARGET_URL", "SLACK_IM_EMAIL_DOMAINS", "SLACK_IM_PROTECT", "SLACK_IM_MAX_DEACTIVATE"];
+const PER_SYSTEM: &[&str] = &[
+    "SLACK_IM_TARGET_URL",
+    "SLACK_IM_EMAIL_DOMAINS",
+    "SLACK_IM_USERGROUPS",
+    "SLACK_IM_PROTECT",
+    "SLACK_IM_MAX_DEACTIVATE",
+];
 const PER_SYSTEM_PREFIXES: &[&str] = &[VAR_PREFIX, SECRET_PREFIX];
 
 /// The systems of `SLACK_IM_SYSTEM` (`a,b,c`), each a folder name, none twice.
@@ -994,6 +1023,8 @@ mod tests {
             ("SLACK_IM_VAR_ROLE__SALES_DEMO", "DEMO"),
             ("SLACK_IM_PROTECT__DEV", "admin"),
             ("SLACK_IM_MAX_DEACTIVATE__SALES_DEMO", "0"),
+            ("SLACK_IM_USERGROUPS", "qa"),
+            ("SLACK_IM_USERGROUPS__SALES_DEMO", "@Sales, solutions"),
         ];
         let all = Config::all_from_vars(vars.iter().map(|(k, v)| (k.to_string(), v.to_string()))).unwrap();
         let by = |name: &str| all.iter().find(|c| c.system == name).unwrap();
@@ -1010,6 +1041,10 @@ mod tests {
         assert_eq!(by("dev").protect, ["admin"]);
         assert!(by("model-office").protect.is_empty());
         assert_eq!(by("sales.demo").max_deactivate, Some(0));
+        assert_eq!(by("dev").usergroups, ["qa"]);
+        assert_eq!(by("dev").usergroups_var, "SLACK_IM_USERGROUPS");
+        assert_eq!(by("sales.demo").usergroups, ["sales", "solutions"]);
+        assert_eq!(by("sales.demo").usergroups_var, "SLACK_IM_USERGROUPS__SALES_DEMO");
     }
 
     #[test]
@@ -1032,7 +1067,7 @@ mod tests {
         assert!(
             with(&[("SLACK_IM_REQUIRE_CONFIRMED_EMAIL", "true")])
                 .unwrap()
-                .filter(None)
+                .filter(None, None)
                 .require_confirmed_email
         );
         let err = with(&[("SLACK_IM_REQUIRE_CONFIRMED_EMAIL", "sometimes")]).unwrap_err().to_string();

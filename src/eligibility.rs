@@ -22,6 +22,8 @@ pub enum SkipReason {
     DomainNotAllowed(String),
     Excluded,
     NotInChannel,
+    /// In none of the user groups of `SLACK_IM_USERGROUPS`.
+    NotInUserGroups,
     NoId,
     /// `is_stranger`: a member of another workspace, seen through a shared channel.
     Stranger,
@@ -52,6 +54,7 @@ impl fmt::Display for SkipReason {
             }
             SkipReason::Excluded => f.write_str("listed in SLACK_IM_EXCLUDE"),
             SkipReason::NotInChannel => f.write_str("not a member of SLACK_IM_CHANNEL"),
+            SkipReason::NotInUserGroups => f.write_str("not in user groups"),
             SkipReason::NoId => f.write_str("member without an id"),
             SkipReason::Stranger => f.write_str("member of another workspace (is_stranger)"),
             SkipReason::Malformed(detail) => write!(f, "malformed member object: {detail}"),
@@ -84,6 +87,7 @@ impl SkipReason {
             }
             SkipReason::Excluded => ("listed in SLACK_IM_EXCLUDE", "check SLACK_IM_EXCLUDE"),
             SkipReason::NotInChannel => ("not a member of SLACK_IM_CHANNEL", "check SLACK_IM_CHANNEL"),
+            SkipReason::NotInUserGroups => ("not in user groups", "check SLACK_IM_USERGROUPS"),
             SkipReason::NoId => ("member without an id", ""),
             SkipReason::Stranger => ("member of another workspace (is_stranger)", ""),
             SkipReason::Malformed(_) => ("malformed member object", "Slack sent member objects it does not document"),
@@ -115,6 +119,8 @@ pub struct Filter {
     pub exclude: Vec<String>,
     /// `Some`: only these Slack ids.
     pub channel_members: Option<HashSet<String>>,
+    /// `Some`: only these Slack ids, the members of the groups of `SLACK_IM_USERGROUPS`.
+    pub usergroup_members: Option<HashSet<String>>,
     /// `SLACK_IM_REQUIRE_CONFIRMED_EMAIL` (the variable defaults to true; `Default` here is
     /// false): false for single sign-on workspaces, whose signed-in people carry
     /// `is_email_confirmed: false`.
@@ -184,6 +190,11 @@ impl Filter {
         if let Some(ids) = &self.channel_members {
             if !ids.contains(&m.id) {
                 return Some(SkipReason::NotInChannel);
+            }
+        }
+        if let Some(ids) = &self.usergroup_members {
+            if !ids.contains(&m.id) {
+                return Some(SkipReason::NotInUserGroups);
             }
         }
         None
@@ -317,5 +328,15 @@ mod tests {
         assert_eq!(f.reason_to_skip(&human("U2", "Bob@Acme.example")), Some(SkipReason::Excluded));
         assert_eq!(f.reason_to_skip(&human("U3", "c@acme.example")), Some(SkipReason::Excluded));
         assert_eq!(f.reason_to_skip(&human("U4", "d@acme.example")), Some(SkipReason::NotInChannel));
+    }
+
+    #[test]
+    fn user_groups_keep_only_their_members() {
+        let f = Filter { usergroup_members: Some(["U1".to_string()].into()), ..Filter::default() };
+        assert_eq!(f.reason_to_skip(&human("U1", "a@acme.example")), None);
+        assert_eq!(f.reason_to_skip(&human("U2", "b@acme.example")), Some(SkipReason::NotInUserGroups));
+        assert_eq!(SkipReason::NotInUserGroups.to_string(), "not in user groups");
+        let none = Filter { usergroup_members: Some(HashSet::new()), ..Filter::default() };
+        assert_eq!(none.reason_to_skip(&human("U1", "a@acme.example")), Some(SkipReason::NotInUserGroups));
     }
 }

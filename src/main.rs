@@ -71,10 +71,14 @@ fn export(path: &std::path::Path) -> ExitCode {
     let redactor = Redactor::new(config.all_secrets());
     match slack_im::export(&config, path) {
         Ok(done) => print(&format!(
-            "slack-im export: {} members of workspace {} in {} pages written to {} (personal data: keep it private)\n",
+            "slack-im export: {} members of workspace {} in {} pages, {}, written to {} (personal data: keep it private)\n",
             done.members,
             done.team_id.as_deref().unwrap_or("?"),
             done.pages,
+            match done.usergroups {
+                Some(n) => format!("{n} user groups"),
+                None => "no user groups (see the warning above)".into(),
+            },
             path.display()
         )),
         Err(e) => {

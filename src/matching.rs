@@ -8,7 +8,7 @@ use std::sync::Arc;
 use serde_json::Value;
 
 use crate::plan::{self, Change, Desired, Existing};
-use crate::slack::Member;
+use crate::slack::{Member, UserGroups};
 use crate::target::Account;
 use crate::template::{AccountTests, SystemTemplates, TemplateError, UserView};
 
@@ -52,7 +52,8 @@ impl Listing {
 
     /// What the templates want for one eligible member: the create body when no account has its
     /// key; the update body when (and only when) its account differs from it; nothing for an
-    /// account slack-im may not touch (the plan reports it).
+    /// account slack-im may not touch (the plan reports it). `groups`: the run's user groups, when
+    /// it read them (they become `user.groups`).
     ///
     /// With `system.json`'s `key` expression, the key comes from it and `create.json` is rendered
     /// only for a member no account has (and must agree with it); without, from `create.json`.
@@ -60,8 +61,13 @@ impl Listing {
         &self,
         templates: &SystemTemplates,
         member: &Member,
+        groups: Option<&UserGroups>,
     ) -> Result<Desired, TemplateError> {
-        let user = Arc::new(UserView::from_member(member));
+        let mut user = UserView::from_member(member);
+        if let Some(groups) = groups {
+            user = user.with_groups(groups.of(&member.id));
+        }
+        let user = Arc::new(user);
         let slack_id = user.id.clone();
         let (key, create) = match templates.render_key(&user)? {
             Some(key) => (key, None),
@@ -167,7 +173,7 @@ mod tests {
     fn a_member_without_an_account_gets_a_create_body() {
         let t = templates();
         let listing = listing(&t, &[]);
-        let d = listing.desired_for(&t, &member("U1", "Ann.Lee@acme.example", "Ann Lee")).unwrap();
+        let d = listing.desired_for(&t, &member("U1", "Ann.Lee@acme.example", "Ann Lee"), None).unwrap();
         assert_eq!((d.key.as_str(), d.account), ("ann.lee", None));
         let Some(change) = d.change else { panic!("no change") };
         let Change::Create(body) = *change else { panic!("not a create") };
@@ -179,9 +185,10 @@ mod tests {
     fn an_account_that_matches_its_member_needs_nothing_and_a_rename_is_an_update() {
         let t = templates();
         let listing = listing(&t, &[account_of("U1", "Ann.Lee", "Ann Lee", "slack-im")]);
-        let same = listing.desired_for(&t, &member("U1", "ann.lee@acme.example", "Ann Lee")).unwrap();
+        let same = listing.desired_for(&t, &member("U1", "ann.lee@acme.example", "Ann Lee"), None).unwrap();
         assert_eq!((same.account, same.change.is_none()), (Some(0), true), "keys compare case-insensitively");
-        let renamed = listing.desired_for(&t, &member("U1", "ann.lee@acme.example", "Ann Kim")).unwrap();
+        let renamed =
+            listing.desired_for(&t, &member("U1", "ann.lee@acme.example", "Ann Kim"), None).unwrap();
         let Some(change) = renamed.change else { panic!("no change") };
         let Change::Update { changed, .. } = *change else { panic!("not an update") };
         assert_eq!(changed, ["name"]);
@@ -192,7 +199,7 @@ mod tests {
         let t = templates();
         let listing = listing(&t, &[account_of("", "admin", "Init Admin", "init-data")]);
         assert_eq!(listing.managed(), 0);
-        let d = listing.desired_for(&t, &member("U9", "admin@other.example", "Someone Else")).unwrap();
+        let d = listing.desired_for(&t, &member("U9", "admin@other.example", "Someone Else"), None).unwrap();
         assert_eq!((d.account, d.change), (Some(0), None));
         assert!(!listing.accounts()[0].writable());
     }
@@ -201,16 +208,16 @@ mod tests {
     fn with_a_key_expression_create_json_is_rendered_only_for_members_without_an_account() {
         let (_root, t) = keyed("user.email_local | lower", create_only_for_ann);
         let listing = listing(&t, &[account_of("U2", "Bo.Kim", "Bo Kim", "slack-im")]);
-        let same = listing.desired_for(&t, &member("U2", "bo.kim@acme.example", "Bo Kim")).unwrap();
+        let same = listing.desired_for(&t, &member("U2", "bo.kim@acme.example", "Bo Kim"), None).unwrap();
         assert_eq!((same.key.as_str(), same.account, same.change.is_none()), ("bo.kim", Some(0), true));
-        let renamed = listing.desired_for(&t, &member("U2", "bo.kim@acme.example", "Bo Lee")).unwrap();
+        let renamed = listing.desired_for(&t, &member("U2", "bo.kim@acme.example", "Bo Lee"), None).unwrap();
         let Some(change) = renamed.change else { panic!("no change") };
         assert!(matches!(*change, Change::Update { .. }), "update.json is still rendered for an account");
-        let new = listing.desired_for(&t, &member("U1", "Ann.Lee@acme.example", "Ann Lee")).unwrap();
+        let new = listing.desired_for(&t, &member("U1", "Ann.Lee@acme.example", "Ann Lee"), None).unwrap();
         let Some(change) = new.change else { panic!("no change") };
         let Change::Create(body) = *change else { panic!("not a create") };
         assert_eq!((new.key.as_str(), &body["userId"]), ("ann.lee", &json!("ann.lee")));
-        let err = listing.desired_for(&t, &member("U3", "cy@acme.example", "Cy")).unwrap_err();
+        let err = listing.desired_for(&t, &member("U3", "cy@acme.example", "Cy"), None).unwrap_err();
         assert!(
             err.detail.contains("fail_loudly_for_existing_members"),
             "a new member does render it: {err}"
@@ -221,7 +228,8 @@ mod tests {
     fn a_key_expression_that_disagrees_with_create_json_is_an_error_for_a_new_member() {
         let (_root, t) = keyed("user.id", |text| text);
         let listing = listing(&t, &[]);
-        let err = listing.desired_for(&t, &member("U1", "Ann.Lee@acme.example", "Ann Lee")).unwrap_err();
+        let err =
+            listing.desired_for(&t, &member("U1", "Ann.Lee@acme.example", "Ann Lee"), None).unwrap_err();
         assert_eq!(err.subject.as_deref(), Some("member U1 (Ann.Lee@acme.example)"));
         assert!(err.detail.contains(r#"gives "U1" but create.json has "ann.lee" at /userId"#), "{err}");
     }

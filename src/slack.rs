@@ -1,7 +1,7 @@
 //! The Slack Web API client: reads the workspace members (paged, rate-limit aware), a channel's
-//! members, checks the token, and posts the run summary. Wire types stay private beside the calls.
+//! members, the user groups, checks the token, and posts the run summary. Wire types stay private beside the calls.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 
 use serde::de::DeserializeOwned;
 use serde::Deserialize;
@@ -67,6 +67,56 @@ pub struct Profile {
     pub api_app_id: Option<String>,
 }
 
+/// An enabled user group (`@handle`) and its members' ids, as `usergroups.list` lists it and a
+/// members file stores it.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, serde::Serialize)]
+pub struct UserGroup {
+    pub id: String,
+    pub handle: String,
+    pub users: Vec<String>,
+}
+
+/// The workspace's enabled user groups, and for each member the handles of the groups it is in:
+/// read once per run and shared by every system.
+#[derive(Debug, Clone, Default)]
+pub struct UserGroups {
+    /// By handle.
+    groups: Vec<UserGroup>,
+    /// Member id -> handles, sorted.
+    by_member: HashMap<String, Vec<String>>,
+}
+
+impl UserGroups {
+    pub fn new(mut groups: Vec<UserGroup>) -> UserGroups {
+        groups.sort_by(|a, b| a.handle.cmp(&b.handle));
+        let mut by_member: HashMap<String, Vec<String>> = HashMap::new();
+        for group in &groups {
+            for id in &group.users {
+                let handles = by_member.entry(id.clone()).or_default();
+                if !handles.contains(&group.handle) {
+                    handles.push(group.handle.clone());
+                }
+            }
+        }
+        UserGroups { groups, by_member }
+    }
+
+    /// The handles of the groups a member is in (none: empty).
+    pub fn of(&self, member: &str) -> &[String] {
+        self.by_member.get(member).map(Vec::as_slice).unwrap_or_default()
+    }
+
+    /// The group with this handle (case-insensitive).
+    pub fn get(&self, handle: &str) -> Option<&UserGroup> {
+        self.groups.iter().find(|g| g.handle.eq_ignore_ascii_case(handle))
+    }
+
+    /// Every group, by handle.
+    pub fn all(&self) -> &[UserGroup] {
+        &self.groups
+    }
+}
+
 /// Why a Slack call failed, with Slack's own evidence and never the token.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum SlackError {
@@ -111,6 +161,9 @@ fn api_hint(code: &str, needed: &Option<String>, provided: &Option<String>) -> S
         "invalid_auth" | "not_authed" => " (check SLACK_BOT_TOKEN)".into(),
         "token_revoked" | "account_inactive" | "token_expired" => {
             " (the token no longer works: issue a new one for SLACK_BOT_TOKEN)".into()
+        }
+        "plan_upgrade_required" => {
+            " (the workspace's plan has no user groups: unset SLACK_IM_USERGROUPS and take user.groups out of the templates)".into()
         }
         "missing_argument" | "team_access_not_granted" => {
             " (an org-level token needs SLACK_IM_SLACK_TEAM_ID set to a granted workspace)".into()
@@ -203,6 +256,26 @@ struct TypedUsersListPage {
     ok: bool,
     members: Vec<Member>,
     response_metadata: Option<ResponseMetadata>,
+}
+
+/// A `usergroups.list` answer (one, unpaged). `usergroups` is required, as `members` is for
+/// `users.list`: an answer without it is broken, not "no groups".
+#[derive(Deserialize)]
+struct UserGroupsAnswer {
+    usergroups: Vec<WireUserGroup>,
+}
+
+#[derive(Deserialize)]
+struct WireUserGroup {
+    #[serde(default)]
+    id: String,
+    handle: Option<String>,
+    /// Asked for with `include_users`; a group without members may leave it out.
+    #[serde(default)]
+    users: Vec<String>,
+    /// Set (not 0) on a disabled group.
+    #[serde(default)]
+    date_delete: serde_json::Value,
 }
 
 #[derive(Deserialize)]
@@ -391,6 +464,27 @@ impl SlackClient {
                 None => return Ok(ids),
             }
         }
+    }
+
+    /// The enabled user groups with their members (`usergroups.list`, `include_users`; `team_id`
+    /// for an org-level token). Disabled groups are not asked for, and ignored should Slack send
+    /// them anyway; a group without a handle cannot be named, so it is left out.
+    pub fn usergroups(&self) -> Result<Vec<UserGroup>, SlackError> {
+        let mut args = vec![("include_users", "true"), ("include_disabled", "false")];
+        if let Some(t) = &self.team_id {
+            args.push(("team_id", t));
+        }
+        let answer: UserGroupsAnswer = self.call("usergroups.list", &args)?;
+        let disabled = |g: &WireUserGroup| g.date_delete.as_f64().is_some_and(|d| d != 0.0);
+        Ok(answer
+            .usergroups
+            .into_iter()
+            .filter(|g| !disabled(g))
+            .filter_map(|g| {
+                let handle = http::clean(g.handle.as_deref()?, 100);
+                (!handle.is_empty()).then(|| UserGroup { id: http::clean(&g.id, 40), handle, users: g.users })
+            })
+            .collect())
     }
 
     /// `auth.test`: is the token valid, and for which workspace.
@@ -743,6 +837,26 @@ mod tests {
         for body in [r#"{"ok":true,"members":{"id":"U1"}}"#, r#"{"ok":true,"members":[{"id":"U1"}"#] {
             assert!(matches!(parse_users_list(body, false), Err(SlackError::Malformed { .. })), "{body}");
         }
+    }
+
+    #[test]
+    fn user_groups_index_members_and_handles() {
+        let answer: UserGroupsAnswer = parse(
+            "usergroups.list",
+            r#"{"ok":true,"usergroups":[{"id":"S2","handle":"sales","users":["U1","U2"],"date_delete":0},{"id":"S1","handle":"qa","users":["U1"]},{"id":"S3","handle":"gone","users":["U2"],"date_delete":1446670400},{"id":"S4","handle":"empty","date_delete":0}]}"#,
+        )
+        .unwrap();
+        assert_eq!(answer.usergroups.len(), 4);
+        assert!(parse::<UserGroupsAnswer>("usergroups.list", r#"{"ok":true}"#).is_err(), "no list is broken");
+        let groups = UserGroups::new(vec![
+            UserGroup { id: "S2".into(), handle: "sales".into(), users: vec!["U1".into(), "U2".into()] },
+            UserGroup { id: "S1".into(), handle: "qa".into(), users: vec!["U1".into()] },
+        ]);
+        assert_eq!(groups.of("U1"), ["qa", "sales"]);
+        assert_eq!(groups.of("U2"), ["sales"]);
+        assert!(groups.of("U3").is_empty());
+        assert_eq!(groups.get("QA").map(|g| g.id.as_str()), Some("S1"));
+        assert!(groups.get("gone").is_none());
     }
 
     #[test]

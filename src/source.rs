@@ -1,6 +1,7 @@
 //! Where a run's members come from: Slack itself, or a file `slack-im export` wrote from Slack, for
 //! agents that cannot reach Slack (network zones, Jenkins fan-out). A file is read under the same
-//! rule as Slack: complete or failed; and it must be recent enough.
+//! rule as Slack: complete or failed; and it must be recent enough. The user groups come from the
+//! same place as the members.
 
 use std::collections::HashSet;
 use std::io::Write;
@@ -12,7 +13,7 @@ use serde_json::value::RawValue;
 
 use crate::config::Config;
 use crate::http::Budget;
-use crate::slack::{Member, ReadStats, SlackClient};
+use crate::slack::{Member, ReadStats, SlackClient, SlackError, UserGroup, UserGroups};
 use crate::{slack_client, Error};
 
 /// The format a members file declares; a file of another version is refused.
@@ -57,6 +58,21 @@ impl Source {
         }
     }
 
+    /// The enabled user groups with their members: from Slack, or as the file recorded them (a
+    /// file exported without them fails the run that needs them, naming the fix).
+    pub fn usergroups(&self) -> Result<UserGroups, Error> {
+        let groups = match self {
+            Source::Slack(slack) => slack.usergroups()?,
+            Source::File { path, max_age } => read_file(path, *max_age)?.usergroups.ok_or_else(|| {
+                file_error(
+                    path,
+                    "it was exported without user groups (its token lacked usergroups:read), and this run needs them (SLACK_IM_USERGROUPS, or user.groups in a template): add usergroups:read to the Slack app and export it again",
+                )
+            })?,
+        };
+        Ok(UserGroups::new(groups))
+    }
+
     /// Every member, deduplicated by id, in the order Slack listed them.
     pub fn for_each_member<E: From<Error> + From<crate::slack::SlackError>>(
         &self,
@@ -95,6 +111,9 @@ struct MembersFile {
     format: String,
     read_at: String,
     channel: Option<ChannelFile>,
+    /// The enabled user groups; `None` when the exporting token could not read them.
+    #[serde(default)]
+    usergroups: Option<Vec<UserGroup>>,
     members: Vec<Box<RawValue>>,
 }
 
@@ -152,11 +171,14 @@ pub struct Exported {
     pub members: usize,
     pub pages: usize,
     pub team_id: Option<String>,
+    /// The user groups stored; `None` when the token could not read them.
+    pub usergroups: Option<usize>,
 }
 
 /// `slack-im export FILE`: reads Slack (same retries and completeness rules as a sync) and writes
-/// the members, mode 0600 (personal data), through a temporary file renamed at the end: a failed
-/// read leaves any earlier file as it was.
+/// the members, with the enabled user groups when the token may read them, mode 0600 (personal
+/// data), through a temporary file renamed at the end: a failed read leaves any earlier file as it
+/// was.
 pub fn export(config: &Config, path: &Path) -> Result<Exported, Error> {
     let slack = slack_client(config, Budget::new(config.deadline, config.retry_budget))?;
     let team_id = config.slack_team_id.clone().or(slack.auth_test()?.team_id);
@@ -168,15 +190,23 @@ pub fn export(config: &Config, path: &Path) -> Result<Exported, Error> {
         }
         None => None,
     };
+    let usergroups = export_usergroups(&slack)?;
     let tmp = path.with_file_name(format!(
         ".{}.partial",
         path.file_name().and_then(|n| n.to_str()).unwrap_or("members.json")
     ));
-    let result = write_export(&slack, &tmp, team_id.as_deref(), channel.as_ref());
-    match result {
+    let header = serde_json::json!({
+        "format": FORMAT,
+        "read_at": crate::report::now_rfc3339(),
+        "team_id": team_id,
+        "channel": channel,
+        "usergroups": usergroups,
+    });
+    match write_export(&slack, &tmp, &header) {
         Ok(stats) => {
             std::fs::rename(&tmp, path).map_err(|e| file_error(path, &format!("cannot be written: {e}")))?;
-            Ok(Exported { members: stats.members, pages: stats.pages, team_id })
+            let usergroups = usergroups.map(|g| g.len());
+            Ok(Exported { members: stats.members, pages: stats.pages, team_id, usergroups })
         }
         Err(e) => {
             let _ = std::fs::remove_file(&tmp);
@@ -185,24 +215,36 @@ pub fn export(config: &Config, path: &Path) -> Result<Exported, Error> {
     }
 }
 
-fn write_export(
-    slack: &SlackClient,
-    tmp: &Path,
-    team_id: Option<&str>,
-    channel: Option<&ChannelFile>,
-) -> Result<ReadStats, Error> {
+/// The enabled user groups for the file, or `None` (with a note) when the token may not read them
+/// or the workspace's plan has none; any other failure fails the export.
+fn export_usergroups(slack: &SlackClient) -> Result<Option<Vec<UserGroup>>, Error> {
+    const NOTE: &str = "export: the user groups are not stored (the token lacks usergroups:read): runs from this file cannot use SLACK_IM_USERGROUPS or user.groups";
+    let lacks = |scopes: Vec<String>| !scopes.iter().any(|s| s == "usergroups:read");
+    if slack.granted_scopes().is_some_and(lacks) {
+        log::warn!("{NOTE}");
+        return Ok(None);
+    }
+    match slack.usergroups() {
+        Ok(groups) => Ok(Some(groups)),
+        Err(SlackError::Api { code, .. }) if code == "missing_scope" => {
+            log::warn!("{NOTE}");
+            Ok(None)
+        }
+        Err(SlackError::Api { code, .. }) if code == "plan_upgrade_required" => {
+            log::warn!("export: the workspace's plan has no user groups: none are stored");
+            Ok(None)
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+fn write_export(slack: &SlackClient, tmp: &Path, header: &serde_json::Value) -> Result<ReadStats, Error> {
     let write_error = |e: std::io::Error| file_error(tmp, &format!("cannot be written: {e}"));
     let mut options = std::fs::OpenOptions::new();
     options.write(true).create(true).truncate(true);
     #[cfg(unix)]
     std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
     let mut out = std::io::BufWriter::new(options.open(tmp).map_err(write_error)?);
-    let header = serde_json::json!({
-        "format": FORMAT,
-        "read_at": crate::report::now_rfc3339(),
-        "team_id": team_id,
-        "channel": channel,
-    });
     let header = header.to_string();
     // The header object, left open for the members array.
     write!(out, "{},\"members\":[", &header[..header.len() - 1]).map_err(write_error)?;

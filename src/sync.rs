@@ -3,11 +3,12 @@
 //! render the deactivations and apply, each system on its own. Each step returns what it found;
 //! the summaries are built from those results at the end.
 
+use std::collections::HashSet;
 use std::sync::Arc;
 use std::time::Instant;
 
 use crate::apply::{self, Outcome};
-use crate::config::Config;
+use crate::config::{Config, ConfigError};
 use crate::eligibility::{Filter, Skipped};
 use crate::http::Budget;
 use crate::journal::{self, Journal};
@@ -15,6 +16,7 @@ use crate::matching::Listing;
 use crate::plan::{self, ActionKind, Desired, Plan, Policy};
 use crate::report::{Sources, Summary};
 use crate::secret::Redactor;
+use crate::slack::UserGroups;
 use crate::source::Source;
 use crate::{check, connect, Error, System};
 
@@ -56,6 +58,8 @@ pub(crate) struct Prepared {
     pub systems: Vec<System>,
     pub readings: Vec<Result<Reading, Error>>,
     pub source: Source,
+    /// The user groups, when the run needed them.
+    pub groups: Option<UserGroups>,
 }
 
 /// One system between the reads: its listing, and what Slack's members became for it.
@@ -75,7 +79,7 @@ struct Read {
 /// none writes at all when the Slack read fails. One system's failing target or template stops
 /// that system only.
 pub fn sync(configs: &[Config], redactor: &Redactor, summaries: &mut [Summary]) -> Vec<Result<(), Error>> {
-    let Prepared { systems, readings, source } = match prepare(configs) {
+    let Prepared { systems, readings, source, .. } = match prepare(configs) {
         Ok(prepared) => prepared,
         Err(errors) => return errors,
     };
@@ -94,22 +98,83 @@ pub fn sync(configs: &[Config], redactor: &Redactor, summaries: &mut [Summary]) 
     })
 }
 
-/// Steps 1 to 3 for every system: load, list, read the members once, plan. Writes nothing. A
-/// configuration error or a failed read of the members is every system's error.
+/// Steps 1 to 3 for every system: load, read the user groups (when needed), list, read the
+/// members once, plan. Writes nothing. A configuration error or a failed read of the groups or the
+/// members is every system's error.
 pub(crate) fn prepare(configs: &[Config]) -> Result<Prepared, Vec<Result<(), Error>>> {
     let every = |e: Error| configs.iter().map(|_| Err(e.clone())).collect::<Vec<_>>();
     let budgets: Vec<Arc<Budget>> = configs.iter().map(|c| Budget::new(c.deadline, c.retry_budget)).collect();
     let systems = load_systems(configs, &budgets)?;
     let source = Source::open(&configs[0]).map_err(every)?;
+    let groups = read_groups(configs, &systems, &source)?;
     let mut reads = list_accounts(&systems);
-    let members = read_members(&configs[0], &source, &systems, configs, &mut reads).map_err(every)?;
+    let members =
+        read_members(&configs[0], &source, &systems, configs, groups.as_ref(), &mut reads).map_err(every)?;
     let readings = reads
         .into_iter()
         .zip(&systems)
         .zip(configs)
         .map(|((read, system), config)| plan_system(config, system, read?, members))
         .collect();
-    Ok(Prepared { systems, readings, source })
+    Ok(Prepared { systems, readings, source, groups })
+}
+
+/// Whether a run of these systems reads the user groups: a system is scoped by
+/// `SLACK_IM_USERGROUPS`, or a template uses `user.groups`.
+pub(crate) fn needs_groups(configs: &[Config], uses_groups: impl Fn(&Config) -> bool) -> bool {
+    configs.iter().any(|c| !c.usergroups.is_empty() || uses_groups(c))
+}
+
+/// Step 1b: the user groups, read once for every system when the run needs them. A handle of
+/// `SLACK_IM_USERGROUPS` that no enabled group has is that system's configuration error and stops
+/// every system before anything is listed: a scope that selects nobody must never look like a
+/// workspace that everyone left.
+fn read_groups(
+    configs: &[Config],
+    systems: &[System],
+    source: &Source,
+) -> Result<Option<UserGroups>, Vec<Result<(), Error>>> {
+    let uses = |config: &Config| {
+        systems.iter().any(|s| s.templates.name() == config.system && s.templates.uses_groups)
+    };
+    if !needs_groups(configs, uses) {
+        return Ok(None);
+    }
+    let started = Instant::now();
+    let groups =
+        source.usergroups().map_err(|e| configs.iter().map(|_| Err(e.clone())).collect::<Vec<_>>())?;
+    log::info!("Slack: {} enabled user groups ({:.2}s)", groups.all().len(), started.elapsed().as_secs_f64());
+    let unknown: Vec<Option<Error>> = configs.iter().map(|c| unknown_handles(c, &groups)).collect();
+    let Some(culprit) = unknown.iter().position(Option::is_some) else { return Ok(Some(groups)) };
+    let culprit = configs[culprit].system.clone();
+    let not_run = || Error::NotRun(format!("system {culprit} is misconfigured, so no system ran"));
+    Err(unknown.into_iter().map(|e| Err(e.unwrap_or_else(not_run))).collect())
+}
+
+/// The handles of `SLACK_IM_USERGROUPS` no enabled group has, as a configuration error.
+fn unknown_handles(config: &Config, groups: &UserGroups) -> Option<Error> {
+    let unknown: Vec<String> =
+        config.usergroups.iter().filter(|h| groups.get(h).is_none()).map(|h| format!("@{h}")).collect();
+    if unknown.is_empty() {
+        return None;
+    }
+    let known: Vec<&str> = groups.all().iter().take(30).map(|g| g.handle.as_str()).collect();
+    let more = groups.all().len().saturating_sub(known.len());
+    let problem = format!(
+        "no enabled user group has the handle{} {} (the workspace's enabled groups: {}{})",
+        if unknown.len() > 1 { "s" } else { "" },
+        unknown.join(", "),
+        if known.is_empty() { "none".to_string() } else { known.join(", ") },
+        if more > 0 { format!(" and {more} more") } else { String::new() },
+    );
+    Some(ConfigError::Invalid { var: config.usergroups_var.clone(), problem }.into())
+}
+
+/// The members of the groups a system is scoped to, or `None` when it is not scoped.
+fn scope(config: &Config, groups: Option<&UserGroups>) -> Option<HashSet<String>> {
+    let groups = groups.filter(|_| !config.usergroups.is_empty())?;
+    let scoped = config.usergroups.iter().filter_map(|h| groups.get(h));
+    Some(scoped.flat_map(|g| g.users.iter().cloned()).collect())
 }
 
 /// Every system's folder and client: a configuration error in any of them stops the run before
@@ -163,6 +228,7 @@ fn read_members(
     source: &Source,
     systems: &[System],
     configs: &[Config],
+    groups: Option<&UserGroups>,
     reads: &mut [Result<Read, Error>],
 ) -> Result<usize, Error> {
     let started = Instant::now();
@@ -172,7 +238,7 @@ fn read_members(
     };
     for (read, config) in reads.iter_mut().zip(configs) {
         if let Ok(read) = read {
-            read.filter = config.filter(channel_members.clone());
+            read.filter = config.filter(channel_members.clone(), scope(config, groups));
         }
     }
     let keep_raw = systems.iter().any(|s| s.templates.uses_slack_object);
@@ -181,7 +247,7 @@ fn read_members(
             let Ok(read) = slot else { continue };
             match read.filter.reason_to_skip(&member) {
                 Some(reason) => read.skipped.push(Skipped { slack_id: member.id.clone(), reason }),
-                None => match read.listing.desired_for(&system.templates, &member) {
+                None => match read.listing.desired_for(&system.templates, &member, groups) {
                     Ok(desired) => read.desired.push(desired),
                     Err(e) => *slot = Err(e.into()),
                 },

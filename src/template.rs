@@ -55,6 +55,9 @@ pub struct UserView {
     pub is_owner: bool,
     /// The whole member object, when a template uses it.
     pub slack: Option<Arc<serde_json::Value>>,
+    /// The handles of the enabled user groups the member is in, when the run read them (a
+    /// template mentions `user.groups`, or `SLACK_IM_USERGROUPS` is set).
+    pub groups: Option<Arc<[String]>>,
 }
 
 /// The fields of `user`, for templates that iterate over it.
@@ -74,6 +77,7 @@ const USER_FIELDS: &[&str] = &[
     "tz",
     "is_admin",
     "is_owner",
+    "groups",
     "slack",
 ];
 
@@ -99,14 +103,17 @@ impl Object for UserView {
             "tz" => text(&self.tz),
             "is_admin" => Some(Value::from(self.is_admin)),
             "is_owner" => Some(Value::from(self.is_owner)),
+            "groups" => self.groups.as_ref().map(|g| g.iter().map(|h| Value::from(h.as_str())).collect()),
             "slack" => self.slack.clone().map(json_value_shared),
             _ => None,
         }
     }
 
     fn enumerate(self: &Arc<Self>) -> Enumerator {
-        let present = if self.slack.is_some() { USER_FIELDS.len() } else { USER_FIELDS.len() - 1 };
-        Enumerator::Str(&USER_FIELDS[..present])
+        let fields = USER_FIELDS.iter().copied();
+        let present = fields
+            .filter(|f| (*f != "slack" || self.slack.is_some()) && (*f != "groups" || self.groups.is_some()));
+        Enumerator::Values(present.map(Value::from).collect())
     }
 }
 
@@ -189,7 +196,14 @@ impl UserView {
             is_admin: m.is_admin == Some(true),
             is_owner: m.is_owner == Some(true),
             slack: m.raw.as_ref().and_then(|r| serde_json::from_str(r.get()).ok()).map(Arc::new),
+            groups: None,
         }
+    }
+
+    /// The member with the handles of its user groups as `user.groups`.
+    pub fn with_groups(mut self, groups: &[String]) -> UserView {
+        self.groups = Some(groups.into());
+        self
     }
 
     /// How errors and logs name the member: id and e-mail, never more.
@@ -211,6 +225,8 @@ pub struct SystemTemplates {
     pub has_deactivate_body: bool,
     /// A template uses `user.slack` (or the whole `user`): members must keep their Slack object.
     pub uses_slack_object: bool,
+    /// A template uses `user.groups` (or the whole `user`): the run must read the user groups.
+    pub uses_groups: bool,
     /// The secret values, so an error never quotes a rendered line that holds one.
     secret_values: Vec<String>,
 }
@@ -220,6 +236,7 @@ struct Compiled {
     env: Environment<'static>,
     present: Vec<&'static str>,
     uses_slack_object: bool,
+    uses_groups: bool,
 }
 
 impl SystemTemplates {
@@ -233,7 +250,7 @@ impl SystemTemplates {
         secrets: &BTreeMap<String, Secret<String>>,
     ) -> Result<SystemTemplates, TemplateError> {
         let folder = system_folder(root, system)?;
-        let Compiled { mut env, present, uses_slack_object } = compile(&folder)?;
+        let Compiled { mut env, present, uses_slack_object, uses_groups } = compile(&folder)?;
         let mut account_env = Environment::new();
         account_env.set_undefined_behavior(UndefinedBehavior::Chainable);
         let secrets_value: BTreeMap<&str, &str> =
@@ -253,7 +270,8 @@ impl SystemTemplates {
         if let Some(expression) = &spec.key {
             compile_key(&mut env, &folder, expression)?;
         }
-        let uses_slack_object = uses_slack_object || uses_slack(&env, &[KEY]);
+        let uses_slack_object = uses_slack_object || uses_field(&env, &[KEY], "slack");
+        let uses_groups = uses_groups || uses_field(&env, &[KEY], "groups");
         let templates = SystemTemplates {
             has_update_body: present.contains(&UPDATE),
             has_deactivate_body: present.contains(&DEACTIVATE),
@@ -263,6 +281,7 @@ impl SystemTemplates {
             account_env,
             spec,
             uses_slack_object,
+            uses_groups,
             secret_values,
         };
         templates.account_tests()?;
@@ -486,17 +505,18 @@ fn compile(folder: &Path) -> Result<Compiled, TemplateError> {
             Err(e) => return Err(error_in(folder, name, None, e.to_string())),
         }
     }
-    let uses_slack_object = uses_slack(&env, &[CREATE, UPDATE]);
-    Ok(Compiled { env, present, uses_slack_object })
+    let uses_slack_object = uses_field(&env, &[CREATE, UPDATE], "slack");
+    let uses_groups = uses_field(&env, &[CREATE, UPDATE], "groups");
+    Ok(Compiled { env, present, uses_slack_object, uses_groups })
 }
 
-/// Whether any of these templates (those present) reads `user.slack` or the whole `user`.
-fn uses_slack(env: &Environment<'static>, names: &[&str]) -> bool {
+/// Whether any of these templates (those present) reads `user.<field>`, `user.<field>.x` or the
+/// whole `user` (which may be handed on whole).
+fn uses_field(env: &Environment<'static>, names: &[&str], field: &str) -> bool {
+    let (whole, nested) = (format!("user.{field}"), format!("user.{field}."));
     names.iter().any(|name| {
         env.get_template(name).is_ok_and(|t| {
-            t.undeclared_variables(true)
-                .iter()
-                .any(|v| v == "user" || v == "user.slack" || v.starts_with("user.slack."))
+            t.undeclared_variables(true).iter().any(|v| v == "user" || *v == whole || v.starts_with(&nested))
         })
     })
 }
@@ -510,6 +530,13 @@ fn compile_key(env: &mut Environment<'static>, folder: &Path, expression: &str) 
     };
     env.compile_expression_owned(expression.to_string()).map_err(invalid)?;
     env.add_template_owned(KEY, format!("{{% set key = ({expression}) %}}")).map_err(invalid)
+}
+
+/// Whether the templates of `root/system` use `user.groups`, before the folder is loaded (`check`
+/// asks, to know the scopes a run needs); a folder that does not compile says no here and fails
+/// its load.
+pub fn folder_uses_groups(root: &Path, system: &str) -> bool {
+    system_folder(root, system).and_then(|folder| compile(&folder)).is_ok_and(|c| c.uses_groups)
 }
 
 /// Renders one template of `env` and parses the result as JSON. An error quotes the rendered line
@@ -704,6 +731,36 @@ mod tests {
     }
 
     #[test]
+    fn user_groups_are_a_list_when_read_and_undefined_when_not() {
+        let f = Folder::new(&[
+            ("system.json", SYSTEM_JSON),
+            (
+                "create.json",
+                r#"{"userId": {{ user.email_local }}, "role": {{ "QA" if "qa" in user.groups else "AGENT" }}, "groups": {{ user.groups }}}"#,
+            ),
+        ]);
+        let t = f.load().unwrap();
+        assert!(t.uses_groups && !t.uses_slack_object);
+        let member = |groups: &[&str]| {
+            let groups: Vec<String> = groups.iter().map(|g| g.to_string()).collect();
+            Arc::new(Arc::unwrap_or_clone(user("Jo")).with_groups(&groups))
+        };
+        let (_, body) = t.render_create(&member(&["cs-agents", "qa"])).unwrap();
+        assert_eq!(
+            (body["role"].as_str(), &body["groups"]),
+            (Some("QA"), &serde_json::json!(["cs-agents", "qa"]))
+        );
+        let (_, body) = t.render_create(&member(&[])).unwrap();
+        assert_eq!(body["role"], "AGENT");
+        let err = t.render_create(&user("Jo")).unwrap_err();
+        assert!(err.detail.contains("undefined"), "groups not read are never an empty list: {err}");
+        let plain =
+            Folder::new(&[("system.json", SYSTEM_JSON), ("create.json", r#"{"userId": {{ user.id }}}"#)]);
+        assert!(!plain.load().unwrap().uses_groups);
+        assert!(folder_uses_groups(f.0.path(), "sys") && !folder_uses_groups(plain.0.path(), "sys"));
+    }
+
+    #[test]
     fn a_body_without_the_key_is_an_error() {
         let f = Folder::new(&[("system.json", SYSTEM_JSON), ("create.json", r#"{"id": {{ user.id }}}"#)]);
         let err = f.load().unwrap().render_create(&user("Jo")).unwrap_err();
@@ -867,7 +924,9 @@ mod shipped_templates {
         for system in ["dev", "model-office", "sales-demo"] {
             let t = SystemTemplates::load(&root, system, Some("http://t"), &vars, &secrets).unwrap();
             let m: Member = serde_json::from_str(include_str!("check_member.json")).unwrap();
-            let user = Arc::new(UserView::from_member(&m));
+            let user = UserView::from_member(&m);
+            let user = Arc::new(if t.uses_groups { user.with_groups(&["solutions".into()]) } else { user });
+            assert_eq!(t.uses_groups, system == "sales-demo", "{system}");
             assert_eq!(t.render_key(&user).unwrap().as_deref(), Some("check.sample"), "{system}");
             let (key, body) = t.render_create(&user).unwrap();
             assert_eq!(key, "check.sample");

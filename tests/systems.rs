@@ -89,6 +89,21 @@ fn three_systems_read_slack_once_and_each_gets_its_own_accounts_with_its_own_tok
 }
 
 #[test]
+fn three_systems_read_the_user_groups_once_each_with_its_own_scope() {
+    let mut three = Three::new(0);
+    three
+        .world
+        .set("SLACK_IM_USERGROUPS__DEV", "qa")
+        .set("SLACK_IM_USERGROUPS__MODEL_OFFICE", "cs-agents,qa");
+    three.world.set("SLACK_IM_USERGROUPS__SALES_DEMO", "sales,solutions");
+    three.world.run(&["sync"]).assert_code(0);
+    assert_eq!(three.world.slack.calls("usergroups.list"), 1, "one read for every system");
+    assert_eq!(three.world.slack.calls("users.list"), 1);
+    // qa: bobby.oneil, empty.display, minjun.kim; cs-agents adds alice and grace.grid (una is unconfirmed).
+    assert_eq!((three.creates("dev"), three.creates("model-office"), three.creates("sales-demo")), (3, 5, 5));
+}
+
+#[test]
 fn one_target_down_fails_its_system_only_and_a_re_run_converges() {
     let three = Three::new(0);
     three.others[0]

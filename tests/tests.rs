@@ -10,3 +10,4 @@ mod hardening;
 mod sync;
 mod system_key;
 mod systems;
+mod usergroups;

@@ -26,7 +26,7 @@ pub mod target;
 
 pub use slack::{
     slack_html_error_page, Channel, EchoForm, Effect, EndMarker, FakeSlack, SlackFault, SlackOptions, Token,
-    TokenState,
+    TokenState, UserGroup,
 };
 pub use target::{FakeTarget, TargetFault, TargetOp, TargetOptions, TargetRule};
 

@@ -1,6 +1,7 @@
 //! A faithful fake of the Slack Web API subset slack-im calls (reference §9): `users.list`
 //! cursor paging with its quirks, auth and scope errors as HTTP 200 `ok:false`, 429 with
-//! Retry-After, `conversations.members`, `auth.test`, `chat.postMessage`, and scripted faults.
+//! Retry-After, `conversations.members`, `usergroups.list`, `auth.test`, `chat.postMessage`, and
+//! scripted faults.
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::MutexGuard;
@@ -145,6 +146,70 @@ impl Channel {
     }
 }
 
+/// A user group of the fake workspace (`usergroups.list`), as Slack describes one.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UserGroup {
+    /// `S…`
+    pub id: String,
+    /// What people type after `@` (`sales`).
+    pub handle: String,
+    pub name: String,
+    /// A disabled group (`date_delete` set) is listed only with `include_disabled`.
+    pub disabled: bool,
+    /// Member ids, as Slack lists them with `include_users`.
+    pub users: Vec<String>,
+}
+
+impl UserGroup {
+    /// An enabled group with these members.
+    pub fn new(id: &str, handle: &str, users: &[&str]) -> UserGroup {
+        UserGroup {
+            id: id.into(),
+            handle: handle.into(),
+            name: handle.replace('-', " "),
+            disabled: false,
+            users: users.iter().map(|s| s.to_string()).collect(),
+        }
+    }
+
+    /// The Acme groups: `@sales`, `@solutions`, `@qa`, `@cs-agents`, an empty `@interns` and a
+    /// disabled `@old-sales` (whose members must count for nothing).
+    pub fn acme() -> Vec<UserGroup> {
+        vec![
+            UserGroup::new("S0SALES001", "sales", &["U0KOR00001", "U0JPN00001", "U0ACC00001"]),
+            UserGroup::new("S0SOLUTN01", "solutions", &["U0KOR00002", "U0RTL00001"]),
+            UserGroup::new("S0QA000001", "qa", &["U0QUOTE001", "U0EMPTY001", "U0KOR00001"]),
+            UserGroup::new("S0CSAGENT1", "cs-agents", &["U0ADMIN001", "U0UNCONF01", "W0GRID0001"]),
+            UserGroup::new("S0INTERNS1", "interns", &[]),
+            UserGroup {
+                disabled: true,
+                ..UserGroup::new("S0OLDSALE1", "old-sales", &["U0ADMIN001", "U0QUOTE001"])
+            },
+        ]
+    }
+
+    /// The group as `usergroups.list` returns it (reference: Slack's usergroups.list example).
+    fn to_json(&self, include_users: bool, include_count: bool) -> Value {
+        let mut g = json!({
+            "id": self.id, "team_id": ACME_TEAM_ID, "is_usergroup": true, "is_subteam": true,
+            "name": self.name, "description": "", "handle": self.handle, "is_external": false,
+            "date_create": 1_446_598_059, "date_update": 1_446_670_362,
+            "date_delete": if self.disabled { 1_446_670_400 } else { 0 },
+            "auto_type": null, "auto_provision": false, "enterprise_subteam_id": "",
+            "created_by": "U0ADMIN001", "updated_by": "U0ADMIN001",
+            "deleted_by": if self.disabled { json!("U0ADMIN001") } else { Value::Null },
+            "prefs": {"channels": [], "groups": []},
+        });
+        if include_users {
+            g["users"] = json!(self.users);
+        }
+        if include_count {
+            g["user_count"] = json!(self.users.len());
+        }
+        g
+    }
+}
+
 /// What a fault does to a request (shared by [`SlackFault`] and [`crate::TargetFault`]).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Effect {
@@ -285,6 +350,8 @@ impl SlackFault {
 pub struct SlackOptions {
     pub members: Vec<Value>,
     pub channels: Vec<Channel>,
+    /// The workspace's user groups (`usergroups.list`).
+    pub usergroups: Vec<UserGroup>,
     pub tokens: Vec<Token>,
     pub end_marker: EndMarker,
     /// Deterministically return fewer than `limit` (sometimes 0) while more remain.
@@ -310,9 +377,10 @@ impl Default for SlackOptions {
         SlackOptions {
             members: members::acme_fixture(),
             channels: Channel::acme(),
+            usergroups: UserGroup::acme(),
             tokens: vec![Token::bot(
                 SANDBOX_TOKEN,
-                &["users:read", "users:read.email", "channels:read", "chat:write"],
+                &["users:read", "users:read.email", "channels:read", "chat:write", "usergroups:read"],
             )],
             end_marker: EndMarker::EmptyString,
             short_pages: false,
@@ -478,6 +546,20 @@ impl FakeSlack {
         {
             f(m);
         }
+    }
+
+    /// Sets the members of the user group with this handle (no-op if absent), as an admin editing
+    /// `@handle` in Slack would.
+    pub fn set_usergroup_users(&self, handle: &str, users: &[&str]) {
+        let mut st = self.state();
+        if let Some(g) = st.opts.usergroups.iter_mut().find(|g| g.handle == handle) {
+            g.users = users.iter().map(|s| s.to_string()).collect();
+        }
+    }
+
+    /// The workspace's user groups as stored, disabled ones included.
+    pub fn usergroups(&self) -> Vec<UserGroup> {
+        self.state().opts.usergroups.clone()
     }
 
     /// Changes any option of the running fake (tokens, end marker, page shaping, latency…).
@@ -736,6 +818,7 @@ fn method_scopes(method: &str) -> Option<&'static [&'static str]> {
     Some(match method {
         "users.list" => &["users:read"],
         "conversations.members" => &["channels:read"],
+        "usergroups.list" => &["usergroups:read"],
         "chat.postMessage" => &["chat:write"],
         "auth.test" => &[],
         _ => return None,
@@ -836,7 +919,7 @@ fn api_body(fake: &Shared<State>, method: &str, call: &Call) -> (Value, Option<T
             Some(token),
         );
     }
-    if token.org && method == "users.list" {
+    if token.org && (method == "users.list" || method == "usergroups.list") {
         match call.args.get("team_id").filter(|t| !t.is_empty()) {
             None => return (err("missing_argument"), Some(token)),
             Some(team) if !token.granted_teams.contains(team) => {
@@ -848,6 +931,7 @@ fn api_body(fake: &Shared<State>, method: &str, call: &Call) -> (Value, Option<T
     let body = match method {
         "users.list" => users_list(&st, call, &token),
         "conversations.members" => conversations_members(&st, call, &token),
+        "usergroups.list" => usergroups_list(&st, call),
         "chat.postMessage" => post_message(&mut st, call, &token),
         "auth.test" => auth_test(&token),
         _ => err("unknown_method"),
@@ -1064,6 +1148,23 @@ fn conversations_members(st: &State, call: &Call, token: &Token) -> Value {
     let members: Vec<&String> = shaped.items.iter().map(|&i| &ids[i]).collect();
     let body = json!({"ok": true, "members": members});
     finish_page(st, &kind, body, shaped.next)
+}
+
+/// `usergroups.list`: every group of the workspace in one answer (the method has no paging), in no
+/// particular order; disabled groups only with `include_disabled`, member ids only with
+/// `include_users`, `user_count` only with `include_count`.
+fn usergroups_list(st: &State, call: &Call) -> Value {
+    let (users, count) = (truthy(call.args.get("include_users")), truthy(call.args.get("include_count")));
+    let disabled = truthy(call.args.get("include_disabled"));
+    let groups: Vec<Value> = st
+        .opts
+        .usergroups
+        .iter()
+        .rev()
+        .filter(|g| disabled || !g.disabled)
+        .map(|g| g.to_json(users, count))
+        .collect();
+    json!({"ok": true, "usergroups": groups})
 }
 
 fn parse_json_arg(v: &str) -> Option<Value> {

@@ -321,7 +321,10 @@ fn responses_carry_slack_headers_and_round_trip_names() {
     assert_eq!(r.header("content-type"), Some("application/json; charset=utf-8"));
     let id = r.header("x-slack-req-id").unwrap();
     assert!(id.len() == 32 && id.chars().all(|c| c.is_ascii_hexdigit()));
-    assert_eq!(r.header("x-oauth-scopes"), Some("users:read,users:read.email,channels:read,chat:write"));
+    assert_eq!(
+        r.header("x-oauth-scopes"),
+        Some("users:read,users:read.email,channels:read,chat:write,usergroups:read")
+    );
     assert!(r.body.contains("\\ud835\\udcde"), "astral chars as surrogate pairs");
     assert!(r.body.contains("https:\\/\\/"), "slashes escaped like Slack");
     let body = r.json();
@@ -460,7 +463,7 @@ fn every_answer_names_the_tokens_scopes_faults_included() {
     let fake = FakeSlack::start(SlackOptions::acme(0));
     fake.add_fault(SlackFault::new("users.list", 1, Effect::rate_limited(0)));
     fake.add_fault(SlackFault::new("users.list", 2, Effect::ok_false("fatal_error")));
-    let all = Some("users:read,users:read.email,channels:read,chat:write");
+    let all = Some("users:read,users:read.email,channels:read,chat:write,usergroups:read");
     for (method, query) in [("users.list", "limit=5"), ("users.list", "limit=5"), ("auth.test", "")] {
         assert_eq!(call(&fake, method, query, TOKEN).header("x-oauth-scopes"), all, "{method}");
     }
@@ -505,4 +508,58 @@ fn a_single_sign_on_workspace_marks_signed_in_people_unconfirmed() {
         assert_eq!(confirmed(p).is_some(), confirmed(s).is_some(), "{}", s["id"]);
     }
     assert!(sso.iter().all(|m| !slack_im_fakes::members::is_eligible(m)));
+}
+
+#[test]
+fn usergroups_list_answers_as_slack_documents_it() {
+    let fake = FakeSlack::start(SlackOptions::default());
+    let handles = |body: &Value| -> Vec<String> {
+        body["usergroups"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|g| g["handle"].as_str().unwrap().to_string())
+            .collect()
+    };
+    // Enabled groups only, without their members unless asked.
+    let plain = call(&fake, "usergroups.list", "", TOKEN).json();
+    assert_eq!(plain["ok"], true, "{plain}");
+    assert_eq!(handles(&plain).len(), 5);
+    assert!(!handles(&plain).contains(&"old-sales".to_string()));
+    assert!(
+        plain["usergroups"][0].get("users").is_none() && plain["usergroups"][0].get("user_count").is_none()
+    );
+    let full =
+        call(&fake, "usergroups.list", "include_users=1&include_disabled=true&include_count=true", TOKEN)
+            .json();
+    assert_eq!(handles(&full).len(), 6);
+    let sales = full["usergroups"].as_array().unwrap().iter().find(|g| g["handle"] == "sales").unwrap();
+    assert_eq!(sales["users"], json!(["U0KOR00001", "U0JPN00001", "U0ACC00001"]));
+    assert_eq!((sales["user_count"].as_u64(), sales["date_delete"].as_u64()), (Some(3), Some(0)));
+    let old = full["usergroups"].as_array().unwrap().iter().find(|g| g["handle"] == "old-sales").unwrap();
+    assert_ne!(old["date_delete"], 0, "a disabled group carries its deletion date");
+    fake.set_usergroup_users("interns", &["U0ADMIN001"]);
+    let after = call(&fake, "usergroups.list", "include_users=true", TOKEN).json();
+    let interns = after["usergroups"].as_array().unwrap().iter().find(|g| g["handle"] == "interns").unwrap();
+    assert_eq!(interns["users"], json!(["U0ADMIN001"]));
+
+    // Its scope, and an org-level token's workspace.
+    fake.configure(|o| {
+        o.tokens = vec![
+            Token::bot("xoxb-no-groups", &["users:read"]),
+            Token::org("xoxb-org", &["usergroups:read"], &["T0ACMEW0RK"]),
+        ]
+    });
+    let r = call(&fake, "usergroups.list", "", "xoxb-no-groups");
+    assert_eq!(
+        (r.status, r.json()["error"].as_str(), r.json()["needed"].as_str()),
+        (200, Some("missing_scope"), Some("usergroups:read"))
+    );
+    assert_eq!(r.header("x-accepted-oauth-scopes"), Some("usergroups:read"));
+    assert_eq!(call(&fake, "usergroups.list", "", "xoxb-org").json()["error"], "missing_argument");
+    assert_eq!(
+        call(&fake, "usergroups.list", "team_id=T0OTHER001", "xoxb-org").json()["error"],
+        "team_access_not_granted"
+    );
+    assert_eq!(call(&fake, "usergroups.list", "team_id=T0ACMEW0RK", "xoxb-org").json()["ok"], true);
 }

@@ -72,6 +72,20 @@ impl Summary {
         for (reason, count) in reasons {
             let _ = writeln!(out, "          {count:>6}  {reason}");
         }
+        if !self.usergroups.is_empty() {
+            let _ = writeln!(out, "  user groups: {} enabled (members each holds)", self.usergroups.len());
+            for (n, (handle, count)) in self.usergroups.iter().enumerate() {
+                if n == 20 {
+                    let _ = writeln!(
+                        out,
+                        "          … and {} more (see summary.json)",
+                        self.usergroups.len() - 20
+                    );
+                    break;
+                }
+                let _ = writeln!(out, "          {count:>6}  @{handle}");
+            }
+        }
         let _ = writeln!(
             out,
             "  target: {} accounts listed, {} managed by slack-im",

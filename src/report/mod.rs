@@ -135,6 +135,10 @@ pub struct Summary {
     /// `check` only: members left out, counted by the kind of reason.
     #[serde(skip_serializing_if = "BTreeMap::is_empty")]
     pub skipped_by_reason: BTreeMap<String, usize>,
+    /// `check` only: the enabled user groups seen, by handle, with how many members each holds
+    /// (when the run reads them).
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub usergroups: BTreeMap<String, usize>,
 }
 
 impl Summary {

@@ -23,6 +23,11 @@ pub const TARGET_TOKEN: &str = "tgt-9QvX-distinctive-target-secret";
 /// from the value itself.
 pub const INITIAL_PASSWORD: &str = r#"pw-Zq8 "never"  print\me-4b1d8e7"#;
 
+/// The scopes of the world's bot token: what every shipped system folder needs (`sales-demo`
+/// reads the user groups).
+pub const SCOPES: [&str; 5] =
+    ["users:read", "users:read.email", "channels:read", "chat:write", "usergroups:read"];
+
 /// The repository's own `templates/` folder.
 pub fn shipped_templates() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("templates")
@@ -60,8 +65,7 @@ impl World {
 
     /// Custom fakes; their tokens are replaced by this harness's distinctive ones.
     pub fn with(mut slack: SlackOptions, mut target: TargetOptions) -> World {
-        slack.tokens =
-            vec![Token::bot(BOT_TOKEN, &["users:read", "users:read.email", "channels:read", "chat:write"])];
+        slack.tokens = vec![Token::bot(BOT_TOKEN, &SCOPES)];
         target.tokens = vec![(TARGET_TOKEN.into(), "slack-im".into())];
         let slack = FakeSlack::start(slack);
         let target = FakeTarget::start(target);

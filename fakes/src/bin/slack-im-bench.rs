@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::json;
 use slack_im_fakes::members::synthetic_member;
-use slack_im_fakes::{FakeSlack, FakeTarget, SlackOptions, TargetOp, TargetOptions};
+use slack_im_fakes::{FakeSlack, FakeTarget, SlackOptions, TargetOp, TargetOptions, UserGroup};
 
 const USAGE: &str = "usage: slack-im-bench [--sizes 1000,10000,50000] [--latency-ms 10] [--concurrency 4]
                       [--binary target/release/slack-im] [--version-runs 200] [--systems-size 10000]";
@@ -119,11 +119,14 @@ struct Counts {
     create: usize,
     update: usize,
     delete: usize,
+    /// `usergroups.list` calls (also counted in `slack`).
+    groups: usize,
 }
 
 fn counts(slack: &FakeSlack, target: &FakeTarget) -> Counts {
     Counts {
         slack: slack.call_counts().values().sum(),
+        groups: slack.calls("usergroups.list"),
         list: target.count(TargetOp::List),
         create: target.count(TargetOp::Create),
         update: target.count(TargetOp::Update),
@@ -145,8 +148,8 @@ fn main() {
         args.latency.as_millis(),
         args.concurrency
     );
-    println!("| members | case | exit | wall s | CPU s | peak RSS MB | Slack req | list | create | update | deactivate | floor s | wall/floor |");
-    println!("|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
+    println!("| members | case | exit | wall s | CPU s | peak RSS MB | Slack req | groups req | list | create | update | deactivate | floor s | wall/floor |");
+    println!("|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
     let mut single = Vec::new();
     for &n in &args.sizes {
         single.push((n, bench_size(&args, n)));
@@ -182,9 +185,9 @@ fn bench_size(args: &Args, n: usize) -> Vec<f64> {
     .map(|(k, v)| (k.to_string(), v))
     .collect();
 
-    let case = |name: &str| -> f64 {
+    let case = |name: &str, env: &[(String, String)]| -> f64 {
         let before = counts(&slack, &target);
-        let m = measure(&args.binary, &["sync"], &env);
+        let m = measure(&args.binary, &["sync"], env);
         let after = counts(&slack, &target);
         let (list, create, update, delete) = (
             after.list - before.list,
@@ -195,17 +198,18 @@ fn bench_size(args: &Args, n: usize) -> Vec<f64> {
         let writes = create + update + delete;
         let floor = args.latency.as_secs_f64() * (writes as f64 / args.concurrency as f64 + list as f64);
         println!(
-            "| {n} | {name} | {} | {:.2} | {:.2} | {:.1} | {} | {list} | {create} | {update} | {delete} | {floor:.2} | {} |",
+            "| {n} | {name} | {} | {:.2} | {:.2} | {:.1} | {} | {} | {list} | {create} | {update} | {delete} | {floor:.2} | {} |",
             m.code,
             m.wall.as_secs_f64(),
             m.cpu.as_secs_f64(),
             m.peak_rss_kb as f64 / 1024.0,
             after.slack - before.slack,
+            after.groups - before.groups,
             if floor > 0.0 { format!("{:.2}", m.wall.as_secs_f64() / floor) } else { "-".into() },
         );
         m.wall.as_secs_f64()
     };
-    let walls = vec![case("first sync"), case("steady state")];
+    let walls = vec![case("first sync", &env), case("steady state", &env)];
 
     // 1% churn: a third joiners, a third leavers, a third renames.
     let k = (n / 100).max(3);
@@ -223,7 +227,19 @@ fn bench_size(args: &Args, n: usize) -> Vec<f64> {
         members.push(synthetic_member(n + 10_000 + j, 7));
     }
     slack.set_members(members);
-    case("1% churn");
+    case("1% churn", &env);
+
+    // Steady state again, scoped by a user group that holds every member: the same plan (nothing
+    // to write), plus the one usergroups.list call and its member lists.
+    let everyone: Vec<String> =
+        slack.members().iter().filter_map(|m| m["id"].as_str().map(str::to_string)).collect();
+    slack.configure(|o| {
+        let ids: Vec<&str> = everyone.iter().map(String::as_str).collect();
+        o.usergroups.push(UserGroup::new("S0EVERYONE", "everyone", &ids));
+    });
+    let mut scoped = env.clone();
+    scoped.push(("SLACK_IM_USERGROUPS".into(), "everyone".into()));
+    case("steady, by group", &scoped);
     walls
 }
 
