@@ -85,16 +85,7 @@ fn check_token(config: &Config, groups: bool) -> Result<Option<SlackClient>, Err
 /// listed account.
 fn check_system(system: &System, reading: &Reading) -> Result<(), Error> {
     let templates = &system.templates;
-    let source = include_str!("check_member.json");
-    let mut sample: Member = serde_json::from_str(source).expect("the built-in sample member is valid");
-    if templates.uses_slack_object {
-        sample.raw = serde_json::value::RawValue::from_string(source.to_string()).ok();
-    }
-    let mut user = UserView::from_member(&sample);
-    if templates.uses_groups {
-        user = user.with_groups(&[]);
-    }
-    let user = Arc::new(user);
+    let user = sample_user(templates, include_str!("check_member.json"));
     let (key, _) = templates.render_create(&user)?;
     log::info!("templates in {}: create.json renders (sample key {key})", templates.folder().display());
     check_samples(templates)?;
@@ -274,17 +265,20 @@ const SAMPLES: &[&str] = &[
 /// checks that it gives the key `create.json` has at `list.key` (case-insensitively): a `sync`
 /// trusts the expression for members who have an account, so a disagreement is a template error
 /// (exit 2) naming the member and both values.
+/// A built-in sample member as the templates see it: its Slack object kept when they read it, and
+/// no user groups when they use them.
+fn sample_user(templates: &SystemTemplates, source: &str) -> Arc<UserView> {
+    let mut member: Member = serde_json::from_str(source).expect("the built-in samples are valid");
+    if templates.uses_slack_object {
+        member.raw = serde_json::value::RawValue::from_string(source.to_string()).ok();
+    }
+    let user = UserView::from_member(&member);
+    Arc::new(if templates.uses_groups { user.with_groups(&[]) } else { user })
+}
+
 fn check_samples(templates: &SystemTemplates) -> Result<(), TemplateError> {
     for source in SAMPLES {
-        let mut member: Member = serde_json::from_str(source).expect("the built-in samples are valid");
-        if templates.uses_slack_object {
-            member.raw = serde_json::value::RawValue::from_string(source.to_string()).ok();
-        }
-        let mut user = UserView::from_member(&member);
-        if templates.uses_groups {
-            user = user.with_groups(&[]);
-        }
-        let user = Arc::new(user);
+        let user = sample_user(templates, source);
         let (key, _) = match templates.render_key(&user)? {
             Some(key) => templates.render_create_for_key(&user, &key)?,
             None => templates.render_create(&user)?,

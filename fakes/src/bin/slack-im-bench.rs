@@ -161,19 +161,13 @@ fn main() {
     bench_version(&args);
 }
 
-/// The single-system rows for `n` members; returns the wall times of the first sync and the
-/// steady state, which the three-systems rows compare with.
-fn bench_size(args: &Args, n: usize) -> Vec<f64> {
-    let fixture = slack_im_fakes::members::acme_fixture().len();
-    let slack = FakeSlack::start(SlackOptions::acme(n.saturating_sub(fixture)));
-    let target =
-        FakeTarget::start(TargetOptions { latency: args.latency, workers: 64, ..Default::default() });
+/// The environment of a benchmark run of `systems` against `slack`, without target URLs.
+fn base_env(args: &Args, slack: &FakeSlack, n: usize, systems: &str) -> Vec<(String, String)> {
     let templates = concat!(env!("CARGO_MANIFEST_DIR"), "/../templates");
-    let env: Vec<(String, String)> = [
+    [
         ("SLACK_BOT_TOKEN", slack_im_fakes::slack::SANDBOX_TOKEN.to_string()),
-        ("SLACK_IM_SYSTEM", "dev".into()),
+        ("SLACK_IM_SYSTEM", systems.to_string()),
         ("SLACK_IM_SLACK_URL", slack.base_url()),
-        ("SLACK_IM_TARGET_URL", target.base_url()),
         ("SLACK_IM_TEMPLATES", templates.into()),
         ("SLACK_IM_SECRET_TARGET_TOKEN", slack_im_fakes::target::SANDBOX_TOKEN.into()),
         ("SLACK_IM_SECRET_INITIAL_PASSWORD", "bench-password".into()),
@@ -183,7 +177,18 @@ fn bench_size(args: &Args, n: usize) -> Vec<f64> {
     ]
     .into_iter()
     .map(|(k, v)| (k.to_string(), v))
-    .collect();
+    .collect()
+}
+
+/// The single-system rows for `n` members; returns the wall times of the first sync and the
+/// steady state, which the three-systems rows compare with.
+fn bench_size(args: &Args, n: usize) -> Vec<f64> {
+    let fixture = slack_im_fakes::members::acme_fixture().len();
+    let slack = FakeSlack::start(SlackOptions::acme(n.saturating_sub(fixture)));
+    let target =
+        FakeTarget::start(TargetOptions { latency: args.latency, workers: 64, ..Default::default() });
+    let mut env = base_env(args, &slack, n, "dev");
+    env.push(("SLACK_IM_TARGET_URL".into(), target.base_url()));
 
     let case = |name: &str, env: &[(String, String)]| -> f64 {
         let before = counts(&slack, &target);
@@ -256,21 +261,7 @@ fn bench_three_systems(args: &Args, n: usize, one_system: Option<Vec<f64>>) {
             FakeTarget::start(TargetOptions { latency: args.latency, workers: 64, ..Default::default() })
         })
         .collect();
-    let templates = concat!(env!("CARGO_MANIFEST_DIR"), "/../templates");
-    let mut env: Vec<(String, String)> = [
-        ("SLACK_BOT_TOKEN", slack_im_fakes::slack::SANDBOX_TOKEN.to_string()),
-        ("SLACK_IM_SYSTEM", systems.join(",")),
-        ("SLACK_IM_SLACK_URL", slack.base_url()),
-        ("SLACK_IM_TEMPLATES", templates.into()),
-        ("SLACK_IM_SECRET_TARGET_TOKEN", slack_im_fakes::target::SANDBOX_TOKEN.into()),
-        ("SLACK_IM_SECRET_INITIAL_PASSWORD", "bench-password".into()),
-        ("SLACK_IM_CONCURRENCY", args.concurrency.to_string()),
-        ("SLACK_IM_MAX_DEACTIVATE", n.to_string()),
-        ("RUST_LOG", "warn".into()),
-    ]
-    .into_iter()
-    .map(|(k, v)| (k.to_string(), v))
-    .collect();
+    let mut env = base_env(args, &slack, n, &systems.join(","));
     for (system, target) in systems.iter().zip(&targets) {
         let suffix = system.to_ascii_uppercase().replace('-', "_");
         env.push((format!("SLACK_IM_TARGET_URL__{suffix}"), target.base_url()));
