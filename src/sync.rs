@@ -16,7 +16,7 @@ use crate::matching::Listing;
 use crate::plan::{self, ActionKind, Desired, Plan, Policy};
 use crate::report::{Sources, Summary};
 use crate::secret::Redactor;
-use crate::slack::UserGroups;
+use crate::slack::{Member, UserGroups};
 use crate::source::Source;
 use crate::{check, connect, Error, System};
 
@@ -242,19 +242,16 @@ fn read_members(
         }
     }
     let keep_raw = systems.iter().any(|s| s.templates.uses_slack_object);
+    let mut batch: Vec<Member> = Vec::with_capacity(BATCH);
     let stats = source.for_each_member(keep_raw, |member| -> Result<(), Error> {
-        for (slot, system) in reads.iter_mut().zip(systems) {
-            let Ok(read) = slot else { continue };
-            match read.filter.reason_to_skip(&member) {
-                Some(reason) => read.skipped.push(Skipped { slack_id: member.id.clone(), reason }),
-                None => match read.listing.desired_for(&system.templates, &member, groups) {
-                    Ok(desired) => read.desired.push(desired),
-                    Err(e) => *slot = Err(e.into()),
-                },
-            }
+        batch.push(member);
+        if batch.len() == BATCH {
+            feed(&batch, reads, systems, groups);
+            batch.clear();
         }
         Ok(())
     })?;
+    feed(&batch, reads, systems, groups);
     for (read, system) in reads.iter().zip(systems) {
         if let Ok(read) = read {
             log::info!(
@@ -275,6 +272,46 @@ fn read_members(
         started.elapsed().as_secs_f64()
     );
     Ok(stats.members)
+}
+
+/// Members handed to the systems at a time: about a `users.list` page, so memory stays flat.
+const BATCH: usize = 1000;
+
+/// Each system whose reads have gone well so far filters, matches and renders a batch of members;
+/// with several systems each does so on its own thread, so three systems cost about one's time.
+/// A template that fails for a member stops that system only.
+fn feed(
+    members: &[Member],
+    reads: &mut [Result<Read, Error>],
+    systems: &[System],
+    groups: Option<&UserGroups>,
+) {
+    let work = |slot: &mut Result<Read, Error>, system: &System| {
+        let Ok(read) = slot else { return };
+        for member in members {
+            match read.filter.reason_to_skip(member) {
+                Some(reason) => read.skipped.push(Skipped { slack_id: member.id.clone(), reason }),
+                None => match read.listing.desired_for(&system.templates, member, groups) {
+                    Ok(desired) => read.desired.push(desired),
+                    Err(e) => {
+                        *slot = Err(e.into());
+                        return;
+                    }
+                },
+            }
+        }
+    };
+    let running = reads.iter().filter(|r| r.is_ok()).count();
+    if running <= 1 {
+        reads.iter_mut().zip(systems).for_each(|(slot, system)| work(slot, system));
+        return;
+    }
+    let work = &work;
+    std::thread::scope(|scope| {
+        for (slot, system) in reads.iter_mut().zip(systems) {
+            scope.spawn(move || work(slot, system));
+        }
+    });
 }
 
 /// Step 3 for one system: the plan and its deactivations' bodies.
