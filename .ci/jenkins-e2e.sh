@@ -371,8 +371,13 @@ expect_rc cacred 0 "dry run with caCredentialsId (the container's user reads the
 
 # 8. A daemon that cannot see the agent's files: a podman service in its own mount namespace where /tmp
 #    (the workspace, the temporary files, the credential files) is an empty tmpfs.
+#    Its podman configuration is copied out of the checkout first: a checkout under /tmp (CI may
+#    clone there) would be hidden from it too.
 sock="/run/slack-im-e2e-$$.sock"
-unshare -m sh -c 'mount -t tmpfs tmpfs /tmp && exec podman system service --time=0 "unix://$1"' sh "$sock" \
+service_conf="/run/slack-im-e2e-$$.containers.conf"
+cp "$CONTAINERS_CONF" "$service_conf"
+files+=("$sock" "$service_conf")
+CONTAINERS_CONF="$service_conf" unshare -m sh -c 'mount -t tmpfs tmpfs /tmp && exec podman system service --time=0 "unix://$1"' sh "$sock" \
     >"$tmp/service.log" 2>&1 &
 pids+=($!)
 for _ in $(seq 1 100); do [ -S "$sock" ] && break; sleep 0.1; done

@@ -17,11 +17,12 @@ finish() {
 }
 
 # A scratch folder in $tmp, removed on exit (KEEP_TMP=1 keeps it), with the background processes
-# in $pids stopped and the containers named in $containers removed.
+# in $pids stopped, the containers named in $containers and the files in $files removed.
 scratch_dir() {
     tmp="$(mktemp -d "/tmp/$1.XXXXXX")"
     pids=()
     containers=()
+    files=()
     trap cleanup EXIT
     trap 'exit 130' INT TERM
 }
@@ -30,6 +31,7 @@ cleanup() {
     for c in "${containers[@]}"; do podman rm -f "$c" >/dev/null 2>&1; done
     for p in "${pids[@]}"; do kill "$p" 2>/dev/null; done
     for p in "${pids[@]}"; do wait "$p" 2>/dev/null; done
+    rm -f "${files[@]}"
     if [ "${KEEP_TMP:-0}" = 1 ]; then echo "# kept $tmp"; else rm -rf "$tmp"; fi
 }
 
