@@ -85,10 +85,9 @@ fn check_token(config: &Config, groups: bool) -> Result<Option<SlackClient>, Err
 /// listed account.
 fn check_system(system: &System, reading: &Reading) -> Result<(), Error> {
     let templates = &system.templates;
-    let user = sample_user(templates, include_str!("check_member.json"));
-    let (key, _) = templates.render_create(&user)?;
+    let key = check_samples(templates)?;
     log::info!("templates in {}: create.json renders (sample key {key})", templates.folder().display());
-    check_samples(templates)?;
+    let user = sample_user(templates, SAMPLES[0]);
     if let Some(first) = reading.listing.accounts().first() {
         let value = reading.listing.value(0);
         templates.render_update(&user, &value)?;
@@ -276,7 +275,10 @@ fn sample_user(templates: &SystemTemplates, source: &str) -> Arc<UserView> {
     Arc::new(if templates.uses_groups { user.with_groups(&[]) } else { user })
 }
 
-fn check_samples(templates: &SystemTemplates) -> Result<(), TemplateError> {
+/// Renders `create.json` for every sample (and, with `key`, checks they agree); returns the first
+/// sample's key.
+fn check_samples(templates: &SystemTemplates) -> Result<String, TemplateError> {
+    let mut first = None;
     for source in SAMPLES {
         let user = sample_user(templates, source);
         let (key, _) = match templates.render_key(&user)? {
@@ -284,11 +286,12 @@ fn check_samples(templates: &SystemTemplates) -> Result<(), TemplateError> {
             None => templates.render_create(&user)?,
         };
         log::debug!("check: create.json renders for sample {} (key {key})", user.id);
+        first.get_or_insert(key);
     }
     if templates.spec.key.is_some() {
         log::info!("system.json \"key\" agrees with create.json for {} sample members", SAMPLES.len());
     }
-    Ok(())
+    Ok(first.unwrap_or_default())
 }
 
 #[cfg(test)]

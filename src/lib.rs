@@ -191,14 +191,14 @@ pub fn run(command: Command, configs: &[Config]) -> RunReport {
             }
         };
         if let Some(dir) = &config.report_dir {
-            write_report(dir, &redactor, |dir| summary.write(dir, &redactor));
+            write_report(dir, |dir| summary.write(dir, &redactor));
         }
     }
     let exit_code = exit::most_severe(summaries.iter().map(|s| s.exit_code));
     if several {
         if let Some(dir) = configs[0].report_dir.as_ref().and_then(|d| d.parent()) {
             let combined = report::Combined::new(&summaries, exit_code, duration_ms);
-            write_report(dir, &redactor, |dir| combined.write(dir, &redactor));
+            write_report(dir, |dir| combined.write(dir, &redactor));
         }
     }
     if let (Some(channel), false) = (&configs[0].notify_channel, command == Command::Check) {
@@ -222,11 +222,7 @@ fn with_system_report_dir(config: &Config, several: bool) -> Config {
     config
 }
 
-fn write_report(
-    dir: &std::path::Path,
-    _redactor: &Redactor,
-    write: impl FnOnce(&std::path::Path) -> std::io::Result<()>,
-) {
+fn write_report(dir: &std::path::Path, write: impl FnOnce(&std::path::Path) -> std::io::Result<()>) {
     match write(dir) {
         Ok(()) => log::info!("report written to {}", dir.display()),
         Err(e) => log::error!("cannot write the report to {} (SLACK_IM_REPORT_DIR): {e}", dir.display()),

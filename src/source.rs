@@ -22,14 +22,20 @@ pub const FORMAT: &str = "slack-im-members/1";
 /// The members of a run: read from Slack page by page, or from a members file.
 pub enum Source {
     Slack(SlackClient),
-    File { path: PathBuf, max_age: Duration },
+    /// The file, read and checked once when the run starts.
+    File {
+        path: PathBuf,
+        file: MembersFile,
+    },
 }
 
 impl Source {
     /// The file of `SLACK_IM_MEMBERS_FILE`, else Slack.
     pub fn open(config: &Config) -> Result<Source, Error> {
         match &config.members_file {
-            Some(path) => Ok(Source::File { path: path.clone(), max_age: config.members_max_age }),
+            Some(path) => {
+                Ok(Source::File { path: path.clone(), file: read_file(path, config.members_max_age)? })
+            }
             None => {
                 Ok(Source::Slack(slack_client(config, Budget::new(config.deadline, config.retry_budget))?))
             }
@@ -48,8 +54,8 @@ impl Source {
     pub fn channel_members(&self, channel: &str) -> Result<HashSet<String>, Error> {
         match self {
             Source::Slack(slack) => Ok(slack.channel_members(channel)?),
-            Source::File { path, max_age } => match read_file(path, *max_age)?.channel {
-                Some(c) if c.id == channel => Ok(c.members.into_iter().collect()),
+            Source::File { path, file } => match &file.channel {
+                Some(c) if c.id == channel => Ok(c.members.iter().cloned().collect()),
                 _ => Err(file_error(
                     path,
                     &format!("it was exported without SLACK_IM_CHANNEL={channel}: export it again with that channel"),
@@ -63,7 +69,7 @@ impl Source {
     pub fn usergroups(&self) -> Result<UserGroups, Error> {
         let groups = match self {
             Source::Slack(slack) => slack.usergroups()?,
-            Source::File { path, max_age } => read_file(path, *max_age)?.usergroups.ok_or_else(|| {
+            Source::File { path, file } => file.usergroups.clone().ok_or_else(|| {
                 file_error(
                     path,
                     "it was exported without user groups (its token lacked usergroups:read), and this run needs them (SLACK_IM_USERGROUPS, or user.groups in a template): add usergroups:read to the Slack app and export it again",
@@ -79,16 +85,15 @@ impl Source {
         keep_raw: bool,
         mut visit: impl FnMut(Member) -> Result<(), E>,
     ) -> Result<ReadStats, E> {
-        let (path, max_age) = match self {
+        let (path, file) = match self {
             Source::Slack(slack) => return slack.for_each_member(keep_raw, visit),
-            Source::File { path, max_age } => (path, *max_age),
+            Source::File { path, file } => (path, file),
         };
-        let file = read_file(path, max_age)?;
         let mut seen = HashSet::new();
         let mut stats = ReadStats { pages: 1, ..ReadStats::default() };
-        for raw in file.members {
+        for raw in &file.members {
             // Read as a users.list member is: one that does not parse is skipped as malformed.
-            let member = crate::slack::read_member(raw, keep_raw);
+            let member = crate::slack::read_member(raw.clone(), keep_raw);
             if !member.id.is_empty() && !seen.insert(member.id.clone()) {
                 stats.duplicates += 1;
                 continue;
@@ -107,7 +112,7 @@ impl Source {
 }
 
 #[derive(Deserialize)]
-struct MembersFile {
+pub struct MembersFile {
     format: String,
     read_at: String,
     channel: Option<ChannelFile>,
@@ -127,23 +132,30 @@ fn file_error(path: &Path, problem: &str) -> Error {
     Error::MembersFile(format!("{} (SLACK_IM_MEMBERS_FILE): {problem}", path.display()))
 }
 
+fn foreign(path: &Path, format: Option<String>) -> Error {
+    let found = format.unwrap_or_else(|| "none".into());
+    file_error(path, &format!("is of format {found:?}; this slack-im reads {FORMAT:?}"))
+}
+
 /// Reads and checks a members file: whole, of this format, and no older than `max_age`.
 fn read_file(path: &Path, max_age: Duration) -> Result<MembersFile, Error> {
     let text =
         std::fs::read_to_string(path).map_err(|e| file_error(path, &format!("cannot be read: {e}")))?;
-    #[derive(Deserialize)]
-    struct Header {
-        format: Option<String>,
-    }
-    let header: Header = serde_json::from_str(&text)
-        .map_err(|e| file_error(path, &format!("is truncated or corrupt ({e}): export it again")))?;
-    if header.format.as_deref() != Some(FORMAT) {
-        let found = header.format.unwrap_or_else(|| "none".into());
-        return Err(file_error(path, &format!("is of format {found:?}; this slack-im reads {FORMAT:?}")));
-    }
-    let file: MembersFile = serde_json::from_str(&text)
-        .map_err(|e| file_error(path, &format!("is truncated or corrupt ({e}): export it again")))?;
-    debug_assert_eq!(file.format, FORMAT);
+    // One parse on the way that works; the header alone only to say why one did not.
+    let file = match serde_json::from_str::<MembersFile>(&text) {
+        Ok(file) if file.format == FORMAT => file,
+        Ok(file) => return Err(foreign(path, Some(file.format))),
+        Err(e) => {
+            #[derive(Deserialize)]
+            struct Header {
+                format: Option<String>,
+            }
+            return Err(match serde_json::from_str::<Header>(&text) {
+                Ok(header) if header.format.as_deref() != Some(FORMAT) => foreign(path, header.format),
+                _ => file_error(path, &format!("is truncated or corrupt ({e}): export it again")),
+            });
+        }
+    };
     let read_at: jiff::Timestamp = file
         .read_at
         .parse()
