@@ -7,7 +7,7 @@ use std::time::Instant;
 
 use crate::journal::Journal;
 use crate::plan::{Action, ActionKind};
-use crate::target::{Created, Target};
+use crate::target::{Address, Created, Target};
 
 /// How one action ended.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -105,13 +105,14 @@ fn apply_one(action: &Action, target: &dyn Target, journal: Option<&Journal>) ->
 fn send_one(action: &Action, target: &dyn Target) -> (Outcome, bool) {
     let null = serde_json::Value::Null;
     let body = action.body.as_ref().unwrap_or(&null);
+    let address = Address { key: &action.key, id: action.id.as_deref() };
     let result = match action.kind {
         ActionKind::Create => target.create(&action.key, body).map(|c| match c {
             Created::Created => Outcome::Done,
             Created::AlreadyExists => Outcome::AlreadyExisted,
         }),
-        ActionKind::Update => target.update(&action.key, body).map(|_| Outcome::Done),
-        ActionKind::Deactivate => target.deactivate(&action.key, action.body.as_ref()).map(|_| Outcome::Done),
+        ActionKind::Update => target.update(address, body).map(|_| Outcome::Done),
+        ActionKind::Deactivate => target.deactivate(address, action.body.as_ref()).map(|_| Outcome::Done),
     };
     match result {
         Ok(outcome) => {
@@ -184,11 +185,11 @@ mod tests {
             self.record(ActionKind::Create, key)?;
             Ok(if self.exists.contains(key) { Created::AlreadyExists } else { Created::Created })
         }
-        fn update(&self, key: &str, _: &serde_json::Value) -> Result<(), TargetError> {
-            self.record(ActionKind::Update, key)
+        fn update(&self, address: Address<'_>, _: &serde_json::Value) -> Result<(), TargetError> {
+            self.record(ActionKind::Update, address.key)
         }
-        fn deactivate(&self, key: &str, _: Option<&serde_json::Value>) -> Result<(), TargetError> {
-            self.record(ActionKind::Deactivate, key)
+        fn deactivate(&self, address: Address<'_>, _: Option<&serde_json::Value>) -> Result<(), TargetError> {
+            self.record(ActionKind::Deactivate, address.key)
         }
     }
 
@@ -201,6 +202,7 @@ mod tests {
             changed: vec![],
             withheld: None,
             account: None,
+            id: None,
         }
     }
 

@@ -14,6 +14,7 @@ use crate::http::Budget;
 use crate::report::Summary;
 use crate::slack::{Identity, Member, SlackClient, SlackError};
 use crate::sync::{self, Reading};
+use crate::target::{Address, TargetError};
 use crate::template::{SystemTemplates, TemplateError, UserView};
 use crate::{slack_client, Error, System};
 
@@ -99,7 +100,34 @@ fn check_system(system: &System, reading: &Reading) -> Result<(), Error> {
     {
         log::warn!("no listed account matches the \"managed\" expression of system.json: nothing will ever be deactivated");
     }
-    Ok(())
+    check_write_address(system, reading)
+}
+
+/// The update address (else the deactivate address) of the first listed managed account answers
+/// a GET: a folder whose writes would all miss (`{key}` where the server wants its id) is not ready.
+fn check_write_address(system: &System, reading: &Reading) -> Result<(), Error> {
+    let Some(account) = reading.listing.accounts().iter().find(|a| a.managed) else {
+        log::info!("write address not proven: the listing has no account slack-im manages yet");
+        return Ok(());
+    };
+    let address = Address { key: &account.key, id: account.id.as_deref() };
+    let probed = match system.target.probe_write_address(address) {
+        Err(e @ TargetError::Http { status: 400..=499, .. }) => {
+            return Err(Error::NotReady(format!("the write address does not answer a GET: {e}")))
+        }
+        other => other?,
+    };
+    match probed {
+        None => Ok(()),
+        Some((asked, status)) if (200..300).contains(&status) => {
+            log::info!("write address proven: {asked} answers HTTP {status}");
+            Ok(())
+        }
+        Some((asked, status)) => Err(Error::NotReady(format!(
+            "{asked} (the write address of the managed account {}) answers HTTP {status}: every update and deactivation would fail; check system.json's update/deactivate path and list.id",
+            crate::http::clean(&account.key, 100)
+        ))),
+    }
 }
 
 /// The workspace (or organisation) a token works for, in words.

@@ -94,6 +94,7 @@ mod tests {
             changed: vec![],
             withheld: None,
             account: None,
+            id: None,
         };
         for _ in 0..2 {
             let journal = Journal::open(&dir, Redactor::default(), json!({"system": "dev"})).unwrap();

@@ -21,17 +21,38 @@ pub struct Listing {
     json: Vec<Box<str>>,
     /// Normalised key -> position. The target client already refused a listing with a key twice.
     index: HashMap<String, usize>,
+    /// Accounts the listing gave no key: never matched, never managed, reported.
+    unkeyed: Vec<Unkeyed>,
+}
+
+/// A listed account without a key (`list.key` found nothing): slack-im cannot tell whose it is,
+/// so it never touches it, and says so.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Unkeyed {
+    /// The server's id, when the listing has one.
+    pub id: Option<String>,
+    /// Which listing of `system.json` gave it (0 for the first).
+    pub listing: usize,
 }
 
 impl Listing {
     /// Adds one listed account with `system.json`'s verdicts on it.
     pub fn push(&mut self, account: Account, tests: &AccountTests<'_>) -> Result<(), TemplateError> {
-        let managed = tests.is_managed(&account.key, &account.value)?;
-        let adoptable = !managed && tests.is_adoptable(&account.key, &account.value)?;
-        self.index.insert(plan::normalize_key(&account.key), self.accounts.len());
+        let Some(key) = account.key else {
+            self.unkeyed.push(Unkeyed { id: account.id, listing: account.listing });
+            return Ok(());
+        };
+        let managed = tests.is_managed(&key, &account.value)?;
+        let adoptable = !managed && tests.is_adoptable(&key, &account.value)?;
+        self.index.insert(plan::normalize_key(&key), self.accounts.len());
         self.json.push(account.value.to_string().into());
-        self.accounts.push(Existing { key: account.key, managed, adoptable });
+        self.accounts.push(Existing { key, id: account.id, managed, adoptable });
         Ok(())
+    }
+
+    /// The accounts without a key.
+    pub fn unkeyed(&self) -> &[Unkeyed] {
+        &self.unkeyed
     }
 
     pub fn accounts(&self) -> &[Existing] {
@@ -155,8 +176,10 @@ mod tests {
         let tests = templates.account_tests().unwrap();
         let mut listing = Listing::default();
         for value in accounts {
-            let key = value["userId"].as_str().unwrap().to_string();
-            listing.push(Account { key, value: Arc::new(value.clone()) }, &tests).unwrap();
+            let key = value["userId"].as_str().map(str::to_string);
+            listing
+                .push(Account { key, id: None, listing: 0, value: Arc::new(value.clone()) }, &tests)
+                .unwrap();
         }
         listing
     }

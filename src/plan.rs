@@ -36,6 +36,8 @@ pub enum Change {
 #[derive(Debug, Clone, PartialEq)]
 pub struct Existing {
     pub key: String,
+    /// The server's id (`list.id`), which addresses the account in write paths with `{id}`.
+    pub id: Option<String>,
     pub managed: bool,
     /// Not managed, but `system.json`'s `adopt` lets a matching member take it over.
     pub adoptable: bool,
@@ -102,6 +104,8 @@ pub struct Action {
     pub withheld: Option<String>,
     /// For deactivations: the account's position in the listing (its body is rendered from it).
     pub account: Option<usize>,
+    /// For updates and deactivations: the account's server id, when the listing gives one.
+    pub id: Option<String>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -160,6 +164,7 @@ pub fn plan(desired: Vec<Desired>, existing: &[Existing], policy: &Policy) -> Pl
                     let mut update =
                         Action::new(ActionKind::Update, account.key.clone(), Some(d.slack_id), Some(body));
                     update.changed = changed;
+                    update.id = account.id.clone();
                     plan.actions.push(update);
                 }
             }
@@ -185,6 +190,7 @@ pub fn plan(desired: Vec<Desired>, existing: &[Existing], policy: &Policy) -> Pl
         let mut gone = Action::new(ActionKind::Deactivate, existing[i].key.clone(), None, None);
         gone.withheld = withheld.clone();
         gone.account = Some(i);
+        gone.id = existing[i].id.clone();
         plan.actions.push(gone);
     }
     plan
@@ -192,7 +198,7 @@ pub fn plan(desired: Vec<Desired>, existing: &[Existing], policy: &Policy) -> Pl
 
 impl Action {
     fn new(kind: ActionKind, key: String, slack_id: Option<String>, body: Option<Value>) -> Action {
-        Action { kind, key, slack_id, body, changed: Vec::new(), withheld: None, account: None }
+        Action { kind, key, slack_id, body, changed: Vec::new(), withheld: None, account: None, id: None }
     }
 }
 
@@ -291,7 +297,7 @@ mod tests {
     // through a second copy of the matcher (src/matching.rs has its own tests).
 
     fn account(key: &str, managed: bool) -> Existing {
-        Existing { key: key.into(), managed, adoptable: false }
+        Existing { key: key.into(), id: None, managed, adoptable: false }
     }
 
     /// A member no listed account has: a create.

@@ -14,7 +14,7 @@ use crate::http::Budget;
 use crate::journal::{self, Journal};
 use crate::matching::Listing;
 use crate::plan::{self, ActionKind, Desired, Plan, Policy};
-use crate::report::{Sources, Summary};
+use crate::report::{Sources, Summary, UnkeyedReport};
 use crate::secret::Redactor;
 use crate::slack::{Member, UserGroups};
 use crate::source::Source;
@@ -42,6 +42,16 @@ impl Reading {
         summary: &mut Summary,
     ) {
         summary.record(&self.plan, outcomes, &self.skipped);
+        summary.unkeyed = self
+            .listing
+            .unkeyed()
+            .iter()
+            .map(|u| UnkeyedReport {
+                id: u.id.as_deref().map(|id| crate::http::clean(id, 100)),
+                listing: u.listing,
+            })
+            .collect();
+        summary.counts.unkeyed = summary.unkeyed.len();
         summary.sources = Sources {
             slack_members: self.read,
             eligible_members: self.eligible,
@@ -208,7 +218,7 @@ fn list_one(system: &System) -> Result<Read, Error> {
     let started = Instant::now();
     let tests = system.templates.account_tests()?;
     let mut listing = Listing::default();
-    system.target.for_each_account(|account| listing.push(account, &tests).map_err(Error::from))?;
+    system.target.for_each_account(&tests, |account| listing.push(account, &tests).map_err(Error::from))?;
     log::info!(
         "{}: target: {} accounts, {} managed by slack-im ({:.2}s)",
         system.templates.name(),

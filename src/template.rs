@@ -12,7 +12,7 @@ use serde::Serialize;
 
 use crate::secret::Secret;
 use crate::slack::Member;
-use crate::target::{key_at, SystemSpec};
+use crate::target::{key_at, KeyRule, ListingRules, PageRead, SystemSpec};
 
 const SYSTEM: &str = "system.json";
 const CREATE: &str = "create.json";
@@ -302,12 +302,26 @@ impl SystemTemplates {
         Ok(())
     }
 
-    /// The `managed` and `adopt` expressions, compiled once for a listing.
+    /// The `managed` and `adopt` expressions and each listing's `key` and `next` expressions,
+    /// compiled once for a listing.
     pub fn account_tests(&self) -> Result<AccountTests<'_>, TemplateError> {
+        let lists = &self.spec.list;
+        let mut keys = Vec::with_capacity(lists.len());
+        let mut nexts = Vec::with_capacity(lists.len());
+        for list in lists {
+            let key = match &list.key {
+                KeyRule::Expression(e) => Some(e.as_str()),
+                KeyRule::Pointer(_) => None,
+            };
+            keys.push(self.compile_expression("list.key", key)?);
+            nexts.push(self.compile_expression("list.next", list.next.as_deref())?);
+        }
         Ok(AccountTests {
             templates: self,
             managed: self.compile_expression("managed", self.spec.managed.as_deref())?,
             adopt: self.compile_expression("adopt", self.spec.adopt.as_deref())?,
+            keys,
+            nexts,
         })
     }
 
@@ -361,32 +375,59 @@ impl SystemTemplates {
         user: &Arc<UserView>,
         key: &str,
     ) -> Result<(String, serde_json::Value), TemplateError> {
-        let (body_key, body) = self.render_create(user)?;
-        if crate::plan::normalize_key(&body_key) != crate::plan::normalize_key(key) {
-            let detail = format!(
-                "the \"key\" expression of {SYSTEM} gives {key:?} but {CREATE} has {body_key:?} at {} (list.key): they must agree",
-                self.spec.list.key
-            );
-            return Err(self.error(CREATE, Some(user.label()), detail));
+        let body = self
+            .render(CREATE, BTreeMap::from([("user", user.to_template_value())]), &|| Some(user.label()))?;
+        let body_key = self.key_of_document(&body, user)?;
+        match body_key {
+            Some(body_key) if crate::plan::normalize_key(&body_key) != crate::plan::normalize_key(key) => {
+                let detail = format!(
+                    "the \"key\" expression of {SYSTEM} gives {key:?} but {CREATE} has {body_key:?} at {} (list.key): they must agree",
+                    self.spec.first_list().key
+                );
+                Err(self.error(CREATE, Some(user.label()), detail))
+            }
+            Some(body_key) => Ok((body_key, body)),
+            // A create-or-modify path names the account itself: its body need not.
+            None if self.spec.create_is_upsert() => Ok((key.to_string(), body)),
+            None => Err(self.no_key_in_body(user)),
         }
-        Ok((body_key, body))
     }
 
     /// The create body for a member, and the member's key (the body's value at `list.key`).
     pub fn render_create(&self, user: &Arc<UserView>) -> Result<(String, serde_json::Value), TemplateError> {
         let ctx = BTreeMap::from([("user", user.to_template_value())]);
         let body = self.render(CREATE, ctx, &|| Some(user.label()))?;
-        let key = key_at(&body, &self.spec.list.key).ok_or_else(|| {
-            self.error(
-                CREATE,
-                Some(user.label()),
-                format!(
-                    "the body has no text at {} (system.json list.key), so the member has no key",
-                    self.spec.list.key
-                ),
-            )
-        })?;
+        let key = self.key_of_document(&body, user)?.ok_or_else(|| self.no_key_in_body(user))?;
         Ok((key, body))
+    }
+
+    /// The key of a rendered create document, by the first listing's `key` (pointer or
+    /// expression over the document as `account`).
+    fn key_of_document(
+        &self,
+        body: &serde_json::Value,
+        user: &Arc<UserView>,
+    ) -> Result<Option<String>, TemplateError> {
+        match &self.spec.first_list().key {
+            KeyRule::Pointer(pointer) => Ok(key_at(body, pointer)),
+            KeyRule::Expression(expression) => {
+                let compiled = self.compile_expression("list.key", Some(expression))?;
+                let ctx = BTreeMap::from([("account", json_value(body))]);
+                let value = compiled.into_iter().next().map(|e| e.eval(ctx)).transpose().map_err(|e| {
+                    let detail = format!("\"list.key\" expression failed: {}", jinja_detail(&e));
+                    self.error(CREATE, Some(user.label()), detail)
+                })?;
+                Ok(value.as_ref().and_then(key_text))
+            }
+        }
+    }
+
+    fn no_key_in_body(&self, user: &Arc<UserView>) -> TemplateError {
+        let detail = format!(
+            "the body has no text at {} (system.json list.key), so the member has no key",
+            self.spec.first_list().key
+        );
+        self.error(CREATE, Some(user.label()), detail)
     }
 
     /// The update body for a member whose account exists; `None` without `update.json`.
@@ -439,6 +480,38 @@ pub struct AccountTests<'t> {
     templates: &'t SystemTemplates,
     managed: Option<Expression<'t, 't>>,
     adopt: Option<Expression<'t, 't>>,
+    /// Per listing: its `key` expression, when its key is not a pointer.
+    keys: Vec<Option<Expression<'t, 't>>>,
+    /// Per listing: its `next` expression.
+    nexts: Vec<Option<Expression<'t, 't>>>,
+}
+
+impl ListingRules for AccountTests<'_> {
+    fn key(&self, listing: usize, account: &Arc<serde_json::Value>) -> Result<Option<String>, String> {
+        let Some(Some(expression)) = self.keys.get(listing) else { return Ok(None) };
+        let ctx = BTreeMap::from([("account", json_value_shared(account.clone()))]);
+        let value =
+            expression.eval(ctx).map_err(|e| format!("\"list.key\" expression: {}", jinja_detail(&e)))?;
+        Ok(key_text(&value))
+    }
+
+    fn next(&self, listing: usize, page: &PageRead<'_>) -> Result<Option<String>, String> {
+        let Some(Some(expression)) = self.nexts.get(listing) else { return Ok(None) };
+        let ctx = BTreeMap::from([
+            ("response", json_value_shared(page.response.clone())),
+            ("page", Value::from(page.page)),
+            ("count", Value::from(page.count)),
+            ("path", Value::from(page.path)),
+        ]);
+        let value = expression.eval(ctx).map_err(|e| jinja_detail(&e))?;
+        if !value.is_true() {
+            return Ok(None);
+        }
+        match value.as_str() {
+            Some(path) => Ok(Some(path.to_string())),
+            None => Err(format!("it gave {}, not a path", value.kind())),
+        }
+    }
 }
 
 impl AccountTests<'_> {
@@ -687,7 +760,7 @@ mod tests {
         assert_eq!(t.spec.headers[0].0, "Authorization");
         assert_eq!(t.spec.headers[0].1.expose(), "Bearer tok-123456");
         assert!(!format!("{:?}", t.spec).contains("tok-123456"));
-        assert_eq!(t.spec.list.items, "/data");
+        assert_eq!(t.spec.list[0].items, "/data");
         assert!(t.spec.deactivate.is_none());
     }
 

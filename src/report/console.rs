@@ -49,10 +49,23 @@ impl Summary {
         if let Some(e) = &self.error {
             let _ = writeln!(out, "  error: {e}");
         }
+        if self.counts.unkeyed > 0 {
+            let _ = writeln!(out, "  {}", self.unkeyed_line());
+        }
         for warning in &self.warnings {
             let _ = writeln!(out, "  WARNING: {warning}");
         }
         out
+    }
+
+    /// Accounts the listing gave no key, in one line.
+    fn unkeyed_line(&self) -> String {
+        let ids: Vec<&str> = self.unkeyed.iter().filter_map(|u| u.id.as_deref()).take(5).collect();
+        let shown = if ids.is_empty() { String::new() } else { format!(" (ids {}…)", ids.join(", ")) };
+        format!(
+            "unkeyed: {} listed accounts have no key (system.json list.key){shown}: left alone",
+            self.counts.unkeyed
+        )
     }
 
     /// `check`'s answer: ready or not, and the numbers a person needs before the first real run.
@@ -103,6 +116,9 @@ impl Summary {
             let _ = write!(out, ", {} left alone (not managed)", c.unmanaged);
         }
         out.push('\n');
+        if c.unkeyed > 0 {
+            let _ = writeln!(out, "  {}", self.unkeyed_line());
+        }
         for warning in &self.warnings {
             let _ = writeln!(out, "  WARNING: {warning}");
         }

@@ -35,6 +35,8 @@ pub struct Counts {
     pub existing: usize,
     /// Members whose key matches an account slack-im does not manage: left alone.
     pub unmanaged: usize,
+    /// Listed accounts without a key (`list.key` finds none): never matched or managed.
+    pub unkeyed: usize,
 }
 
 /// How an action ended, as the reports name it.
@@ -93,6 +95,13 @@ pub struct UnmanagedReport {
     pub slack_id: String,
 }
 
+/// A listed account without a key, left alone: its server id and which listing gave it.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct UnkeyedReport {
+    pub id: Option<String>,
+    pub listing: usize,
+}
+
 #[derive(Debug, Clone, Serialize, PartialEq, Eq)]
 pub struct SkipReport {
     pub slack_id: String,
@@ -128,6 +137,8 @@ pub struct Summary {
     pub skipped: Vec<SkipReport>,
     pub protected: Vec<String>,
     pub unmanaged: Vec<UnmanagedReport>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub unkeyed: Vec<UnkeyedReport>,
     /// What a person should look at before letting the run write (nobody eligible, most people
     /// skipped for one reason, a guard hit); printed before any write.
     #[serde(skip_serializing_if = "Vec::is_empty")]
@@ -269,6 +280,7 @@ mod tests {
                     changed: vec![],
                     withheld: None,
                     account: None,
+                    id: None,
                 },
                 Action {
                     kind: ActionKind::Create,
@@ -278,6 +290,7 @@ mod tests {
                     changed: vec![],
                     withheld: None,
                     account: None,
+                    id: None,
                 },
                 Action {
                     kind: ActionKind::Deactivate,
@@ -287,6 +300,7 @@ mod tests {
                     changed: vec![],
                     withheld: Some("guard \"5\"".into()),
                     account: None,
+                    id: None,
                 },
             ],
             unchanged: 7,
