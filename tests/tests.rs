@@ -1,6 +1,7 @@
 //! Integration tests: the real `slack-im` binary against the local fake Slack and fake target.
 //! One test binary (ripgrep's layout); each module is one area of behaviour.
 
+mod addressing;
 mod check;
 mod common;
 mod config_errors;
@@ -11,4 +12,5 @@ mod paging;
 mod sync;
 mod system_key;
 mod systems;
+mod upsert;
 mod usergroups;
