@@ -3,11 +3,13 @@
 
 mod addressing;
 mod check;
+mod check_writes;
 mod common;
 mod config_errors;
 mod deactivation;
 mod faults;
 mod hardening;
+mod headers;
 mod paging;
 mod sync;
 mod system_key;
