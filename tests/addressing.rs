@@ -221,3 +221,76 @@ fn an_account_without_a_key_is_unkeyed_never_touched_and_reported() {
     }
     assert!(world.target_requests("DELETE", "/api/users/").iter().all(|r| r.path == "/api/users/gone"));
 }
+
+#[test]
+fn unkeyed_accounts_are_reported_by_their_id_and_listing() {
+    let accounts = vec![json!({"name": "Service account", "createdBy": "init-data"}), leaver("gone")];
+    let mut world = world(TargetOptions { ids: Ids::Numeric, accounts, ..Default::default() });
+    let service_id = world.target.accounts()[0]["id"].clone();
+    world.accounts_folder(&system_json(
+        r#"{"path": "/api/users?page={page}&size=100", "items": "/data", "key": "/userId", "id": "/id"}"#,
+        r#""create": {"method": "POST", "path": "/api/users"},
+  "deactivate": {"method": "DELETE", "path": "/api/users/{id}"},"#,
+    ));
+    let run = world.run(&["plan"]);
+    run.assert_code(0);
+    assert_eq!(run.count("unkeyed"), 1);
+    let unkeyed = &run.summary.as_ref().unwrap()["unkeyed"];
+    assert_eq!(unkeyed.as_array().map(Vec::len), Some(1), "{unkeyed}");
+    assert_eq!(unkeyed[0]["id"], service_id, "{unkeyed}");
+    assert!(unkeyed[0].get("listing").is_some(), "{unkeyed}");
+    assert_eq!(run.count("deactivate"), 1);
+    assert_eq!(world.writes(), 0);
+}
+
+#[test]
+fn a_key_listed_by_two_listings_is_a_failed_read() {
+    let accounts = vec![json!({"userId": "twice", "createdBy": "slack-im", "status": 1})];
+    let mut world = world(TargetOptions { filter: Some("status".into()), accounts, ..Default::default() });
+    // Both listings ask for status 1: the one account comes back from each.
+    world.accounts_folder(&system_json(
+        r#"[{"path": "/api/users?status=1&page={page}", "items": "/data", "key": "/userId"},
+           {"path": "/api/users?page={page}", "items": "/data", "key": "/userId"}]"#,
+        r#""create": {"method": "POST", "path": "/api/users"},"#,
+    ));
+    let run = world.run(&["sync"]);
+    run.assert_code(1);
+    let said = format!("{}{}", run.stderr, run.error());
+    assert!(said.contains("twice"), "the failed read names the key: {said}");
+    assert_eq!(world.writes(), 0);
+}
+
+#[test]
+fn placeholders_the_listing_cannot_fill_are_configuration_errors() {
+    let list = r#"{"path": "/api/users?page={page}", "items": "/data", "key": "/userId"}"#;
+    let list_with_id =
+        r#"{"path": "/api/users?page={page}", "items": "/data", "key": "/userId", "id": "/id"}"#;
+    for (list, writes, why) in [
+        (
+            list,
+            r#""create": {"method": "POST", "path": "/api/users"}, "update": {"method": "PUT", "path": "/api/users/{id}"},"#,
+            "{id} without list.id",
+        ),
+        (list_with_id, r#""create": {"method": "PUT", "path": "/api/users/{id}"},"#, "{id} in create.path"),
+        (
+            list,
+            r#""create": {"method": "POST", "path": "/api/users"}, "update": {"method": "PUT", "path": "/api/users"},"#,
+            "an update path without {key} or {id}",
+        ),
+    ] {
+        let mut world = world(TargetOptions::default());
+        world.accounts_folder(&system_json(list, writes));
+        let run = world.run(&["sync"]);
+        assert_eq!(run.code, 2, "{why}: {}", run.stderr);
+        assert!(world.target.requests().is_empty(), "{why}: nothing is requested");
+    }
+    // A create path with {key} and a body without the key needs system.json's `key` expression.
+    let mut world = world(TargetOptions { upsert: true, ..Default::default() });
+    let system = system_json(list, r#""create": {"method": "PUT", "path": "/api/users/{key}"},"#)
+        .replace(",\n  \"key\": \"user.email_local | lower\"", "");
+    assert!(!system.contains("email_local"));
+    world.folder("keyless", &[("system.json", &system), ("create.json", r#"{"name": {{ user.name }}}"#)]);
+    let run = world.run(&["sync"]);
+    assert_eq!(run.code, 2, "{}", run.stderr);
+    assert!(world.target.requests().is_empty());
+}
