@@ -1,13 +1,18 @@
 //! Integration tests: the real `slack-im` binary against the local fake Slack and fake target.
 //! One test binary (ripgrep's layout); each module is one area of behaviour.
 
+mod addressing;
 mod check;
+mod check_writes;
 mod common;
 mod config_errors;
 mod deactivation;
 mod faults;
 mod hardening;
+mod headers;
+mod paging;
 mod sync;
 mod system_key;
 mod systems;
+mod upsert;
 mod usergroups;

@@ -51,6 +51,7 @@ impl<S: FakeState> Shared<S> {
             query: req.query.clone(),
             args,
             authorization: req.header("authorization").map(str::to_string),
+            headers: req.headers.clone(),
             body: req.body_text(),
             status: reply.status(),
         };

@@ -28,7 +28,7 @@ pub use slack::{
     slack_html_error_page, Channel, EchoForm, Effect, EndMarker, FakeSlack, SlackFault, SlackOptions, Token,
     TokenState, UserGroup,
 };
-pub use target::{FakeTarget, TargetFault, TargetOp, TargetOptions, TargetRule};
+pub use target::{FakeTarget, Ids, Paging, TargetFault, TargetOp, TargetOptions, TargetRule};
 
 use std::collections::BTreeMap;
 
@@ -45,10 +45,20 @@ pub struct Recorded {
     pub args: BTreeMap<String, String>,
     /// The `Authorization` header as received.
     pub authorization: Option<String>,
+    /// Every header as received: names lower-cased, in arrival order, a repeated header once per
+    /// line (so a test can tell one `Content-Type` from two).
+    pub headers: Vec<(String, String)>,
     /// Request body, lossily decoded as UTF-8.
     pub body: String,
     /// HTTP status answered; 0 when the connection was reset without a response.
     pub status: u16,
+}
+
+impl Recorded {
+    /// The values of every header line named `name` (case-insensitive), in arrival order.
+    pub fn header_values(&self, name: &str) -> Vec<&str> {
+        self.headers.iter().filter(|(k, _)| k.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str()).collect()
+    }
 }
 
 /// Percent-encodes a string for use in a query or path (unreserved characters kept).

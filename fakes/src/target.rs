@@ -1,6 +1,13 @@
 //! A fake of the company workspace product's user API (`/api/users`), the system slack-im writes
 //! to: bearer auth, paged listing, create/update/delete with conflicts, latency for the benchmark,
 //! in-flight measurement for the concurrency bound, and scripted faults.
+//!
+//! By default it is the dev API the shipped folders describe. [`TargetOptions`] make it behave
+//! like real account APIs instead (issue 18): other paging styles ([`Paging`], a server cap on the
+//! page size, a short listing), accounts addressed by a server id ([`Ids`]), wrapped bodies, a
+//! listing that filters by a field instead of showing it, accounts the listing hides, and a
+//! create-or-modify `PUT /api/users/{key}`. `GET /api/users/{key or id}` answers one account
+//! (200) or 404 in every mode.
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::MutexGuard;
@@ -27,11 +34,13 @@ pub enum TargetOp {
     Update,
     /// `DELETE /api/users/{userId}`
     Delete,
+    /// `GET /api/users/{userId}` (or `{id}` with [`Ids`]): one account, 200 or 404.
+    Get,
 }
 
 impl TargetOp {
     fn is_write(self) -> bool {
-        self != TargetOp::List
+        !matches!(self, TargetOp::List | TargetOp::Get)
     }
 }
 
@@ -81,6 +90,43 @@ impl From<TargetFault> for TargetRule {
     }
 }
 
+/// How the listing at `GET /api/users` pages. Every style answers at most
+/// [`TargetOptions::max_results`] accounts a page, whatever was asked.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Paging {
+    /// `?page=0,1,…&size=N` (0-based, size default 100): `{"data", "page", "size", "total"}`; the
+    /// dev API.
+    #[default]
+    Page0,
+    /// `?offset=N&limit=N` (limit default 25): `{"users", "total_count", "offset", "limit"}`, as
+    /// Redmine answers.
+    Offset,
+    /// SCIM 2.0: `?startIndex=N&count=N` (startIndex 1-based, default 1; below 1 counts as 1):
+    /// `{"schemas", "totalResults", "startIndex", "itemsPerPage", "Resources"}`, itemsPerPage
+    /// being the number of resources this page holds.
+    StartIndex,
+    /// `?limit=N&cursor=T` (limit default 100): `{"data", "next_cursor"}`, the cursor an opaque
+    /// token, `null` on the last page; an unknown cursor is a 400.
+    Cursor,
+    /// `?page=1,2,…&per_page=N` (1-based, per_page default 25; page 0 is a 400):
+    /// `{"users", "page", "per_page", "total_count"}`.
+    Page1,
+}
+
+/// How write paths (`PUT`/`PATCH`/`DELETE /api/users/{x}`) and `GET /api/users/{x}` address an
+/// account. With an id, every account gets an `id` field (pre-existing ones when the fake starts,
+/// new ones on create) and a key in those paths is a 404.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Ids {
+    /// By `userId` (the dev API).
+    #[default]
+    Key,
+    /// By a numeric id, `101, 102, …` (Redmine).
+    Numeric,
+    /// By a uuid text id (SCIM).
+    Uuid,
+}
+
 /// Configuration of a [`FakeTarget`].
 #[derive(Debug, Clone)]
 pub struct TargetOptions {
@@ -97,6 +143,32 @@ pub struct TargetOptions {
     pub workers: usize,
     /// Port to bind on 127.0.0.1 (0 = any free port).
     pub port: u16,
+    /// The listing's paging style.
+    pub paging: Paging,
+    /// Most accounts one listing page answers, whatever was asked (default 500). A SCIM server's
+    /// `maxResults`: asked for 200, it answers 100 and says `itemsPerPage: 100`.
+    pub max_results: Option<usize>,
+    /// The listing silently shows only its first `n` accounts, while its totals (`total`,
+    /// `total_count`, `totalResults`) still count all of them: a capped or short listing.
+    pub short_listing: Option<usize>,
+    /// How write paths and single GETs address an account.
+    pub ids: Ids,
+    /// Create and update bodies must be wrapped in an object under this field (`"user"`:
+    /// `{"user": {...}}`, else 422); the stored account is the inner object, the listing shows it
+    /// unwrapped, a single GET and a write answer it wrapped.
+    pub wrap: Option<String>,
+    /// The listing filters by this field instead of showing it (Redmine's `status`): `?status=3`
+    /// lists the accounts whose `status` is 3 (text or number), without `?status=` those whose
+    /// status is 1, and no item carries the field. Stored accounts (and writes) keep it; a create
+    /// without it gets 1.
+    pub filter: Option<String>,
+    /// `userId`s (case-insensitive) the listing never shows nor counts; single GETs and writes
+    /// still find them (accounts of another realm, hand-made ones a listing filter hides).
+    pub hidden: Vec<String>,
+    /// `PUT /api/users/{key}` creates the account when no account has that key (the key taken from
+    /// the path, `userId` optional in the body; 201), and modifies an existing one, overwriting
+    /// every field sent: a create-or-modify endpoint.
+    pub upsert: bool,
 }
 
 impl Default for TargetOptions {
@@ -108,6 +180,14 @@ impl Default for TargetOptions {
             wrap_listing: false,
             workers: 16,
             port: 0,
+            paging: Paging::Page0,
+            max_results: None,
+            short_listing: None,
+            ids: Ids::Key,
+            wrap: None,
+            filter: None,
+            hidden: Vec::new(),
+            upsert: false,
         }
     }
 }
@@ -117,6 +197,10 @@ struct State {
     accounts: Vec<Value>,
     /// Lower-cased userId -> position in `accounts`: creates stay O(1) at 50,000 accounts.
     index: HashMap<String, usize>,
+    /// Server id (as text) -> position in `accounts`, with [`Ids`] other than `Key`.
+    id_index: HashMap<String, usize>,
+    /// The last id handed out.
+    last_id: u64,
     counts: BTreeMap<TargetOp, usize>,
     faults: Vec<TargetFault>,
     fail_keys: Vec<(String, u16)>,
@@ -146,9 +230,11 @@ impl FakeTarget {
     /// Starts the fake on `127.0.0.1:opts.port`. Panics if it cannot bind.
     pub fn start(opts: TargetOptions) -> FakeTarget {
         let (port, workers) = (opts.port, opts.workers);
-        let state = State {
+        let mut state = State {
             accounts: opts.accounts.clone(),
-            index: index_of(&opts.accounts),
+            index: HashMap::new(),
+            id_index: HashMap::new(),
+            last_id: 100,
             opts,
             counts: BTreeMap::new(),
             faults: Vec::new(),
@@ -157,6 +243,8 @@ impl FakeTarget {
             writes_ok: 0,
             down: false,
         };
+        state.assign_ids();
+        state.reindex();
         FakeTarget { server: FakeServer::start("target", state, port, workers, handle) }
     }
 
@@ -182,8 +270,16 @@ impl FakeTarget {
     /// Replaces every account.
     pub fn set_accounts(&self, accounts: Vec<Value>) {
         let mut st = self.state();
-        st.index = index_of(&accounts);
         st.accounts = accounts;
+        st.assign_ids();
+        st.reindex();
+    }
+
+    /// The stored account with this `userId` (case-insensitive), passwords and hidden ones
+    /// included.
+    pub fn account(&self, key: &str) -> Option<Value> {
+        let st = self.state();
+        position(&st, key).map(|i| st.accounts[i].clone())
     }
 
     /// Every request so far, in arrival order (control endpoints excluded).
@@ -246,6 +342,97 @@ fn user_id(a: &Value) -> Option<&str> {
     a.get("userId").and_then(Value::as_str)
 }
 
+/// An account's server id as text (a number in decimal).
+fn id_text(a: &Value) -> Option<String> {
+    match a.get("id")? {
+        Value::String(s) => Some(s.clone()),
+        Value::Number(n) => Some(n.to_string()),
+        _ => None,
+    }
+}
+
+/// A field's value as a query would spell it.
+fn as_text(v: &Value) -> String {
+    match v {
+        Value::String(s) => s.clone(),
+        other => other.to_string(),
+    }
+}
+
+impl State {
+    /// Gives every account without an `id` the next one, when accounts are addressed by id.
+    fn assign_ids(&mut self) {
+        if self.opts.ids == Ids::Key {
+            return;
+        }
+        let mut accounts = std::mem::take(&mut self.accounts);
+        for a in &mut accounts {
+            if let Some(o) = a.as_object_mut() {
+                if !o.contains_key("id") {
+                    o.insert("id".into(), self.next_id());
+                }
+            }
+        }
+        self.accounts = accounts;
+    }
+
+    fn next_id(&mut self) -> Value {
+        self.last_id += 1;
+        let n = self.last_id;
+        match self.opts.ids {
+            Ids::Numeric | Ids::Key => json!(n),
+            Ids::Uuid => {
+                let mixed = n.wrapping_mul(0x9e37_79b9_7f4a_7c15);
+                json!(format!(
+                    "{:08x}-{:04x}-4{:03x}-8{:03x}-{:012x}",
+                    mixed >> 32,
+                    (mixed >> 16) & 0xffff,
+                    mixed & 0xfff,
+                    (mixed >> 20) & 0xfff,
+                    n
+                ))
+            }
+        }
+    }
+
+    fn reindex(&mut self) {
+        self.index = index_of(&self.accounts);
+        self.id_index =
+            self.accounts.iter().enumerate().filter_map(|(i, a)| Some((id_text(a)?, i))).collect();
+    }
+
+    /// The account a path segment addresses: by key, or by id.
+    fn locate(&self, segment: &str) -> Option<usize> {
+        match self.opts.ids {
+            Ids::Key => position(self, segment),
+            Ids::Numeric | Ids::Uuid => self.id_index.get(segment).copied(),
+        }
+    }
+
+    /// The listing shows this account (not hidden; of the filtered value).
+    fn shows(&self, a: &Value, filter: Option<(&str, &str)>) -> bool {
+        if !self.opts.hidden.is_empty() {
+            let key = user_id(a).unwrap_or("").to_lowercase();
+            if self.opts.hidden.iter().any(|h| h.to_lowercase() == key) {
+                return false;
+            }
+        }
+        match filter {
+            Some((field, value)) => a.get(field).is_some_and(|v| as_text(v) == value),
+            None => true,
+        }
+    }
+
+    /// An account as a single GET or a write answers it: no password, wrapped when bodies are.
+    fn answer(&self, account: &Value) -> Value {
+        let a = public(account);
+        match &self.opts.wrap {
+            Some(field) => json!({ field.as_str(): a }),
+            None => a,
+        }
+    }
+}
+
 fn stats(st: &State, fake: &Shared<State>) -> Value {
     let c = |op| st.counts.get(&op).copied().unwrap_or(0);
     json!({
@@ -253,6 +440,7 @@ fn stats(st: &State, fake: &Shared<State>) -> Value {
         "create": c(TargetOp::Create),
         "update": c(TargetOp::Update),
         "delete": c(TargetOp::Delete),
+        "get": c(TargetOp::Get),
         "max_in_flight": fake.max_in_flight(),
         "accounts": st.accounts.len(),
     })
@@ -299,8 +487,9 @@ fn classify(req: &Req) -> Option<(TargetOp, Option<String>)> {
     }
     let key = http::percent_decode(raw_key, false);
     match req.method.as_str() {
-        "PUT" => Some((TargetOp::Update, Some(key))),
+        "PUT" | "PATCH" => Some((TargetOp::Update, Some(key))),
         "DELETE" => Some((TargetOp::Delete, Some(key))),
+        "GET" => Some((TargetOp::Get, Some(key))),
         _ => None,
     }
 }
@@ -379,10 +568,18 @@ fn respond(fake: &Shared<State>, req: &Req) -> Reply {
         if !json_type {
             return error(415, "unsupported_media_type", "Content-Type must be application/json");
         }
-        match serde_json::from_slice::<Value>(&req.body) {
-            Ok(Value::Object(o)) => Some(o),
-            Ok(_) => return error(400, "bad_request", "body must be a JSON object"),
-            Err(e) => return error(400, "bad_request", &format!("invalid JSON: {e}")),
+        let wrap = fake.lock().opts.wrap.clone();
+        match (serde_json::from_slice::<Value>(&req.body), wrap) {
+            (Ok(Value::Object(mut o)), Some(field)) => match o.remove(&field) {
+                Some(Value::Object(inner)) if o.is_empty() => Some(inner),
+                _ => {
+                    let message = format!("the body must be one object under \"{field}\"");
+                    return Reply::json(422, &json!({"errors": [message]}));
+                }
+            },
+            (Ok(Value::Object(o)), None) => Some(o),
+            (Ok(_), _) => return error(400, "bad_request", "body must be a JSON object"),
+            (Err(e), _) => return error(400, "bad_request", &format!("invalid JSON: {e}")),
         }
     } else {
         None
@@ -392,7 +589,10 @@ fn respond(fake: &Shared<State>, req: &Req) -> Reply {
     // fail_key applies to writes for that userId.
     if op.is_write() {
         let k = match (&key, &body) {
-            (Some(k), _) => Some(k.to_lowercase()),
+            (Some(k), _) => Some(match st.locate(k) {
+                Some(i) => user_id(&st.accounts[i]).unwrap_or(k).to_lowercase(),
+                None => k.to_lowercase(),
+            }),
             (None, Some(b)) => b.get("userId").and_then(Value::as_str).map(str::to_lowercase),
             _ => None,
         };
@@ -406,8 +606,19 @@ fn respond(fake: &Shared<State>, req: &Req) -> Reply {
     let reply = match op {
         TargetOp::List => list(&st, req),
         TargetOp::Create => create(&mut st, body.unwrap_or_default(), &principal),
-        TargetOp::Update => update(&mut st, key.as_deref().unwrap_or(""), body.unwrap_or_default()),
+        TargetOp::Update => {
+            let (key, body) = (key.as_deref().unwrap_or(""), body.unwrap_or_default());
+            if st.opts.upsert && req.method == "PUT" && st.locate(key).is_none() {
+                upsert_create(&mut st, key, body, &principal)
+            } else {
+                update(&mut st, key, body)
+            }
+        }
         TargetOp::Delete => delete(&mut st, key.as_deref().unwrap_or("")),
+        TargetOp::Get => match st.locate(key.as_deref().unwrap_or("")) {
+            Some(i) => Reply::json(200, &st.answer(&st.accounts[i])),
+            None => error(404, "not_found", "no such user"),
+        },
     };
     if op.is_write() && (200..300).contains(&reply.status()) {
         st.writes_ok += 1;
@@ -418,23 +629,109 @@ fn respond(fake: &Shared<State>, req: &Req) -> Reply {
     reply
 }
 
+/// A query argument as a number: absent = `default`, unreadable = a 400 naming it.
+fn number(q: &BTreeMap<String, String>, name: &str, default: usize) -> Result<usize, Reply> {
+    match q.get(name).map(|s| s.parse::<usize>()) {
+        None => Ok(default),
+        Some(Ok(n)) => Ok(n),
+        Some(Err(_)) => Err(error(400, "bad_request", &format!("{name} must be a non-negative integer"))),
+    }
+}
+
+/// The opaque cursor of the page starting at `offset`.
+fn cursor_of(offset: usize) -> String {
+    format!("{:016x}", (offset as u64) ^ 0x5eed_c0de_5eed_c0de)
+}
+
+fn offset_of(cursor: &str) -> Option<usize> {
+    let raw = u64::from_str_radix(cursor, 16).ok().filter(|_| cursor.len() == 16)?;
+    usize::try_from(raw ^ 0x5eed_c0de_5eed_c0de).ok()
+}
+
 fn list(st: &State, req: &Req) -> Reply {
     let q: BTreeMap<String, String> = http::parse_form(&req.query).into_iter().collect();
-    let page = match q.get("page").map(|s| s.parse::<usize>()) {
-        None => 0,
-        Some(Ok(p)) => p,
-        Some(Err(_)) => return error(400, "bad_request", "page must be a non-negative integer"),
+    let cap = st.opts.max_results.unwrap_or(500).max(1);
+    let asked = |name: &str, default: usize| -> Result<usize, Reply> {
+        match number(&q, name, default)? {
+            0 => Err(error(400, "bad_request", &format!("{name} must be a positive integer"))),
+            n => Ok(n.min(cap)),
+        }
     };
-    let size = match q.get("size").map(|s| s.parse::<usize>()) {
-        None => 100,
-        Some(Ok(s)) if s >= 1 => s.min(500),
-        Some(_) => return error(400, "bad_request", "size must be a positive integer"),
+    // (offset of the first item, page size), per style.
+    let window = match st.opts.paging {
+        Paging::Page0 => asked("size", 100).and_then(|size| Ok((number(&q, "page", 0)?, size))),
+        Paging::Offset => asked("limit", 25).and_then(|limit| Ok((number(&q, "offset", 0)?, limit))),
+        Paging::StartIndex => {
+            let count = match number(&q, "count", cap) {
+                Ok(n) => Ok(n.min(cap)),
+                Err(e) => Err(e),
+            };
+            count.and_then(|count| Ok((number(&q, "startIndex", 1)?.max(1) - 1, count)))
+        }
+        Paging::Cursor => asked("limit", 100).and_then(|limit| match q.get("cursor") {
+            None => Ok((0, limit)),
+            Some(c) => match offset_of(c) {
+                Some(offset) => Ok((offset, limit)),
+                None => Err(error(400, "bad_request", "unknown cursor")),
+            },
+        }),
+        Paging::Page1 => asked("per_page", 25).and_then(|per_page| match number(&q, "page", 1)? {
+            0 => Err(error(400, "bad_request", "page starts at 1")),
+            page => Ok((page, per_page)),
+        }),
     };
-    let pages = st.accounts.len().div_ceil(size).max(1);
-    let page = if st.opts.wrap_listing { page % pages } else { page };
-    let data: Vec<Value> =
-        st.accounts.iter().skip(page.saturating_mul(size)).take(size).map(public).collect();
-    Reply::json(200, &json!({"data": data, "page": page, "size": size, "total": st.accounts.len()}))
+    let (first, size) = match window {
+        Ok(w) => w,
+        Err(reply) => return reply,
+    };
+    let filter_value = st.opts.filter.as_ref().map(|f| (f.as_str(), q.get(f).map_or("1", String::as_str)));
+    let plain = st.opts.hidden.is_empty() && filter_value.is_none();
+    let total = if plain {
+        st.accounts.len()
+    } else {
+        st.accounts.iter().filter(|a| st.shows(a, filter_value)).count()
+    };
+    let shown = st.opts.short_listing.map_or(total, |n| n.min(total));
+    let (offset, page) = match st.opts.paging {
+        Paging::Page0 => {
+            let pages = total.div_ceil(size).max(1);
+            let page = if st.opts.wrap_listing { first % pages } else { first };
+            (page.saturating_mul(size), page)
+        }
+        Paging::Page1 => ((first - 1).saturating_mul(size), first),
+        _ => (first, 0),
+    };
+    let take = size.min(shown.saturating_sub(offset));
+    let item = |a: &Value| {
+        let mut a = public(a);
+        if let (Some((field, _)), Some(o)) = (filter_value, a.as_object_mut()) {
+            o.remove(field);
+        }
+        a
+    };
+    let data: Vec<Value> = if plain {
+        st.accounts.iter().skip(offset).take(take).map(item).collect()
+    } else {
+        st.accounts.iter().filter(|a| st.shows(a, filter_value)).skip(offset).take(take).map(item).collect()
+    };
+    let body = match st.opts.paging {
+        Paging::Page0 => json!({"data": data, "page": page, "size": size, "total": total}),
+        Paging::Offset => json!({"users": data, "total_count": total, "offset": offset, "limit": size}),
+        Paging::StartIndex => json!({
+            "schemas": ["urn:ietf:params:scim:api:messages:2.0:ListResponse"],
+            "totalResults": total,
+            "startIndex": offset + 1,
+            "itemsPerPage": data.len(),
+            "Resources": data,
+        }),
+        Paging::Cursor => {
+            let next = offset + data.len();
+            let cursor = if data.is_empty() || next >= shown { Value::Null } else { json!(cursor_of(next)) };
+            json!({"data": data, "next_cursor": cursor})
+        }
+        Paging::Page1 => json!({"users": data, "page": page, "per_page": size, "total_count": total}),
+    };
+    Reply::json(200, &body)
 }
 
 fn position(st: &State, key: &str) -> Option<usize> {
@@ -457,33 +754,55 @@ fn create(st: &mut State, mut body: Map<String, Value>, principal: &str) -> Repl
     }
     body.insert("createdBy".into(), json!(principal));
     body.insert("active".into(), json!(true));
+    if let Some(field) = &st.opts.filter {
+        body.entry(field.clone()).or_insert(json!(1));
+    }
+    if st.opts.ids != Ids::Key {
+        let id = st.next_id();
+        body.insert("id".into(), id);
+    }
     let account = Value::Object(body);
     st.index.insert(key.to_lowercase(), st.accounts.len());
+    if let Some(id) = id_text(&account) {
+        st.id_index.insert(id, st.accounts.len());
+    }
     st.accounts.push(account.clone());
-    Reply::json(201, &public(&account))
+    Reply::json(201, &st.answer(&account))
+}
+
+/// A create-or-modify `PUT /api/users/{key}` for a key no account has: the key comes from the path.
+fn upsert_create(st: &mut State, key: &str, mut body: Map<String, Value>, principal: &str) -> Reply {
+    match body.get("userId") {
+        None => {
+            body.insert("userId".into(), json!(key));
+        }
+        Some(v) if v.as_str().is_some_and(|b| b.eq_ignore_ascii_case(key)) => {}
+        Some(_) => return error(400, "bad_request", "userId differs from the path"),
+    }
+    create(st, body, principal)
 }
 
 fn update(st: &mut State, key: &str, body: Map<String, Value>) -> Reply {
-    let Some(i) = position(st, key) else {
+    let Some(i) = st.locate(key) else {
         return error(404, "not_found", "no such user");
     };
     let Some(account) = st.accounts[i].as_object_mut() else {
         return error(500, "internal", "stored account is not an object");
     };
     for (k, v) in body {
-        if k == "createdBy" || k == "userId" {
+        if k == "createdBy" || k == "userId" || k == "id" {
             continue;
         }
         account.insert(k, v);
     }
-    Reply::json(200, &public(&st.accounts[i]))
+    Reply::json(200, &st.answer(&st.accounts[i]))
 }
 
 fn delete(st: &mut State, key: &str) -> Reply {
-    match position(st, key) {
+    match st.locate(key) {
         Some(i) => {
             st.accounts.remove(i);
-            st.index = index_of(&st.accounts);
+            st.reindex();
             Reply::empty(204)
         }
         None => error(404, "not_found", "no such user"),

@@ -385,3 +385,88 @@ pub fn run_binary(args: &[&str], env: &BTreeMap<String, String>, report_dir: Opt
         elapsed: started.elapsed(),
     }
 }
+
+/// The fixtures folder (`tests/fixtures`).
+pub fn fixtures() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests").join("fixtures")
+}
+
+impl World {
+    /// A system folder of this test's own, `templates/<system>/` under a private root, holding
+    /// `files` (name, text), written anew on every call; the run syncs that system.
+    pub fn folder(&mut self, system: &str, files: &[(&str, &str)]) -> PathBuf {
+        let root = self.dir.path().join("own-templates");
+        let folder = root.join(system);
+        let _ = std::fs::remove_dir_all(&folder);
+        std::fs::create_dir_all(&folder).unwrap();
+        for (name, text) in files {
+            std::fs::write(folder.join(name), text).unwrap();
+        }
+        self.set("SLACK_IM_TEMPLATES", &root.display().to_string());
+        self.set("SLACK_IM_SYSTEM", system);
+        folder
+    }
+
+    /// [`World::folder`] with the dev API's `create.json` and `update.json`
+    /// (`tests/fixtures/accounts/`) and this `system.json`.
+    pub fn accounts_folder(&mut self, system_json: &str) -> PathBuf {
+        let read = |name: &str| std::fs::read_to_string(fixtures().join("accounts").join(name)).unwrap();
+        let (create, update) = (read("create.json"), read("update.json"));
+        self.folder(
+            "accounts",
+            &[("system.json", system_json), ("create.json", &create), ("update.json", &update)],
+        )
+    }
+
+    /// Requests the target got with this method whose path starts with `prefix`.
+    pub fn target_requests(&self, method: &str, prefix: &str) -> Vec<slack_im_fakes::Recorded> {
+        self.target
+            .requests()
+            .into_iter()
+            .filter(|r| r.method == method && r.path.starts_with(prefix))
+            .collect()
+    }
+}
+
+/// A `system.json` for the fake target: bearer auth, this `list` (one JSON object or an array),
+/// then `rest` (more fields, each followed by a comma), managed by `createdBy`, keyed like the dev
+/// folder.
+pub fn system_json(list: &str, rest: &str) -> String {
+    let auth = r#"{"Authorization": {{ "Bearer " ~ secrets.target_token }}}"#;
+    format!(
+        "{{\n  \"headers\": {auth},\n  \"list\": {list},\n  {rest}\n  \"managed\": \"account.createdBy == 'slack-im'\",\n  \"key\": \"user.email_local | lower\"\n}}\n"
+    )
+}
+
+/// `n` accounts slack-im does not manage and no member matches (`filler00000`, …).
+pub fn fillers(n: usize) -> Vec<Value> {
+    (0..n)
+        .map(|i| serde_json::json!({"userId": format!("filler{i:05}"), "name": "Filler", "createdBy": "init-data"}))
+        .collect()
+}
+
+/// A managed account of someone who left.
+pub fn leaver(key: &str) -> Value {
+    serde_json::json!({"userId": key, "name": "Left", "createdBy": "slack-im"})
+}
+
+/// `fillers(n - 1)` then one leaver (`leaver.last`) at the very end: a listing that stops early
+/// cannot deactivate it.
+pub fn fillers_then_leaver(n: usize) -> Vec<Value> {
+    let mut accounts = fillers(n - 1);
+    accounts.push(leaver("leaver.last"));
+    accounts
+}
+
+impl Run {
+    /// The summary's `error`, or "".
+    pub fn error(&self) -> String {
+        self.summary.as_ref().and_then(|s| s["error"].as_str()).unwrap_or("").to_string()
+    }
+
+    /// The summary's actions for this key.
+    pub fn actions_for(&self, key: &str) -> Vec<Value> {
+        let summary = self.summary.as_ref().expect("summary.json was written");
+        summary["actions"].as_array().into_iter().flatten().filter(|a| a["key"] == key).cloned().collect()
+    }
+}
