@@ -237,7 +237,8 @@ fn unkeyed_accounts_are_reported_by_their_id_and_listing() {
     assert_eq!(run.count("unkeyed"), 1);
     let unkeyed = &run.summary.as_ref().unwrap()["unkeyed"];
     assert_eq!(unkeyed.as_array().map(Vec::len), Some(1), "{unkeyed}");
-    assert_eq!(unkeyed[0]["id"], service_id, "{unkeyed}");
+    // Ids are reported as text, like keys: a numeric id in decimal.
+    assert_eq!(unkeyed[0]["id"], json!(service_id.to_string().trim_matches('"')), "{unkeyed}");
     assert!(unkeyed[0].get("listing").is_some(), "{unkeyed}");
     assert_eq!(run.count("deactivate"), 1);
     assert_eq!(world.writes(), 0);

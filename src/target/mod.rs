@@ -331,7 +331,7 @@ impl TargetClient {
         if let (Some(total), Some(pointer)) = (total, &list.total) {
             if count as u64 != total {
                 let detail = format!(
-                    "{} {}: the server counts {total} accounts at {pointer} (system.json list.total) but the listing gave {count}: a capped or short listing cannot be trusted",
+                    "{} {}: the server counts {total} accounts at {pointer} but the listing gave {count} (system.json list.total): a capped or short listing cannot be trusted",
                     list.method, list.path
                 );
                 return Err(TargetError::Listing { detail }.into());

@@ -187,6 +187,12 @@ impl SystemSpec {
                 }
             }
         }
+        if raw.create.path.contains("{key}") && !raw.key.as_deref().is_some_and(|k| !k.trim().is_empty()) {
+            return Err(format!(
+                "create.path {:?} holds {{key}}: system.json needs a \"key\" expression (over user) to fill it before create.json is rendered",
+                raw.create.path
+            ));
+        }
         let upper = |e: Endpoint| Endpoint { method: e.method.to_ascii_uppercase(), ..e };
         let expression = |e: Option<String>| e.filter(|m| !m.trim().is_empty());
         Ok(SystemSpec {
