@@ -15,7 +15,7 @@
 # The Debian redmine instance ("default", sqlite) belongs to this suite: every run deletes its
 # non-admin users, enables the REST API and makes sure a "Slack ID" user custom field exists.
 #
-# Environment: SLACK_IM_BIN (a prebuilt slack-im to test instead of building one), MEMBERS
+# Environment: REAL_SERVERS_BIN, REAL_SERVERS_FAKES_BIN (prebuilt binaries to use; both set: no build), MEMBERS
 # [120] synthetic Slack members (beside the 21-member fixture; above 100 accounts Redmine pages),
 # REAL_SERVERS_CACHE [/var/cache/slack-im-real-servers], KEEP_TMP=1 keeps the work directory.
 set -uo pipefail
@@ -25,6 +25,7 @@ cd "$repo" || exit 1
 cache="${REAL_SERVERS_CACHE:-/var/cache/slack-im-real-servers}"
 SCIM2_SERVER_VERSION=0.8.3     # the version whose behaviour docs/systems.md describes
 MEMBERS="${MEMBERS:-120}"
+SEED="${SEED:-25}"              # a generator seed whose members hold every kind of hostile name
 RUN_TIMEOUT=300                # seconds, any single slack-im run
 REDMINE_ROOT=/usr/share/redmine
 
@@ -66,15 +67,17 @@ ok "install scim2-server $SCIM2_SERVER_VERSION (PyPI) and redmine $(dpkg-query -
 target_dir="${CARGO_TARGET_DIR:-$repo/target}"
 case "$target_dir" in /*) ;; *) target_dir="$repo/$target_dir" ;; esac
 t2=$SECONDS
-if ! timeout 1200 cargo build --locked -p slack-im -p slack-im-fakes --bins >"$tmp/build.log" 2>&1; then
-    not_ok "build slack-im and slack-im-fakes"; diag "$tmp/build.log"; finish
+if [ -z "${REAL_SERVERS_BIN:-}" ] || [ -z "${REAL_SERVERS_FAKES_BIN:-}" ]; then
+    if ! timeout 1200 cargo build --locked -p slack-im -p slack-im-fakes --bins >"$tmp/build.log" 2>&1; then
+        not_ok "build slack-im and slack-im-fakes"; diag "$tmp/build.log"; finish
+    fi
+    echo "# built in $((SECONDS - t2)) s"
 fi
-echo "# built in $((SECONDS - t2)) s"
-bin="${SLACK_IM_BIN:-$target_dir/debug/slack-im}"
-fakes="$target_dir/debug/slack-im-fakes"
+bin="${REAL_SERVERS_BIN:-$target_dir/debug/slack-im}"
+fakes="${REAL_SERVERS_FAKES_BIN:-$target_dir/debug/slack-im-fakes}"
 echo "# slack-im under test: $bin ($("$bin" --version))"
 
-"$fakes" serve --members "$MEMBERS" --env-file "$tmp/fakes.env" --for-secs 1800 >"$tmp/fakes.out" 2>&1 &
+"$fakes" serve --members "$MEMBERS" --seed "$SEED" --env-file "$tmp/fakes.env" --for-secs 1800 >"$tmp/fakes.out" 2>&1 &
 pids+=($!)
 for _ in $(seq 1 100); do [ -s "$tmp/fakes.env" ] && break; sleep 0.1; done
 if [ ! -s "$tmp/fakes.env" ]; then not_ok "start the fake Slack"; diag "$tmp/fakes.out"; finish; fi
@@ -107,13 +110,13 @@ echo "# fake Slack: $(jq '.members | length' "$tmp/slack.json") members, $eligib
 # Three members the suite gives hand-made accounts: the first two synthetic ones, and a third.
 hand1="$(jq -c '[.[] | select(.id | startswith("U1SYN"))][0]' "$tmp/eligible.json")"
 hand2="$(jq -c '[.[] | select(.id | startswith("U1SYN"))][1]' "$tmp/eligible.json")"
-hostile_ok() { # FILE of [{name}] as the server holds them: each kind of hostile name is there
-    local kind
-    for kind in '"' "\\" '<' '{{' "'"; do
-        jq -e --arg k "$kind" 'map(.name) | any(contains($k))' "$1" >/dev/null \
+hostile_ok() { # FILE KIND…: the names ([{name}]) the server holds have each kind, and non-ASCII ones
+    local file="$1" kind; shift
+    for kind in "$@"; do
+        jq -e --arg k "$kind" 'map(.name) | any(contains($k))' "$file" >/dev/null \
             || { echo "#   no name holding $kind"; return 1; }
     done
-    jq -e 'map(.name) | any(test("[^\\u0000-\\u007f]"))' "$1" >/dev/null || { echo "#   no non-ASCII name"; return 1; }
+    jq -e 'map(.name) | any(test("[^\\u0000-\\u007f]"))' "$file" >/dev/null || { echo "#   no non-ASCII name"; return 1; }
 }
 
 free_port() { python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
@@ -164,10 +167,18 @@ scim_curl() { # scim_curl BASE METHOD PATH [BODY]
     [ $# -ge 4 ] && args+=(-d "$4")
     curl "${args[@]}" "$1$3"
 }
-# Every user, sorted by id, meta (version, lastModified) included: any write changes it.
+# Every user (all pages, whatever the server's cap), sorted by id, meta (version, lastModified)
+# included: any write changes it.
 scim_all() {
-    scim_curl "${1:-$scim}" GET '/Users?startIndex=1&count=1000' \
-        | jq -S 'if .totalResults != (.Resources | length) then error("short") else .Resources | sort_by(.id) end'
+    local start=1 page n all='[]'
+    while :; do
+        page="$(scim_curl "${1:-$scim}" GET "/Users?startIndex=$start&count=1000")" || return 1
+        all="$(jq -c --argjson all "$all" '$all + .Resources' <<<"$page")"
+        n="$(jq '.Resources | length' <<<"$page")"
+        start=$((start + n))
+        if [ "$n" = 0 ] || [ "$start" -gt "$(jq .totalResults <<<"$page")" ]; then break; fi
+    done
+    jq -S 'sort_by(.id)' <<<"$all"
 }
 scim_user() { # scim_user USERNAME: the one user with that userName
     scim_curl "$scim" GET "/Users?filter=$(jq -rn --arg u "$1" '"userName eq \"\($u)\"" | @uri')" | jq -S '.Resources[0]'
@@ -211,7 +222,7 @@ scim_members_ok() {
 check "scim: the server has one user per eligible member ($((eligible - 1))), userName/externalId/name/emails/active as in Slack" scim_members_ok
 scim_hostile() {
     jq '[.[] | select(.externalId != null) | {name: .displayName}]' "$tmp/scim-after1.json" >"$tmp/scim-names.json"
-    hostile_ok "$tmp/scim-names.json"
+    hostile_ok "$tmp/scim-names.json" '"' "\\" '<' '{{' "'"
 }
 check "scim: hostile names (quotes, backslash, </script>, {{ }}, unicode) are on the server exactly as in Slack" scim_hostile
 check "scim: the hand-made user holding a member's userName is untouched" \
@@ -343,9 +354,10 @@ rm_members_ok() {
 check "redmine: one active account per eligible member ($((eligible - 2))), login/names/mail/Slack ID as in Slack, over several pages" rm_members_ok
 rm_hostile() {
     jq '[.[] | select(.custom_fields != null) | {name: (.firstname + " " + .lastname)}]' "$tmp/rm-after1.json" >"$tmp/rm-names.json"
-    hostile_ok "$tmp/rm-names.json"
+    # Slack's first and last names of these members hold no double quote (real names do).
+    hostile_ok "$tmp/rm-names.json" "\\" '<' '{{' "'"
 }
-check "redmine: hostile names (quotes, backslash, </script>, {{ }}, unicode) are on the server exactly as in Slack" rm_hostile
+check "redmine: hostile first/last names (apostrophe, backslash, </script>, {{, unicode) are on the server exactly as in Slack" rm_hostile
 check "redmine: the hand-made account holding a member's login is untouched" \
     cmp -s "$tmp/rm-hand1.before" <(rm_curl GET "/users/$hand1_rid.json")
 check "redmine: the hand-locked account holding a member's login stays locked and untouched (not created again)" \
