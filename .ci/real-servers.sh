@@ -239,6 +239,13 @@ else not_ok "scim: second sync exits 0 and writes nothing ($(counts scim-sync2))
 check "scim: the second sync changed nothing on the server (every user's meta.version unchanged; the leaver not deactivated again)" \
     cmp -s "$tmp/scim-after1.json" <(scim_all)
 
+# A folder addressing users by their key (userName) instead of their id: every update would 404.
+variant scim scim-by-key 's|"/Users/{id}"|"/Users/{key}"|g'
+templates="$tmp/templates" run scim-by-key check SLACK_IM_SYSTEM=scim-by-key
+if [ "$rc" = 2 ] && grep -q 404 "$tmp/scim-by-key/err" "$tmp/scim-by-key/out"; then
+    ok "scim: check is not ready (exit 2, the 404 named) for a folder whose update address is /Users/{key}"
+else not_ok "scim: check is not ready (exit $rc) for a folder whose update address is /Users/{key}"; why scim-by-key; fi
+
 # A server that caps count (ServiceProviderConfig filter.maxResults 5) below the asked 200.
 jq '.filter.maxResults = 5' <(scim_curl "$scim" GET /ServiceProviderConfig) >"$tmp/spc5.json"
 capped_port="$(free_port)"
@@ -350,6 +357,8 @@ rm_members_ok() {
                   then "\($m.id): \($u[0] | tojson)" else empty end]
           end | .[]')"
     [ -z "$bad" ] || { echo "$bad" | head -n 5 | sed 's/^/#   /'; return 1; }
+    # more than one page of the status=1 listing (limit=100)
+    [ "$(jq 'map(select(.status == 1)) | length' "$tmp/rm-after1.json")" -gt 100 ]
 }
 check "redmine: one active account per eligible member ($((eligible - 2))), login/names/mail/Slack ID as in Slack, over several pages" rm_members_ok
 rm_hostile() {
@@ -373,6 +382,12 @@ if [ "$rc" = 0 ] && writes_none rm-sync2; then ok "redmine: second sync exits 0 
 else not_ok "redmine: second sync exits 0 and writes nothing ($(counts rm-sync2))"; why rm-sync2; fi
 check "redmine: the second sync changed nothing on the server (updated_on of every account; the leaver not locked again)" \
     cmp -s "$tmp/rm-after1.json" <(rm_all)
+
+variant redmine redmine-by-key 's|/users/{id}.json|/users/{key}.json|g'
+templates="$tmp/templates" run rm-by-key check SLACK_IM_SYSTEM=redmine-by-key
+if [ "$rc" = 2 ] && grep -q 404 "$tmp/rm-by-key/err" "$tmp/rm-by-key/out"; then
+    ok "redmine: check is not ready (exit 2, the 404 named) for a folder whose update address is /users/{key}.json"
+else not_ok "redmine: check is not ready (exit $rc) for a folder whose update address is /users/{key}.json"; why rm-by-key; fi
 
 # Redmine answers limit=500 with 100 accounts (its cap): a folder trusting the limit it asked for
 # skips accounts, and total_count proves it.
