@@ -239,6 +239,23 @@ else not_ok "scim: second sync exits 0 and writes nothing ($(counts scim-sync2))
 check "scim: the second sync changed nothing on the server (every user's meta.version unchanged; the leaver not deactivated again)" \
     cmp -s "$tmp/scim-after1.json" <(scim_all)
 
+# Drift: someone edits a managed user on the server; the next sync puts Slack's values back with
+# one PUT to /Users/{id} (the update address), and the run after writes nothing.
+bobby_id="$(jq -r '.[] | select(.externalId == "U0QUOTE001") | .id' "$tmp/scim-after1.json")"
+scim_curl "$scim" PATCH "/Users/$bobby_id" \
+    '{"schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"], "Operations": [{"op": "replace", "path": "displayName", "value": "Drifted"}]}'
+run scim-sync3 sync
+bobby_now="$(scim_curl "$scim" GET "/Users/$bobby_id" | jq -c '[.displayName, .externalId, .active]')"
+bobby_want="$(jq -c '.[] | select(.id == "U0QUOTE001") | [.name, .id, true]' "$tmp/eligible.json")"
+if [ "$rc" = 0 ] && [ "$(counts scim-sync3)" = '{"create":0,"update":1,"deactivate":0}' ] && [ "$bobby_now" = "$bobby_want" ]; then
+    ok "scim: a user edited on the server is put back with one update (PUT /Users/{id}): $bobby_now"
+else not_ok "scim: a user edited on the server is put back with one update ($(counts scim-sync3), $bobby_now)"; why scim-sync3; fi
+scim_all >"$tmp/scim-after3.json"
+run scim-sync4 sync
+if [ "$rc" = 0 ] && writes_none scim-sync4 && cmp -s "$tmp/scim-after3.json" <(scim_all); then
+    ok "scim: the sync after the repair writes nothing"
+else not_ok "scim: the sync after the repair writes nothing ($(counts scim-sync4))"; why scim-sync4; fi
+
 # A folder addressing users by their key (userName) instead of their id: every update would 404.
 variant scim scim-by-key 's|"/Users/{id}"|"/Users/{key}"|g'
 templates="$tmp/templates" run scim-by-key check SLACK_IM_SYSTEM=scim-by-key
@@ -383,6 +400,20 @@ else not_ok "redmine: second sync exits 0 and writes nothing ($(counts rm-sync2)
 check "redmine: the second sync changed nothing on the server (updated_on of every account; the leaver not locked again)" \
     cmp -s "$tmp/rm-after1.json" <(rm_all)
 
+bobby_rid="$(jq -r --argjson f "$field" '.[] | select(any(.custom_fields[]?; .id == $f and .value == "U0QUOTE001")) | .id' "$tmp/rm-after1.json")"
+rm_curl PUT "/users/$bobby_rid.json" '{"user": {"firstname": "Drifted"}}'
+run rm-sync3 sync
+bobby_now="$(rm_curl GET "/users/$bobby_rid.json" | jq -c '.user | [.firstname, .lastname, .status]')"
+bobby_want="$(jq -c '.[] | select(.id == "U0QUOTE001") | [.first, .last, 1]' "$tmp/eligible.json")"
+if [ "$rc" = 0 ] && [ "$(counts rm-sync3)" = '{"create":0,"update":1,"deactivate":0}' ] && [ "$bobby_now" = "$bobby_want" ]; then
+    ok "redmine: an account edited on the server is put back with one update (PUT /users/{id}.json, wrapped): $bobby_now"
+else not_ok "redmine: an account edited on the server is put back with one update ($(counts rm-sync3), $bobby_now)"; why rm-sync3; fi
+rm_all >"$tmp/rm-after3.json"
+run rm-sync4 sync
+if [ "$rc" = 0 ] && writes_none rm-sync4 && cmp -s "$tmp/rm-after3.json" <(rm_all); then
+    ok "redmine: the sync after the repair writes nothing"
+else not_ok "redmine: the sync after the repair writes nothing ($(counts rm-sync4))"; why rm-sync4; fi
+
 variant redmine redmine-by-key 's|/users/{id}.json|/users/{key}.json|g'
 templates="$tmp/templates" run rm-by-key check SLACK_IM_SYSTEM=redmine-by-key
 if [ "$rc" = 2 ] && grep -q 404 "$tmp/rm-by-key/err" "$tmp/rm-by-key/out"; then
@@ -393,7 +424,7 @@ else not_ok "redmine: check is not ready (exit $rc) for a folder whose update ad
 # skips accounts, and total_count proves it.
 variant redmine redmine-limit-500 's|limit=100|limit=500|g; s|offset='"'"' ~ count|offset='"'"' ~ ((page + 1) * 500)|'
 templates="$tmp/templates" run rm-capped sync SLACK_IM_SYSTEM=redmine-limit-500
-if [ "$rc" = 1 ] && grep -q total_count "$tmp/rm-capped/err" "$tmp/rm-capped/out" && cmp -s "$tmp/rm-after1.json" <(rm_all); then
+if [ "$rc" = 1 ] && grep -q total_count "$tmp/rm-capped/err" "$tmp/rm-capped/out" && cmp -s "$tmp/rm-after3.json" <(rm_all); then
     ok "redmine: a listing asking limit=500 (capped at 100) fails the read (exit 1, total_count named), nothing written"
 else not_ok "redmine: a listing asking limit=500 (capped at 100) fails the read (exit $rc), nothing written"; why rm-capped; fi
 
