@@ -107,9 +107,10 @@ if [ "$(jq -r '.response_metadata.next_cursor // ""' "$tmp/slack.json")" != "" ]
 fi
 eligible="$(jq length "$tmp/eligible.json")"
 echo "# fake Slack: $(jq '.members | length' "$tmp/slack.json") members, $eligible eligible"
-# Three members the suite gives hand-made accounts: the first two synthetic ones, and a third.
+# Members the suite gives hand-made accounts: the first two synthetic ones, and a third.
 hand1="$(jq -c '[.[] | select(.id | startswith("U1SYN"))][0]' "$tmp/eligible.json")"
 hand2="$(jq -c '[.[] | select(.id | startswith("U1SYN"))][1]' "$tmp/eligible.json")"
+hand3="$(jq -c '[.[] | select(.id | startswith("U1SYN"))][2]' "$tmp/eligible.json")"
 hostile_ok() { # FILE KIND…: the names ([{name}]) the server holds have each kind, and non-ASCII ones
     local file="$1" kind; shift
     for kind in "$@"; do
@@ -340,15 +341,19 @@ rm_new() { # rm_new USER-FIELDS: creates a user, prints its id
     rm_curl POST /users.json "$(jq -c '{user: (. + {generate_password: true})}' <<<"$1")" | jq -r .user.id
 }
 # Hand-made accounts: the first synthetic member's login (not managed: no Slack ID), the second
-# member's login, locked by hand, and one slack-im would have made for someone who left.
+# member's login, locked by hand, the third's, registered (status 2, not yet activated), and one slack-im would have made for someone who left.
 hand1_login="$(jq -r .local <<<"$hand1")"; hand2_login="$(jq -r .local <<<"$hand2")"
 hand1_rid="$(rm_new "$(jq -c '{login: .local, firstname: "Made", lastname: "By Hand", mail: "hand1@hand.example"}' <<<"$hand1")")"
 hand2_rid="$(rm_new "$(jq -c '{login: .local, firstname: "Locked", lastname: "By Hand", mail: "hand2@hand.example"}' <<<"$hand2")")"
 rm_curl PUT "/users/$hand2_rid.json" '{"user": {"status": 3}}'
+hand3_login="$(jq -r .local <<<"$hand3")"
+hand3_rid="$(rm_new "$(jq -c '{login: .local, firstname: "Registered", lastname: "By Hand", mail: "hand3@hand.example"}' <<<"$hand3")")"
+rm_curl PUT "/users/$hand3_rid.json" '{"user": {"status": 2}}'
 leaver_rid="$(rm_new "{\"login\": \"lee.leaver\", \"firstname\": \"Lee\", \"lastname\": \"Leaver\", \"mail\": \"lee.leaver@acme.example\", \"custom_fields\": [{\"id\": $field, \"value\": \"U9LEAVER01\"}]}")"
 rm_curl GET "/users/$hand1_rid.json" >"$tmp/rm-hand1.before"
 rm_curl GET "/users/$hand2_rid.json" >"$tmp/rm-hand2.before"
-echo "# redmine hand-made: $hand1_login ($hand1_rid), $hand2_login locked ($hand2_rid), lee.leaver ($leaver_rid)"
+rm_curl GET "/users/$hand3_rid.json" >"$tmp/rm-hand3.before"
+echo "# redmine hand-made: $hand1_login ($hand1_rid), $hand2_login locked ($hand2_rid), $hand3_login registered ($hand3_rid), lee.leaver ($leaver_rid)"
 
 export SLACK_IM_SYSTEM=redmine SLACK_IM_TARGET_URL="$redmine" SLACK_IM_SECRET_TARGET_TOKEN="$redmine_key" \
     SLACK_IM_VAR_SLACK_ID_FIELD="$field"
@@ -360,8 +365,8 @@ rm_all >"$tmp/rm-after1.json"
 rm_members_ok() {
     local bad
     bad="$(jq -n --slurpfile want "$tmp/eligible.json" --slurpfile have "$tmp/rm-after1.json" \
-            --arg h1 "$hand1_login" --arg h2 "$hand2_login" --argjson f "$field" '
-        ($want[0] | map(select(.local != $h1 and .local != $h2))) as $w
+            --arg h1 "$hand1_login" --arg h2 "$hand2_login" --arg h3 "$hand3_login" --argjson f "$field" '
+        ($want[0] | map(select(.local != $h1 and .local != $h2 and .local != $h3))) as $w
         | ($have[0] | map(. + {slack: ((.custom_fields // []) | map(select(.id == $f)) | .[0].value)})
                     | map(select(.slack != null and .slack != "" and .slack != "U9LEAVER01"))) as $h
         | if ($w | length) != ($h | length) then ["\($w | length) eligible members, \($h | length) accounts with a Slack ID"]
@@ -377,7 +382,7 @@ rm_members_ok() {
     # more than one page of the status=1 listing (limit=100)
     [ "$(jq 'map(select(.status == 1)) | length' "$tmp/rm-after1.json")" -gt 100 ]
 }
-check "redmine: one active account per eligible member ($((eligible - 2))), login/names/mail/Slack ID as in Slack, over several pages" rm_members_ok
+check "redmine: one active account per eligible member ($((eligible - 3))), login/names/mail/Slack ID as in Slack, over several pages" rm_members_ok
 rm_hostile() {
     jq '[.[] | select(.custom_fields != null) | {name: (.firstname + " " + .lastname)}]' "$tmp/rm-after1.json" >"$tmp/rm-names.json"
     # Slack's first and last names of these members hold no double quote (real names do).
@@ -388,6 +393,8 @@ check "redmine: the hand-made account holding a member's login is untouched" \
     cmp -s "$tmp/rm-hand1.before" <(rm_curl GET "/users/$hand1_rid.json")
 check "redmine: the hand-locked account holding a member's login stays locked and untouched (not created again)" \
     cmp -s "$tmp/rm-hand2.before" <(rm_curl GET "/users/$hand2_rid.json")
+check "redmine: the registered (status 2) account holding a member's login is untouched (not created again)" \
+    cmp -s "$tmp/rm-hand3.before" <(rm_curl GET "/users/$hand3_rid.json")
 check "redmine: the leaver is locked (status 3)" test "$(rm_curl GET "/users/$leaver_rid.json" | jq .user.status)" = 3
 check "redmine: the administrator is untouched and active" \
     test "$(rm_curl GET /users/1.json | jq -c '.user | [.status, .login]')" = '[1,"admin"]'
