@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Every test of the project, on a fresh machine too: installs what is missing (idempotent), then
 # runs format and lint checks, the Rust unit and integration tests (the real binary against the
-# local fakes), the Groovy step tests and lint, and the container tests with podman.
+# local fakes), the Groovy step tests and lint, the container tests with podman, and the presets
+# templates/scim and templates/redmine against real servers (.ci/real-servers.sh).
 #
 #   scripts/test.sh            everything
 #   scripts/test.sh rust       only the Rust checks and tests (no apt, no podman)
@@ -54,6 +55,7 @@ if [ "$only" = all ]; then
     [ -x jenkins-shared-lib/test/run.sh ] && suite "groovy step tests" jenkins-shared-lib/test/run.sh
     [ -x jenkins-shared-lib/test/lint.sh ] && check "npm-groovy-lint" jenkins-shared-lib/test/lint.sh
     [ -x .ci/container-test.sh ] && suite "container tests" .ci/container-test.sh
+    [ -x .ci/real-servers.sh ] && suite "real servers (scim2-server, redmine)" .ci/real-servers.sh
     [ -x .ci/jenkins-e2e.sh ] && suite "jenkins step end to end" .ci/jenkins-e2e.sh
 fi
 
