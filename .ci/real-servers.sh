@@ -171,8 +171,8 @@ scim_curl() { # scim_curl BASE METHOD PATH [BODY]
 # Every user (all pages, whatever the server's cap), sorted by id, meta (version, lastModified)
 # included: any write changes it.
 scim_all() {
-    local start=1 page n all='[]'
-    while :; do
+    local start=1 page n all='[]' _
+    for _ in $(seq 200); do # bounded: 200 pages of 1000 are far more than any test holds
         page="$(scim_curl "${1:-$scim}" GET "/Users?startIndex=$start&count=1000")" || return 1
         all="$(jq -c --argjson all "$all" '$all + .Resources' <<<"$page")"
         n="$(jq '.Resources | length' <<<"$page")"
@@ -327,8 +327,8 @@ rm_curl() { # rm_curl METHOD PATH [BODY]
 }
 # Every user of a status, all pages, with its status added, sorted by id.
 rm_status() {
-    local offset=0 page all='[]'
-    while :; do
+    local offset=0 page all='[]' _
+    for _ in $(seq 200); do # bounded: 200 pages of 100 are far more than any test holds
         page="$(rm_curl GET "/users.json?status=$1&limit=100&offset=$offset")" || return 1
         all="$(jq -c --argjson all "$all" --argjson s "$1" '$all + (.users | map(. + {status: $s}))' <<<"$page")"
         offset=$((offset + 100))
