@@ -12,9 +12,10 @@ use serde::Deserialize;
 use serde_json::value::RawValue;
 
 use crate::config::Config;
+use crate::connect::slack_client;
+use crate::error::Error;
 use crate::http::Budget;
 use crate::slack::{Member, ReadStats, SlackClient, SlackError, UserGroup, UserGroups};
-use crate::{slack_client, Error};
 
 /// The format a members file declares; a file of another version is refused.
 pub const FORMAT: &str = "slack-im-members/1";
@@ -209,7 +210,7 @@ pub fn export(config: &Config, path: &Path) -> Result<Exported, Error> {
     ));
     let header = serde_json::json!({
         "format": FORMAT,
-        "read_at": crate::report::now_rfc3339(),
+        "read_at": crate::clock::now_rfc3339(),
         "team_id": team_id,
         "channel": channel,
         "usergroups": usergroups,

@@ -7,8 +7,8 @@ use std::sync::Arc;
 
 use percent_encoding::{AsciiSet, NON_ALPHANUMERIC};
 
+use crate::action::ActionKind;
 use crate::http::{self, Budget, Exhausted, GiveUp, Retries, RetryPolicy};
-use crate::plan::ActionKind;
 
 mod spec;
 
