@@ -9,7 +9,7 @@ use serde_json::Value;
 
 use crate::plan::{self, Change, Desired, Existing};
 use crate::slack::{Member, UserGroups};
-use crate::target::Account;
+use crate::target::{normalize_key, Account};
 use crate::template::{AccountTests, SystemTemplates, TemplateError, UserView};
 
 /// The listed accounts: what the plan needs, an index by key, and each account's JSON kept as
@@ -28,7 +28,7 @@ impl Listing {
     pub fn push(&mut self, account: Account, tests: &AccountTests<'_>) -> Result<(), TemplateError> {
         let managed = tests.is_managed(&account.key, &account.value)?;
         let adoptable = !managed && tests.is_adoptable(&account.key, &account.value)?;
-        self.index.insert(plan::normalize_key(&account.key), self.accounts.len());
+        self.index.insert(normalize_key(&account.key), self.accounts.len());
         self.json.push(account.value.to_string().into());
         self.accounts.push(Existing { key: account.key, managed, adoptable });
         Ok(())
@@ -73,7 +73,7 @@ impl Listing {
             Some(key) => (key, None),
             None => templates.render_create(&user).map(|(key, body)| (key, Some(body)))?,
         };
-        let Some(&i) = self.index.get(&plan::normalize_key(&key)) else {
+        let Some(&i) = self.index.get(&normalize_key(&key)) else {
             let (key, create) = match create {
                 Some(body) => (key, body),
                 None => templates.render_create_for_key(&user, &key)?,

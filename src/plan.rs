@@ -11,6 +11,7 @@ use serde_json::Value;
 
 use crate::action::{Action, ActionKind};
 use crate::eligibility::{SkipReason, Skipped};
+use crate::target::normalize_key;
 
 /// One member as the templates render it. Kept for every eligible member, so it is small: the
 /// bodies are kept only when something is to be written.
@@ -82,11 +83,6 @@ pub struct Plan {
     /// Members whose key matches an account slack-im does not manage (and may not adopt).
     pub unmanaged: Vec<Unmanaged>,
     pub managed_accounts: usize,
-}
-
-/// Keys compare case-insensitively.
-pub fn normalize_key(key: &str) -> String {
-    key.to_lowercase()
 }
 
 /// The default deactivation guard: max(3, 10% of managed accounts, rounded up).

@@ -12,7 +12,7 @@ use serde::Serialize;
 
 use crate::secret::Secret;
 use crate::slack::Member;
-use crate::target::{key_at, SystemSpec};
+use crate::target::{key_at, normalize_key, SystemSpec};
 
 const SYSTEM: &str = "system.json";
 const CREATE: &str = "create.json";
@@ -362,7 +362,7 @@ impl SystemTemplates {
         key: &str,
     ) -> Result<(String, serde_json::Value), TemplateError> {
         let (body_key, body) = self.render_create(user)?;
-        if crate::plan::normalize_key(&body_key) != crate::plan::normalize_key(key) {
+        if normalize_key(&body_key) != normalize_key(key) {
             let detail = format!(
                 "the \"key\" expression of {SYSTEM} gives {key:?} but {CREATE} has {body_key:?} at {} (list.key): they must agree",
                 self.spec.list.key
