@@ -13,9 +13,10 @@ use crate::connect::{slack_client, System};
 use crate::eligibility::SkipReason;
 use crate::error::Error;
 use crate::http::Budget;
+use crate::members::Member;
 use crate::read::{self, Reading};
 use crate::report::Summary;
-use crate::slack::{Identity, Member, SlackClient, SlackError};
+use crate::slack::{Identity, SlackClient, SlackError};
 use crate::template::{SystemTemplates, TemplateError, UserView};
 
 /// Runs every check for every system: the token once (its scopes and workspace), then the run's

@@ -18,6 +18,7 @@ mod error;
 mod http;
 mod journal;
 mod matching;
+mod members;
 mod plan;
 mod read;
 mod report;
@@ -42,8 +43,9 @@ pub use crate::report::Summary;
 
 /// The parsers, the renderer and the redactor, for the fuzz targets to drive directly.
 pub mod fuzzing {
+    pub use crate::members::Member;
     pub use crate::secret::{redactable_len, Redactor, Secret, MIN_SECRET_LEN, REDACTED};
-    pub use crate::slack::{parse_users_list, repair_lone_surrogates, Member};
+    pub use crate::slack::{parse_users_list, repair_lone_surrogates};
     pub use crate::target::{parse_listing_page, ListSpec};
     pub use crate::template::{SystemTemplates, UserView};
 }

@@ -7,8 +7,8 @@ use std::sync::Arc;
 
 use serde_json::Value;
 
+use crate::members::{Member, UserGroups};
 use crate::plan::{self, Change, Desired, Existing};
-use crate::slack::{Member, UserGroups};
 use crate::target::{normalize_key, Account};
 use crate::template::{AccountTests, SystemTemplates, TemplateError, UserView};
 

@@ -14,9 +14,9 @@ use crate::eligibility::{Filter, Skipped};
 use crate::error::{panicked, Error};
 use crate::http::Budget;
 use crate::matching::Listing;
+use crate::members::{Member, UserGroups};
 use crate::plan::{self, Desired, Plan, Policy};
 use crate::report::{Sources, Summary};
-use crate::slack::{Member, UserGroups};
 use crate::source::Source;
 
 /// Everything read and decided for one system before its first write: what `sync` applies,

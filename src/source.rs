@@ -15,7 +15,8 @@ use crate::config::Config;
 use crate::connect::slack_client;
 use crate::error::Error;
 use crate::http::Budget;
-use crate::slack::{Member, ReadStats, SlackClient, SlackError, UserGroup, UserGroups};
+use crate::members::{Member, UserGroup, UserGroups};
+use crate::slack::{ReadStats, SlackClient, SlackError};
 
 /// The format a members file declares; a file of another version is refused.
 pub const FORMAT: &str = "slack-im-members/1";
@@ -94,7 +95,7 @@ impl Source {
         let mut stats = ReadStats { pages: 1, ..ReadStats::default() };
         for raw in &file.members {
             // Read as a users.list member is: one that does not parse is skipped as malformed.
-            let member = crate::slack::read_member(raw.clone(), keep_raw);
+            let member = crate::members::read_member(raw.clone(), keep_raw);
             if !member.id.is_empty() && !seen.insert(member.id.clone()) {
                 stats.duplicates += 1;
                 continue;
