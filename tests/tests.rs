@@ -7,6 +7,7 @@ mod config_errors;
 mod deactivation;
 mod faults;
 mod hardening;
+mod layers;
 mod sync;
 mod system_key;
 mod systems;
