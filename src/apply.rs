@@ -5,23 +5,9 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Mutex;
 use std::time::Instant;
 
+use crate::action::{Action, ActionKind, Outcome};
 use crate::journal::Journal;
-use crate::plan::{Action, ActionKind};
 use crate::target::{Address, Created, Target};
-
-/// How one action ended.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Outcome {
-    Done,
-    /// A create answered 409: the account exists already (a concurrent run, or it appeared since the
-    /// listing). Nothing to do, not a failure.
-    AlreadyExisted,
-    Failed(String),
-    /// Not applied: a guard held it back (the reason is on the action).
-    Withheld,
-    /// Not applied: dry run.
-    Planned,
-}
 
 /// After this many failures in a row that say the target as a whole is unavailable (no
 /// connection, 5xx, 401/403), the remaining writes are not attempted: a target that went down

@@ -9,26 +9,28 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use crate::config::Config;
+use crate::connect::{slack_client, System};
 use crate::eligibility::SkipReason;
+use crate::error::Error;
 use crate::http::Budget;
+use crate::members::Member;
+use crate::read::{self, Reading};
 use crate::report::Summary;
-use crate::slack::{Identity, Member, SlackClient, SlackError};
-use crate::sync::{self, Reading};
+use crate::slack::{Identity, SlackClient, SlackError};
 use crate::target::{Address, TargetError};
 use crate::template::{SystemTemplates, TemplateError, UserView};
-use crate::{slack_client, Error, System};
 
 /// Runs every check for every system: the token once (its scopes and workspace), then the run's
 /// own reads and plan. Fills each summary as a dry run would, plus the warnings.
 pub fn check(configs: &[Config], summaries: &mut [Summary]) -> Vec<Result<(), Error>> {
     let every = |e: Error| configs.iter().map(|_| Err(e.clone())).collect::<Vec<_>>();
     let groups_needed =
-        sync::needs_groups(configs, |c| crate::template::folder_uses_groups(&c.templates_root, &c.system));
+        read::needs_groups(configs, |c| crate::template::folder_uses_groups(&c.templates_root, &c.system));
     let slack = match check_token(&configs[0], groups_needed) {
         Ok(slack) => slack,
         Err(e) => return every(e),
     };
-    let prepared = match sync::prepare(configs) {
+    let prepared = match read::prepare(configs) {
         Ok(prepared) => prepared,
         Err(errors) => {
             let hint = |e: Error| match &slack {

@@ -4,7 +4,7 @@
 use std::collections::HashSet;
 use std::fmt;
 
-use crate::slack::Member;
+use crate::members::Member;
 
 /// Why a member gets no account. Every skipped member carries one into the report.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -9,8 +9,7 @@ use std::sync::Mutex;
 
 use serde_json::json;
 
-use crate::apply::Outcome;
-use crate::plan::Action;
+use crate::action::{Action, Outcome};
 use crate::secret::Redactor;
 
 /// The journal's file name in `SLACK_IM_REPORT_DIR`.
@@ -28,14 +27,14 @@ impl Journal {
         std::fs::create_dir_all(dir)?;
         let file = OpenOptions::new().create(true).append(true).open(dir.join(FILE_NAME))?;
         let journal = Journal { file: Mutex::new(file), redactor };
-        journal.line(json!({"at": crate::report::now_rfc3339(), "event": "run", "run": run}))?;
+        journal.line(json!({"at": crate::clock::now_rfc3339(), "event": "run", "run": run}))?;
         Ok(journal)
     }
 
     /// Before a write is sent. A write whose line cannot be written is not sent.
     pub fn sending(&self, action: &Action) -> std::io::Result<()> {
         self.line(json!({
-            "at": crate::report::now_rfc3339(),
+            "at": crate::clock::now_rfc3339(),
             "event": "write",
             "action": action.kind,
             "key": action.key,
@@ -54,7 +53,7 @@ impl Journal {
             Outcome::Planned => ("planned", None),
         };
         let line = json!({
-            "at": crate::report::now_rfc3339(),
+            "at": crate::clock::now_rfc3339(),
             "event": "write",
             "action": action.kind,
             "key": action.key,
@@ -80,7 +79,7 @@ impl Journal {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::plan::ActionKind;
+    use crate::action::ActionKind;
 
     #[test]
     fn every_write_gets_a_line_before_and_after_and_runs_append() {

@@ -7,14 +7,20 @@
 //! (each member rendered through `template` and compared as its page arrives) → `plan` (pure) →
 //! `apply` (journaled by `journal`) → `report`. See docs/architecture.md.
 
+mod action;
 mod apply;
 mod check;
+mod clock;
 pub mod config;
+mod connect;
 mod eligibility;
+mod error;
 mod http;
 mod journal;
 mod matching;
+mod members;
 mod plan;
+mod read;
 mod report;
 pub mod secret;
 mod slack;
@@ -23,23 +29,23 @@ mod sync;
 mod target;
 mod template;
 
-use std::sync::Arc;
 use std::time::Instant;
 
-use crate::config::{Config, ConfigError};
+use crate::config::Config;
+use crate::connect::slack_client;
+use crate::error::panic_message;
 use crate::http::Budget;
 use crate::secret::Redactor;
-use crate::slack::{SlackClient, SlackError};
-use crate::target::{TargetClient, TargetError};
-use crate::template::{SystemTemplates, TemplateError};
 
 pub use crate::config::system_suffix;
+pub use crate::error::{exit, Error};
 pub use crate::report::Summary;
 
 /// The parsers, the renderer and the redactor, for the fuzz targets to drive directly.
 pub mod fuzzing {
+    pub use crate::members::Member;
     pub use crate::secret::{redactable_len, Redactor, Secret, MIN_SECRET_LEN, REDACTED};
-    pub use crate::slack::{parse_users_list, repair_lone_surrogates, Member};
+    pub use crate::slack::{parse_users_list, repair_lone_surrogates};
     pub use crate::target::{parse_listing_page, ListSpec};
     pub use crate::template::{SystemTemplates, UserView};
 }
@@ -65,82 +71,6 @@ impl Command {
     }
 }
 
-/// Why a run stopped before completing.
-#[derive(Debug, Clone, thiserror::Error)]
-pub enum Error {
-    #[error("configuration: {0}")]
-    Config(#[from] ConfigError),
-    #[error("configuration: {0}")]
-    CaBundle(#[from] http::CaBundleError),
-    #[error("template: {0}")]
-    Template(#[from] TemplateError),
-    #[error(transparent)]
-    Slack(#[from] SlackError),
-    #[error(transparent)]
-    Target(#[from] TargetError),
-    /// The write journal cannot be opened: no write is made unrecorded.
-    #[error("the write journal cannot be written, so nothing was written: {0}")]
-    Journal(String),
-    /// `check` found the token unfit for this configuration (missing scopes, an org-level token
-    /// without a workspace): a configuration problem, exit 2.
-    #[error("not ready: {0}")]
-    NotReady(String),
-    /// The members file is missing, stale, of another format, truncated or corrupt.
-    #[error("members file {0}")]
-    MembersFile(String),
-    /// This system did not run because another one is misconfigured (nothing ran).
-    #[error("{0}")]
-    NotRun(String),
-    /// A bug: a panic, caught so that the run still reports.
-    #[error("internal error (a bug in slack-im, please report it): {0}; writes sent before it are listed in {file}", file = journal::FILE_NAME)]
-    Internal(String),
-}
-
-/// The exit codes of the contract.
-pub mod exit {
-    /// Done, or the dry run finished.
-    pub const OK: u8 = 0;
-    /// Failed before completing: Slack, the target listing, the network.
-    pub const FAILED: u8 = 1;
-    /// Bad configuration or template.
-    pub const CONFIG: u8 = 2;
-    /// Some actions failed; the rest were applied.
-    pub const PARTIAL: u8 = 3;
-    /// A guard withheld deactivations; everything else was applied.
-    pub const WITHHELD: u8 = 4;
-
-    /// The run's code when systems ended differently: the most severe one, in the order
-    /// 2 (misconfigured) > 1 (failed) > 3 (partial) > 4 (withheld) > 0, so a failed system never
-    /// hides behind another's success.
-    pub fn most_severe(codes: impl IntoIterator<Item = u8>) -> u8 {
-        let rank = |code: u8| match code {
-            CONFIG => 4,
-            FAILED => 3,
-            PARTIAL => 2,
-            WITHHELD => 1,
-            _ => 0,
-        };
-        codes.into_iter().max_by_key(|c| rank(*c)).unwrap_or(OK)
-    }
-}
-
-impl Error {
-    pub fn exit_code(&self) -> u8 {
-        match self {
-            Error::Config(_)
-            | Error::CaBundle(_)
-            | Error::Template(_)
-            | Error::NotRun(_)
-            | Error::NotReady(_) => exit::CONFIG,
-            Error::Slack(_)
-            | Error::Target(_)
-            | Error::Journal(_)
-            | Error::MembersFile(_)
-            | Error::Internal(_) => exit::FAILED,
-        }
-    }
-}
-
 /// What a run produced: one summary per system (each with its exit code and error) and the
 /// run's exit code.
 #[derive(Debug)]
@@ -157,7 +87,7 @@ pub fn run(command: Command, configs: &[Config]) -> RunReport {
     secret::install_log_redactor(redactor.clone());
     let several = configs.len() > 1;
     let configs: Vec<Config> = configs.iter().map(|c| with_system_report_dir(c, several)).collect();
-    let started_at = report::now_rfc3339();
+    let started_at = clock::now_rfc3339();
     let mut summaries: Vec<Summary> = configs
         .iter()
         .map(|config| Summary {
@@ -229,14 +159,6 @@ fn write_report(dir: &std::path::Path, write: impl FnOnce(&std::path::Path) -> s
     }
 }
 
-pub(crate) fn panic_message(panic: &(dyn std::any::Any + Send)) -> String {
-    match (panic.downcast_ref::<&str>(), panic.downcast_ref::<String>()) {
-        (Some(text), _) => format!("panic: {text}"),
-        (_, Some(text)) => format!("panic: {text}"),
-        _ => "panic".into(),
-    }
-}
-
 fn exit_code_of(summary: &Summary) -> u8 {
     if summary.dry_run {
         exit::OK
@@ -247,61 +169,6 @@ fn exit_code_of(summary: &Summary) -> u8 {
     } else {
         exit::OK
     }
-}
-
-/// One system's templates and the client that talks to it.
-pub(crate) struct System {
-    pub templates: SystemTemplates,
-    pub target: TargetClient,
-}
-
-/// Loads the system folder and builds its target client; nothing is sent yet. The target URL is
-/// the variable's, else the folder's `system.json` `url`.
-pub(crate) fn connect(config: &Config, budget: &Arc<Budget>) -> Result<System, Error> {
-    let templates = SystemTemplates::load(
-        &config.templates_root,
-        &config.system,
-        config.target_url.as_deref(),
-        &config.vars,
-        &config.secrets,
-    )?;
-    let url = match (&config.target_url, &templates.spec.url) {
-        (Some(url), _) => url.clone(),
-        (None, Some(url)) => {
-            let from = format!("\"url\" in {}", templates.folder().join("system.json").display());
-            config::check_target_url(&from, url, config.allow_http)?
-        }
-        (None, None) => {
-            return Err(ConfigError::Missing {
-                var: format!(
-                    "SLACK_IM_TARGET_URL (or SLACK_IM_TARGET_URL__{})",
-                    config::system_suffix(&config.system)
-                ),
-                hint: "set it to the system's base URL, or give the system a \"url\" in its system.json",
-            }
-            .into())
-        }
-    };
-    let agent = http::agent(config.timeout, config.ca_file.as_deref())?;
-    let target = TargetClient::new(agent, &url, templates.spec.clone(), budget.clone(), config.read_limit);
-    Ok(System { templates, target })
-}
-
-/// The Slack client of a run (the Slack settings are the same for every system).
-pub(crate) fn slack_client(config: &Config, budget: Arc<Budget>) -> Result<SlackClient, Error> {
-    let token = config.slack_token.clone().ok_or_else(|| ConfigError::Missing {
-        var: "SLACK_BOT_TOKEN".into(),
-        hint: "this command reads Slack: set it (or SLACK_BOT_TOKEN_FILE) to a bot token with users:read and users:read.email",
-    })?;
-    let agent = http::agent(config.timeout, config.ca_file.as_deref())?;
-    Ok(SlackClient::new(
-        agent,
-        &config.slack_url,
-        token,
-        config.slack_team_id.clone(),
-        budget,
-        config.read_limit,
-    ))
 }
 
 /// Posts the run's summary to Slack (one post for every system). It has its own small allowance

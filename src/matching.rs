@@ -7,9 +7,9 @@ use std::sync::Arc;
 
 use serde_json::Value;
 
+use crate::members::{Member, UserGroups};
 use crate::plan::{self, Change, Desired, Existing};
-use crate::slack::{Member, UserGroups};
-use crate::target::Account;
+use crate::target::{normalize_key, Account};
 use crate::template::{AccountTests, SystemTemplates, TemplateError, UserView};
 
 /// The listed accounts: what the plan needs, an index by key, and each account's JSON kept as
@@ -44,7 +44,7 @@ impl Listing {
         };
         let managed = tests.is_managed(&key, &account.value)?;
         let adoptable = !managed && tests.is_adoptable(&key, &account.value)?;
-        self.index.insert(plan::normalize_key(&key), self.accounts.len());
+        self.index.insert(normalize_key(&key), self.accounts.len());
         self.json.push(account.value.to_string().into());
         self.accounts.push(Existing { key, id: account.id, managed, adoptable });
         Ok(())
@@ -94,7 +94,7 @@ impl Listing {
             Some(key) => (key, None),
             None => templates.render_create(&user).map(|(key, body)| (key, Some(body)))?,
         };
-        let Some(&i) = self.index.get(&plan::normalize_key(&key)) else {
+        let Some(&i) = self.index.get(&normalize_key(&key)) else {
             let (key, create) = match create {
                 Some(body) => (key, body),
                 None => templates.render_create_for_key(&user, &key)?,

@@ -9,7 +9,9 @@ use std::collections::{HashMap, HashSet};
 
 use serde_json::Value;
 
+use crate::action::{Action, ActionKind};
 use crate::eligibility::{SkipReason, Skipped};
+use crate::target::normalize_key;
 
 /// One member as the templates render it. Kept for every eligible member, so it is small: the
 /// bodies are kept only when something is to be written.
@@ -72,42 +74,6 @@ pub struct Policy {
     pub deactivation_blocked: Option<String>,
 }
 
-/// The three writes. One name each, everywhere: logs, console, reports, journal.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum ActionKind {
-    Create,
-    Update,
-    Deactivate,
-}
-
-impl std::fmt::Display for ActionKind {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(match self {
-            ActionKind::Create => "create",
-            ActionKind::Update => "update",
-            ActionKind::Deactivate => "deactivate",
-        })
-    }
-}
-
-/// One write the plan asks for.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Action {
-    pub kind: ActionKind,
-    pub key: String,
-    pub slack_id: Option<String>,
-    pub body: Option<Value>,
-    /// For updates: the top-level fields whose values differ.
-    pub changed: Vec<String>,
-    /// Set when a guard holds this action back; it is reported, not applied.
-    pub withheld: Option<String>,
-    /// For deactivations: the account's position in the listing (its body is rendered from it).
-    pub account: Option<usize>,
-    /// For updates and deactivations: the account's server id, when the listing gives one.
-    pub id: Option<String>,
-}
-
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Plan {
     pub actions: Vec<Action>,
@@ -119,11 +85,6 @@ pub struct Plan {
     /// Members whose key matches an account slack-im does not manage (and may not adopt).
     pub unmanaged: Vec<Unmanaged>,
     pub managed_accounts: usize,
-}
-
-/// Keys compare case-insensitively.
-pub fn normalize_key(key: &str) -> String {
-    key.to_lowercase()
 }
 
 /// The default deactivation guard: max(3, 10% of managed accounts, rounded up).
@@ -194,12 +155,6 @@ pub fn plan(desired: Vec<Desired>, existing: &[Existing], policy: &Policy) -> Pl
         plan.actions.push(gone);
     }
     plan
-}
-
-impl Action {
-    fn new(kind: ActionKind, key: String, slack_id: Option<String>, body: Option<Value>) -> Action {
-        Action { kind, key, slack_id, body, changed: Vec::new(), withheld: None, account: None, id: None }
-    }
 }
 
 /// Keys two or more members render: none of them can own the account, so the key is left alone.

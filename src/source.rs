@@ -12,9 +12,11 @@ use serde::Deserialize;
 use serde_json::value::RawValue;
 
 use crate::config::Config;
+use crate::connect::slack_client;
+use crate::error::Error;
 use crate::http::Budget;
-use crate::slack::{Member, ReadStats, SlackClient, SlackError, UserGroup, UserGroups};
-use crate::{slack_client, Error};
+use crate::members::{Member, UserGroup, UserGroups};
+use crate::slack::{ReadStats, SlackClient, SlackError};
 
 /// The format a members file declares; a file of another version is refused.
 pub const FORMAT: &str = "slack-im-members/1";
@@ -93,7 +95,7 @@ impl Source {
         let mut stats = ReadStats { pages: 1, ..ReadStats::default() };
         for raw in &file.members {
             // Read as a users.list member is: one that does not parse is skipped as malformed.
-            let member = crate::slack::read_member(raw.clone(), keep_raw);
+            let member = crate::members::read_member(raw.clone(), keep_raw);
             if !member.id.is_empty() && !seen.insert(member.id.clone()) {
                 stats.duplicates += 1;
                 continue;
@@ -209,7 +211,7 @@ pub fn export(config: &Config, path: &Path) -> Result<Exported, Error> {
     ));
     let header = serde_json::json!({
         "format": FORMAT,
-        "read_at": crate::report::now_rfc3339(),
+        "read_at": crate::clock::now_rfc3339(),
         "team_id": team_id,
         "channel": channel,
         "usergroups": usergroups,

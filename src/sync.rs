@@ -1,84 +1,18 @@
-//! `sync` and `plan` as a short pipeline of named steps: load every system, list their targets,
-//! read Slack once and match each eligible member for every system as its page arrives, then plan,
-//! render the deactivations and apply, each system on its own. Each step returns what it found;
-//! the summaries are built from those results at the end.
+//! `sync` and `plan`: the read step (`read::prepare`), then for each system on its own the
+//! warnings and, unless dry, the writes (`apply`, journaled by `journal`). Each step returns what it
+//! found; the summaries are built from those results at the end.
 
-use std::collections::HashSet;
-use std::sync::Arc;
-use std::time::Instant;
-
-use crate::apply::{self, Outcome};
-use crate::config::{Config, ConfigError};
-use crate::eligibility::{Filter, Skipped};
-use crate::http::Budget;
+use crate::action::Outcome;
+use crate::apply;
+use crate::check;
+use crate::config::Config;
+use crate::connect::System;
+use crate::error::{panicked, Error};
 use crate::journal::{self, Journal};
-use crate::matching::Listing;
-use crate::plan::{self, ActionKind, Desired, Plan, Policy};
-use crate::report::{Sources, Summary, UnkeyedReport};
+use crate::plan::Plan;
+use crate::read::{prepare, Prepared, Reading};
+use crate::report::Summary;
 use crate::secret::Redactor;
-use crate::slack::{Member, UserGroups};
-use crate::source::Source;
-use crate::{check, connect, Error, System};
-
-/// Everything read and decided for one system before its first write: what `sync` applies,
-/// `plan` prints and `check` counts.
-pub(crate) struct Reading {
-    pub listing: Listing,
-    /// Members left out by the filter, with reasons (the plan's own are in `plan.skipped`).
-    pub skipped: Vec<Skipped>,
-    /// Distinct members read from Slack.
-    pub read: usize,
-    pub eligible: usize,
-    pub plan: Plan,
-}
-
-impl Reading {
-    /// Fills the summary's counts, actions, skips and sources; `outcomes` after real writes.
-    pub fn record(
-        &self,
-        system: &System,
-        slack_requests: usize,
-        outcomes: Option<&[Outcome]>,
-        summary: &mut Summary,
-    ) {
-        summary.record(&self.plan, outcomes, &self.skipped);
-        summary.unkeyed = self
-            .listing
-            .unkeyed()
-            .iter()
-            .map(|u| UnkeyedReport {
-                id: u.id.as_deref().map(|id| crate::http::clean(id, 100)),
-                listing: u.listing,
-            })
-            .collect();
-        summary.counts.unkeyed = summary.unkeyed.len();
-        summary.sources = Sources {
-            slack_members: self.read,
-            eligible_members: self.eligible,
-            slack_requests,
-            target_accounts: self.listing.accounts().len(),
-            managed_accounts: self.listing.managed(),
-            target_requests: system.target.requests(),
-        };
-    }
-}
-
-/// Every system read and planned, with the members' source: what `sync` and `check` start from.
-pub(crate) struct Prepared {
-    pub systems: Vec<System>,
-    pub readings: Vec<Result<Reading, Error>>,
-    pub source: Source,
-    /// The user groups, when the run needed them.
-    pub groups: Option<UserGroups>,
-}
-
-/// One system between the reads: its listing, and what Slack's members became for it.
-struct Read {
-    listing: Listing,
-    filter: Filter,
-    desired: Vec<Desired>,
-    skipped: Vec<Skipped>,
-}
 
 /// Reads everything, renders everything, plans, and (unless dry) applies, for every system; fills
 /// each system's summary and returns each system's result.
@@ -108,231 +42,6 @@ pub fn sync(configs: &[Config], redactor: &Redactor, summaries: &mut [Summary]) 
     })
 }
 
-/// Steps 1 to 3 for every system: load, read the user groups (when needed), list, read the
-/// members once, plan. Writes nothing. A configuration error or a failed read of the groups or the
-/// members is every system's error.
-pub(crate) fn prepare(configs: &[Config]) -> Result<Prepared, Vec<Result<(), Error>>> {
-    let every = |e: Error| configs.iter().map(|_| Err(e.clone())).collect::<Vec<_>>();
-    let budgets: Vec<Arc<Budget>> = configs.iter().map(|c| Budget::new(c.deadline, c.retry_budget)).collect();
-    let systems = load_systems(configs, &budgets)?;
-    let source = Source::open(&configs[0]).map_err(every)?;
-    let groups = read_groups(configs, &systems, &source)?;
-    let mut reads = list_accounts(&systems);
-    let members =
-        read_members(&configs[0], &source, &systems, configs, groups.as_ref(), &mut reads).map_err(every)?;
-    let readings = reads
-        .into_iter()
-        .zip(&systems)
-        .zip(configs)
-        .map(|((read, system), config)| plan_system(config, system, read?, members))
-        .collect();
-    Ok(Prepared { systems, readings, source, groups })
-}
-
-/// Whether a run of these systems reads the user groups: a system is scoped by
-/// `SLACK_IM_USERGROUPS`, or a template uses `user.groups`.
-pub(crate) fn needs_groups(configs: &[Config], uses_groups: impl Fn(&Config) -> bool) -> bool {
-    configs.iter().any(|c| !c.usergroups.is_empty() || uses_groups(c))
-}
-
-/// Step 1b: the user groups, read once for every system when the run needs them. A handle of
-/// `SLACK_IM_USERGROUPS` that no enabled group has is that system's configuration error and stops
-/// every system before anything is listed: a scope that selects nobody must never look like a
-/// workspace that everyone left.
-fn read_groups(
-    configs: &[Config],
-    systems: &[System],
-    source: &Source,
-) -> Result<Option<UserGroups>, Vec<Result<(), Error>>> {
-    let uses = |config: &Config| {
-        systems.iter().any(|s| s.templates.name() == config.system && s.templates.uses_groups)
-    };
-    if !needs_groups(configs, uses) {
-        return Ok(None);
-    }
-    let started = Instant::now();
-    let groups =
-        source.usergroups().map_err(|e| configs.iter().map(|_| Err(e.clone())).collect::<Vec<_>>())?;
-    log::info!("Slack: {} enabled user groups ({:.2}s)", groups.all().len(), started.elapsed().as_secs_f64());
-    let unknown: Vec<Option<Error>> = configs.iter().map(|c| unknown_handles(c, &groups)).collect();
-    let Some(culprit) = unknown.iter().position(Option::is_some) else { return Ok(Some(groups)) };
-    let culprit = configs[culprit].system.clone();
-    let not_run = || Error::NotRun(format!("system {culprit} is misconfigured, so no system ran"));
-    Err(unknown.into_iter().map(|e| Err(e.unwrap_or_else(not_run))).collect())
-}
-
-/// The handles of `SLACK_IM_USERGROUPS` no enabled group has, as a configuration error.
-fn unknown_handles(config: &Config, groups: &UserGroups) -> Option<Error> {
-    let unknown: Vec<String> =
-        config.usergroups.iter().filter(|h| groups.get(h).is_none()).map(|h| format!("@{h}")).collect();
-    if unknown.is_empty() {
-        return None;
-    }
-    let known: Vec<&str> = groups.all().iter().take(30).map(|g| g.handle.as_str()).collect();
-    let more = groups.all().len().saturating_sub(known.len());
-    let problem = format!(
-        "no enabled user group has the handle{} {} (the workspace's enabled groups: {}{})",
-        if unknown.len() > 1 { "s" } else { "" },
-        unknown.join(", "),
-        if known.is_empty() { "none".to_string() } else { known.join(", ") },
-        if more > 0 { format!(" and {more} more") } else { String::new() },
-    );
-    Some(ConfigError::Invalid { var: config.usergroups_var.clone(), problem }.into())
-}
-
-/// The members of the groups a system is scoped to, or `None` when it is not scoped.
-fn scope(config: &Config, groups: Option<&UserGroups>) -> Option<HashSet<String>> {
-    let groups = groups.filter(|_| !config.usergroups.is_empty())?;
-    let scoped = config.usergroups.iter().filter_map(|h| groups.get(h));
-    Some(scoped.flat_map(|g| g.users.iter().cloned()).collect())
-}
-
-/// Every system's folder and client: a configuration error in any of them stops the run before
-/// anything is read (each system reports its own error, or that another's stopped it).
-fn load_systems(configs: &[Config], budgets: &[Arc<Budget>]) -> Result<Vec<System>, Vec<Result<(), Error>>> {
-    let loaded: Vec<Result<System, Error>> =
-        configs.iter().zip(budgets).map(|(config, budget)| connect(config, budget)).collect();
-    let Some(failed) = loaded.iter().position(Result::is_err) else {
-        return Ok(loaded.into_iter().flatten().collect());
-    };
-    let culprit = configs[failed].system.clone();
-    Err(loaded
-        .into_iter()
-        .map(|system| match system {
-            Ok(_) => Err(Error::NotRun(format!("system {culprit} is misconfigured, so no system ran"))),
-            Err(e) => Err(e),
-        })
-        .collect())
-}
-
-/// Step 1: each system's accounts, and whether slack-im manages (or may adopt) each; the targets
-/// are listed side by side, so a slow one delays the others by its own time only.
-fn list_accounts(systems: &[System]) -> Vec<Result<Read, Error>> {
-    std::thread::scope(|scope| {
-        let listings: Vec<_> = systems.iter().map(|system| scope.spawn(move || list_one(system))).collect();
-        listings.into_iter().map(|l| l.join().unwrap_or_else(|p| Err(panicked(&*p)))).collect()
-    })
-}
-
-fn list_one(system: &System) -> Result<Read, Error> {
-    let started = Instant::now();
-    let tests = system.templates.account_tests()?;
-    let mut listing = Listing::default();
-    system.target.for_each_account(&tests, |account| listing.push(account, &tests).map_err(Error::from))?;
-    log::info!(
-        "{}: target: {} accounts, {} managed by slack-im ({:.2}s)",
-        system.templates.name(),
-        listing.accounts().len(),
-        listing.managed(),
-        started.elapsed().as_secs_f64()
-    );
-    Ok(Read { listing, filter: Filter::default(), desired: Vec::new(), skipped: Vec::new() })
-}
-
-/// Step 2: Slack (or the members file), once, page by page: for every system whose listing succeeded, who should have an
-/// account, each one matched and rendered at once. A template that fails for a member stops that
-/// system (before any of its writes); a failed Slack read stops every system. Returns how many
-/// members Slack listed.
-fn read_members(
-    config: &Config,
-    source: &Source,
-    systems: &[System],
-    configs: &[Config],
-    groups: Option<&UserGroups>,
-    reads: &mut [Result<Read, Error>],
-) -> Result<usize, Error> {
-    let started = Instant::now();
-    let channel_members = match &config.channel {
-        Some(channel) => Some(source.channel_members(channel)?),
-        None => None,
-    };
-    for (read, config) in reads.iter_mut().zip(configs) {
-        if let Ok(read) = read {
-            read.filter = config.filter(channel_members.clone(), scope(config, groups));
-        }
-    }
-    let keep_raw = systems.iter().any(|s| s.templates.uses_slack_object);
-    let mut batch: Vec<Member> = Vec::with_capacity(BATCH);
-    let stats = source.for_each_member(keep_raw, |member| -> Result<(), Error> {
-        batch.push(member);
-        if batch.len() == BATCH {
-            feed(&batch, reads, systems, groups);
-            batch.clear();
-        }
-        Ok(())
-    })?;
-    feed(&batch, reads, systems, groups);
-    for (read, system) in reads.iter().zip(systems) {
-        if let Ok(read) = read {
-            log::info!(
-                "{}: {} of {} Slack members should have an account, {} skipped",
-                system.templates.name(),
-                read.desired.len(),
-                stats.members,
-                read.skipped.len()
-            );
-        }
-    }
-    log::info!(
-        "Slack: {} members in {} pages ({} requests, {} duplicates dropped); rendered and compared in {:.2}s",
-        stats.members,
-        stats.pages,
-        source.requests(),
-        stats.duplicates,
-        started.elapsed().as_secs_f64()
-    );
-    Ok(stats.members)
-}
-
-/// Members handed to the systems at a time: about a `users.list` page, so memory stays flat.
-const BATCH: usize = 1000;
-
-/// Each system whose reads have gone well so far filters, matches and renders a batch of members;
-/// with several systems each does so on its own thread, so three systems cost about one's time.
-/// A template that fails for a member stops that system only.
-fn feed(
-    members: &[Member],
-    reads: &mut [Result<Read, Error>],
-    systems: &[System],
-    groups: Option<&UserGroups>,
-) {
-    let work = |slot: &mut Result<Read, Error>, system: &System| {
-        let Ok(read) = slot else { return };
-        for member in members {
-            match read.filter.reason_to_skip(member) {
-                Some(reason) => read.skipped.push(Skipped { slack_id: member.id.clone(), reason }),
-                None => match read.listing.desired_for(&system.templates, member, groups) {
-                    Ok(desired) => read.desired.push(desired),
-                    Err(e) => {
-                        *slot = Err(e.into());
-                        return;
-                    }
-                },
-            }
-        }
-    };
-    let running = reads.iter().filter(|r| r.is_ok()).count();
-    if running <= 1 {
-        reads.iter_mut().zip(systems).for_each(|(slot, system)| work(slot, system));
-        return;
-    }
-    let work = &work;
-    std::thread::scope(|scope| {
-        for (slot, system) in reads.iter_mut().zip(systems) {
-            scope.spawn(move || work(slot, system));
-        }
-    });
-}
-
-/// Step 3 for one system: the plan and its deactivations' bodies.
-fn plan_system(config: &Config, system: &System, read: Read, members: usize) -> Result<Reading, Error> {
-    let Read { listing, desired, skipped, .. } = read;
-    let eligible = desired.len();
-    let mut plan = plan::plan(desired, listing.accounts(), &policy(config, system, eligible));
-    render_deactivations(system, &listing, &mut plan)?;
-    Ok(Reading { listing, skipped, read: members, eligible, plan })
-}
-
 /// Step 4 for one system: the warnings `check` gives too, then the writes (unless dry); its summary.
 fn finish(
     config: &Config,
@@ -351,34 +60,6 @@ fn finish(
         false => Some(apply_plan(config, system, &reading.plan, redactor, &summary.started_at)?),
     };
     reading.record(system, slack_requests, outcomes.as_deref(), summary);
-    Ok(())
-}
-
-/// What the plan may do: the configuration's protections and guard, the system's capabilities,
-/// and no deactivation at all when Slack gave nobody eligible.
-fn policy(config: &Config, system: &System, eligible: usize) -> Policy {
-    Policy {
-        protect: config.protect.clone(),
-        max_deactivate: config.max_deactivate,
-        can_deactivate: system.templates.spec.deactivate.is_some(),
-        deactivation_blocked: (eligible == 0)
-            .then(|| "Slack returned no eligible member: deactivating everyone is never right".to_string()),
-    }
-}
-
-/// Step 3b: the bodies of the deactivations the plan makes (`deactivate.json`), rendered before
-/// any write like every other template.
-fn render_deactivations(system: &System, listing: &Listing, plan: &mut Plan) -> Result<(), Error> {
-    if !system.templates.has_deactivate_body {
-        return Ok(());
-    }
-    let leavers =
-        plan.actions.iter_mut().filter(|a| a.kind == ActionKind::Deactivate && a.withheld.is_none());
-    for action in leavers {
-        if let Some(i) = action.account {
-            action.body = system.templates.render_deactivate(&action.key, &listing.value(i))?;
-        }
-    }
     Ok(())
 }
 
@@ -402,8 +83,4 @@ fn apply_plan(
         _ => None,
     };
     Ok(apply::apply(&plan.actions, &system.target, config.concurrency, journal.as_ref()))
-}
-
-fn panicked(panic: &(dyn std::any::Any + Send)) -> Error {
-    Error::Internal(crate::panic_message(panic))
 }

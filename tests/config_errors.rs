@@ -32,7 +32,7 @@ fn an_unknown_system_lists_the_systems_there_are() {
     world.set("SLACK_IM_SYSTEM", "prod");
     let run = world.run(&["sync"]);
     run.assert_code(2);
-    assert!(run.stderr.contains("systems found: dev, model-office, sales-demo"), "{}", run.stderr);
+    assert!(run.stderr.contains("systems found: dev, model-office, redmine, sales-demo, scim"), "{}", run.stderr);
 }
 
 /// `--help` and the README's table are written apart: they must list the same variables.

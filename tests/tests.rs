@@ -10,6 +10,7 @@ mod deactivation;
 mod faults;
 mod hardening;
 mod headers;
+mod layers;
 mod paging;
 mod sync;
 mod system_key;

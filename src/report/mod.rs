@@ -17,9 +17,9 @@ use std::path::Path;
 
 use serde::Serialize;
 
-use crate::apply::Outcome;
+use crate::action::{Action, ActionKind, Outcome};
 use crate::eligibility::Skipped;
-use crate::plan::{Action, ActionKind, Plan};
+use crate::plan::Plan;
 use crate::secret::Redactor;
 
 #[derive(Debug, Clone, Default, Serialize, PartialEq, Eq)]
@@ -250,24 +250,10 @@ fn write_file(dir: &Path, name: &str, text: &str) -> std::io::Result<()> {
     std::fs::rename(&tmp, dir.join(name))
 }
 
-/// Now, as RFC 3339 UTC to the second (`2026-11-28T04:39:01Z`).
-pub fn now_rfc3339() -> String {
-    jiff::Timestamp::now().round(jiff::Unit::Second).map(|t| t.to_string()).unwrap_or_default()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::eligibility::SkipReason;
-    use crate::plan::Action;
-
-    #[test]
-    fn timestamps_are_rfc3339_utc_to_the_second() {
-        let now = now_rfc3339();
-        assert_eq!(now.len(), "2026-11-28T04:39:01Z".len(), "{now}");
-        assert!(now.ends_with('Z') && now.as_bytes()[10] == b'T', "{now}");
-        assert!(now.parse::<jiff::Timestamp>().is_ok(), "{now}");
-    }
 
     fn sample() -> Summary {
         let plan = Plan {

@@ -6,17 +6,14 @@ use std::collections::HashSet;
 use std::fmt;
 use std::sync::Arc;
 
-use percent_encoding::{AsciiSet, NON_ALPHANUMERIC};
-
+use crate::action::ActionKind;
 use crate::http::{self, Budget, Exhausted, GiveUp, Retries, RetryPolicy};
-use crate::plan::ActionKind;
 
+mod key;
 mod spec;
 
-pub use spec::{key_at, Endpoint, KeyRule, ListSpec, SystemSpec};
-
-/// Everything but RFC 3986's unreserved characters is percent-encoded in a key's path segment.
-const PATH_SEGMENT: &AsciiSet = &NON_ALPHANUMERIC.remove(b'-').remove(b'.').remove(b'_').remove(b'~');
+pub use key::{encode_path_segment, key_at, normalize_key};
+pub use spec::{Endpoint, KeyRule, ListSpec, SystemSpec};
 
 /// An account the target already has.
 #[derive(Debug, Clone, PartialEq)]
@@ -289,7 +286,7 @@ impl TargetClient {
                     visit(account)?;
                     continue;
                 };
-                if !seen.insert(crate::plan::normalize_key(key)) {
+                if !seen.insert(normalize_key(key)) {
                     let detail = format!(
                         "page {page} lists the key {:?} again (keys compare case-insensitively): a listing that repeats itself or holds duplicates cannot be trusted{}",
                         http::clean(key, 100),
@@ -570,50 +567,9 @@ fn fill_path(path: &str, op: Op, address: Option<Address<'_>>) -> Result<String,
     Ok(filled)
 }
 
-/// A key that can stand as one URL path segment, or why not: empty, `.` and `..` are dot segments
-/// that a server or a proxy resolves (`DELETE /api/users/..` is `DELETE /api`), and control
-/// characters are no one's user name.
-fn check_key(op: Op, key: &str) -> Result<(), TargetError> {
-    let problem = if key.is_empty() {
-        "is empty"
-    } else if key == "." || key == ".." {
-        "is a dot segment (. or ..)"
-    } else if key.chars().any(char::is_control) {
-        "holds control characters"
-    } else {
-        return Ok(());
-    };
-    Err(TargetError::Key { op, key: http::clean(key, 200), problem })
-}
-
-/// Percent-encodes a key as one path segment (everything but unreserved characters), after
-/// [`check_key`].
-pub fn encode_path_segment(op: Op, key: &str) -> Result<String, TargetError> {
-    check_key(op, key)?;
-    Ok(percent_encoding::utf8_percent_encode(key, PATH_SEGMENT).to_string())
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn keys_are_encoded_as_one_path_segment() {
-        let encode = |key| encode_path_segment(Op::Write(ActionKind::Update), key).unwrap();
-        assert_eq!(encode("jo.doe"), "jo.doe");
-        assert_eq!(encode("a/b c@d"), "a%2Fb%20c%40d");
-        assert_eq!(encode("김"), "%EA%B9%80");
-        assert_eq!(encode("..."), "...");
-    }
-
-    #[test]
-    fn dot_segments_empty_keys_and_control_characters_are_refused() {
-        for key in ["", ".", "..", "a\u{0}b", "bell\u{7}", "line\nbreak"] {
-            let err = encode_path_segment(Op::Write(ActionKind::Deactivate), key).unwrap_err();
-            assert!(matches!(err, TargetError::Key { .. }), "{key:?}");
-            assert!(err.to_string().contains("cannot be a URL path segment"), "{err}");
-        }
-    }
 
     #[test]
     fn a_listing_page_is_parsed_by_its_pointers() {

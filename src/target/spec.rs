@@ -327,15 +327,6 @@ fn check_endpoint(what: &str, e: &Endpoint, place: Place) -> Result<(), String> 
     Ok(())
 }
 
-/// The text at a JSON pointer, as a key: strings as they are, numbers in decimal.
-pub fn key_at(value: &serde_json::Value, pointer: &str) -> Option<String> {
-    match value.pointer(pointer)? {
-        serde_json::Value::String(s) if !s.trim().is_empty() => Some(s.clone()),
-        serde_json::Value::Number(n) => Some(n.to_string()),
-        _ => None,
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -381,14 +372,5 @@ mod tests {
             let err = spec(edit).unwrap_err();
             assert!(err.contains(expected), "{err}");
         }
-    }
-
-    #[test]
-    fn keys_are_text_or_numbers_never_blank() {
-        let account = json!({"a": "ann", "n": 7, "blank": " ", "obj": {}});
-        assert_eq!(key_at(&account, "/a").as_deref(), Some("ann"));
-        assert_eq!(key_at(&account, "/n").as_deref(), Some("7"));
-        assert_eq!(key_at(&account, "/blank"), None);
-        assert_eq!(key_at(&account, "/obj"), None);
     }
 }

@@ -11,8 +11,11 @@ use minijinja::{AutoEscape, Environment, Expression, UndefinedBehavior, Value};
 use serde::Serialize;
 
 use crate::secret::Secret;
-use crate::slack::Member;
-use crate::target::{key_at, KeyRule, ListingRules, PageRead, SystemSpec};
+use crate::target::{key_at, normalize_key, KeyRule, ListingRules, PageRead, SystemSpec};
+
+mod user;
+
+pub use user::UserView;
 
 const SYSTEM: &str = "system.json";
 const CREATE: &str = "create.json";
@@ -32,89 +35,6 @@ pub struct TemplateError {
     /// The member (Slack id and e-mail) or account (key) being rendered.
     pub subject: Option<String>,
     pub detail: String,
-}
-
-/// What templates see as `user`. Text fields Slack left out are empty strings, so a template
-/// never has to guard against null.
-#[derive(Debug, Clone)]
-pub struct UserView {
-    pub id: String,
-    pub team_id: String,
-    pub email: String,
-    pub email_local: String,
-    pub email_domain: String,
-    pub name: String,
-    pub real_name: String,
-    pub display_name: String,
-    pub first_name: String,
-    pub last_name: String,
-    pub title: String,
-    pub phone: String,
-    pub tz: String,
-    pub is_admin: bool,
-    pub is_owner: bool,
-    /// The whole member object, when a template uses it.
-    pub slack: Option<Arc<serde_json::Value>>,
-    /// The handles of the enabled user groups the member is in, when the run read them (a
-    /// template mentions `user.groups`, or `SLACK_IM_USERGROUPS` is set).
-    pub groups: Option<Arc<[String]>>,
-}
-
-/// The fields of `user`, for templates that iterate over it.
-const USER_FIELDS: &[&str] = &[
-    "id",
-    "team_id",
-    "email",
-    "email_local",
-    "email_domain",
-    "name",
-    "real_name",
-    "display_name",
-    "first_name",
-    "last_name",
-    "title",
-    "phone",
-    "tz",
-    "is_admin",
-    "is_owner",
-    "groups",
-    "slack",
-];
-
-/// `user` is a lazy template object: a template that reads four fields converts four fields.
-/// (Converting every member through serde into a template map was most of a steady-state run's
-/// CPU time at 50,000 members.)
-impl Object for UserView {
-    fn get_value(self: &Arc<Self>, key: &Value) -> Option<Value> {
-        let text = |s: &String| Some(Value::from(s.as_str()));
-        match key.as_str()? {
-            "id" => text(&self.id),
-            "team_id" => text(&self.team_id),
-            "email" => text(&self.email),
-            "email_local" => text(&self.email_local),
-            "email_domain" => text(&self.email_domain),
-            "name" => text(&self.name),
-            "real_name" => text(&self.real_name),
-            "display_name" => text(&self.display_name),
-            "first_name" => text(&self.first_name),
-            "last_name" => text(&self.last_name),
-            "title" => text(&self.title),
-            "phone" => text(&self.phone),
-            "tz" => text(&self.tz),
-            "is_admin" => Some(Value::from(self.is_admin)),
-            "is_owner" => Some(Value::from(self.is_owner)),
-            "groups" => self.groups.as_ref().map(|g| g.iter().map(|h| Value::from(h.as_str())).collect()),
-            "slack" => self.slack.clone().map(json_value_shared),
-            _ => None,
-        }
-    }
-
-    fn enumerate(self: &Arc<Self>) -> Enumerator {
-        let fields = USER_FIELDS.iter().copied();
-        let present = fields
-            .filter(|f| (*f != "slack" || self.slack.is_some()) && (*f != "groups" || self.groups.is_some()));
-        Enumerator::Values(present.map(Value::from).collect())
-    }
 }
 
 /// A JSON object (an account, `user.slack`) as a lazy template object: fields are converted when a
@@ -151,64 +71,6 @@ fn json_value_shared(value: Arc<serde_json::Value>) -> Value {
         Value::from_object(JsonObject(value))
     } else {
         to_value(&*value)
-    }
-}
-
-impl UserView {
-    /// The member as the template value `user`: shares the view, copies nothing.
-    pub fn to_template_value(self: &Arc<Self>) -> Value {
-        Value::from_dyn_object(Arc::clone(self))
-    }
-}
-
-impl UserView {
-    pub fn from_member(m: &Member) -> UserView {
-        let text = |v: &Option<String>| v.clone().unwrap_or_default();
-        let email = m.profile.email.clone().unwrap_or_default().trim().to_string();
-        let (local, domain) = email.rsplit_once('@').unwrap_or((email.as_str(), ""));
-        let real_name = m
-            .profile
-            .real_name
-            .clone()
-            .filter(|s| !s.is_empty())
-            .or_else(|| m.real_name.clone())
-            .unwrap_or_default();
-        let display_name = text(&m.profile.display_name);
-        let name = [&real_name, &display_name, &text(&m.name)]
-            .into_iter()
-            .find(|s| !s.trim().is_empty())
-            .cloned()
-            .unwrap_or_default();
-        UserView {
-            id: m.id.clone(),
-            team_id: text(&m.team_id),
-            email_local: local.to_string(),
-            email_domain: domain.to_lowercase(),
-            email: email.clone(),
-            name,
-            real_name,
-            display_name,
-            first_name: text(&m.profile.first_name),
-            last_name: text(&m.profile.last_name),
-            title: text(&m.profile.title),
-            phone: text(&m.profile.phone),
-            tz: text(&m.tz),
-            is_admin: m.is_admin == Some(true),
-            is_owner: m.is_owner == Some(true),
-            slack: m.raw.as_ref().and_then(|r| serde_json::from_str(r.get()).ok()).map(Arc::new),
-            groups: None,
-        }
-    }
-
-    /// The member with the handles of its user groups as `user.groups`.
-    pub fn with_groups(mut self, groups: &[String]) -> UserView {
-        self.groups = Some(groups.into());
-        self
-    }
-
-    /// How errors and logs name the member: id and e-mail, never more.
-    pub fn label(&self) -> String {
-        format!("member {} ({})", self.id, self.email)
     }
 }
 
@@ -379,7 +241,7 @@ impl SystemTemplates {
             .render(CREATE, BTreeMap::from([("user", user.to_template_value())]), &|| Some(user.label()))?;
         let body_key = self.key_of_document(&body, user)?;
         match body_key {
-            Some(body_key) if crate::plan::normalize_key(&body_key) != crate::plan::normalize_key(key) => {
+            Some(body_key) if normalize_key(&body_key) != normalize_key(key) => {
                 let detail = format!(
                     "the \"key\" expression of {SYSTEM} gives {key:?} but {CREATE} has {body_key:?} at {} (list.key): they must agree",
                     self.spec.first_list().key
@@ -711,6 +573,7 @@ fn from_jinja(folder: &Path, name: &str, subject: Option<String>, e: &minijinja:
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::members::Member;
 
     /// A templates root with one system folder, `sys`, removed when dropped.
     struct Folder(tempfile::TempDir);
@@ -985,6 +848,7 @@ mod tests {
 #[cfg(test)]
 mod shipped_templates {
     use super::*;
+    use crate::members::Member;
 
     #[test]
     fn the_shipped_dev_templates_render() {
@@ -996,7 +860,7 @@ mod shipped_templates {
         let vars = BTreeMap::from([("center_ids".to_string(), "a, b".to_string())]);
         for system in ["dev", "model-office", "sales-demo"] {
             let t = SystemTemplates::load(&root, system, Some("http://t"), &vars, &secrets).unwrap();
-            let m: Member = serde_json::from_str(include_str!("check_member.json")).unwrap();
+            let m: Member = serde_json::from_str(include_str!("../check_member.json")).unwrap();
             let user = UserView::from_member(&m);
             let user = Arc::new(if t.uses_groups { user.with_groups(&["solutions".into()]) } else { user });
             assert_eq!(t.uses_groups, system == "sales-demo", "{system}");

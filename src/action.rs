@@ -1,0 +1,66 @@
+//! The write vocabulary: the three writes (`ActionKind`), one write the plan asks for (`Action`)
+//! and how it ended (`Outcome`). The plan makes actions, `apply` sends them, `journal` and `report`
+//! record them; all of them speak these types, so none of them has to import another for them.
+
+use serde_json::Value;
+
+/// The three writes. One name each, everywhere: logs, console, reports, journal.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ActionKind {
+    Create,
+    Update,
+    Deactivate,
+}
+
+impl std::fmt::Display for ActionKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            ActionKind::Create => "create",
+            ActionKind::Update => "update",
+            ActionKind::Deactivate => "deactivate",
+        })
+    }
+}
+
+/// One write the plan asks for.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Action {
+    pub kind: ActionKind,
+    pub key: String,
+    pub slack_id: Option<String>,
+    pub body: Option<Value>,
+    /// For updates: the top-level fields whose values differ.
+    pub changed: Vec<String>,
+    /// Set when a guard holds this action back; it is reported, not applied.
+    pub withheld: Option<String>,
+    /// For deactivations: the account's position in the listing (its body is rendered from it).
+    pub account: Option<usize>,
+    /// For updates and deactivations: the account's server id, when the listing gives one.
+    pub id: Option<String>,
+}
+
+impl Action {
+    pub(crate) fn new(
+        kind: ActionKind,
+        key: String,
+        slack_id: Option<String>,
+        body: Option<Value>,
+    ) -> Action {
+        Action { kind, key, slack_id, body, changed: Vec::new(), withheld: None, account: None, id: None }
+    }
+}
+
+/// How one action ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Outcome {
+    Done,
+    /// A create answered 409: the account exists already (a concurrent run, or it appeared since the
+    /// listing). Nothing to do, not a failure.
+    AlreadyExisted,
+    Failed(String),
+    /// Not applied: a guard held it back (the reason is on the action).
+    Withheld,
+    /// Not applied: dry run.
+    Planned,
+}

@@ -1,0 +1,67 @@
+//! The clients of a run, built from the configuration: a system's folder and target client
+//! (`connect`), and the Slack client (`slack_client`). Nothing is sent here. Shared by the read
+//! step, `check`, the members source and the Slack post.
+
+use std::sync::Arc;
+
+use crate::config::{self, Config, ConfigError};
+use crate::error::Error;
+use crate::http::{self, Budget};
+use crate::slack::SlackClient;
+use crate::target::TargetClient;
+use crate::template::SystemTemplates;
+
+/// One system's templates and the client that talks to it.
+pub(crate) struct System {
+    pub templates: SystemTemplates,
+    pub target: TargetClient,
+}
+
+/// Loads the system folder and builds its target client; nothing is sent yet. The target URL is
+/// the variable's, else the folder's `system.json` `url`.
+pub(crate) fn connect(config: &Config, budget: &Arc<Budget>) -> Result<System, Error> {
+    let templates = SystemTemplates::load(
+        &config.templates_root,
+        &config.system,
+        config.target_url.as_deref(),
+        &config.vars,
+        &config.secrets,
+    )?;
+    let url = match (&config.target_url, &templates.spec.url) {
+        (Some(url), _) => url.clone(),
+        (None, Some(url)) => {
+            let from = format!("\"url\" in {}", templates.folder().join("system.json").display());
+            config::check_target_url(&from, url, config.allow_http)?
+        }
+        (None, None) => {
+            return Err(ConfigError::Missing {
+                var: format!(
+                    "SLACK_IM_TARGET_URL (or SLACK_IM_TARGET_URL__{})",
+                    config::system_suffix(&config.system)
+                ),
+                hint: "set it to the system's base URL, or give the system a \"url\" in its system.json",
+            }
+            .into())
+        }
+    };
+    let agent = http::agent(config.timeout, config.ca_file.as_deref())?;
+    let target = TargetClient::new(agent, &url, templates.spec.clone(), budget.clone(), config.read_limit);
+    Ok(System { templates, target })
+}
+
+/// The Slack client of a run (the Slack settings are the same for every system).
+pub(crate) fn slack_client(config: &Config, budget: Arc<Budget>) -> Result<SlackClient, Error> {
+    let token = config.slack_token.clone().ok_or_else(|| ConfigError::Missing {
+        var: "SLACK_BOT_TOKEN".into(),
+        hint: "this command reads Slack: set it (or SLACK_BOT_TOKEN_FILE) to a bot token with users:read and users:read.email",
+    })?;
+    let agent = http::agent(config.timeout, config.ca_file.as_deref())?;
+    Ok(SlackClient::new(
+        agent,
+        &config.slack_url,
+        token,
+        config.slack_team_id.clone(),
+        budget,
+        config.read_limit,
+    ))
+}
