@@ -34,7 +34,7 @@ use crate::target::{TargetClient, TargetError};
 use crate::template::{SystemTemplates, TemplateError};
 
 pub use crate::config::system_suffix;
-pub use crate::report::Summary;
+pub use crate::report::{write_config_error, Summary};
 
 /// The parsers, the renderer and the redactor, for the fuzz targets to drive directly.
 pub mod fuzzing {
