@@ -162,7 +162,7 @@ class SlackImSyncTest {
         assert runCall().env.SLACK_IM_JENKINS_IMAGE == 'registry.example.com/slack-im/slack-im:1.2.0'
     }
 
-    // Issue 11: the README's first example, exactly as written, with SLACK_IM_IMAGE set on the folder.
+    // Issue 11: the README's first example, exactly as written, with a global SLACK_IM_IMAGE.
     void testTheDocumentedCallRunsAsWritten() {
         h.env.SLACK_IM_IMAGE = 'registry.example.com/slack-im/slack-im:1.2.0'
         Map out = run([system: 'dev'], 0, 'summary-ok.json')
