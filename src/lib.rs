@@ -15,6 +15,7 @@ pub mod config;
 mod connect;
 mod eligibility;
 mod error;
+pub mod exit;
 mod http;
 mod journal;
 mod matching;
@@ -38,8 +39,8 @@ use crate::http::Budget;
 use crate::secret::Redactor;
 
 pub use crate::config::system_suffix;
-pub use crate::error::{exit, Error};
-pub use crate::report::Summary;
+pub use crate::error::Error;
+pub use crate::report::{write_config_error, Summary};
 
 /// The parsers, the renderer and the redactor, for the fuzz targets to drive directly.
 pub mod fuzzing {

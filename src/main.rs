@@ -31,6 +31,7 @@ fn main() -> ExitCode {
         Ok(configs) => configs,
         Err(e) => {
             eprintln!("error: configuration: {e}");
+            slack_im::write_config_error(command.name(), &e.to_string());
             return ExitCode::from(exit::CONFIG);
         }
     };
@@ -65,6 +66,7 @@ fn export(path: &std::path::Path) -> ExitCode {
         Ok(config) => config,
         Err(e) => {
             eprintln!("error: configuration: {e}");
+            slack_im::write_config_error("export", &e.to_string());
             return ExitCode::from(exit::CONFIG);
         }
     };

@@ -26,13 +26,35 @@ fn a_misspelled_variable_exits_2_with_a_suggestion() {
     );
 }
 
+/// A caller (the Jenkins step) shows the binary's own message: a run stopped at its configuration
+/// still leaves a summary.json carrying it and the caller's run id.
+#[test]
+fn a_configuration_error_leaves_a_summary_with_the_message() {
+    let mut world = World::new(0);
+    world.set("SLACK_IM_CONCURRENCY", "100").set("SLACK_IM_RUN_ID", "build-7");
+    let run = world.run(&["sync"]);
+    run.assert_code(2);
+    let s = run.summary.as_ref().expect("summary.json");
+    assert_eq!(s["run_id"], "build-7");
+    assert_eq!(s["exit_code"], 2);
+    assert_eq!(s["exit_meaning"], "bad configuration or template");
+    let error = s["error"].as_str().unwrap();
+    assert!(error.contains("SLACK_IM_CONCURRENCY"), "{error}");
+    assert_eq!(s["first_failures"][0].as_str(), Some(error));
+    assert!(s["headline"].as_str().unwrap().contains("exit 2"), "{s}");
+}
+
 #[test]
 fn an_unknown_system_lists_the_systems_there_are() {
     let mut world = World::new(0);
     world.set("SLACK_IM_SYSTEM", "prod");
     let run = world.run(&["sync"]);
     run.assert_code(2);
-    assert!(run.stderr.contains("systems found: dev, model-office, redmine, sales-demo, scim"), "{}", run.stderr);
+    assert!(
+        run.stderr.contains("systems found: dev, model-office, redmine, sales-demo, scim"),
+        "{}",
+        run.stderr
+    );
 }
 
 /// `--help` and the README's table are written apart: they must list the same variables.

@@ -191,12 +191,19 @@ fn reports_are_written_with_the_contract_fields() {
     let run = world.run(&["sync"]);
     run.assert_code(0);
     let s = run.summary.as_ref().unwrap();
-    for field in ["system", "dry_run", "started_at", "duration_ms", "counts", "actions", "skipped"] {
+    for field in
+        ["system", "dry_run", "started_at", "duration_ms", "counts", "actions", "skipped", "headline"]
+    {
         assert!(s.get(field).is_some(), "summary.json lacks {field}");
     }
     for count in ["create", "update", "deactivate", "unchanged", "skipped", "failed", "withheld"] {
         assert!(s["counts"][count].is_u64(), "counts lacks {count}");
     }
+    // What a caller shows, computed by the binary (the Jenkins step reads these).
+    assert_eq!(s["exit_meaning"], "done");
+    assert_eq!(s["first_failures"], serde_json::json!([]));
+    assert_eq!(s["withheld_actions"], serde_json::json!([]));
+    assert_eq!(s["not_listed"], 0);
     let action = &s["actions"][0];
     for field in ["action", "key", "slack_id", "status", "error"] {
         assert!(action.get(field).is_some(), "an action lacks {field}: {action}");

@@ -69,6 +69,9 @@ fn three_systems_read_slack_once_and_each_gets_its_own_accounts_with_its_own_tok
         combined["systems"].as_array().unwrap().iter().map(|s| s["system"].as_str().unwrap()).collect();
     assert_eq!(names, SYSTEMS);
     assert_eq!(combined["exit_code"], 0);
+    // One headline line per system, each system's entry with its own verdict fields.
+    assert_eq!(combined["headline"].as_str().unwrap().lines().count(), SYSTEMS.len(), "{combined}");
+    assert_eq!(combined["systems"][0]["exit_meaning"], "done");
     for system in SYSTEMS {
         let own: serde_json::Value = serde_json::from_str(
             &std::fs::read_to_string(three.world.reports().join(system).join("summary.json")).unwrap(),

@@ -73,6 +73,8 @@ class ExamplesTest {
         h.run(DEMO)
         assert syncArgs(h).system == 'sales-demo'
         assert syncArgs(h).targetUrl == 'https://demo-3.sales.example.internal'
+        // Issue 21: the demo servers get the sales groups only (templates/sales-demo/system.json)
+        assert syncArgs(h).usergroups == ['sales', 'solutions']
         assert h.calls*.name.indexOf('success') < h.calls*.name.indexOf('slackImSync')
     }
 

@@ -37,6 +37,12 @@ class SandboxTest {
         config.addCompilationCustomizers(imports)
         CompilationUnit cu = new CompilationUnit(config, null, new GroovyClassLoader(SandboxTest.classLoader))
         cu.addSource(new File(PipelineHarness.libraryRoot(), relativePath))
+        // the library's own src/ classes, which the step imports: compiled and scanned with it
+        new File(PipelineHarness.libraryRoot(), 'src').eachFileRecurse { File f ->
+            if (f.name.endsWith('.groovy')) {
+                cu.addSource(f)
+            }
+        }
         cu.compile(Phases.SEMANTIC_ANALYSIS)
         List<List> found = []
         Set<String> ownMethods = [] as Set

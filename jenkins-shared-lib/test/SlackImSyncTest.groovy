@@ -74,6 +74,26 @@ class SlackImSyncTest {
         }
     }
 
+    /**
+     * Runs the step with a container that acts like the binary rejecting its configuration: exit 2 and
+     * the summary.json it then writes (report::write_config_error). Returns the build's error message.
+     */
+    String binaryRejects(Map args, String error) {
+        Map out = run(args, { Map a, Map e ->
+            if (a.returnStatus) {
+                h.writeWorkspaceFile("${e.SLACK_IM_JENKINS_REPORT_DIR}/summary.json", groovy.json.JsonOutput.toJson([
+                    run_id: e.SLACK_IM_RUN_ID, system: e.SLACK_IM_SYSTEM, command: 'sync', exit_code: 2,
+                    error: "configuration: ${error}".toString(), counts: [:], actions: [],
+                    headline: "${e.SLACK_IM_SYSTEM}: sync failed, exit 2: bad configuration or template".toString(),
+                    exit_meaning: 'bad configuration or template',
+                    first_failures: ["configuration: ${error}".toString()], withheld_actions: [], not_listed: 0]))
+            }
+            2
+        })
+        assert h.currentBuild.result == 'FAILURE'
+        return errorMessage(out)
+    }
+
     // ----- parameter validation ------------------------------------------------------------
 
     void testUnknownParameterIsAnErrorWithSuggestion() {
@@ -97,18 +117,38 @@ class SlackImSyncTest {
         assert errorMessage(run(BASE + [system: '../etc'])).contains("system '../etc' is not a valid system name")
     }
 
-    void testBadTargetUrlIsAnError() {
-        assert errorMessage(run(BASE + [targetUrl: 'ftp://x'])).contains("targetUrl 'ftp://x' must be an http:// or https:// URL")
+    // Issue 21: values are the binary's to validate (no second copy in the step); its message fails the build.
+    void testBadTargetUrlIsTheBinarysErrorShownByTheBuild() {
+        String msg = binaryRejects(BASE + [targetUrl: 'ftp://x'], 'SLACK_IM_TARGET_URL is invalid: ftp://x is not an http(s) URL')
+        assert runCall().env.SLACK_IM_TARGET_URL == 'ftp://x'
+        assert msg == 'slack-im sync (dev) exited with code 2: bad configuration or template. ' +
+            'First errors: configuration: SLACK_IM_TARGET_URL is invalid: ftp://x is not an http(s) URL'
         h = new PipelineHarness()
         h.env.SLACK_IM_TARGET_URL = 'dev.example.internal'
-        assert errorMessage(run([system: 'dev', image: 'slack-im:1.0'])).contains("targetUrl 'dev.example.internal' must be")
+        binaryRejects([system: 'dev', image: 'slack-im:1.0'], 'SLACK_IM_TARGET_URL is invalid')
+        assert runCall().env.SLACK_IM_TARGET_URL == 'dev.example.internal'
     }
 
-    // Item 13 of issue 13: no default image that no agent has. Issue 11: env.SLACK_IM_IMAGE is the default.
-    void testImageIsRequiredWithoutSlackImImage() {
-        String msg = errorMessage(run([system: 'dev', targetUrl: 'https://x.example']))
-        assert msg.contains("no image: set the 'image' parameter")
-        assert msg.contains('or the environment variable SLACK_IM_IMAGE')
+    // Issue 21: the step accepted these, the binary rejects them; now the binary's message is the build's.
+    void testValuesTheBinaryRejectsFailTheBuildWithItsMessage() {
+        Map cases = [
+            [channel: '#general']      : 'SLACK_IM_CHANNEL is invalid: #general is a channel name, not an id (C…)',
+            [concurrency: 100]         : 'SLACK_IM_CONCURRENCY is invalid: 100 is not in 1–64',
+            [includeGuests: 'maybe']   : 'SLACK_IM_INCLUDE_GUESTS is invalid: maybe is not true or false',
+            [variables: [SLACK_IM_USERGRUOPS: 'qa']]: 'SLACK_IM_USERGRUOPS is not a slack-im variable (did you mean SLACK_IM_USERGROUPS?)',
+        ]
+        for (Map.Entry c : cases.entrySet()) {
+            h = new PipelineHarness()
+            String msg = binaryRejects(BASE + c.key, c.value)
+            assert msg.contains('exited with code 2: bad configuration or template'): c.key
+            assert msg.contains(c.value): c.key
+        }
+    }
+
+    // Issue 21: without image: or SLACK_IM_IMAGE the library's own image applies (VariablesTest); a bad one is refused.
+    void testAnInvalidImageReferenceIsAnError() {
+        String msg = errorMessage(run([system: 'dev', image: 'slack-im; rm -rf /']))
+        assert msg.contains("image 'slack-im; rm -rf /' is not a valid image reference")
         assertNoContainerRun()
     }
 
@@ -122,7 +162,7 @@ class SlackImSyncTest {
         assert runCall().env.SLACK_IM_JENKINS_IMAGE == 'registry.example.com/slack-im/slack-im:1.2.0'
     }
 
-    // Issue 11: the README's first example, exactly as written, with SLACK_IM_IMAGE set on the folder.
+    // Issue 11: the README's first example, exactly as written, with a global SLACK_IM_IMAGE.
     void testTheDocumentedCallRunsAsWritten() {
         h.env.SLACK_IM_IMAGE = 'registry.example.com/slack-im/slack-im:1.2.0'
         Map out = run([system: 'dev'], 0, 'summary-ok.json')
@@ -137,7 +177,7 @@ class SlackImSyncTest {
             ['slack-im-slack-bot-token', 'SLACK_BOT_TOKEN'],
             ['slack-im-dev-target-token', 'SLACK_IM_SECRET_TARGET_TOKEN'],
         ]
-        assert h.currentBuild.description == 'dev: +3 created, 1 updated, 0 deactivated'
+        assert h.currentBuild.description == 'dev: 3 created, 1 updated, 0 deactivated, 41 unchanged, 2 skipped'
         assertReportsPublished()
     }
 
@@ -212,13 +252,12 @@ class SlackImSyncTest {
     }
 
     void testAllProblemsAreReportedAtOnce() {
-        String msg = errorMessage(run([engine: 'lxc', timeoutMinutes: 0, reportDir: '../outside', dryRun: 'maybe']))
+        String msg = errorMessage(run([engine: 'lxc', timeoutMinutes: 0, reportDir: '../outside', image: 'a b']))
         assert msg.contains("'system' parameter is required")
-        assert msg.contains('no image:')
+        assert msg.contains("image 'a b'")
         assert msg.contains("engine 'lxc'")
         assert msg.contains('timeoutMinutes must be a whole number >= 1')
         assert msg.contains("reportDir '../outside' must be a relative folder inside the workspace")
-        assert msg.contains("dryRun must be true or false, not 'maybe'")
     }
 
     void testReportDirMustStayInTheWorkspace() {
@@ -399,7 +438,7 @@ class SlackImSyncTest {
         assert h.currentBuild.result == 'UNSTABLE'
         String msg = h.calls('unstable')[0].args
         assert msg.contains('a guard withheld deactivations')
-        assert msg.contains('deactivate a1@example.com: guard: 9 deactivations > SLACK_IM_MAX_DEACTIVATE=3')
+        assert msg.contains('deactivate a1@example.com: withheld (guard: 9 deactivations > SLACK_IM_MAX_DEACTIVATE=3)')
         assert out.result.exitCode == 4
     }
 
@@ -414,7 +453,8 @@ class SlackImSyncTest {
         String msg = errorMessage(run(BASE, { Map a, Map e ->
             if (a.returnStatus) {
                 h.writeWorkspaceFile("${e.SLACK_IM_JENKINS_REPORT_DIR}/summary.json",
-                    '{"run_id":"' + e.SLACK_IM_RUN_ID + '","system":"dev","exit_code":2,"error":"templates/dev/create.json: undefined value user.emial","counts":{}}')
+                    '{"run_id":"' + e.SLACK_IM_RUN_ID + '","system":"dev","exit_code":2,"error":"templates/dev/create.json: undefined value user.emial","counts":{},' +
+                    '"exit_meaning":"bad configuration or template","first_failures":["templates/dev/create.json: undefined value user.emial"]}')
             }
             2
         }))
@@ -582,23 +622,26 @@ class SlackImSyncTest {
         assert h.calls('sh').isEmpty()
     }
 
+    // Issue 21: the description is the binary's headline (summary.json), not re-derived from the counts.
     void testDescriptionFromSummary() {
         run(BASE, 0, 'summary-ok.json')
-        assert h.currentBuild.description == 'dev: +3 created, 1 updated, 0 deactivated'
+        assert h.currentBuild.description == 'dev: 3 created, 1 updated, 0 deactivated, 41 unchanged, 2 skipped'
     }
 
     void testDescriptionShowsFailuresAndWithheld() {
         run(BASE, 3, 'summary-partial.json')
-        assert h.currentBuild.description == 'dev: +2 created, 0 updated, 1 deactivated, 2 failed (exit 3)'
+        assert h.currentBuild.description == 'dev: 2 created, 0 updated, 1 deactivated, 40 unchanged, 0 skipped, 2 FAILED'
         h = new PipelineHarness()
         run(BASE, 4, 'summary-withheld.json')
-        assert h.currentBuild.description == 'dev: +1 created, 0 updated, 0 deactivated, 9 withheld (exit 4)'
+        assert h.currentBuild.description ==
+            'dev: 1 created, 0 updated, 0 deactivated, 12 unchanged, 0 skipped, 9 deactivations WITHHELD'
     }
 
     void testDescriptionForDryRunAndAppendsToPrevious() {
         h.currentBuild.description = 'deployed 1.4.2'
         run([system: 'modeloffice', targetUrl: 'https://mo.example', image: 'slack-im:1.0', dryRun: true], 0, 'summary-dryrun.json')
-        assert h.currentBuild.description == 'deployed 1.4.2; modeloffice (dry run): +5 to create, 2 to update, 1 to deactivate'
+        assert h.currentBuild.description == 'deployed 1.4.2; modeloffice: 5 would be created, 2 would be updated, ' +
+            '1 would be deactivated, 30 unchanged, 1 skipped'
     }
 
     void testDescriptionWithoutSummary() {
@@ -674,7 +717,7 @@ class SlackImSyncTest {
         assert r.meaning == 'done'
         assert r.reportDir == 'slack-im-reports/dev'
         assert r.summary.counts.create == 3
-        assert r.description == 'dev: +3 created, 1 updated, 0 deactivated'
+        assert r.description == 'dev: 3 created, 1 updated, 0 deactivated, 41 unchanged, 2 skipped'
     }
 
     // ----- several systems from one Slack read (issue 11) ---------------------------------------
@@ -709,8 +752,8 @@ class SlackImSyncTest {
         assert out.thrown == null
         assertReportsPublished('slack-im-reports')
         assert h.calls('readFile')*.args == [[file: 'slack-im-reports/summary.json', encoding: 'UTF-8']]
-        assert h.currentBuild.description ==
-            'dev: +3 created, 1 updated, 0 deactivated\nmodel-office: +2 created, 0 updated, 1 deactivated, 1 failed (exit 3)'
+        assert h.currentBuild.description == 'dev: 3 created, 1 updated, 0 deactivated, 41 unchanged, 2 skipped\n' +
+            'model-office: 2 created, 0 updated, 1 deactivated, 40 unchanged, 0 skipped, 1 FAILED'
         assert h.currentBuild.result == 'UNSTABLE'
         String msg = h.calls('unstable')[0].args
         assert msg.startsWith('slack-im sync (dev, model-office) exited with code 3: partial')
@@ -726,14 +769,18 @@ class SlackImSyncTest {
                 h.writeWorkspaceFile("${e.SLACK_IM_JENKINS_REPORT_DIR}/summary.json", '{"run_id":"' + e.SLACK_IM_RUN_ID +
                     '","command":"sync","exit_code":1,"error":"model-office: listing: connection refused","systems":[' +
                     '{"system":"dev","exit_code":0,"error":null,"counts":{"create":1},"actions":[]},' +
-                    '{"system":"model-office","exit_code":1,"error":"listing: connection refused","counts":{},"actions":[]}]}')
+                    '{"system":"model-office","exit_code":1,"error":"listing: connection refused","counts":{},"actions":[]}],' +
+                    '"headline":"dev: 1 created, 0 updated, 0 deactivated, 0 unchanged, 0 skipped\\nmodel-office: sync failed, exit 1: ' +
+                    'failed before completing (Slack, target listing or network)",' +
+                    '"exit_meaning":"failed before completing (Slack, target listing or network)",' +
+                    '"first_failures":["model-office: listing: connection refused"],"withheld_actions":[],"not_listed":0}')
             }
             1
         })
         String msg = errorMessage(out)
         assert msg.endsWith('First errors: model-office: listing: connection refused')
         assert h.currentBuild.description ==
-            'dev: +1 created, 0 updated, 0 deactivated\nmodel-office: sync failed, exit 1: ' +
+            'dev: 1 created, 0 updated, 0 deactivated, 0 unchanged, 0 skipped\nmodel-office: sync failed, exit 1: ' +
             'failed before completing (Slack, target listing or network)'
     }
 
@@ -783,19 +830,21 @@ class SlackImSyncTest {
     }
 
     void testSystemsAreValidated() {
-        String msg = errorMessage(run([systems: ['dev', 'dev', '../x', 'a-b', 'a.b'], image: 'slack-im:1.0',
-                                       targetUrl: 'https://one.example', targetCredentialsId: 'one-token']))
+        String msg = errorMessage(run([systems: ['dev', 'dev', '../x'], image: 'slack-im:1.0',
+                                       targetCredentialsId: 'one-token']))
         assert msg.contains("systems: 'dev' is given twice")
         assert msg.contains("systems: '../x' is not a valid system name")
-        assert msg.contains("systems: 'a-b' and 'a.b' would share the variable suffix __A_B")
-        assert msg.contains("targetUrl is one system's URL: with 'systems', give it per system")
         assert msg.contains("targetCredentialsId names one system's token")
         assertNoContainerRun()
+        // Issue 21: a shared URL, two names with one suffix (a-b, a.b) are the binary's to judge.
         h = new PipelineHarness()
-        msg = errorMessage(run([systems: [dev: [maxDeactivte: 3, targetUrl: 'ftp://x', vars: ['a-b': 1]], qa: 'x'],
+        binaryRejects([systems: ['a-b', 'a.b'], image: 'slack-im:1.0', targetUrl: 'https://one.example'],
+            'SLACK_IM_SYSTEM is invalid: a-b and a.b share the suffix __A_B')
+        assert runCall().env.SLACK_IM_TARGET_URL == 'https://one.example'
+        h = new PipelineHarness()
+        msg = errorMessage(run([systems: [dev: [maxDeactivte: 3, vars: ['a-b': 1]], qa: 'x'],
                                 image: 'slack-im:1.0']))
         assert msg.contains("systems.dev: unknown setting 'maxDeactivte' (did you mean 'maxDeactivate'?)")
-        assert msg.contains("systems.dev.targetUrl 'ftp://x' must be an http:// or https:// URL")
         assert msg.contains("systems.dev.vars: name 'a-b' may only contain letters, digits and '_'")
         assert msg.contains('systems.qa must be a map of settings')
         h = new PipelineHarness()
@@ -862,11 +911,13 @@ class SlackImSyncTest {
         assertNoContainerRun()
     }
 
-    void testMembersMaxAgeIsValidated() {
-        assert errorMessage(run(BASE + [membersMaxAge: '2h'])).contains('membersMaxAge only applies with membersFile')
-        h = new PipelineHarness()
-        assert errorMessage(run(BASE + [membersFile: 'm.json', membersMaxAge: 'two hours']))
-            .contains("membersMaxAge 'two hours' must be a duration")
+    // Issue 21: the duration is the binary's to validate.
+    void testMembersMaxAgeIsTheBinarysToValidate() {
+        h.writeWorkspaceFile('m.json', '{}')
+        String msg = binaryRejects(BASE + [membersFile: 'm.json', membersMaxAge: 'two hours'],
+            'SLACK_IM_MEMBERS_MAX_AGE is invalid: two hours is not a duration (90m, 24h, 2d or seconds)')
+        assert runCall().env.SLACK_IM_MEMBERS_MAX_AGE == 'two hours'
+        assert msg.contains('SLACK_IM_MEMBERS_MAX_AGE is invalid')
     }
 
     // ----- documentation ------------------------------------------------------------------------

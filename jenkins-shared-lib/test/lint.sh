@@ -1,5 +1,6 @@
 #!/bin/sh
-# Lints the slack-im Jenkins shared library (vars/, examples/) and the project's Jenkinsfile with
+# Lints the slack-im Jenkins shared library (vars/, src/, examples/; its shell scripts in resources/ with
+# shellcheck) and the project's Jenkinsfile with
 # npm-groovy-lint@16 (CodeNarc; runs offline on Java 17 + Node 20), preset "recommended-jenkinsfile".
 # Installs npm-groovy-lint into jenkins-shared-lib/node_modules when missing. Fails on errors.
 set -eu
@@ -16,7 +17,15 @@ if [ ! -x "$lint" ]; then
   (cd "$lib" && npm install --no-audit --no-fund --no-save --no-package-lock npm-groovy-lint@16)
 fi
 cd "$root"
+# The step's shell scripts (resources/slack-im/*.sh, POSIX sh): shellcheck, Debian's, installed when missing.
+if ! command -v shellcheck >/dev/null 2>&1; then
+  echo "installing shellcheck (apt)"
+  as_root() { if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi; }
+  as_root apt-get update -qq && as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq shellcheck >/dev/null
+fi
+echo "shellcheck: jenkins-shared-lib/resources/slack-im/*.sh"
+shellcheck --shell=sh jenkins-shared-lib/resources/slack-im/*.sh
 # --noserver: no background CodeNarc server left behind; --failon error: warnings are reported, errors fail.
-set -- Jenkinsfile jenkins-shared-lib/vars/*.groovy jenkins-shared-lib/examples/*.Jenkinsfile
+set -- Jenkinsfile jenkins-shared-lib/vars/*.groovy jenkins-shared-lib/src/io/slackim/*.groovy jenkins-shared-lib/examples/*.Jenkinsfile
 echo "npm-groovy-lint: $*"
 "$lint" --noserver --failon error --loglevel "${LINT_LEVEL:-warning}" --config recommended-jenkinsfile "$@"

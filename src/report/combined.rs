@@ -6,7 +6,7 @@ use std::path::Path;
 
 use serde::Serialize;
 
-use super::{write_file, Summary};
+use super::{write_file, Summary, Verdict, Written};
 use crate::secret::Redactor;
 
 /// `summary.json` at the top of the report folder when several systems ran.
@@ -22,7 +22,17 @@ pub struct Combined<'a> {
     pub exit_code: u8,
     /// The systems that did not finish, with their errors.
     pub error: Option<String>,
+    #[serde(serialize_with = "each_written")]
     pub systems: &'a [Summary],
+    /// The systems' headlines (one line each), the meaning of `exit_code`, and their first
+    /// failures and withheld actions named by system.
+    #[serde(flatten)]
+    pub verdict: Verdict,
+}
+
+/// Each system's entry as its own `summary.json` reads, verdict included.
+fn each_written<S: serde::Serializer>(systems: &&[Summary], serializer: S) -> Result<S::Ok, S::Error> {
+    serializer.collect_seq(systems.iter().map(Written::of))
 }
 
 impl<'a> Combined<'a> {
@@ -39,6 +49,7 @@ impl<'a> Combined<'a> {
             exit_code,
             error: (!errors.is_empty()).then(|| errors.join("; ")),
             systems,
+            verdict: Verdict::combined(systems, exit_code),
         }
     }
 

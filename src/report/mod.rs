@@ -18,7 +18,9 @@ use std::path::Path;
 use serde::Serialize;
 
 use crate::action::{Action, ActionKind, Outcome};
+use crate::clock::now_rfc3339;
 use crate::eligibility::Skipped;
+use crate::exit;
 use crate::plan::Plan;
 use crate::secret::Redactor;
 
@@ -232,14 +234,150 @@ impl Summary {
         self.actions.iter().filter(|a| a.status == Status::Failed)
     }
 
+    /// What a caller (a Jenkins step) shows without re-deriving it: the one-line headline, what
+    /// the exit code means, the first failures and the withheld actions. `summary.json` carries
+    /// these beside the summary's own fields.
+    pub fn verdict(&self) -> Verdict {
+        let headline = if matches!(self.exit_code, exit::OK | exit::PARTIAL | exit::WITHHELD) {
+            self.headline()
+        } else {
+            // Nothing (or not everything) was attempted: the counts would mislead.
+            format!(
+                "{}: {} failed, exit {}: {}",
+                self.system,
+                self.command,
+                self.exit_code,
+                exit_meaning(self.exit_code)
+            )
+        };
+        let failures = self.error.iter().cloned().chain(
+            self.failures()
+                .map(|a| format!("{} {}: {}", a.action, a.key, a.error.as_deref().unwrap_or("failed"))),
+        );
+        let withheld = self.actions.iter().filter(|a| a.status == Status::Withheld).map(|a| {
+            format!("{} {}: withheld ({})", a.action, a.key, a.reason.as_deref().unwrap_or("a guard"))
+        });
+        Verdict::new(headline, self.exit_code, failures.collect(), withheld.collect())
+    }
+
     /// Writes `summary.json`, `summary.md` and `junit.xml` into `dir` (created if needed). Each
     /// file passes whole through the redactor, so no field of any format can carry a secret.
     pub fn write(&self, dir: &Path, redactor: &Redactor) -> std::io::Result<()> {
         std::fs::create_dir_all(dir)?;
-        let json = serde_json::to_string_pretty(self).map_err(std::io::Error::other)?;
+        let json = serde_json::to_string_pretty(&Written::of(self)).map_err(std::io::Error::other)?;
         write_file(dir, "summary.json", &redactor.redact(&json))?;
         write_file(dir, "summary.md", &redactor.redact(&self.markdown()))?;
         write_file(dir, "junit.xml", &redactor.redact(&self.junit()))
+    }
+}
+
+/// How many first failures and withheld actions `summary.json` lists (the rest are counted).
+pub const FIRST: usize = 5;
+
+/// What each exit code of the contract means (`exit_meaning` in `summary.json`).
+pub fn exit_meaning(code: u8) -> &'static str {
+    match code {
+        exit::OK => "done",
+        exit::FAILED => "failed before completing (Slack, target listing or network)",
+        exit::CONFIG => "bad configuration or template",
+        exit::PARTIAL => "partial: some actions failed, the rest applied",
+        exit::WITHHELD => "a guard withheld deactivations, everything else applied",
+        _ => "unexpected exit code",
+    }
+}
+
+/// The fields `summary.json` derives for callers (see [`Summary::verdict`]).
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct Verdict {
+    /// One line per system: what happened (or, when it did not complete, why).
+    pub headline: String,
+    pub exit_meaning: &'static str,
+    /// At most [`FIRST`]: the run's error, then the failed actions (`create key: error`).
+    pub first_failures: Vec<String>,
+    /// At most [`FIRST`]: the deactivations a guard withheld (`deactivate key: withheld (reason)`).
+    pub withheld_actions: Vec<String>,
+    /// Failures and withheld actions beyond those two lists.
+    pub not_listed: usize,
+}
+
+impl Verdict {
+    fn new(headline: String, code: u8, mut failures: Vec<String>, mut withheld: Vec<String>) -> Verdict {
+        let not_listed = failures.len().saturating_sub(FIRST) + withheld.len().saturating_sub(FIRST);
+        failures.truncate(FIRST);
+        withheld.truncate(FIRST);
+        Verdict {
+            headline,
+            exit_meaning: exit_meaning(code),
+            first_failures: failures,
+            withheld_actions: withheld,
+            not_listed,
+        }
+    }
+
+    /// Several systems: the systems' headlines one per line, their problems named by system.
+    pub fn combined(systems: &[Summary], code: u8) -> Verdict {
+        let verdicts: Vec<(&str, Verdict)> =
+            systems.iter().map(|s| (s.system.as_str(), s.verdict())).collect();
+        let headline = verdicts.iter().map(|(_, v)| v.headline.as_str()).collect::<Vec<_>>().join("\n");
+        let named = |list: fn(&Verdict) -> &Vec<String>| -> Vec<String> {
+            verdicts
+                .iter()
+                .flat_map(|(name, v)| list(v).iter().map(move |p| format!("{name}: {p}")))
+                .collect()
+        };
+        let mut out =
+            Verdict::new(headline, code, named(|v| &v.first_failures), named(|v| &v.withheld_actions));
+        out.not_listed += verdicts.iter().map(|(_, v)| v.not_listed).sum::<usize>();
+        out
+    }
+}
+
+/// `summary.json`: a summary with its [`Verdict`] beside it.
+#[derive(Serialize)]
+pub(crate) struct Written<'a> {
+    #[serde(flatten)]
+    summary: &'a Summary,
+    #[serde(flatten)]
+    verdict: Verdict,
+}
+
+impl<'a> Written<'a> {
+    pub(crate) fn of(summary: &'a Summary) -> Written<'a> {
+        Written { summary, verdict: summary.verdict() }
+    }
+}
+
+/// A run that stopped at its configuration (exit 2) still leaves a `summary.json` in
+/// `SLACK_IM_REPORT_DIR`, carrying the error and `SLACK_IM_RUN_ID`, so a caller (the Jenkins
+/// step) shows the binary's own message. Best effort: nothing is written without the variable.
+pub fn write_config_error(command: &str, error: &str) {
+    let var = |name: &str| std::env::var(name).ok().filter(|v| !v.trim().is_empty());
+    let Some(dir) = var("SLACK_IM_REPORT_DIR") else { return };
+    let summary = config_error_summary(var("SLACK_IM_RUN_ID"), var("SLACK_IM_SYSTEM"), command, error);
+    let dir = Path::new(&dir);
+    let written = std::fs::create_dir_all(dir).and_then(|()| {
+        let json = serde_json::to_string_pretty(&Written::of(&summary)).map_err(std::io::Error::other)?;
+        write_file(dir, "summary.json", &json)
+    });
+    if let Err(e) = written {
+        log::error!("cannot write the report to {} (SLACK_IM_REPORT_DIR): {e}", dir.display());
+    }
+}
+
+fn config_error_summary(
+    run_id: Option<String>,
+    system: Option<String>,
+    command: &str,
+    error: &str,
+) -> Summary {
+    Summary {
+        run_id,
+        system: system.unwrap_or_default(),
+        command: command.into(),
+        started_at: now_rfc3339(),
+        exit_code: exit::CONFIG,
+        error: Some(format!("configuration: {error}")),
+        ..Summary::default()
     }
 }
 
@@ -313,6 +451,61 @@ mod tests {
         assert_eq!(s.headline(), "dev: 1 created, 0 updated, 0 deactivated, 7 unchanged, 1 skipped, 1 FAILED, 1 deactivations WITHHELD");
         assert_eq!(s.actions[1].status, Status::Failed);
         assert_eq!(serde_json::to_value(&s.actions[1]).unwrap()["status"], "failed");
+    }
+
+    #[test]
+    fn the_verdict_says_what_a_caller_shows() {
+        let v = sample().verdict();
+        assert_eq!(v.headline, sample().headline());
+        assert_eq!(v.exit_meaning, "partial: some actions failed, the rest applied");
+        assert_eq!(v.first_failures, ["create c: target create c: HTTP 500"]);
+        assert_eq!(v.withheld_actions, ["deactivate old: withheld (guard \"5\")"]);
+        assert_eq!(v.not_listed, 0);
+        let json = serde_json::to_value(Written::of(&sample())).unwrap();
+        assert_eq!(json["headline"], v.headline.as_str());
+        assert_eq!(json["counts"]["failed"], 1, "the summary's own fields stay: {json}");
+        assert_eq!(json["first_failures"][0], "create c: target create c: HTTP 500");
+    }
+
+    #[test]
+    fn a_run_that_did_not_complete_says_why_not_its_counts() {
+        let mut s = sample();
+        s.exit_code = exit::FAILED;
+        s.error = Some("Slack users.list: connection refused".into());
+        let v = s.verdict();
+        assert_eq!(
+            v.headline,
+            "dev: sync failed, exit 1: failed before completing (Slack, target listing or network)"
+        );
+        assert_eq!(v.first_failures[0], "Slack users.list: connection refused");
+        let s = config_error_summary(
+            Some("b-1".into()),
+            Some("dev".into()),
+            "sync",
+            "SLACK_IM_CONCURRENCY is invalid",
+        );
+        let json = serde_json::to_value(Written::of(&s)).unwrap();
+        assert_eq!(json["run_id"], "b-1");
+        assert_eq!(json["exit_code"], 2);
+        assert_eq!(json["exit_meaning"], "bad configuration or template");
+        assert_eq!(json["first_failures"][0], "configuration: SLACK_IM_CONCURRENCY is invalid");
+    }
+
+    #[test]
+    fn lists_are_capped_and_what_is_left_out_is_counted() {
+        let failures: Vec<String> = (0..8).map(|i| format!("f{i}")).collect();
+        let v = Verdict::new("h".into(), exit::PARTIAL, failures, vec!["w".into()]);
+        assert_eq!(v.first_failures.len(), FIRST);
+        assert_eq!(v.not_listed, 3);
+        let mut other = sample();
+        other.system = "mo".into();
+        let both = Verdict::combined(&[sample(), other], exit::PARTIAL);
+        assert_eq!(both.headline.lines().count(), 2);
+        assert_eq!(
+            both.first_failures,
+            ["dev: create c: target create c: HTTP 500", "mo: create c: target create c: HTTP 500"]
+        );
+        assert_eq!(both.withheld_actions.len(), 2);
     }
 
     #[test]

@@ -120,6 +120,8 @@ class PipelineHarness {
         // Unknown steps throw NoSuchMethodError, as in Jenkins.
         config.scriptBaseClass = 'PipelineScript'
         GroovyShell shell = new GroovyShell(this.class.classLoader, binding(), config)
+        // the library's src/ classes, as Jenkins puts them on the library's class path
+        shell.classLoader.addClasspath(new File(libraryRoot(), 'src').path)
         return shell.parse(new File(libraryRoot(), relativePath))
     }
 
@@ -201,6 +203,15 @@ class PipelineHarness {
                 throw new PipelineError("script returned exit code ${status}")
             }
             return args.returnStdout ? status.toString() : null
+        })
+        // libraryResource (pipeline-groovy-lib): a file of the library's resources/ folder, as a string.
+        b.setVariable('libraryResource', { String path ->
+            record('libraryResource', [path])
+            File f = new File(libraryRoot(), "resources/${path}")
+            if (!f.exists()) {
+                throw new PipelineError("No such library resource ${path} could be found.")
+            }
+            return f.getText('UTF-8')
         })
         b.setVariable('isUnix', { -> record('isUnix', []); unix })
         b.setVariable('archiveArtifacts', { Map a -> record('archiveArtifacts', [a]); null })

@@ -1,0 +1,109 @@
+# shellcheck shell=sh
+# slackImSync: runs the slack-im container. A constant POSIX sh script (Jenkins runs it with sh -xe;
+# plain sh works too): every value comes from the environment the step sets (SLACK_IM_JENKINS_*), and
+# the container's variables are forwarded by name (-e NAME) from SLACK_IM_JENKINS_ENV_NAMES.
+# Nothing from the agent is bind-mounted: the engine's daemon may run elsewhere (DOCKER_HOST=tcp://...,
+# a dind sidecar, docker.sock mounted into an agent container), where agent paths do not exist or are
+# other files. The container is created, its inputs (report folder, CA bundle, templates, members file)
+# copied in, started, and the reports copied out; it is removed on exit.
+# Exit codes: the container's, or 125 (engine, copy or report folder problem), 127 (engine not found).
+set +x
+engine="$SLACK_IM_JENKINS_ENGINE"
+name="$SLACK_IM_JENKINS_CONTAINER_NAME"
+refuse_symlinks "$SLACK_IM_JENKINS_REPORT_DIR" 125
+report_dir="$PWD/$SLACK_IM_JENKINS_REPORT_DIR"
+fail() {
+  echo "slack-im: $*" >&2
+  exit 125
+}
+if ! command -v "$engine" >/dev/null 2>&1; then
+  echo "slack-im: container engine '$engine' not found on this agent" >&2
+  exit 127
+fi
+mkdir -p "$report_dir" || fail "cannot create the report folder $report_dir"
+stage=$(mktemp -d "${TMPDIR:-/tmp}/slack-im.XXXXXX") || fail "cannot create a temporary folder"
+created=""
+# shellcheck disable=SC2317  # called by the EXIT trap
+finish() {
+  if [ -n "$created" ]; then
+    "$engine" rm -f "$name" >/dev/null 2>&1 || true
+  fi
+  rm -rf "$stage"
+}
+trap finish EXIT
+trap 'exit 143' HUP INT TERM
+# The container's user (65532) writes /reports.
+if ! { mkdir "$stage/in" "$stage/in/reports" && chmod 0777 "$stage/in/reports"; }; then
+  fail "cannot prepare $stage"
+fi
+if [ -n "${SLACK_IM_JENKINS_CA_FILE:-}" ]; then
+  case "$SLACK_IM_JENKINS_CA_FILE" in
+    /*) ca="$SLACK_IM_JENKINS_CA_FILE" ;;
+    *) ca="$PWD/$SLACK_IM_JENKINS_CA_FILE" ;;
+  esac
+  # A copy the container's user can read: a Secret file credential is 0400 in a 0700 folder.
+  if ! { mkdir -p "$stage/in/etc/slack-im" && cp "$ca" "$stage/in/etc/slack-im/ca.pem" &&
+    chmod 0444 "$stage/in/etc/slack-im/ca.pem"; }; then
+    fail "cannot read the CA bundle $ca"
+  fi
+fi
+if [ -n "${SLACK_IM_JENKINS_TEMPLATES_DIR:-}" ]; then
+  templates="$PWD/$SLACK_IM_JENKINS_TEMPLATES_DIR"
+  [ -d "$templates" ] || fail "templatesDir $SLACK_IM_JENKINS_TEMPLATES_DIR is not a folder in the workspace"
+  if ! { cp -R "$templates" "$stage/in/workspace-templates" && chmod -R a+rX "$stage/in/workspace-templates"; }; then
+    fail "cannot copy the templates from $templates"
+  fi
+fi
+# The members file (personal data): export writes it in the container's /members (copied out below);
+# sync, plan and check read the workspace file copied in there.
+members=""
+if [ -n "${SLACK_IM_JENKINS_MEMBERS_FILE:-}" ]; then
+  refuse_symlinks "$SLACK_IM_JENKINS_MEMBERS_FILE" 125
+  members="$PWD/$SLACK_IM_JENKINS_MEMBERS_FILE"
+  mkdir "$stage/in/members" || fail "cannot prepare $stage"
+  if [ "$SLACK_IM_JENKINS_COMMAND" = export ]; then
+    # never leave an older export in place of a failed one
+    if ! { rm -f "$members" && chmod 0777 "$stage/in/members"; }; then
+      fail "cannot remove the old members file $members"
+    fi
+  else
+    [ -f "$members" ] || fail "membersFile $SLACK_IM_JENKINS_MEMBERS_FILE is not a file in the workspace"
+    if ! { cp "$members" "$stage/in/members/members.json" && chmod 0444 "$stage/in/members/members.json"; }; then
+      fail "cannot copy the members file $members"
+    fi
+  fi
+fi
+set -- create --name "$name" --cap-drop ALL --security-opt no-new-privileges
+if [ -n "${SLACK_IM_JENKINS_PULL:-}" ]; then
+  set -- "$@" --pull "$SLACK_IM_JENKINS_PULL"
+fi
+if [ -n "${SLACK_IM_JENKINS_NETWORK:-}" ]; then
+  set -- "$@" --network "$SLACK_IM_JENKINS_NETWORK"
+fi
+# Names only: the engine client reads each value from this environment.
+for variable in $SLACK_IM_JENKINS_ENV_NAMES; do
+  set -- "$@" -e "$variable"
+done
+set -- "$@" "$SLACK_IM_JENKINS_IMAGE" "$SLACK_IM_JENKINS_COMMAND"
+if [ "$SLACK_IM_JENKINS_COMMAND" = export ]; then
+  set -- "$@" /members/members.json
+fi
+echo "slack-im: $engine $*"
+created=1
+"$engine" "$@" >/dev/null || fail "$engine create failed (engine, image or options)"
+"$engine" cp "$stage/in/." "$name:/" || fail "$engine cp could not copy the inputs into the container"
+echo "slack-im: $engine start --attach $name"
+rc=0
+"$engine" start --attach "$name" || rc=$?
+if ! "$engine" cp "$name:/reports/." "$report_dir"; then
+  echo "slack-im: WARNING: could not copy the reports out of the container" >&2
+fi
+if [ "$SLACK_IM_JENKINS_COMMAND" = export ] && [ "$rc" = 0 ]; then
+  if ! { mkdir -p "$(dirname "$members")" && "$engine" cp "$name:/members/members.json" "$members" &&
+    chmod 0600 "$members"; }; then
+    echo "slack-im: could not copy the members file out of the container" >&2
+    rc=125
+  fi
+fi
+echo "slack-im: exit code $rc"
+exit "$rc"
