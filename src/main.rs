@@ -154,8 +154,8 @@ fn help() -> String {
          ENVIRONMENT (all configuration):\n",
         env!("CARGO_PKG_VERSION")
     );
-    for (name, meaning) in VARIABLES {
-        text.push_str(&format!("    {name:<30} {meaning}\n"));
+    for variable in VARIABLES {
+        text.push_str(&format!("    {:<30} {}\n", variable.name, variable.help_line()));
     }
     text.push_str(
         "\nTEMPLATES: <SLACK_IM_TEMPLATES>/<SLACK_IM_SYSTEM>/ holds system.json, create.json and optional\n\

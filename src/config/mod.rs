@@ -1,0 +1,270 @@
+//! Turns the environment into validated configurations: every variable of the contract, checked
+//! once, with errors that name the variable at fault and secrets wrapped before anything can print
+//! them.
+//!
+//! - `variables`: the table of every variable (name, kind, default, range, help), the one source of
+//!   `--help`, of each value's syntax check and default, and of the unknown-variable check;
+//! - `overlay`: several systems, and the `<VARIABLE>__<SYSTEM>` values laid over the shared ones;
+//! - `env`: the variables read by name, with envy, into a [`Config`];
+//! - `values`: the parsers and checks of each kind of value.
+//!
+//! What depends on more than one variable (plain `http://` needs `SLACK_IM_ALLOW_HTTP`) or is not a
+//! syntax (a Slack id, a folder name) is checked after the syntax, one small function per concern.
+
+use std::collections::{BTreeMap, HashSet};
+use std::path::PathBuf;
+use std::time::Duration;
+
+use crate::eligibility::Filter;
+use crate::secret::Secret;
+
+mod env;
+mod overlay;
+mod values;
+mod variables;
+
+use overlay::{split_suffixed, system_names};
+use values::{read_secret_file, template_name};
+use variables::{is_read_by_name, unknown};
+
+pub use overlay::system_suffix;
+pub(crate) use values::check_target_url;
+pub use variables::{Kind, Variable, PREFIX, VARIABLES};
+
+const VAR_PREFIX: &str = "SLACK_IM_VAR_";
+const SECRET_PREFIX: &str = "SLACK_IM_SECRET_";
+
+/// Everything a run needs, validated.
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub system: String,
+    /// Without a trailing slash; template paths start with one. `None`: `system.json`'s `url`.
+    pub target_url: Option<String>,
+    /// `SLACK_IM_ALLOW_HTTP`: plain `http://` to hosts other than loopback is accepted.
+    pub allow_http: bool,
+    pub templates_root: PathBuf,
+    /// With a trailing slash; method names are appended.
+    pub slack_url: String,
+    /// `None` only with a members file and no Slack post: then nothing talks to Slack.
+    pub slack_token: Option<Secret<String>>,
+    pub slack_team_id: Option<String>,
+    pub channel: Option<String>,
+    pub include_guests: bool,
+    /// `SLACK_IM_REQUIRE_CONFIRMED_EMAIL`: skip members whose e-mail is unconfirmed.
+    pub require_confirmed_email: bool,
+    /// Lower-case.
+    pub email_domains: Vec<String>,
+    /// `SLACK_IM_USERGROUPS`: user group handles, lower-case, without `@`; empty: no scope.
+    pub usergroups: Vec<String>,
+    /// The variable `usergroups` came from (`SLACK_IM_USERGROUPS__SALES_DEMO`), for its errors.
+    pub usergroups_var: String,
+    /// Lower-case e-mails and upper-case Slack ids, as written.
+    pub exclude: Vec<String>,
+    /// Lower-case target keys.
+    pub protect: Vec<String>,
+    pub dry_run: bool,
+    pub max_deactivate: Option<usize>,
+    pub concurrency: usize,
+    pub timeout: Duration,
+    /// The whole run's deadline (`SLACK_IM_DEADLINE_SECS`).
+    pub deadline: Duration,
+    /// Retries the whole run may make (`SLACK_IM_RETRY_BUDGET`).
+    pub retry_budget: u32,
+    /// Most members or accounts one read may return (`SLACK_IM_READ_LIMIT`).
+    pub read_limit: usize,
+    pub report_dir: Option<PathBuf>,
+    pub notify_channel: Option<String>,
+    /// `SLACK_IM_RUN_ID`: the caller's id for this run, echoed in `summary.json` so the caller can
+    /// tell this run's report from a stale one.
+    pub run_id: Option<String>,
+    /// `SLACK_IM_MEMBERS_FILE`: the members come from this file, not from Slack.
+    pub members_file: Option<PathBuf>,
+    /// `SLACK_IM_MEMBERS_MAX_AGE`: an older members file is refused.
+    pub members_max_age: Duration,
+    /// `SLACK_IM_VAR_ROLE_GROUP=x` becomes `role_group -> x`.
+    pub vars: BTreeMap<String, String>,
+    /// `SLACK_IM_SECRET_TARGET_TOKEN=x` becomes `target_token -> x`.
+    pub secrets: BTreeMap<String, Secret<String>>,
+    /// `SSL_CERT_FILE`: extra CAs to trust.
+    pub ca_file: Option<PathBuf>,
+}
+
+/// A configuration problem. Every message names the variable and what was wrong with it.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ConfigError {
+    /// A required variable is unset (or empty).
+    #[error("{var} is not set: {hint}")]
+    Missing { var: String, hint: &'static str },
+    /// A variable's value is malformed or out of range.
+    #[error("{var} is invalid: {problem}")]
+    Invalid { var: String, problem: String },
+    /// A `SLACK_IM_*` variable slack-im does not read: a typo, most likely.
+    #[error("{var} is not a slack-im variable ({})", did_you_mean(.suggestion))]
+    Unknown { var: String, suggestion: Option<String> },
+    /// Two variables that give the same value.
+    #[error("{a} and {b} are both set: set only one")]
+    Conflict { a: String, b: String },
+    /// A variable names a file that cannot supply its value.
+    #[error("{var} names the file {path}, which cannot be read: {problem}")]
+    File { var: String, path: String, problem: String },
+}
+
+impl ConfigError {
+    /// The error, naming the suffixed variable a value came from rather than its base name.
+    fn named_as(mut self, overlaid: &BTreeMap<String, (String, String)>) -> ConfigError {
+        let var = match &mut self {
+            ConfigError::Missing { var, .. }
+            | ConfigError::Invalid { var, .. }
+            | ConfigError::Unknown { var, .. }
+            | ConfigError::File { var, .. } => var,
+            ConfigError::Conflict { b, .. } => b,
+        };
+        if let Some((original, _)) = overlaid.get(var.as_str()) {
+            *var = original.clone();
+        }
+        self
+    }
+}
+
+fn did_you_mean(suggestion: &Option<String>) -> String {
+    match suggestion {
+        Some(s) => format!("did you mean {s}?"),
+        None => "see `slack-im --help` for the list".into(),
+    }
+}
+
+impl Config {
+    /// Reads the process environment.
+    pub fn from_env() -> Result<Config, ConfigError> {
+        let vars =
+            std::env::vars_os().filter_map(|(k, v)| Some((k.into_string().ok()?, v.into_string().ok()?)));
+        Config::from_vars(vars)
+    }
+
+    /// Reads the given variables as if they were the environment, for the first system named
+    /// (tests use this).
+    pub fn from_vars(vars: impl IntoIterator<Item = (String, String)>) -> Result<Config, ConfigError> {
+        let mut all = Config::all_from_vars(vars)?;
+        Ok(all.remove(0))
+    }
+
+    /// Reads the process environment: one [`Config`] per system of `SLACK_IM_SYSTEM`.
+    pub fn all_from_env() -> Result<Vec<Config>, ConfigError> {
+        let vars =
+            std::env::vars_os().filter_map(|(k, v)| Some((k.into_string().ok()?, v.into_string().ok()?)));
+        Config::all_from_vars(vars)
+    }
+
+    /// One [`Config`] per system of `SLACK_IM_SYSTEM` (`a,b,c`): each reads the unsuffixed
+    /// variables with its own `__<SYSTEM>` values laid over them.
+    pub fn all_from_vars(
+        vars: impl IntoIterator<Item = (String, String)>,
+    ) -> Result<Vec<Config>, ConfigError> {
+        // The last value of a repeated variable wins, as in a shell; empty counts as unset.
+        let mut env: BTreeMap<String, String> = BTreeMap::new();
+        for (name, value) in vars {
+            if value.is_empty() {
+                env.remove(&name);
+            } else {
+                env.insert(name, value);
+            }
+        }
+        let systems = system_names(env.get("SLACK_IM_SYSTEM"))?;
+        let (shared, per_system) = split_suffixed(env, &systems)?;
+        systems
+            .iter()
+            .map(|system| {
+                let mut own = shared.clone();
+                own.insert("SLACK_IM_SYSTEM".into(), system.clone());
+                let overlaid = per_system.get(system).cloned().unwrap_or_default();
+                for (base, (_, value)) in &overlaid {
+                    own.insert(base.clone(), value.clone());
+                }
+                let mut config = Config::parse_one(own).map_err(|e| e.named_as(&overlaid))?;
+                if let Some((name, _)) = overlaid.get("SLACK_IM_USERGROUPS") {
+                    config.usergroups_var = name.clone();
+                }
+                Ok(config)
+            })
+            .collect()
+    }
+
+    fn parse_one(vars: impl IntoIterator<Item = (String, String)>) -> Result<Config, ConfigError> {
+        let sorted = Sorted::from_vars(vars)?;
+        env::read(sorted.plain, sorted.vars, sorted.secrets)
+    }
+
+    /// Every secret of the run, for the [`crate::secret::Redactor`].
+    pub fn all_secrets(&self) -> Vec<&Secret<String>> {
+        self.slack_token.iter().chain(self.secrets.values()).collect()
+    }
+
+    /// Who gets an account, as configured; `channel_members` are the members of `SLACK_IM_CHANNEL`
+    /// when it is set.
+    /// `usergroup_members` those of the groups of `SLACK_IM_USERGROUPS` when it is set.
+    pub fn filter(
+        &self,
+        channel_members: Option<HashSet<String>>,
+        usergroup_members: Option<HashSet<String>>,
+    ) -> Filter {
+        Filter {
+            include_guests: self.include_guests,
+            email_domains: self.email_domains.clone(),
+            exclude: self.exclude.clone(),
+            channel_members,
+            usergroup_members,
+            require_confirmed_email: self.require_confirmed_email,
+        }
+    }
+}
+
+/// The environment sorted by reader: the variables read by name (for envy), and the two template
+/// families, whose names are not known in advance.
+#[derive(Default)]
+struct Sorted {
+    plain: BTreeMap<String, String>,
+    vars: BTreeMap<String, String>,
+    /// By template name: the variable it came from, and its value.
+    secrets: BTreeMap<String, (String, Secret<String>)>,
+}
+
+impl Sorted {
+    fn from_vars(vars: impl IntoIterator<Item = (String, String)>) -> Result<Sorted, ConfigError> {
+        // The last value of a repeated variable wins, as in a shell.
+        let mut sorted = Sorted::default();
+        for (name, value) in vars {
+            // An empty value counts as unset: CI systems pass empty parameters as empty variables.
+            if value.is_empty() {
+                continue;
+            }
+            if let Some(rest) = name.strip_prefix(VAR_PREFIX) {
+                sorted.vars.insert(template_name(&name, rest)?, value);
+            } else if let Some(rest) = name.strip_prefix(SECRET_PREFIX) {
+                let (key, secret) = match rest.strip_suffix("_FILE") {
+                    Some(base) => (template_name(&name, base)?, read_secret_file(&name, &value)?),
+                    None => (template_name(&name, rest)?, value),
+                };
+                if let Some((other, _)) = sorted.secrets.get(&key) {
+                    return Err(ConfigError::Conflict { a: other.clone(), b: name });
+                }
+                sorted.secrets.insert(key, (name, Secret::new(secret)));
+            } else if is_read_by_name(&name) {
+                sorted.plain.insert(name, value);
+            } else if name.starts_with(PREFIX) {
+                return Err(unknown(name));
+            }
+        }
+        Ok(sorted)
+    }
+}
+
+fn invalid(var: &str, problem: String) -> ConfigError {
+    ConfigError::Invalid { var: var.to_string(), problem }
+}
+
+fn missing(var: &str, hint: &'static str) -> ConfigError {
+    ConfigError::Missing { var: var.to_string(), hint }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,95 @@
+//! The per-system overlay: `SLACK_IM_SYSTEM=a,b` names several systems, and a variable of
+//! [`PER_SYSTEM`] (or a template variable or secret) written `<VARIABLE>__<SYSTEM>` gives that
+//! system its own value over the shared one. A suffix for a system not being run is an error.
+
+use std::collections::BTreeMap;
+
+use super::variables::edit_distance;
+use super::{invalid, missing, ConfigError, SECRET_PREFIX, VAR_PREFIX};
+
+/// The variables that may carry `__<SYSTEM>`, by name or by prefix.
+const PER_SYSTEM: &[&str] = &[
+    "SLACK_IM_TARGET_URL",
+    "SLACK_IM_EMAIL_DOMAINS",
+    "SLACK_IM_USERGROUPS",
+    "SLACK_IM_PROTECT",
+    "SLACK_IM_MAX_DEACTIVATE",
+];
+const PER_SYSTEM_PREFIXES: &[&str] = &[VAR_PREFIX, SECRET_PREFIX];
+
+/// The systems of `SLACK_IM_SYSTEM` (`a,b,c`), each a folder name, none twice.
+pub(super) fn system_names(value: Option<&String>) -> Result<Vec<String>, ConfigError> {
+    let var = "SLACK_IM_SYSTEM";
+    let Some(value) = value else {
+        return Err(missing(var, "name the system to sync, a folder under the templates root (e.g. dev)"));
+    };
+    let mut names: Vec<String> = Vec::new();
+    for name in value.split(',').map(str::trim).filter(|n| !n.is_empty()) {
+        let name = system_name((var, Some(name.to_string())))?;
+        if names.contains(&name) {
+            return Err(invalid(var, format!("{name:?} is named twice")));
+        }
+        names.push(name);
+    }
+    if names.is_empty() {
+        return Err(missing(var, "name the system to sync, a folder under the templates root (e.g. dev)"));
+    }
+    Ok(names)
+}
+
+/// A system's suffix: its folder name upper-cased, `-` and `.` written `_` (`model-office` →
+/// `MODEL_OFFICE`).
+pub fn system_suffix(system: &str) -> String {
+    system.to_ascii_uppercase().replace(['-', '.'], "_")
+}
+
+/// Unsuffixed variables, and per system its `__<SYSTEM>` ones by base name (with the name they
+/// were given). A suffix for a system not being run is an error with a suggestion.
+#[allow(clippy::type_complexity)]
+pub(super) fn split_suffixed(
+    env: BTreeMap<String, String>,
+    systems: &[String],
+) -> Result<(BTreeMap<String, String>, BTreeMap<String, BTreeMap<String, (String, String)>>), ConfigError> {
+    let mut shared = BTreeMap::new();
+    let mut per_system: BTreeMap<String, BTreeMap<String, (String, String)>> = BTreeMap::new();
+    for (name, value) in env {
+        let Some((base, suffix)) = name.rsplit_once("__").filter(|(base, _)| is_per_system(base)) else {
+            shared.insert(name, value);
+            continue;
+        };
+        match systems.iter().find(|s| system_suffix(s) == suffix) {
+            Some(system) => {
+                per_system.entry(system.clone()).or_default().insert(base.to_string(), (name.clone(), value));
+            }
+            None => {
+                let suggestion = systems
+                    .iter()
+                    .map(|s| {
+                        (edit_distance(&system_suffix(s), suffix), format!("{base}__{}", system_suffix(s)))
+                    })
+                    .min()
+                    .map(|(_, n)| n);
+                return Err(ConfigError::Unknown { var: name, suggestion });
+            }
+        }
+    }
+    Ok((shared, per_system))
+}
+
+fn is_per_system(base: &str) -> bool {
+    PER_SYSTEM.contains(&base)
+        || PER_SYSTEM_PREFIXES.iter().any(|p| base.starts_with(p) && base.len() > p.len())
+}
+
+/// A folder under the templates root, and nothing that could leave it.
+pub(super) fn system_name((var, system): (&str, Option<String>)) -> Result<String, ConfigError> {
+    let system = system.ok_or_else(|| {
+        missing(var, "name the system to sync, a folder under the templates root (e.g. dev)")
+    })?;
+    if !system.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_' || c == '.')
+        || system.starts_with('.')
+    {
+        return Err(invalid(var, format!("{system:?} is not a folder name (letters, digits, - _ .)")));
+    }
+    Ok(system)
+}

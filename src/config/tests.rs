@@ -1,0 +1,283 @@
+//! The configuration reader's unit tests: defaults, every kind of mistake and its message, the
+//! overlay of several systems, and the table against what the reader really reads.
+
+use super::*;
+
+fn base() -> Vec<(String, String)> {
+    [
+        ("SLACK_BOT_TOKEN", "xoxb-test-token"),
+        ("SLACK_IM_SYSTEM", "dev"),
+        ("SLACK_IM_TARGET_URL", "http://127.0.0.1:9/"),
+    ]
+    .iter()
+    .map(|(k, v)| (k.to_string(), v.to_string()))
+    .collect()
+}
+
+fn with(extra: &[(&str, &str)]) -> Result<Config, ConfigError> {
+    let mut vars = base();
+    vars.extend(extra.iter().map(|(k, v)| (k.to_string(), v.to_string())));
+    Config::from_vars(vars)
+}
+
+#[test]
+fn defaults_apply_when_only_the_required_variables_are_set() {
+    let c = with(&[]).unwrap();
+    assert_eq!(c.system, "dev");
+    assert_eq!(c.target_url.as_deref(), Some("http://127.0.0.1:9"));
+    assert_eq!(c.slack_url, "https://slack.com/api/");
+    assert_eq!(c.concurrency, 4);
+    assert_eq!(c.timeout, Duration::from_secs(30));
+    assert!(!c.dry_run && !c.include_guests);
+    assert_eq!(c.templates_root, PathBuf::from("templates"));
+}
+
+#[test]
+fn a_missing_required_variable_is_named() {
+    let vars = base().into_iter().filter(|(k, _)| k != "SLACK_IM_SYSTEM");
+    let err = Config::from_vars(vars).unwrap_err();
+    assert!(err.to_string().starts_with("SLACK_IM_SYSTEM is not set"), "{err}");
+    let vars = base().into_iter().filter(|(k, _)| k != "SLACK_BOT_TOKEN");
+    assert!(Config::from_vars(vars).unwrap_err().to_string().contains("SLACK_BOT_TOKEN"));
+}
+
+#[test]
+fn a_misspelled_variable_is_an_error_with_a_suggestion() {
+    let err = with(&[("SLACK_IM_DRYRUN", "true")]).unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "SLACK_IM_DRYRUN is not a slack-im variable (did you mean SLACK_IM_DRY_RUN?)"
+    );
+}
+
+#[test]
+fn malformed_values_name_the_variable() {
+    for (var, value) in [
+        ("SLACK_IM_CONCURRENCY", "four"),
+        ("SLACK_IM_CONCURRENCY", "0"),
+        ("SLACK_IM_TIMEOUT_SECS", "-1"),
+        ("SLACK_IM_DRY_RUN", "maybe"),
+        ("SLACK_IM_TARGET_URL", "dev.example.com"),
+        ("SLACK_IM_CHANNEL", "#general"),
+        ("SLACK_IM_EMAIL_DOMAINS", "example"),
+        ("SLACK_IM_SYSTEM", "../etc"),
+        ("SLACK_IM_VAR_role", "x"),
+        ("SLACK_IM_PROTECT", "a b"),
+        ("SLACK_IM_EXCLUDE", "a@x.example;b@x.example"),
+        ("SLACK_IM_SLACK_URL", "http://slack.example.com/api/"),
+        ("SLACK_IM_TARGET_URL", "https://ops:pw@dev.example.com"),
+        ("SLACK_IM_SECRET_PASSWORD", "12345"),
+        ("SLACK_IM_DEADLINE_SECS", "0"),
+        ("SLACK_IM_READ_LIMIT", "lots"),
+    ] {
+        let err = with(&[(var, value)]).unwrap_err().to_string();
+        assert!(err.starts_with(var), "{var}={value}: {err}");
+    }
+}
+
+#[test]
+fn vars_and_secrets_are_lower_cased_and_secrets_stay_wrapped() {
+    let c = with(&[("SLACK_IM_VAR_ROLE_GROUP", "AGENT"), ("SLACK_IM_SECRET_TARGET_TOKEN", "s3cr3t-value")])
+        .unwrap();
+    assert_eq!(c.vars["role_group"], "AGENT");
+    assert_eq!(c.secrets["target_token"].expose(), "s3cr3t-value");
+    let debug = format!("{c:?}");
+    assert!(!debug.contains("s3cr3t-value") && !debug.contains("xoxb-test-token"), "{debug}");
+}
+
+#[test]
+fn secrets_can_come_from_files_and_not_twice() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    let file = dir.join("token");
+    std::fs::write(&file, "from-a-file\n").unwrap();
+    let path = file.to_str().unwrap();
+    let c = with(&[("SLACK_IM_SECRET_TARGET_TOKEN_FILE", path)]).unwrap();
+    assert_eq!(c.secrets["target_token"].expose(), "from-a-file");
+    let err = with(&[("SLACK_IM_SECRET_TARGET_TOKEN_FILE", path), ("SLACK_IM_SECRET_TARGET_TOKEN", "x")])
+        .unwrap_err();
+    assert!(matches!(err, ConfigError::Conflict { .. }), "{err}");
+    let err = with(&[("SLACK_IM_SECRET_X_FILE", "/nonexistent/x")]).unwrap_err().to_string();
+    assert!(err.starts_with("SLACK_IM_SECRET_X_FILE names the file /nonexistent/x"), "{err}");
+}
+
+#[test]
+fn plain_http_is_for_loopback_unless_allowed() {
+    for url in ["http://127.0.0.1:8080", "http://localhost/", "http://[::1]:9", "http://127.9.9.9"] {
+        assert!(with(&[("SLACK_IM_TARGET_URL", url)]).is_ok(), "{url}");
+    }
+    for url in
+        ["http://10.0.0.1", "http://localhost.example.com", "http://[::2]:9", "http://127.0.0.1.nip.io"]
+    {
+        assert!(with(&[("SLACK_IM_TARGET_URL", url)]).is_err(), "{url}");
+    }
+    let c = with(&[("SLACK_IM_TARGET_URL", "http://dev.internal"), ("SLACK_IM_ALLOW_HTTP", "true")]).unwrap();
+    assert_eq!(c.target_url.as_deref(), Some("http://dev.internal"));
+}
+
+#[test]
+fn credentials_in_a_url_are_refused_and_not_echoed() {
+    let err = with(&[("SLACK_IM_TARGET_URL", "https://ops:hunter2@dev.example.com")]).unwrap_err();
+    assert!(!err.to_string().contains("hunter2"), "{err}");
+    // An @ after the host is a path, not credentials.
+    assert!(with(&[("SLACK_IM_TARGET_URL", "https://dev.example.com/@team")]).is_ok());
+}
+
+#[test]
+fn several_systems_each_read_their_own_suffixed_values_over_the_shared_ones() {
+    let vars = [
+        ("SLACK_BOT_TOKEN", "xoxb-test-token"),
+        ("SLACK_IM_SYSTEM", "dev, model-office,sales.demo"),
+        ("SLACK_IM_TARGET_URL", "https://shared.example"),
+        ("SLACK_IM_TARGET_URL__MODEL_OFFICE", "https://mo.example/"),
+        ("SLACK_IM_SECRET_TARGET_TOKEN", "shared-token"),
+        ("SLACK_IM_SECRET_TARGET_TOKEN__DEV", "dev-only-token"),
+        ("SLACK_IM_VAR_ROLE__SALES_DEMO", "DEMO"),
+        ("SLACK_IM_PROTECT__DEV", "admin"),
+        ("SLACK_IM_MAX_DEACTIVATE__SALES_DEMO", "0"),
+        ("SLACK_IM_USERGROUPS", "qa"),
+        ("SLACK_IM_USERGROUPS__SALES_DEMO", "@Sales, solutions"),
+    ];
+    let all = Config::all_from_vars(vars.iter().map(|(k, v)| (k.to_string(), v.to_string()))).unwrap();
+    let by = |name: &str| all.iter().find(|c| c.system == name).unwrap();
+    assert_eq!(
+        all.iter().map(|c| c.system.as_str()).collect::<Vec<_>>(),
+        ["dev", "model-office", "sales.demo"]
+    );
+    assert_eq!(by("model-office").target_url.as_deref(), Some("https://mo.example"));
+    assert_eq!(by("dev").target_url.as_deref(), Some("https://shared.example"));
+    assert_eq!(by("dev").secrets["target_token"].expose(), "dev-only-token");
+    assert_eq!(by("model-office").secrets["target_token"].expose(), "shared-token");
+    assert_eq!(by("sales.demo").vars.get("role").map(String::as_str), Some("DEMO"));
+    assert!(!by("dev").vars.contains_key("role"));
+    assert_eq!(by("dev").protect, ["admin"]);
+    assert!(by("model-office").protect.is_empty());
+    assert_eq!(by("sales.demo").max_deactivate, Some(0));
+    assert_eq!(by("dev").usergroups, ["qa"]);
+    assert_eq!(by("dev").usergroups_var, "SLACK_IM_USERGROUPS");
+    assert_eq!(by("sales.demo").usergroups, ["sales", "solutions"]);
+    assert_eq!(by("sales.demo").usergroups_var, "SLACK_IM_USERGROUPS__SALES_DEMO");
+}
+
+#[test]
+fn a_suffix_for_a_system_not_being_run_is_an_error_with_a_suggestion() {
+    let err = with(&[("SLACK_IM_TARGET_URL__DEVV", "https://x.example")]).unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "SLACK_IM_TARGET_URL__DEVV is not a slack-im variable (did you mean SLACK_IM_TARGET_URL__DEV?)"
+    );
+    let err = with(&[("SLACK_IM_TARGET_URL__DEV", "ftp://x")]).unwrap_err();
+    assert!(err.to_string().starts_with("SLACK_IM_TARGET_URL__DEV is invalid"), "{err}");
+    let err = with(&[("SLACK_IM_SYSTEM", "dev,dev")]).unwrap_err();
+    assert!(err.to_string().contains("named twice"), "{err}");
+}
+
+#[test]
+fn confirmed_emails_are_required_unless_switched_off() {
+    assert!(with(&[]).unwrap().require_confirmed_email);
+    assert!(!with(&[("SLACK_IM_REQUIRE_CONFIRMED_EMAIL", "false")]).unwrap().require_confirmed_email);
+    assert!(
+        with(&[("SLACK_IM_REQUIRE_CONFIRMED_EMAIL", "true")])
+            .unwrap()
+            .filter(None, None)
+            .require_confirmed_email
+    );
+    let err = with(&[("SLACK_IM_REQUIRE_CONFIRMED_EMAIL", "sometimes")]).unwrap_err().to_string();
+    assert!(err.starts_with("SLACK_IM_REQUIRE_CONFIRMED_EMAIL is invalid"), "{err}");
+}
+
+#[test]
+fn empty_values_count_as_unset() {
+    let c = with(&[("SLACK_IM_CHANNEL", ""), ("SLACK_IM_CONCURRENCY", "")]).unwrap();
+    assert_eq!(c.channel, None);
+    assert_eq!(c.concurrency, 4);
+}
+
+#[test]
+fn lists_are_trimmed_and_normalised() {
+    let c = with(&[
+        ("SLACK_IM_EMAIL_DOMAINS", " Acme.example , @other.example"),
+        ("SLACK_IM_EXCLUDE", "Bob@Acme.example, u0abc"),
+        ("SLACK_IM_PROTECT", "Admin"),
+    ])
+    .unwrap();
+    assert_eq!(c.email_domains, ["acme.example", "other.example"]);
+    assert_eq!(c.exclude, ["bob@acme.example", "U0ABC"]);
+    assert_eq!(c.protect, ["admin"]);
+}
+
+#[test]
+fn errors_from_envy_name_the_variable_and_the_problem() {
+    for (var, value, message) in [
+        ("SLACK_IM_CONCURRENCY", "four", r#"SLACK_IM_CONCURRENCY is invalid: "four" is not a whole number"#),
+        ("SLACK_IM_CONCURRENCY", "65", "SLACK_IM_CONCURRENCY is invalid: 65 is outside 1..=64"),
+        ("SLACK_IM_READ_LIMIT", " 0 ", "SLACK_IM_READ_LIMIT is invalid: 0 is outside 1..=100000000"),
+        ("SLACK_IM_DRY_RUN", " Maybe", r#"SLACK_IM_DRY_RUN is invalid: "maybe" is not true or false"#),
+        (
+            "SLACK_IM_PROTECT",
+            "a, b c",
+            r#"SLACK_IM_PROTECT is invalid: "b c": items are separated by commas only (a,b,c); white space, ; and | are not separators"#,
+        ),
+    ] {
+        // A valid variable read alongside must not hide which one failed.
+        let err = with(&[("SLACK_IM_TIMEOUT_SECS", "5"), (var, value)]).unwrap_err();
+        assert_eq!(err.to_string(), message);
+    }
+}
+
+#[test]
+fn flags_accept_every_spelling_of_yes_and_no() {
+    for (value, expected) in [
+        ("true", true),
+        ("1", true),
+        ("YES", true),
+        ("on", true),
+        ("False", false),
+        ("0", false),
+        ("no", false),
+        ("off", false),
+    ] {
+        assert_eq!(with(&[("SLACK_IM_DRY_RUN", value)]).unwrap().dry_run, expected, "{value}");
+    }
+}
+
+#[test]
+fn the_help_states_the_defaults_and_ranges_the_reader_applies() {
+    let help = |name: &str| VARIABLES.iter().find(|v| v.name == name).unwrap().help_line();
+    assert_eq!(help("SLACK_IM_CONCURRENCY"), "parallel target writes, 1 to 64 (default 4)");
+    assert_eq!(help("SLACK_IM_SLACK_URL"), "Slack API base (default: https://slack.com/api/)");
+    assert_eq!(help("SLACK_IM_TEMPLATES"), "templates root (default: templates; /templates in the image)");
+    assert_eq!(
+        help("SLACK_IM_DRY_RUN"),
+        "true: read and plan only, the same as `slack-im plan` (default false)"
+    );
+    let c = with(&[]).unwrap();
+    assert_eq!((c.concurrency, c.retry_budget, c.read_limit), (4, 100, 200_000));
+    assert_eq!((c.timeout, c.deadline), (Duration::from_secs(30), Duration::from_secs(3600)));
+    assert!(with(&[("SLACK_IM_RETRY_BUDGET", "0")]).is_ok());
+    assert!(with(&[("SLACK_IM_RETRY_BUDGET", "100001")]).is_err());
+}
+
+/// Fails when a variable in `--help` is not read (setting it changes nothing and is no error),
+/// or when the reader reads a variable `--help` does not list.
+#[test]
+fn every_documented_variable_is_read_and_every_read_one_is_documented() {
+    // What is read by name is the table's (envy gets only those names, and its struct refuses a
+    // name it has no field for), so the probes below also prove each of them reaches the struct.
+    let documented: Vec<&str> = VARIABLES.iter().map(|v| v.name).collect();
+    let unset = format!("{:?}", with(&[]).unwrap());
+    // One of these is invalid or different from the default for every kind of variable.
+    let probes = ["not valid", "7", "https://probe.example/", "C0PROBE"];
+    for name in documented {
+        if name == "RUST_LOG" {
+            continue; // read by the logger (main.rs), not by Config
+        }
+        let name = name.replace("<NAME>", "PROBE").replace("<VARIABLE>__<SYSTEM>", "SLACK_IM_PROTECT__DEV");
+        let read = probes.iter().any(|value| match with(&[(&name, value)]) {
+            Ok(c) => format!("{c:?}") != unset,
+            Err(ConfigError::Unknown { .. }) => false,
+            Err(e) => e.to_string().contains(&name),
+        });
+        assert!(read, "{name} is documented, but no value of it changes the configuration");
+    }
+}
