@@ -273,13 +273,14 @@ impl SystemTemplates {
         match &self.spec.first_list().key {
             KeyRule::Pointer(pointer) => Ok(key_at(body, pointer)),
             KeyRule::Expression(expression) => {
-                let compiled = self.compile_expression("list.key", Some(expression))?;
-                let ctx = BTreeMap::from([("account", json_value(body))]);
-                let value = compiled.into_iter().next().map(|e| e.eval(ctx)).transpose().map_err(|e| {
+                // Compiled per create (a few microseconds): creates are the rare case.
+                let failed = |e: minijinja::Error| {
                     let detail = format!("\"list.key\" expression failed: {}", jinja_detail(&e));
                     self.error(CREATE, Some(user.label()), detail)
-                })?;
-                Ok(value.as_ref().and_then(key_text))
+                };
+                let compiled = self.account_env.compile_expression(expression).map_err(failed)?;
+                let value = compiled.eval(BTreeMap::from([("account", json_value(body))])).map_err(failed)?;
+                Ok(key_text(&value))
             }
         }
     }
