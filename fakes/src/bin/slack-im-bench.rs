@@ -1,6 +1,7 @@
 //! The benchmark: runs the release `slack-im` binary against in-process fakes with N members and a
 //! per-request target latency, and prints one row per case (first sync, steady state, 1% churn)
-//! with wall time, CPU time, peak RSS and requests by kind. Figures, not assertions.
+//! with wall time, slack-im's CPU time and the fakes' apart, peak RSS and requests by kind, for each
+//! paging style of `--listings`. Figures, not assertions.
 
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
