@@ -106,7 +106,9 @@ pub(crate) struct HttpServer {
 impl HttpServer {
     /// Binds `127.0.0.1:port` (0 = any free port) and serves with `workers` threads.
     pub fn start(port: u16, workers: usize, handler: Arc<Handler>) -> std::io::Result<HttpServer> {
-        let server = tiny_http::Server::http(("127.0.0.1", port)).map_err(std::io::Error::other)?;
+        let listener = std::net::TcpListener::bind(("127.0.0.1", port))?;
+        no_delay(&listener);
+        let server = tiny_http::Server::from_listener(listener, None).map_err(std::io::Error::other)?;
         let addr = server.server_addr().to_ip().ok_or_else(|| std::io::Error::other("not an IP listener"))?;
         let server = Arc::new(server);
         let stop = Arc::new(AtomicBool::new(false));
@@ -185,6 +187,30 @@ fn worker(server: &tiny_http::Server, stop: &AtomicBool, handler: &Handler, loca
         }
     }
 }
+
+/// Sets `TCP_NODELAY` on the listening socket, which the sockets it accepts inherit (Linux):
+/// tiny_http writes a reply's headers and its body separately and does not expose its sockets, so
+/// with Nagle's algorithm the body's last segment waits for the client's delayed ACK of the
+/// headers, about 40 ms on every keep-alive reply after the first. That wait was most of the
+/// benchmark's steady-state wall time, and real servers do not have it.
+#[cfg(unix)]
+fn no_delay(listener: &std::net::TcpListener) {
+    use std::os::fd::AsRawFd;
+    let on: libc::c_int = 1;
+    // SAFETY: a valid socket descriptor and a c_int option value of the size passed.
+    unsafe {
+        libc::setsockopt(
+            listener.as_raw_fd(),
+            libc::IPPROTO_TCP,
+            libc::TCP_NODELAY,
+            (&on as *const libc::c_int).cast(),
+            std::mem::size_of::<libc::c_int>() as libc::socklen_t,
+        );
+    }
+}
+
+#[cfg(not(unix))]
+fn no_delay(_listener: &std::net::TcpListener) {}
 
 /// Shuts down the accepted socket `local <-> peer` so the client sees the connection closed
 /// without any response. tiny_http does not expose its sockets, so find the descriptor via

@@ -1,16 +1,81 @@
 //! The benchmark: runs the release `slack-im` binary against in-process fakes with N members and a
 //! per-request target latency, and prints one row per case (first sync, steady state, 1% churn)
-//! with wall time, CPU time, peak RSS and requests by kind. Figures, not assertions.
+//! with wall time, slack-im's CPU time and the fakes' apart, peak RSS and requests by kind, for each
+//! paging style of `--listings`. Figures, not assertions.
 
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use serde_json::json;
 use slack_im_fakes::members::synthetic_member;
-use slack_im_fakes::{FakeSlack, FakeTarget, SlackOptions, TargetOp, TargetOptions, UserGroup};
+use slack_im_fakes::{FakeSlack, FakeTarget, Paging, SlackOptions, TargetOp, TargetOptions, UserGroup};
 
 const USAGE: &str = "usage: slack-im-bench [--sizes 1000,10000,50000] [--latency-ms 10] [--concurrency 4]
+                      [--listings page,offset,cursor] [--first-sync-latency-ms N]
                       [--binary target/release/slack-im] [--version-runs 200] [--systems-size 10000]";
+
+/// How the fake target pages its listing, and the `list` of the dev folder that reads it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Listing {
+    /// The shipped dev folder: `{page}` from 0 until an empty page.
+    Page,
+    /// `offset` + `limit`, `next` from `count`, `total` checked (Redmine's shape).
+    Offset,
+    /// An opaque next token, `next_cursor` null on the last page.
+    Cursor,
+}
+
+impl Listing {
+    fn parse(name: &str) -> Result<Listing, String> {
+        match name {
+            "page" => Ok(Listing::Page),
+            "offset" => Ok(Listing::Offset),
+            "cursor" => Ok(Listing::Cursor),
+            other => Err(format!("--listings: {other:?} is not page, offset or cursor")),
+        }
+    }
+
+    fn name(self) -> &'static str {
+        match self {
+            Listing::Page => "page",
+            Listing::Offset => "offset",
+            Listing::Cursor => "cursor",
+        }
+    }
+
+    fn paging(self) -> Paging {
+        match self {
+            Listing::Page => Paging::Page0,
+            Listing::Offset => Paging::Offset,
+            Listing::Cursor => Paging::Cursor,
+        }
+    }
+
+    /// The `list` object of `system.json` for this style (500 accounts a page); `None` for the
+    /// shipped folder as it is.
+    fn list_json(self) -> Option<&'static str> {
+        match self {
+            Listing::Page => None,
+            Listing::Offset => Some(
+                r#"{
+    "path": "/api/users?limit=500&offset=0",
+    "items": "/users",
+    "key": "/userId",
+    "next": "'/api/users?limit=500&offset=' ~ count",
+    "total": "/total_count"
+  }"#,
+            ),
+            Listing::Cursor => Some(
+                r#"{
+    "path": "/api/users?limit=500",
+    "items": "/data",
+    "key": "/userId",
+    "next": "'/api/users?limit=500&cursor=' ~ response.next_cursor if response.next_cursor else none"
+  }"#,
+            ),
+        }
+    }
+}
 
 struct Args {
     sizes: Vec<usize>,
@@ -20,6 +85,11 @@ struct Args {
     version_runs: usize,
     /// Members for the three-systems rows (0: none).
     systems_size: usize,
+    /// Paging styles of the target listing, each a set of rows per size.
+    listings: Vec<Listing>,
+    /// Target latency of the first sync (default: `latency`); 0 seeds the target quickly for
+    /// the steady-state and churn rows.
+    first_sync_latency: Option<Duration>,
 }
 
 fn parse_args() -> Result<Args, String> {
@@ -30,6 +100,8 @@ fn parse_args() -> Result<Args, String> {
         binary: "target/release/slack-im".into(),
         version_runs: 200,
         systems_size: 10_000,
+        listings: vec![Listing::Page],
+        first_sync_latency: None,
     };
     let mut it = std::env::args().skip(1);
     while let Some(flag) = it.next() {
@@ -45,6 +117,13 @@ fn parse_args() -> Result<Args, String> {
             "--binary" => args.binary = value()?,
             "--version-runs" => args.version_runs = number(value()?)?,
             "--systems-size" => args.systems_size = number(value()?)?,
+            "--listings" => {
+                args.listings =
+                    value()?.split(',').map(|s| Listing::parse(s.trim())).collect::<Result<_, _>>()?
+            }
+            "--first-sync-latency-ms" => {
+                args.first_sync_latency = Some(Duration::from_millis(number(value()?)? as u64))
+            }
             "-h" | "--help" => return Err(USAGE.into()),
             other => return Err(format!("unknown argument {other}\n{USAGE}")),
         }
@@ -72,7 +151,11 @@ fn measure(binary: &str, args: &[&str], env: &[(String, String)]) -> Measured {
         .env_clear()
         .envs(env.iter().cloned())
         .stdout(Stdio::null())
-        .stderr(Stdio::null())
+        .stderr(if std::env::var_os("SLACK_IM_BENCH_LOG").is_some() {
+            Stdio::inherit()
+        } else {
+            Stdio::null()
+        })
         .spawn()
         .unwrap_or_else(|e| panic!("cannot start {binary}: {e} (run `cargo build --release` first)"));
     let pid = child.id();
@@ -148,11 +231,16 @@ fn main() {
         args.latency.as_millis(),
         args.concurrency
     );
-    println!("| members | case | exit | wall s | CPU s | peak RSS MB | Slack req | groups req | list | create | update | deactivate | floor s | wall/floor |");
-    println!("|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
+    println!("| members | listing | case | exit | wall s | slack-im CPU s | fake Slack CPU s | fake target CPU s | peak RSS MB | Slack req | groups req | list | create | update | deactivate | floor s | wall/floor |");
+    println!("|---:|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
     let mut single = Vec::new();
     for &n in &args.sizes {
-        single.push((n, bench_size(&args, n)));
+        for &listing in &args.listings {
+            let walls = bench_size(&args, n, listing);
+            if listing == Listing::Page {
+                single.push((n, walls));
+            }
+        }
     }
     if args.systems_size > 0 {
         let one = single.iter().find(|(n, _)| *n == args.systems_size).map(|(_, walls)| walls.clone());
@@ -173,26 +261,105 @@ fn base_env(args: &Args, slack: &FakeSlack, n: usize, systems: &str) -> Vec<(Str
         ("SLACK_IM_SECRET_INITIAL_PASSWORD", "bench-password".into()),
         ("SLACK_IM_CONCURRENCY", args.concurrency.to_string()),
         ("SLACK_IM_MAX_DEACTIVATE", n.to_string()),
-        ("RUST_LOG", "warn".into()),
+        // SLACK_IM_BENCH_LOG=info shows the binary's own timings (on stderr).
+        ("RUST_LOG", std::env::var("SLACK_IM_BENCH_LOG").unwrap_or_else(|_| "warn".into())),
     ]
     .into_iter()
     .map(|(k, v)| (k.to_string(), v))
     .collect()
 }
 
-/// The single-system rows for `n` members; returns the wall times of the first sync and the
-/// steady state, which the three-systems rows compare with.
-fn bench_size(args: &Args, n: usize) -> Vec<f64> {
+/// CPU time (user + system) the threads of the fake serving on `port` have used so far, from
+/// `/proc/self/task/*/stat`: the fakes run in this process, so their time is not the child's.
+/// Their worker threads are named `fake-http-PORT-i` (the kernel keeps 15 bytes of it).
+fn fake_cpu(port: u16) -> Duration {
+    let name = format!("fake-http-{port}-");
+    let prefix = &name[..name.len().min(15)];
+    // SAFETY: sysconf has no preconditions.
+    let ticks = unsafe { libc::sysconf(libc::_SC_CLK_TCK) }.max(1) as f64;
+    let mut total = 0u64;
+    for task in std::fs::read_dir("/proc/self/task").into_iter().flatten().flatten() {
+        let Ok(stat) = std::fs::read_to_string(task.path().join("stat")) else { continue };
+        let (Some(open), Some(close)) = (stat.find('('), stat.rfind(')')) else { continue };
+        if !stat[open + 1..close].starts_with(prefix) {
+            continue;
+        }
+        let fields: Vec<&str> = stat[close + 1..].split_whitespace().collect();
+        // Fields 14 and 15 of stat(5), counted from the state (field 3) here.
+        let field = |i: usize| fields.get(i).and_then(|f| f.parse::<u64>().ok()).unwrap_or(0);
+        total += field(11) + field(12);
+    }
+    Duration::from_secs_f64(total as f64 / ticks)
+}
+
+/// A templates folder holding `dev` with its `list` replaced for `listing` (the shipped folder
+/// when `listing` is the shipped style).
+fn templates_for(listing: Listing) -> String {
+    let shipped = concat!(env!("CARGO_MANIFEST_DIR"), "/../templates");
+    let Some(list) = listing.list_json() else { return shipped.to_string() };
+    let root = std::env::temp_dir().join(format!("slack-im-bench-{}-{}", std::process::id(), listing.name()));
+    let dev = root.join("dev");
+    std::fs::create_dir_all(&dev).expect("create the bench templates folder");
+    for entry in std::fs::read_dir(format!("{shipped}/dev")).expect("read templates/dev").flatten() {
+        std::fs::copy(entry.path(), dev.join(entry.file_name())).expect("copy templates/dev");
+    }
+    let system = std::fs::read_to_string(dev.join("system.json")).expect("read system.json");
+    // Replace the shipped `list` object whole: from its `{` to the brace that closes it, braces
+    // inside strings (`{page}`) aside.
+    let key = system.find("\"list\": {").expect("templates/dev/system.json has a list object");
+    let start = key + "\"list\": ".len();
+    let (mut depth, mut in_string, mut escaped, mut end) = (0, false, false, None);
+    for (i, c) in system[start..].char_indices() {
+        match c {
+            _ if escaped => escaped = false,
+            '\\' if in_string => escaped = true,
+            '"' => in_string = !in_string,
+            '{' if !in_string => depth += 1,
+            '}' if !in_string => {
+                depth -= 1;
+                if depth == 0 {
+                    end = Some(start + i + 1);
+                    break;
+                }
+            }
+            _ => {}
+        }
+    }
+    let end = end.expect("the list object of templates/dev/system.json ends");
+    let start = key;
+    let replaced = format!("{}\"list\": {list}{}", &system[..start], &system[end..]);
+    std::fs::write(dev.join("system.json"), replaced).expect("write system.json");
+    root.to_string_lossy().into_owned()
+}
+
+/// The single-system rows for `n` members listed in `listing`'s style; returns the wall times of
+/// the first sync and the steady state, which the three-systems rows compare with.
+fn bench_size(args: &Args, n: usize, listing: Listing) -> Vec<f64> {
     let fixture = slack_im_fakes::members::acme_fixture().len();
     let slack = FakeSlack::start(SlackOptions::acme(n.saturating_sub(fixture)));
-    let target =
-        FakeTarget::start(TargetOptions { latency: args.latency, workers: 64, ..Default::default() });
+    let first_latency = args.first_sync_latency.unwrap_or(args.latency);
+    let target = FakeTarget::start(TargetOptions {
+        latency: first_latency,
+        workers: 64,
+        paging: listing.paging(),
+        ..Default::default()
+    });
+    let templates = templates_for(listing);
     let mut env = base_env(args, &slack, n, "dev");
+    env.retain(|(k, _)| k != "SLACK_IM_TEMPLATES");
+    env.push(("SLACK_IM_TEMPLATES".into(), templates.clone()));
     env.push(("SLACK_IM_TARGET_URL".into(), target.base_url()));
 
     let case = |name: &str, env: &[(String, String)]| -> f64 {
+        let latency = if name == "first sync" { first_latency } else { args.latency };
+        target.set_latency(latency);
         let before = counts(&slack, &target);
+        let fakes_before = (fake_cpu(slack.addr().port()), fake_cpu(target.addr().port()));
         let m = measure(&args.binary, &["sync"], env);
+        let fakes = (
+            fake_cpu(slack.addr().port()).saturating_sub(fakes_before.0),
+            fake_cpu(target.addr().port()).saturating_sub(fakes_before.1),
+        );
         let after = counts(&slack, &target);
         let (list, create, update, delete) = (
             after.list - before.list,
@@ -201,12 +368,15 @@ fn bench_size(args: &Args, n: usize) -> Vec<f64> {
             after.delete - before.delete,
         );
         let writes = create + update + delete;
-        let floor = args.latency.as_secs_f64() * (writes as f64 / args.concurrency as f64 + list as f64);
+        let floor = latency.as_secs_f64() * (writes as f64 / args.concurrency as f64 + list as f64);
         println!(
-            "| {n} | {name} | {} | {:.2} | {:.2} | {:.1} | {} | {} | {list} | {create} | {update} | {delete} | {floor:.2} | {} |",
+            "| {n} | {} | {name} | {} | {:.2} | {:.2} | {:.2} | {:.2} | {:.1} | {} | {} | {list} | {create} | {update} | {delete} | {floor:.2} | {} |",
+            listing.name(),
             m.code,
             m.wall.as_secs_f64(),
             m.cpu.as_secs_f64(),
+            fakes.0.as_secs_f64(),
+            fakes.1.as_secs_f64(),
             m.peak_rss_kb as f64 / 1024.0,
             after.slack - before.slack,
             after.groups - before.groups,
@@ -234,6 +404,10 @@ fn bench_size(args: &Args, n: usize) -> Vec<f64> {
     slack.set_members(members);
     case("1% churn", &env);
 
+    if listing != Listing::Page {
+        let _ = std::fs::remove_dir_all(&templates);
+        return walls;
+    }
     // Steady state again, scoped by a user group that holds every member: the same plan (nothing
     // to write), plus the one usergroups.list call and its member lists.
     let everyone: Vec<String> =
