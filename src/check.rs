@@ -10,7 +10,6 @@ use std::sync::Arc;
 
 use crate::config::Config;
 use crate::connect::{slack_client, System};
-use crate::eligibility::SkipReason;
 use crate::error::Error;
 use crate::http::Budget;
 use crate::members::Member;
@@ -60,7 +59,7 @@ pub fn check(configs: &[Config], summaries: &mut [Summary]) -> Vec<Result<(), Er
             reading.record(system, slack_requests, None, summary);
             summary.usergroups = groups.clone();
             summary.skipped_by_reason = skipped_by_reason(&reading);
-            summary.warnings = warnings(&reading);
+            summary.warnings = reading.warnings();
             for warning in &summary.warnings {
                 log::warn!("{}: WARNING: {warning}", system.templates.name());
             }
@@ -242,42 +241,6 @@ fn skipped_by_reason(reading: &Reading) -> BTreeMap<String, usize> {
         *counts.entry(skipped.reason.kind().0.to_string()).or_insert(0) += 1;
     }
     counts
-}
-
-/// What a person should look at before letting this run write: nobody eligible, most of the
-/// people in the workspace skipped for one reason, a guard the plan would hit. `check`, `plan`
-/// and `sync` print the same.
-pub(crate) fn warnings(reading: &Reading) -> Vec<String> {
-    let mut out = Vec::new();
-    if reading.eligible == 0 {
-        out.push(format!(
-            "nobody is eligible: none of the {} members read should have an account, so nothing will be created and nothing deactivated",
-            reading.read
-        ));
-    }
-    // Bots, Slackbot and deactivated members outnumber people in many workspaces: normal. What is
-    // not is one reason leaving out most of the people.
-    let skips: Vec<&SkipReason> =
-        reading.skipped.iter().chain(&reading.plan.skipped).map(|s| &s.reason).collect();
-    let people = reading.read - skips.iter().filter(|r| r.is_not_a_person()).count();
-    let mut by_kind: BTreeMap<(&str, &str), usize> = BTreeMap::new();
-    for reason in skips.iter().filter(|r| !r.is_not_a_person()) {
-        *by_kind.entry(reason.kind()).or_insert(0) += 1;
-    }
-    for ((kind, hint), count) in by_kind {
-        if count * 2 > people {
-            let hint = if hint.is_empty() { String::new() } else { format!(": {hint}") };
-            out.push(format!("{count} of the {people} people read are skipped as \"{kind}\"{hint}"));
-        }
-    }
-    let withheld: Vec<&str> = reading.plan.actions.iter().filter_map(|a| a.withheld.as_deref()).collect();
-    if let Some(reason) = withheld.first() {
-        out.push(format!(
-            "the plan hits a guard: {} deactivations would be withheld: {reason}",
-            withheld.len()
-        ));
-    }
-    out
 }
 
 /// The members `check` renders `create.json` for: the built-in hostile sample, and realistic ones

@@ -3,14 +3,14 @@
 //! system as its page arrives, then plan and render the deactivations. Nothing here writes; what it
 //! returns is what `sync` applies, `plan` prints and `check` counts, so their numbers agree.
 
-use std::collections::HashSet;
+use std::collections::{BTreeMap, HashSet};
 use std::sync::Arc;
 use std::time::Instant;
 
 use crate::action::{ActionKind, Outcome};
 use crate::config::{Config, ConfigError};
 use crate::connect::{connect, System};
-use crate::eligibility::{Filter, Skipped};
+use crate::eligibility::{Filter, SkipReason, Skipped};
 use crate::error::{panicked, Error};
 use crate::http::Budget;
 use crate::matching::Listing;
@@ -32,6 +32,43 @@ pub(crate) struct Reading {
 }
 
 impl Reading {
+    /// What a person should look at before letting this run write: nobody eligible, most of the
+    /// people in the workspace skipped for one reason, a guard the plan would hit. `check`, `plan`
+    /// and `sync` print the same.
+    pub fn warnings(&self) -> Vec<String> {
+        let reading = self;
+        let mut out = Vec::new();
+        if reading.eligible == 0 {
+            out.push(format!(
+                "nobody is eligible: none of the {} members read should have an account, so nothing will be created and nothing deactivated",
+                reading.read
+            ));
+        }
+        // Bots, Slackbot and deactivated members outnumber people in many workspaces: normal. What is
+        // not is one reason leaving out most of the people.
+        let skips: Vec<&SkipReason> =
+            reading.skipped.iter().chain(&reading.plan.skipped).map(|s| &s.reason).collect();
+        let people = reading.read - skips.iter().filter(|r| r.is_not_a_person()).count();
+        let mut by_kind: BTreeMap<(&str, &str), usize> = BTreeMap::new();
+        for reason in skips.iter().filter(|r| !r.is_not_a_person()) {
+            *by_kind.entry(reason.kind()).or_insert(0) += 1;
+        }
+        for ((kind, hint), count) in by_kind {
+            if count * 2 > people {
+                let hint = if hint.is_empty() { String::new() } else { format!(": {hint}") };
+                out.push(format!("{count} of the {people} people read are skipped as \"{kind}\"{hint}"));
+            }
+        }
+        let withheld: Vec<&str> = reading.plan.actions.iter().filter_map(|a| a.withheld.as_deref()).collect();
+        if let Some(reason) = withheld.first() {
+            out.push(format!(
+                "the plan hits a guard: {} deactivations would be withheld: {reason}",
+                withheld.len()
+            ));
+        }
+        out
+    }
+
     /// Fills the summary's counts, actions, skips and sources; `outcomes` after real writes.
     pub fn record(
         &self,

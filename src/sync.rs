@@ -4,7 +4,6 @@
 
 use crate::action::Outcome;
 use crate::apply;
-use crate::check;
 use crate::config::Config;
 use crate::connect::System;
 use crate::error::{panicked, Error};
@@ -51,7 +50,7 @@ fn finish(
     redactor: &Redactor,
     summary: &mut Summary,
 ) -> Result<(), Error> {
-    summary.warnings = check::warnings(&reading);
+    summary.warnings = reading.warnings();
     for warning in &summary.warnings {
         log::warn!("{}: WARNING: {warning}", config.system);
     }
