@@ -13,16 +13,16 @@ use crate::connect::{slack_client, System};
 use crate::error::Error;
 use crate::http::Budget;
 use crate::members::Member;
-use crate::read::{self, Reading};
-use crate::report::Summary;
+use crate::read::{self, Ran, Reading, SystemResult};
 use crate::slack::{Identity, SlackClient, SlackError};
 use crate::target::{Address, TargetError};
 use crate::template::{SystemTemplates, TemplateError, UserView};
 
 /// Runs every check for every system: the token once (its scopes and workspace), then the run's
-/// own reads and plan. Fills each summary as a dry run would, plus the warnings.
-pub fn check(configs: &[Config], summaries: &mut [Summary]) -> Vec<Result<(), Error>> {
-    let every = |e: Error| configs.iter().map(|_| Err(e.clone())).collect::<Vec<_>>();
+/// own reads and plan. Returns each system's result as a dry run would, plus the warnings, the
+/// user groups seen and the skips by reason.
+pub fn check(configs: &[Config]) -> Vec<SystemResult> {
+    let every = |e: Error| configs.iter().map(|_| Err(e.clone().into())).collect::<Vec<_>>();
     let groups_needed =
         read::needs_groups(configs, |c| crate::template::folder_uses_groups(&c.templates_root, &c.system));
     let slack = match check_token(&configs[0], groups_needed) {
@@ -36,7 +36,7 @@ pub fn check(configs: &[Config], summaries: &mut [Summary]) -> Vec<Result<(), Er
                 Some(slack) => private_channel_hint(&configs[0], slack, e),
                 None => e,
             };
-            return errors.into_iter().map(|r| r.map_err(hint)).collect();
+            return errors.into_iter().map(|e| Err(hint(e).into())).collect();
         }
     };
     let slack_requests = prepared.source.requests() + slack.as_ref().map_or(0, SlackClient::requests);
@@ -52,18 +52,16 @@ pub fn check(configs: &[Config], summaries: &mut [Summary]) -> Vec<Result<(), Er
         .readings
         .into_iter()
         .zip(&prepared.systems)
-        .zip(summaries.iter_mut())
-        .map(|((reading, system), summary)| {
+        .map(|(reading, system)| {
             let reading = reading?;
             check_system(system, &reading)?;
-            reading.record(system, slack_requests, None, summary);
-            summary.usergroups = groups.clone();
-            summary.skipped_by_reason = skipped_by_reason(&reading);
-            summary.warnings = reading.warnings();
-            for warning in &summary.warnings {
+            let skipped_by_reason = skipped_by_reason(&reading);
+            let warnings = reading.warnings();
+            for warning in &warnings {
                 log::warn!("{}: WARNING: {warning}", system.templates.name());
             }
-            Ok(())
+            let ran = Ran::new(reading, None, warnings, slack_requests, system);
+            Ok(Ran { usergroups: groups.clone(), skipped_by_reason, ..ran })
         })
         .collect()
 }

@@ -89,38 +89,32 @@ pub fn run(command: Command, configs: &[Config]) -> RunReport {
     let several = configs.len() > 1;
     let configs: Vec<Config> = configs.iter().map(|c| with_system_report_dir(c, several)).collect();
     let started_at = clock::now_rfc3339();
-    let mut summaries: Vec<Summary> = configs
-        .iter()
-        .map(|config| Summary {
-            run_id: config.run_id.clone(),
-            system: config.system.clone(),
-            command: command.name().into(),
-            // `check` plans like a dry run and writes nothing.
-            dry_run: command != Command::Sync || config.dry_run,
-            started_at: started_at.clone(),
-            ..Summary::default()
-        })
-        .collect();
+    // `check` plans like a dry run and writes nothing.
+    let dry_run = command != Command::Sync || configs[0].dry_run;
     // A panic anywhere (a bug) still ends in a report and an exit code; the journal holds the
     // writes already sent.
     let results = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| match command {
-        Command::Check => check::check(&configs, &mut summaries),
-        Command::Sync | Command::Plan => sync::sync(&configs, &redactor, &mut summaries),
+        Command::Check => check::check(&configs),
+        Command::Sync | Command::Plan => sync::sync(&configs, dry_run, &started_at, &redactor),
     }))
     .unwrap_or_else(|panic| {
         let message = panic_message(&*panic);
-        configs.iter().map(|_| Err(Error::Internal(message.clone()))).collect()
+        configs.iter().map(|_| Err(Error::Internal(message.clone()).into())).collect()
     });
     let duration_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
-    for ((summary, result), config) in summaries.iter_mut().zip(results).zip(&configs) {
-        summary.duration_ms = duration_ms;
-        summary.exit_code = match result {
-            Ok(()) => exit_code_of(summary),
-            Err(e) => {
-                summary.error = Some(e.to_string());
-                e.exit_code()
-            }
-        };
+    let facts = report::Run {
+        run_id: configs[0].run_id.clone(),
+        command: command.name(),
+        dry_run,
+        started_at,
+        duration_ms,
+    };
+    let summaries: Vec<Summary> = configs
+        .iter()
+        .zip(&results)
+        .map(|(config, result)| Summary::from_result(&facts, &config.system, result))
+        .collect();
+    for (summary, config) in summaries.iter().zip(&configs) {
         if let Some(dir) = &config.report_dir {
             write_report(dir, |dir| summary.write(dir, &redactor));
         }
@@ -157,18 +151,6 @@ fn write_report(dir: &std::path::Path, write: impl FnOnce(&std::path::Path) -> s
     match write(dir) {
         Ok(()) => log::info!("report written to {}", dir.display()),
         Err(e) => log::error!("cannot write the report to {} (SLACK_IM_REPORT_DIR): {e}", dir.display()),
-    }
-}
-
-fn exit_code_of(summary: &Summary) -> u8 {
-    if summary.dry_run {
-        exit::OK
-    } else if summary.counts.failed > 0 {
-        exit::PARTIAL
-    } else if summary.counts.withheld > 0 {
-        exit::WITHHELD
-    } else {
-        exit::OK
     }
 }
 

@@ -16,7 +16,6 @@ use crate::http::Budget;
 use crate::matching::Listing;
 use crate::members::{Member, UserGroups};
 use crate::plan::{self, Desired, Plan, Policy};
-use crate::report::{Sources, Summary, UnkeyedReport};
 use crate::source::Source;
 
 /// Everything read and decided for one system before its first write: what `sync` applies,
@@ -68,36 +67,61 @@ impl Reading {
         }
         out
     }
+}
 
-    /// Fills the summary's counts, actions, skips and sources; `outcomes` after real writes.
-    pub fn record(
-        &self,
-        system: &System,
+/// What one system's command came to, the value `sync` and `check` return and the report is made
+/// of: what was read and planned, how the writes ended (none in a dry run), and what `check` adds.
+pub(crate) struct Ran {
+    pub reading: Reading,
+    /// After real writes: how each of the plan's actions ended, in the plan's order.
+    pub outcomes: Option<Vec<Outcome>>,
+    /// What was printed before any write ([`Reading::warnings`]).
+    pub warnings: Vec<String>,
+    /// Requests made to Slack (shared by every system) and to this system's target.
+    pub slack_requests: usize,
+    pub target_requests: usize,
+    /// `check` only: the enabled user groups seen, by handle, with how many members each holds.
+    pub usergroups: BTreeMap<String, usize>,
+    /// `check` only: members left out, counted by the kind of reason.
+    pub skipped_by_reason: BTreeMap<String, usize>,
+}
+
+impl Ran {
+    /// A system read, planned and (when `outcomes` is given) written, without `check`'s extras.
+    pub fn new(
+        reading: Reading,
+        outcomes: Option<Vec<Outcome>>,
+        warnings: Vec<String>,
         slack_requests: usize,
-        outcomes: Option<&[Outcome]>,
-        summary: &mut Summary,
-    ) {
-        summary.record(&self.plan, outcomes, &self.skipped);
-        summary.unkeyed = self
-            .listing
-            .unkeyed()
-            .iter()
-            .map(|u| UnkeyedReport {
-                id: u.id.as_deref().map(|id| crate::http::clean(id, 100)),
-                listing: u.listing,
-            })
-            .collect();
-        summary.counts.unkeyed = summary.unkeyed.len();
-        summary.sources = Sources {
-            slack_members: self.read,
-            eligible_members: self.eligible,
+        system: &System,
+    ) -> Ran {
+        Ran {
+            reading,
+            outcomes,
+            warnings,
             slack_requests,
-            target_accounts: self.listing.accounts().len(),
-            managed_accounts: self.listing.managed(),
             target_requests: system.target.requests(),
-        };
+            usergroups: BTreeMap::new(),
+            skipped_by_reason: BTreeMap::new(),
+        }
     }
 }
+
+/// Why one system stopped, with the warnings it had printed before it stopped.
+pub(crate) struct Stopped {
+    /// Boxed: an `Error` is large, and keeps every result it is not in small.
+    pub error: Box<Error>,
+    pub warnings: Vec<String>,
+}
+
+impl From<Error> for Stopped {
+    fn from(error: Error) -> Stopped {
+        Stopped { error: Box::new(error), warnings: Vec::new() }
+    }
+}
+
+/// One system's result: it ran, or it stopped.
+pub(crate) type SystemResult = Result<Ran, Stopped>;
 
 /// Every system read and planned, with the members' source: what `sync` and `check` start from.
 pub(crate) struct Prepared {
@@ -119,8 +143,8 @@ struct Read {
 /// Steps 1 to 3 for every system: load, read the user groups (when needed), list, read the
 /// members once, plan. Writes nothing. A configuration error or a failed read of the groups or the
 /// members is every system's error.
-pub(crate) fn prepare(configs: &[Config]) -> Result<Prepared, Vec<Result<(), Error>>> {
-    let every = |e: Error| configs.iter().map(|_| Err(e.clone())).collect::<Vec<_>>();
+pub(crate) fn prepare(configs: &[Config]) -> Result<Prepared, Vec<Error>> {
+    let every = |e: Error| configs.iter().map(|_| e.clone()).collect::<Vec<_>>();
     let budgets: Vec<Arc<Budget>> = configs.iter().map(|c| Budget::new(c.deadline, c.retry_budget)).collect();
     let systems = load_systems(configs, &budgets)?;
     let source = Source::open(&configs[0]).map_err(every)?;
@@ -151,7 +175,7 @@ fn read_groups(
     configs: &[Config],
     systems: &[System],
     source: &Source,
-) -> Result<Option<UserGroups>, Vec<Result<(), Error>>> {
+) -> Result<Option<UserGroups>, Vec<Error>> {
     let uses = |config: &Config| {
         systems.iter().any(|s| s.templates.name() == config.system && s.templates.uses_groups)
     };
@@ -159,14 +183,13 @@ fn read_groups(
         return Ok(None);
     }
     let started = Instant::now();
-    let groups =
-        source.usergroups().map_err(|e| configs.iter().map(|_| Err(e.clone())).collect::<Vec<_>>())?;
+    let groups = source.usergroups().map_err(|e| configs.iter().map(|_| e.clone()).collect::<Vec<_>>())?;
     log::info!("Slack: {} enabled user groups ({:.2}s)", groups.all().len(), started.elapsed().as_secs_f64());
     let unknown: Vec<Option<Error>> = configs.iter().map(|c| unknown_handles(c, &groups)).collect();
     let Some(culprit) = unknown.iter().position(Option::is_some) else { return Ok(Some(groups)) };
     let culprit = configs[culprit].system.clone();
     let not_run = || Error::NotRun(format!("system {culprit} is misconfigured, so no system ran"));
-    Err(unknown.into_iter().map(|e| Err(e.unwrap_or_else(not_run))).collect())
+    Err(unknown.into_iter().map(|e| e.unwrap_or_else(not_run)).collect())
 }
 
 /// The handles of `SLACK_IM_USERGROUPS` no enabled group has, as a configuration error.
@@ -197,7 +220,7 @@ fn scope(config: &Config, groups: Option<&UserGroups>) -> Option<HashSet<String>
 
 /// Every system's folder and client: a configuration error in any of them stops the run before
 /// anything is read (each system reports its own error, or that another's stopped it).
-fn load_systems(configs: &[Config], budgets: &[Arc<Budget>]) -> Result<Vec<System>, Vec<Result<(), Error>>> {
+fn load_systems(configs: &[Config], budgets: &[Arc<Budget>]) -> Result<Vec<System>, Vec<Error>> {
     let loaded: Vec<Result<System, Error>> =
         configs.iter().zip(budgets).map(|(config, budget)| connect(config, budget)).collect();
     let Some(failed) = loaded.iter().position(Result::is_err) else {
@@ -207,8 +230,8 @@ fn load_systems(configs: &[Config], budgets: &[Arc<Budget>]) -> Result<Vec<Syste
     Err(loaded
         .into_iter()
         .map(|system| match system {
-            Ok(_) => Err(Error::NotRun(format!("system {culprit} is misconfigured, so no system ran"))),
-            Err(e) => Err(e),
+            Ok(_) => Error::NotRun(format!("system {culprit} is misconfigured, so no system ran")),
+            Err(e) => e,
         })
         .collect())
 }

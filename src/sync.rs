@@ -1,6 +1,6 @@
 //! `sync` and `plan`: the read step (`read::prepare`), then for each system on its own the
-//! warnings and, unless dry, the writes (`apply`, journaled by `journal`). Each step returns what it
-//! found; the summaries are built from those results at the end.
+//! warnings and, unless dry, the writes (`apply`, journaled by `journal`). Each system's result is
+//! returned as a value ([`SystemResult`]); the report is made of those values, at the end.
 
 use crate::action::Outcome;
 use crate::apply;
@@ -9,22 +9,21 @@ use crate::connect::System;
 use crate::error::{panicked, Error};
 use crate::journal::{self, Journal};
 use crate::plan::Plan;
-use crate::read::{prepare, Prepared, Reading};
-use crate::report::Summary;
+use crate::read::{prepare, Prepared, Ran, Reading, Stopped, SystemResult};
 use crate::secret::Redactor;
 
-/// Reads everything, renders everything, plans, and (unless dry) applies, for every system; fills
-/// each system's summary and returns each system's result.
+/// Reads everything, renders everything, plans, and (unless `dry_run`) applies, for every system;
+/// returns each system's result. `started_at` is the run's, for the journal.
 ///
 /// The targets are listed first; then Slack is read page by page and each member matched and
 /// rendered for every system at once, so neither the workspace nor the bodies of unchanged
 /// accounts are held in memory. No system writes before its reads and renders have succeeded, and
 /// none writes at all when the Slack read fails. One system's failing target or template stops
 /// that system only.
-pub fn sync(configs: &[Config], redactor: &Redactor, summaries: &mut [Summary]) -> Vec<Result<(), Error>> {
+pub fn sync(configs: &[Config], dry_run: bool, started_at: &str, redactor: &Redactor) -> Vec<SystemResult> {
     let Prepared { systems, readings, source, .. } = match prepare(configs) {
         Ok(prepared) => prepared,
-        Err(errors) => return errors,
+        Err(errors) => return errors.into_iter().map(|e| Err(e.into())).collect(),
     };
     let slack_requests = source.requests();
     std::thread::scope(|scope| {
@@ -32,34 +31,38 @@ pub fn sync(configs: &[Config], redactor: &Redactor, summaries: &mut [Summary]) 
             .into_iter()
             .zip(&systems)
             .zip(configs)
-            .zip(summaries.iter_mut())
-            .map(|(((reading, system), config), summary)| {
-                scope.spawn(move || finish(config, system, reading?, slack_requests, redactor, summary))
+            .map(|((reading, system), config)| {
+                scope.spawn(move || {
+                    finish(config, system, reading?, dry_run, started_at, slack_requests, redactor)
+                })
             })
             .collect();
-        runs.into_iter().map(|run| run.join().unwrap_or_else(|p| Err(panicked(&*p)))).collect()
+        runs.into_iter().map(|run| run.join().unwrap_or_else(|p| Err(panicked(&*p).into()))).collect()
     })
 }
 
-/// Step 4 for one system: the warnings `check` gives too, then the writes (unless dry); its summary.
+/// Step 4 for one system: the warnings `check` gives too, then the writes (unless dry); its result.
 fn finish(
     config: &Config,
     system: &System,
     reading: Reading,
+    dry_run: bool,
+    started_at: &str,
     slack_requests: usize,
     redactor: &Redactor,
-    summary: &mut Summary,
-) -> Result<(), Error> {
-    summary.warnings = reading.warnings();
-    for warning in &summary.warnings {
+) -> SystemResult {
+    let warnings = reading.warnings();
+    for warning in &warnings {
         log::warn!("{}: WARNING: {warning}", config.system);
     }
-    let outcomes = match summary.dry_run {
+    let outcomes = match dry_run {
         true => None,
-        false => Some(apply_plan(config, system, &reading.plan, redactor, &summary.started_at)?),
+        false => match apply_plan(config, system, &reading.plan, redactor, started_at) {
+            Ok(outcomes) => Some(outcomes),
+            Err(error) => return Err(Stopped { error: Box::new(error), warnings }),
+        },
     };
-    reading.record(system, slack_requests, outcomes.as_deref(), summary);
-    Ok(())
+    Ok(Ran::new(reading, outcomes, warnings, slack_requests, system))
 }
 
 /// Step 4: the writes, journaled as they happen when there is a report folder.
