@@ -218,6 +218,24 @@ fn scope(config: &Config, groups: Option<&UserGroups>) -> Option<HashSet<String>
     Some(scoped.flat_map(|g| g.users.iter().cloned()).collect())
 }
 
+/// Who gets an account in one system, as configured; `channel_members` are the members of
+/// `SLACK_IM_CHANNEL` when it is set, `usergroup_members` those of the groups of
+/// `SLACK_IM_USERGROUPS` when it is set.
+fn filter(
+    config: &Config,
+    channel_members: Option<HashSet<String>>,
+    usergroup_members: Option<HashSet<String>>,
+) -> Filter {
+    Filter {
+        include_guests: config.include_guests,
+        email_domains: config.email_domains.clone(),
+        exclude: config.exclude.clone(),
+        channel_members,
+        usergroup_members,
+        require_confirmed_email: config.require_confirmed_email,
+    }
+}
+
 /// Every system's folder and client: a configuration error in any of them stops the run before
 /// anything is read (each system reports its own error, or that another's stopped it).
 fn load_systems(configs: &[Config], budgets: &[Arc<Budget>]) -> Result<Vec<System>, Vec<Error>> {
@@ -279,7 +297,7 @@ fn read_members(
     };
     for (read, config) in reads.iter_mut().zip(configs) {
         if let Ok(read) = read {
-            read.filter = config.filter(channel_members.clone(), scope(config, groups));
+            read.filter = filter(config, channel_members.clone(), scope(config, groups));
         }
     }
     let keep_raw = systems.iter().any(|s| s.templates.uses_slack_object);

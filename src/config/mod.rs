@@ -11,11 +11,10 @@
 //! What depends on more than one variable (plain `http://` needs `SLACK_IM_ALLOW_HTTP`) or is not a
 //! syntax (a Slack id, a folder name) is checked after the syntax, one small function per concern.
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use crate::eligibility::Filter;
 use crate::secret::Secret;
 
 mod env;
@@ -197,24 +196,6 @@ impl Config {
     /// Every secret of the run, for the [`crate::secret::Redactor`].
     pub fn all_secrets(&self) -> Vec<&Secret<String>> {
         self.slack_token.iter().chain(self.secrets.values()).collect()
-    }
-
-    /// Who gets an account, as configured; `channel_members` are the members of `SLACK_IM_CHANNEL`
-    /// when it is set.
-    /// `usergroup_members` those of the groups of `SLACK_IM_USERGROUPS` when it is set.
-    pub fn filter(
-        &self,
-        channel_members: Option<HashSet<String>>,
-        usergroup_members: Option<HashSet<String>>,
-    ) -> Filter {
-        Filter {
-            include_guests: self.include_guests,
-            email_domains: self.email_domains.clone(),
-            exclude: self.exclude.clone(),
-            channel_members,
-            usergroup_members,
-            require_confirmed_email: self.require_confirmed_email,
-        }
     }
 }
 
