@@ -8,7 +8,7 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use crate::action::{ActionKind, Outcome};
-use crate::config::{Config, ConfigError};
+use crate::config::{Config, ConfigError, RunConfig, SystemConfig};
 use crate::connect::{connect, System};
 use crate::eligibility::{Filter, SkipReason, Skipped};
 use crate::error::{panicked, Error};
@@ -143,15 +143,18 @@ struct Read {
 /// Steps 1 to 3 for every system: load, read the user groups (when needed), list, read the
 /// members once, plan. Writes nothing. A configuration error or a failed read of the groups or the
 /// members is every system's error.
-pub(crate) fn prepare(configs: &[Config]) -> Result<Prepared, Vec<Error>> {
+pub(crate) fn prepare(config: &Config) -> Result<Prepared, Vec<Error>> {
+    let (run, configs) = (&config.run, &config.systems[..]);
     let every = |e: Error| configs.iter().map(|_| e.clone()).collect::<Vec<_>>();
-    let budgets: Vec<Arc<Budget>> = configs.iter().map(|c| Budget::new(c.deadline, c.retry_budget)).collect();
-    let systems = load_systems(configs, &budgets)?;
-    let source = Source::open(&configs[0]).map_err(every)?;
+    // Each system spends its own budget of the run's deadline and retries.
+    let budgets: Vec<Arc<Budget>> =
+        configs.iter().map(|_| Budget::new(run.deadline, run.retry_budget)).collect();
+    let systems = load_systems(run, configs, &budgets)?;
+    let source = Source::open(run).map_err(every)?;
     let groups = read_groups(configs, &systems, &source)?;
     let mut reads = list_accounts(&systems);
     let members =
-        read_members(&configs[0], &source, &systems, configs, groups.as_ref(), &mut reads).map_err(every)?;
+        read_members(run, &source, &systems, configs, groups.as_ref(), &mut reads).map_err(every)?;
     let readings = reads
         .into_iter()
         .zip(&systems)
@@ -163,7 +166,7 @@ pub(crate) fn prepare(configs: &[Config]) -> Result<Prepared, Vec<Error>> {
 
 /// Whether a run of these systems reads the user groups: a system is scoped by
 /// `SLACK_IM_USERGROUPS`, or a template uses `user.groups`.
-pub(crate) fn needs_groups(configs: &[Config], uses_groups: impl Fn(&Config) -> bool) -> bool {
+pub(crate) fn needs_groups(configs: &[SystemConfig], uses_groups: impl Fn(&SystemConfig) -> bool) -> bool {
     configs.iter().any(|c| !c.usergroups.is_empty() || uses_groups(c))
 }
 
@@ -172,11 +175,11 @@ pub(crate) fn needs_groups(configs: &[Config], uses_groups: impl Fn(&Config) -> 
 /// every system before anything is listed: a scope that selects nobody must never look like a
 /// workspace that everyone left.
 fn read_groups(
-    configs: &[Config],
+    configs: &[SystemConfig],
     systems: &[System],
     source: &Source,
 ) -> Result<Option<UserGroups>, Vec<Error>> {
-    let uses = |config: &Config| {
+    let uses = |config: &SystemConfig| {
         systems.iter().any(|s| s.templates.name() == config.system && s.templates.uses_groups)
     };
     if !needs_groups(configs, uses) {
@@ -193,7 +196,7 @@ fn read_groups(
 }
 
 /// The handles of `SLACK_IM_USERGROUPS` no enabled group has, as a configuration error.
-fn unknown_handles(config: &Config, groups: &UserGroups) -> Option<Error> {
+fn unknown_handles(config: &SystemConfig, groups: &UserGroups) -> Option<Error> {
     let unknown: Vec<String> =
         config.usergroups.iter().filter(|h| groups.get(h).is_none()).map(|h| format!("@{h}")).collect();
     if unknown.is_empty() {
@@ -212,7 +215,7 @@ fn unknown_handles(config: &Config, groups: &UserGroups) -> Option<Error> {
 }
 
 /// The members of the groups a system is scoped to, or `None` when it is not scoped.
-fn scope(config: &Config, groups: Option<&UserGroups>) -> Option<HashSet<String>> {
+fn scope(config: &SystemConfig, groups: Option<&UserGroups>) -> Option<HashSet<String>> {
     let groups = groups.filter(|_| !config.usergroups.is_empty())?;
     let scoped = config.usergroups.iter().filter_map(|h| groups.get(h));
     Some(scoped.flat_map(|g| g.users.iter().cloned()).collect())
@@ -222,25 +225,30 @@ fn scope(config: &Config, groups: Option<&UserGroups>) -> Option<HashSet<String>
 /// `SLACK_IM_CHANNEL` when it is set, `usergroup_members` those of the groups of
 /// `SLACK_IM_USERGROUPS` when it is set.
 fn filter(
-    config: &Config,
+    run: &RunConfig,
+    config: &SystemConfig,
     channel_members: Option<HashSet<String>>,
     usergroup_members: Option<HashSet<String>>,
 ) -> Filter {
     Filter {
-        include_guests: config.include_guests,
+        include_guests: run.include_guests,
         email_domains: config.email_domains.clone(),
-        exclude: config.exclude.clone(),
+        exclude: run.exclude.clone(),
         channel_members,
         usergroup_members,
-        require_confirmed_email: config.require_confirmed_email,
+        require_confirmed_email: run.require_confirmed_email,
     }
 }
 
 /// Every system's folder and client: a configuration error in any of them stops the run before
 /// anything is read (each system reports its own error, or that another's stopped it).
-fn load_systems(configs: &[Config], budgets: &[Arc<Budget>]) -> Result<Vec<System>, Vec<Error>> {
+fn load_systems(
+    run: &RunConfig,
+    configs: &[SystemConfig],
+    budgets: &[Arc<Budget>],
+) -> Result<Vec<System>, Vec<Error>> {
     let loaded: Vec<Result<System, Error>> =
-        configs.iter().zip(budgets).map(|(config, budget)| connect(config, budget)).collect();
+        configs.iter().zip(budgets).map(|(config, budget)| connect(run, config, budget)).collect();
     let Some(failed) = loaded.iter().position(Result::is_err) else {
         return Ok(loaded.into_iter().flatten().collect());
     };
@@ -283,21 +291,21 @@ fn list_one(system: &System) -> Result<Read, Error> {
 /// system (before any of its writes); a failed Slack read stops every system. Returns how many
 /// members Slack listed.
 fn read_members(
-    config: &Config,
+    run: &RunConfig,
     source: &Source,
     systems: &[System],
-    configs: &[Config],
+    configs: &[SystemConfig],
     groups: Option<&UserGroups>,
     reads: &mut [Result<Read, Error>],
 ) -> Result<usize, Error> {
     let started = Instant::now();
-    let channel_members = match &config.channel {
+    let channel_members = match &run.channel {
         Some(channel) => Some(source.channel_members(channel)?),
         None => None,
     };
     for (read, config) in reads.iter_mut().zip(configs) {
         if let Ok(read) = read {
-            read.filter = filter(config, channel_members.clone(), scope(config, groups));
+            read.filter = filter(run, config, channel_members.clone(), scope(config, groups));
         }
     }
     let keep_raw = systems.iter().any(|s| s.templates.uses_slack_object);
@@ -374,7 +382,7 @@ fn feed(
 }
 
 /// Step 3 for one system: the plan and its deactivations' bodies.
-fn plan_system(config: &Config, system: &System, read: Read, members: usize) -> Result<Reading, Error> {
+fn plan_system(config: &SystemConfig, system: &System, read: Read, members: usize) -> Result<Reading, Error> {
     let Read { listing, desired, skipped, .. } = read;
     let eligible = desired.len();
     let mut plan = plan::plan(desired, listing.accounts(), &policy(config, system, eligible));
@@ -384,7 +392,7 @@ fn plan_system(config: &Config, system: &System, read: Read, members: usize) -> 
 
 /// What the plan may do: the configuration's protections and guard, the system's capabilities,
 /// and no deactivation at all when Slack gave nobody eligible.
-fn policy(config: &Config, system: &System, eligible: usize) -> Policy {
+fn policy(config: &SystemConfig, system: &System, eligible: usize) -> Policy {
     Policy {
         protect: config.protect.clone(),
         max_deactivate: config.max_deactivate,

@@ -4,7 +4,7 @@
 
 use crate::action::Outcome;
 use crate::apply;
-use crate::config::Config;
+use crate::config::{Config, SystemConfig};
 use crate::connect::System;
 use crate::error::{panicked, Error};
 use crate::journal::{self, Journal};
@@ -20,69 +20,62 @@ use crate::secret::Redactor;
 /// accounts are held in memory. No system writes before its reads and renders have succeeded, and
 /// none writes at all when the Slack read fails. One system's failing target or template stops
 /// that system only.
-pub fn sync(configs: &[Config], dry_run: bool, started_at: &str, redactor: &Redactor) -> Vec<SystemResult> {
-    let Prepared { systems, readings, source, .. } = match prepare(configs) {
+pub fn sync(config: &Config, dry_run: bool, started_at: &str, redactor: &Redactor) -> Vec<SystemResult> {
+    let Prepared { systems, readings, source, .. } = match prepare(config) {
         Ok(prepared) => prepared,
         Err(errors) => return errors.into_iter().map(|e| Err(e.into())).collect(),
     };
     let slack_requests = source.requests();
+    let run = &Run { config, dry_run, started_at, redactor, slack_requests };
     std::thread::scope(|scope| {
         let runs: Vec<_> = readings
             .into_iter()
             .zip(&systems)
-            .zip(configs)
-            .map(|((reading, system), config)| {
-                scope.spawn(move || {
-                    finish(config, system, reading?, dry_run, started_at, slack_requests, redactor)
-                })
-            })
+            .zip(&config.systems)
+            .map(|((reading, system), config)| scope.spawn(move || finish(run, config, system, reading?)))
             .collect();
         runs.into_iter().map(|run| run.join().unwrap_or_else(|p| Err(panicked(&*p).into()))).collect()
     })
 }
 
-/// Step 4 for one system: the warnings `check` gives too, then the writes (unless dry); its result.
-fn finish(
-    config: &Config,
-    system: &System,
-    reading: Reading,
+/// What every system's step 4 shares: the run's settings, whether to write, when the run started
+/// (for the journal), the redactor, and the requests the shared Slack read made.
+struct Run<'a> {
+    config: &'a Config,
     dry_run: bool,
-    started_at: &str,
+    started_at: &'a str,
+    redactor: &'a Redactor,
     slack_requests: usize,
-    redactor: &Redactor,
-) -> SystemResult {
+}
+
+/// Step 4 for one system: the warnings `check` gives too, then the writes (unless dry); its result.
+fn finish(run: &Run, config: &SystemConfig, system: &System, reading: Reading) -> SystemResult {
     let warnings = reading.warnings();
     for warning in &warnings {
         log::warn!("{}: WARNING: {warning}", config.system);
     }
-    let outcomes = match dry_run {
+    let outcomes = match run.dry_run {
         true => None,
-        false => match apply_plan(config, system, &reading.plan, redactor, started_at) {
+        false => match apply_plan(run, config, system, &reading.plan) {
             Ok(outcomes) => Some(outcomes),
             Err(error) => return Err(Stopped { error: Box::new(error), warnings }),
         },
     };
-    Ok(Ran::new(reading, outcomes, warnings, slack_requests, system))
+    Ok(Ran::new(reading, outcomes, warnings, run.slack_requests, system))
 }
 
 /// Step 4: the writes, journaled as they happen when there is a report folder.
-fn apply_plan(
-    config: &Config,
-    system: &System,
-    plan: &Plan,
-    redactor: &Redactor,
-    started_at: &str,
-) -> Result<Vec<Outcome>, Error> {
-    let journal = match &config.report_dir {
+fn apply_plan(run: &Run, config: &SystemConfig, system: &System, plan: &Plan) -> Result<Vec<Outcome>, Error> {
+    let journal = match &run.config.report_dir(config) {
         Some(dir) if !plan.actions.is_empty() => {
-            let run = serde_json::json!({
-                "system": config.system, "run_id": config.run_id, "started_at": started_at,
+            let line = serde_json::json!({
+                "system": config.system, "run_id": run.config.run.run_id, "started_at": run.started_at,
             });
-            let journal = Journal::open(dir, redactor.clone(), run)
+            let journal = Journal::open(dir, run.redactor.clone(), line)
                 .map_err(|e| Error::Journal(format!("{}: {e}", dir.join(journal::FILE_NAME).display())))?;
             Some(journal)
         }
         _ => None,
     };
-    Ok(apply::apply(&plan.actions, &system.target, config.concurrency, journal.as_ref()))
+    Ok(apply::apply(&plan.actions, &system.target, run.config.run.concurrency, journal.as_ref()))
 }
