@@ -122,7 +122,7 @@ pub fn run(command: Command, config: &Config) -> RunReport {
     let exit_code = exit::most_severe(summaries.iter().map(|s| s.exit_code));
     if several {
         if let Some(dir) = &config.run.report_dir {
-            let combined = report::Combined::new(&summaries, exit_code, duration_ms);
+            let combined = report::Combined::new(&facts, &summaries, exit_code);
             write_report(dir, |dir| combined.write(dir, &redactor));
         }
     }
