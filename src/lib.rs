@@ -101,6 +101,7 @@ pub fn run(command: Command, config: &Config) -> RunReport {
         config.systems.iter().map(|_| Err(Error::Internal(message.clone()).into())).collect()
     });
     let duration_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
+    // What every system's summary shares; each summary is made once, here, from its result.
     let facts = report::Run {
         run_id: config.run.run_id.clone(),
         command: command.name(),
