@@ -8,35 +8,36 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use crate::config::Config;
+use crate::config::{Config, RunConfig};
 use crate::connect::{slack_client, System};
 use crate::error::Error;
 use crate::http::Budget;
 use crate::members::Member;
-use crate::read::{self, Reading};
-use crate::report::Summary;
+use crate::read::{self, Ran, Reading, SystemResult};
 use crate::slack::{Identity, SlackClient, SlackError};
 use crate::target::{Address, TargetError};
 use crate::template::{SystemTemplates, TemplateError, UserView};
 
 /// Runs every check for every system: the token once (its scopes and workspace), then the run's
-/// own reads and plan. Fills each summary as a dry run would, plus the warnings.
-pub fn check(configs: &[Config], summaries: &mut [Summary]) -> Vec<Result<(), Error>> {
-    let every = |e: Error| configs.iter().map(|_| Err(e.clone())).collect::<Vec<_>>();
+/// own reads and plan. Returns each system's result as a dry run would, plus the warnings, the
+/// user groups seen and the skips by reason.
+pub fn check(config: &Config) -> Vec<SystemResult> {
+    let (run, configs) = (&config.run, &config.systems);
+    let every = |e: Error| configs.iter().map(|_| Err(e.clone().into())).collect::<Vec<_>>();
     let groups_needed =
-        read::needs_groups(configs, |c| crate::template::folder_uses_groups(&c.templates_root, &c.system));
-    let slack = match check_token(&configs[0], groups_needed) {
+        read::needs_groups(configs, |c| crate::template::folder_uses_groups(&run.templates_root, &c.system));
+    let slack = match check_token(run, groups_needed) {
         Ok(slack) => slack,
         Err(e) => return every(e),
     };
-    let prepared = match read::prepare(configs) {
+    let prepared = match read::prepare(config) {
         Ok(prepared) => prepared,
         Err(errors) => {
             let hint = |e: Error| match &slack {
-                Some(slack) => private_channel_hint(&configs[0], slack, e),
+                Some(slack) => private_channel_hint(run, slack, e),
                 None => e,
             };
-            return errors.into_iter().map(|r| r.map_err(hint)).collect();
+            return errors.into_iter().map(|e| Err(hint(e).into())).collect();
         }
     };
     let slack_requests = prepared.source.requests() + slack.as_ref().map_or(0, SlackClient::requests);
@@ -52,18 +53,16 @@ pub fn check(configs: &[Config], summaries: &mut [Summary]) -> Vec<Result<(), Er
         .readings
         .into_iter()
         .zip(&prepared.systems)
-        .zip(summaries.iter_mut())
-        .map(|((reading, system), summary)| {
+        .map(|(reading, system)| {
             let reading = reading?;
             check_system(system, &reading)?;
-            reading.record(system, slack_requests, None, summary);
-            summary.usergroups = groups.clone();
-            summary.skipped_by_reason = skipped_by_reason(&reading);
-            summary.warnings = reading.warnings();
-            for warning in &summary.warnings {
+            let skipped_by_reason = skipped_by_reason(&reading);
+            let warnings = reading.warnings();
+            for warning in &warnings {
                 log::warn!("{}: WARNING: {warning}", system.templates.name());
             }
-            Ok(())
+            let ran = Ran::new(reading, None, warnings, slack_requests, system);
+            Ok(Ran { usergroups: groups.clone(), skipped_by_reason, ..ran })
         })
         .collect()
 }
@@ -71,7 +70,7 @@ pub fn check(configs: &[Config], summaries: &mut [Summary]) -> Vec<Result<(), Er
 /// The token answers, for the right workspace, with every scope this configuration needs. Without
 /// a token (a members file and no Slack post) there is nothing to check.
 /// `groups`: the run reads the user groups.
-fn check_token(config: &Config, groups: bool) -> Result<Option<SlackClient>, Error> {
+fn check_token(config: &RunConfig, groups: bool) -> Result<Option<SlackClient>, Error> {
     if config.slack_token.is_none() {
         log::info!("Slack: not asked (members from SLACK_IM_MEMBERS_FILE, no Slack post)");
         return Ok(None);
@@ -132,7 +131,7 @@ fn check_write_address(system: &System, reading: &Reading) -> Result<(), Error> 
 }
 
 /// The workspace (or organisation) a token works for, in words.
-fn describe(identity: &Identity, config: &Config) -> String {
+fn describe(identity: &Identity, config: &RunConfig) -> String {
     let team = format!(
         "workspace {} ({})",
         identity.team.as_deref().unwrap_or("?"),
@@ -153,7 +152,7 @@ fn describe(identity: &Identity, config: &Config) -> String {
 
 /// The scopes a run with this configuration needs, each with what for; `groups`: it reads the
 /// user groups.
-fn needed_scopes(config: &Config, groups: bool) -> Vec<(&'static str, &'static str)> {
+fn needed_scopes(config: &RunConfig, groups: bool) -> Vec<(&'static str, &'static str)> {
     let mut needed =
         vec![("users:read", "to read the members"), ("users:read.email", "to read their e-mail")];
     if groups {
@@ -178,7 +177,12 @@ fn needed_scopes(config: &Config, groups: bool) -> Vec<(&'static str, &'static s
 
 /// Fails, naming everything to fix at once, when the token lacks a scope this configuration
 /// needs or is an org-level token without `SLACK_IM_SLACK_TEAM_ID`.
-fn token_fits(config: &Config, groups: bool, slack: &SlackClient, identity: &Identity) -> Result<(), Error> {
+fn token_fits(
+    config: &RunConfig,
+    groups: bool,
+    slack: &SlackClient,
+    identity: &Identity,
+) -> Result<(), Error> {
     let mut problems = Vec::new();
     match slack.granted_scopes() {
         Some(granted) => {
@@ -217,7 +221,7 @@ fn token_fits(config: &Config, groups: bool, slack: &SlackClient, identity: &Ide
 
 /// `channel_not_found` for `SLACK_IM_CHANNEL` with a token without `groups:read`: most likely a
 /// private channel, which needs that scope (and the bot as a member).
-fn private_channel_hint(config: &Config, slack: &SlackClient, error: Error) -> Error {
+fn private_channel_hint(config: &RunConfig, slack: &SlackClient, error: Error) -> Error {
     let granted = slack.granted_scopes().unwrap_or_default();
     match (&error, &config.channel) {
         (Error::Slack(SlackError::Api { method, code, .. }), Some(channel))

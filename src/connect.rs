@@ -4,7 +4,7 @@
 
 use std::sync::Arc;
 
-use crate::config::{self, Config, ConfigError};
+use crate::config::{self, ConfigError, RunConfig, SystemConfig};
 use crate::error::Error;
 use crate::http::{self, Budget};
 use crate::slack::SlackClient;
@@ -19,9 +19,9 @@ pub(crate) struct System {
 
 /// Loads the system folder and builds its target client; nothing is sent yet. The target URL is
 /// the variable's, else the folder's `system.json` `url`.
-pub(crate) fn connect(config: &Config, budget: &Arc<Budget>) -> Result<System, Error> {
+pub(crate) fn connect(run: &RunConfig, config: &SystemConfig, budget: &Arc<Budget>) -> Result<System, Error> {
     let templates = SystemTemplates::load(
-        &config.templates_root,
+        &run.templates_root,
         &config.system,
         config.target_url.as_deref(),
         &config.vars,
@@ -31,7 +31,7 @@ pub(crate) fn connect(config: &Config, budget: &Arc<Budget>) -> Result<System, E
         (Some(url), _) => url.clone(),
         (None, Some(url)) => {
             let from = format!("\"url\" in {}", templates.folder().join("system.json").display());
-            config::check_target_url(&from, url, config.allow_http)?
+            config::check_target_url(&from, url, run.allow_http)?
         }
         (None, None) => {
             return Err(ConfigError::Missing {
@@ -44,13 +44,13 @@ pub(crate) fn connect(config: &Config, budget: &Arc<Budget>) -> Result<System, E
             .into())
         }
     };
-    let agent = http::agent(config.timeout, config.ca_file.as_deref())?;
-    let target = TargetClient::new(agent, &url, templates.spec.clone(), budget.clone(), config.read_limit);
+    let agent = http::agent(run.timeout, run.ca_file.as_deref())?;
+    let target = TargetClient::new(agent, &url, templates.spec.clone(), budget.clone(), run.read_limit);
     Ok(System { templates, target })
 }
 
 /// The Slack client of a run (the Slack settings are the same for every system).
-pub(crate) fn slack_client(config: &Config, budget: Arc<Budget>) -> Result<SlackClient, Error> {
+pub(crate) fn slack_client(config: &RunConfig, budget: Arc<Budget>) -> Result<SlackClient, Error> {
     let token = config.slack_token.clone().ok_or_else(|| ConfigError::Missing {
         var: "SLACK_BOT_TOKEN".into(),
         hint: "this command reads Slack: set it (or SLACK_BOT_TOKEN_FILE) to a bot token with users:read and users:read.email",

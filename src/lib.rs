@@ -32,7 +32,7 @@ mod template;
 
 use std::time::Instant;
 
-use crate::config::Config;
+use crate::config::{Config, RunConfig};
 use crate::connect::slack_client;
 use crate::error::panic_message;
 use crate::http::Budget;
@@ -82,58 +82,53 @@ pub struct RunReport {
 
 /// Runs one command for every configured system and writes the reports (also when the run fails).
 /// With several systems, Slack is read once and every page feeds each system.
-pub fn run(command: Command, configs: &[Config]) -> RunReport {
+pub fn run(command: Command, config: &Config) -> RunReport {
     let started = Instant::now();
-    let redactor = Redactor::new(configs.iter().flat_map(Config::all_secrets));
+    let redactor = Redactor::new(config.all_secrets());
     secret::install_log_redactor(redactor.clone());
-    let several = configs.len() > 1;
-    let configs: Vec<Config> = configs.iter().map(|c| with_system_report_dir(c, several)).collect();
+    let several = config.systems.len() > 1;
     let started_at = clock::now_rfc3339();
-    let mut summaries: Vec<Summary> = configs
-        .iter()
-        .map(|config| Summary {
-            run_id: config.run_id.clone(),
-            system: config.system.clone(),
-            command: command.name().into(),
-            // `check` plans like a dry run and writes nothing.
-            dry_run: command != Command::Sync || config.dry_run,
-            started_at: started_at.clone(),
-            ..Summary::default()
-        })
-        .collect();
+    // `check` plans like a dry run and writes nothing.
+    let dry_run = command != Command::Sync || config.run.dry_run;
     // A panic anywhere (a bug) still ends in a report and an exit code; the journal holds the
     // writes already sent.
     let results = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| match command {
-        Command::Check => check::check(&configs, &mut summaries),
-        Command::Sync | Command::Plan => sync::sync(&configs, &redactor, &mut summaries),
+        Command::Check => check::check(config),
+        Command::Sync | Command::Plan => sync::sync(config, dry_run, &started_at, &redactor),
     }))
     .unwrap_or_else(|panic| {
         let message = panic_message(&*panic);
-        configs.iter().map(|_| Err(Error::Internal(message.clone()))).collect()
+        config.systems.iter().map(|_| Err(Error::Internal(message.clone()).into())).collect()
     });
     let duration_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
-    for ((summary, result), config) in summaries.iter_mut().zip(results).zip(&configs) {
-        summary.duration_ms = duration_ms;
-        summary.exit_code = match result {
-            Ok(()) => exit_code_of(summary),
-            Err(e) => {
-                summary.error = Some(e.to_string());
-                e.exit_code()
-            }
-        };
-        if let Some(dir) = &config.report_dir {
-            write_report(dir, |dir| summary.write(dir, &redactor));
+    // What every system's summary shares; each summary is made once, here, from its result.
+    let facts = report::Run {
+        run_id: config.run.run_id.clone(),
+        command: command.name(),
+        dry_run,
+        started_at,
+        duration_ms,
+    };
+    let summaries: Vec<Summary> = config
+        .systems
+        .iter()
+        .zip(&results)
+        .map(|(system, result)| Summary::from_result(&facts, &system.system, result))
+        .collect();
+    for (summary, system) in summaries.iter().zip(&config.systems) {
+        if let Some(dir) = config.report_dir(system) {
+            write_report(&dir, |dir| summary.write(dir, &redactor));
         }
     }
     let exit_code = exit::most_severe(summaries.iter().map(|s| s.exit_code));
     if several {
-        if let Some(dir) = configs[0].report_dir.as_ref().and_then(|d| d.parent()) {
-            let combined = report::Combined::new(&summaries, exit_code, duration_ms);
+        if let Some(dir) = &config.run.report_dir {
+            let combined = report::Combined::new(&facts, &summaries, exit_code);
             write_report(dir, |dir| combined.write(dir, &redactor));
         }
     }
-    if let (Some(channel), false) = (&configs[0].notify_channel, command == Command::Check) {
-        notify(&configs[0], channel, &summaries, &redactor);
+    if let (Some(channel), false) = (&config.run.notify_channel, command == Command::Check) {
+        notify(&config.run, channel, &summaries, &redactor);
     }
     RunReport { summaries, exit_code }
 }
@@ -141,16 +136,7 @@ pub fn run(command: Command, configs: &[Config]) -> RunReport {
 /// `slack-im export FILE`: the members, read from Slack, written to a file for later runs.
 pub fn export(config: &Config, path: &std::path::Path) -> Result<source::Exported, Error> {
     secret::install_log_redactor(Redactor::new(config.all_secrets()));
-    source::export(config, path)
-}
-
-/// With several systems, each system's reports go to `SLACK_IM_REPORT_DIR/<system>/`.
-fn with_system_report_dir(config: &Config, several: bool) -> Config {
-    let mut config = config.clone();
-    if several {
-        config.report_dir = config.report_dir.map(|d| d.join(&config.system));
-    }
-    config
+    source::export(&config.run, path)
 }
 
 fn write_report(dir: &std::path::Path, write: impl FnOnce(&std::path::Path) -> std::io::Result<()>) {
@@ -160,21 +146,9 @@ fn write_report(dir: &std::path::Path, write: impl FnOnce(&std::path::Path) -> s
     }
 }
 
-fn exit_code_of(summary: &Summary) -> u8 {
-    if summary.dry_run {
-        exit::OK
-    } else if summary.counts.failed > 0 {
-        exit::PARTIAL
-    } else if summary.counts.withheld > 0 {
-        exit::WITHHELD
-    } else {
-        exit::OK
-    }
-}
-
 /// Posts the run's summary to Slack (one post for every system). It has its own small allowance
 /// of time and retries: a run that spent its budget still reports.
-fn notify(config: &Config, channel: &str, summaries: &[Summary], redactor: &Redactor) {
+fn notify(config: &RunConfig, channel: &str, summaries: &[Summary], redactor: &Redactor) {
     let slack = match slack_client(config, Budget::new(config.timeout * 3, 3)) {
         Ok(slack) => slack,
         Err(e) => return log::warn!("no Slack notification: {e}"),

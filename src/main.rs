@@ -27,16 +27,16 @@ fn main() -> ExitCode {
         }
     };
     init_logging();
-    let configs = match Config::all_from_env() {
-        Ok(configs) => configs,
+    let config = match Config::from_env() {
+        Ok(config) => config,
         Err(e) => {
             eprintln!("error: configuration: {e}");
             slack_im::write_config_error(command.name(), &e.to_string());
             return ExitCode::from(exit::CONFIG);
         }
     };
-    let redactor = Redactor::new(configs.iter().flat_map(Config::all_secrets));
-    let report = slack_im::run(command, &configs);
+    let redactor = Redactor::new(config.all_secrets());
+    let report = slack_im::run(command, &config);
     let several = report.summaries.len() > 1;
     for summary in &report.summaries {
         let name = if several { format!("{}: ", summary.system) } else { String::new() };

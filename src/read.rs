@@ -8,7 +8,7 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use crate::action::{ActionKind, Outcome};
-use crate::config::{Config, ConfigError};
+use crate::config::{Config, ConfigError, RunConfig, SystemConfig};
 use crate::connect::{connect, System};
 use crate::eligibility::{Filter, SkipReason, Skipped};
 use crate::error::{panicked, Error};
@@ -16,7 +16,6 @@ use crate::http::Budget;
 use crate::matching::Listing;
 use crate::members::{Member, UserGroups};
 use crate::plan::{self, Desired, Plan, Policy};
-use crate::report::{Sources, Summary, UnkeyedReport};
 use crate::source::Source;
 
 /// Everything read and decided for one system before its first write: what `sync` applies,
@@ -68,36 +67,61 @@ impl Reading {
         }
         out
     }
+}
 
-    /// Fills the summary's counts, actions, skips and sources; `outcomes` after real writes.
-    pub fn record(
-        &self,
-        system: &System,
+/// What one system's command came to, the value `sync` and `check` return and the report is made
+/// of: what was read and planned, how the writes ended (none in a dry run), and what `check` adds.
+pub(crate) struct Ran {
+    pub reading: Reading,
+    /// After real writes: how each of the plan's actions ended, in the plan's order.
+    pub outcomes: Option<Vec<Outcome>>,
+    /// What was printed before any write ([`Reading::warnings`]).
+    pub warnings: Vec<String>,
+    /// Requests made to Slack (shared by every system) and to this system's target.
+    pub slack_requests: usize,
+    pub target_requests: usize,
+    /// `check` only: the enabled user groups seen, by handle, with how many members each holds.
+    pub usergroups: BTreeMap<String, usize>,
+    /// `check` only: members left out, counted by the kind of reason.
+    pub skipped_by_reason: BTreeMap<String, usize>,
+}
+
+impl Ran {
+    /// A system read, planned and (when `outcomes` is given) written, without `check`'s extras.
+    pub fn new(
+        reading: Reading,
+        outcomes: Option<Vec<Outcome>>,
+        warnings: Vec<String>,
         slack_requests: usize,
-        outcomes: Option<&[Outcome]>,
-        summary: &mut Summary,
-    ) {
-        summary.record(&self.plan, outcomes, &self.skipped);
-        summary.unkeyed = self
-            .listing
-            .unkeyed()
-            .iter()
-            .map(|u| UnkeyedReport {
-                id: u.id.as_deref().map(|id| crate::http::clean(id, 100)),
-                listing: u.listing,
-            })
-            .collect();
-        summary.counts.unkeyed = summary.unkeyed.len();
-        summary.sources = Sources {
-            slack_members: self.read,
-            eligible_members: self.eligible,
+        system: &System,
+    ) -> Ran {
+        Ran {
+            reading,
+            outcomes,
+            warnings,
             slack_requests,
-            target_accounts: self.listing.accounts().len(),
-            managed_accounts: self.listing.managed(),
             target_requests: system.target.requests(),
-        };
+            usergroups: BTreeMap::new(),
+            skipped_by_reason: BTreeMap::new(),
+        }
     }
 }
+
+/// Why one system stopped, with the warnings it had printed before it stopped.
+pub(crate) struct Stopped {
+    /// Boxed: an `Error` is large, and keeps every result it is not in small.
+    pub error: Box<Error>,
+    pub warnings: Vec<String>,
+}
+
+impl From<Error> for Stopped {
+    fn from(error: Error) -> Stopped {
+        Stopped { error: Box::new(error), warnings: Vec::new() }
+    }
+}
+
+/// One system's result: it ran, or it stopped.
+pub(crate) type SystemResult = Result<Ran, Stopped>;
 
 /// Every system read and planned, with the members' source: what `sync` and `check` start from.
 pub(crate) struct Prepared {
@@ -119,15 +143,18 @@ struct Read {
 /// Steps 1 to 3 for every system: load, read the user groups (when needed), list, read the
 /// members once, plan. Writes nothing. A configuration error or a failed read of the groups or the
 /// members is every system's error.
-pub(crate) fn prepare(configs: &[Config]) -> Result<Prepared, Vec<Result<(), Error>>> {
-    let every = |e: Error| configs.iter().map(|_| Err(e.clone())).collect::<Vec<_>>();
-    let budgets: Vec<Arc<Budget>> = configs.iter().map(|c| Budget::new(c.deadline, c.retry_budget)).collect();
-    let systems = load_systems(configs, &budgets)?;
-    let source = Source::open(&configs[0]).map_err(every)?;
+pub(crate) fn prepare(config: &Config) -> Result<Prepared, Vec<Error>> {
+    let (run, configs) = (&config.run, &config.systems[..]);
+    let every = |e: Error| configs.iter().map(|_| e.clone()).collect::<Vec<_>>();
+    // Each system spends its own budget of the run's deadline and retries.
+    let budgets: Vec<Arc<Budget>> =
+        configs.iter().map(|_| Budget::new(run.deadline, run.retry_budget)).collect();
+    let systems = load_systems(run, configs, &budgets)?;
+    let source = Source::open(run).map_err(every)?;
     let groups = read_groups(configs, &systems, &source)?;
     let mut reads = list_accounts(&systems);
     let members =
-        read_members(&configs[0], &source, &systems, configs, groups.as_ref(), &mut reads).map_err(every)?;
+        read_members(run, &source, &systems, configs, groups.as_ref(), &mut reads).map_err(every)?;
     let readings = reads
         .into_iter()
         .zip(&systems)
@@ -139,7 +166,7 @@ pub(crate) fn prepare(configs: &[Config]) -> Result<Prepared, Vec<Result<(), Err
 
 /// Whether a run of these systems reads the user groups: a system is scoped by
 /// `SLACK_IM_USERGROUPS`, or a template uses `user.groups`.
-pub(crate) fn needs_groups(configs: &[Config], uses_groups: impl Fn(&Config) -> bool) -> bool {
+pub(crate) fn needs_groups(configs: &[SystemConfig], uses_groups: impl Fn(&SystemConfig) -> bool) -> bool {
     configs.iter().any(|c| !c.usergroups.is_empty() || uses_groups(c))
 }
 
@@ -148,29 +175,28 @@ pub(crate) fn needs_groups(configs: &[Config], uses_groups: impl Fn(&Config) -> 
 /// every system before anything is listed: a scope that selects nobody must never look like a
 /// workspace that everyone left.
 fn read_groups(
-    configs: &[Config],
+    configs: &[SystemConfig],
     systems: &[System],
     source: &Source,
-) -> Result<Option<UserGroups>, Vec<Result<(), Error>>> {
-    let uses = |config: &Config| {
+) -> Result<Option<UserGroups>, Vec<Error>> {
+    let uses = |config: &SystemConfig| {
         systems.iter().any(|s| s.templates.name() == config.system && s.templates.uses_groups)
     };
     if !needs_groups(configs, uses) {
         return Ok(None);
     }
     let started = Instant::now();
-    let groups =
-        source.usergroups().map_err(|e| configs.iter().map(|_| Err(e.clone())).collect::<Vec<_>>())?;
+    let groups = source.usergroups().map_err(|e| configs.iter().map(|_| e.clone()).collect::<Vec<_>>())?;
     log::info!("Slack: {} enabled user groups ({:.2}s)", groups.all().len(), started.elapsed().as_secs_f64());
     let unknown: Vec<Option<Error>> = configs.iter().map(|c| unknown_handles(c, &groups)).collect();
     let Some(culprit) = unknown.iter().position(Option::is_some) else { return Ok(Some(groups)) };
     let culprit = configs[culprit].system.clone();
     let not_run = || Error::NotRun(format!("system {culprit} is misconfigured, so no system ran"));
-    Err(unknown.into_iter().map(|e| Err(e.unwrap_or_else(not_run))).collect())
+    Err(unknown.into_iter().map(|e| e.unwrap_or_else(not_run)).collect())
 }
 
 /// The handles of `SLACK_IM_USERGROUPS` no enabled group has, as a configuration error.
-fn unknown_handles(config: &Config, groups: &UserGroups) -> Option<Error> {
+fn unknown_handles(config: &SystemConfig, groups: &UserGroups) -> Option<Error> {
     let unknown: Vec<String> =
         config.usergroups.iter().filter(|h| groups.get(h).is_none()).map(|h| format!("@{h}")).collect();
     if unknown.is_empty() {
@@ -189,17 +215,40 @@ fn unknown_handles(config: &Config, groups: &UserGroups) -> Option<Error> {
 }
 
 /// The members of the groups a system is scoped to, or `None` when it is not scoped.
-fn scope(config: &Config, groups: Option<&UserGroups>) -> Option<HashSet<String>> {
+fn scope(config: &SystemConfig, groups: Option<&UserGroups>) -> Option<HashSet<String>> {
     let groups = groups.filter(|_| !config.usergroups.is_empty())?;
     let scoped = config.usergroups.iter().filter_map(|h| groups.get(h));
     Some(scoped.flat_map(|g| g.users.iter().cloned()).collect())
 }
 
+/// Who gets an account in one system, as configured; `channel_members` are the members of
+/// `SLACK_IM_CHANNEL` when it is set, `usergroup_members` those of the groups of
+/// `SLACK_IM_USERGROUPS` when it is set.
+fn filter(
+    run: &RunConfig,
+    config: &SystemConfig,
+    channel_members: Option<HashSet<String>>,
+    usergroup_members: Option<HashSet<String>>,
+) -> Filter {
+    Filter {
+        include_guests: run.include_guests,
+        email_domains: config.email_domains.clone(),
+        exclude: run.exclude.clone(),
+        channel_members,
+        usergroup_members,
+        require_confirmed_email: run.require_confirmed_email,
+    }
+}
+
 /// Every system's folder and client: a configuration error in any of them stops the run before
 /// anything is read (each system reports its own error, or that another's stopped it).
-fn load_systems(configs: &[Config], budgets: &[Arc<Budget>]) -> Result<Vec<System>, Vec<Result<(), Error>>> {
+fn load_systems(
+    run: &RunConfig,
+    configs: &[SystemConfig],
+    budgets: &[Arc<Budget>],
+) -> Result<Vec<System>, Vec<Error>> {
     let loaded: Vec<Result<System, Error>> =
-        configs.iter().zip(budgets).map(|(config, budget)| connect(config, budget)).collect();
+        configs.iter().zip(budgets).map(|(config, budget)| connect(run, config, budget)).collect();
     let Some(failed) = loaded.iter().position(Result::is_err) else {
         return Ok(loaded.into_iter().flatten().collect());
     };
@@ -207,8 +256,8 @@ fn load_systems(configs: &[Config], budgets: &[Arc<Budget>]) -> Result<Vec<Syste
     Err(loaded
         .into_iter()
         .map(|system| match system {
-            Ok(_) => Err(Error::NotRun(format!("system {culprit} is misconfigured, so no system ran"))),
-            Err(e) => Err(e),
+            Ok(_) => Error::NotRun(format!("system {culprit} is misconfigured, so no system ran")),
+            Err(e) => e,
         })
         .collect())
 }
@@ -242,21 +291,21 @@ fn list_one(system: &System) -> Result<Read, Error> {
 /// system (before any of its writes); a failed Slack read stops every system. Returns how many
 /// members Slack listed.
 fn read_members(
-    config: &Config,
+    run: &RunConfig,
     source: &Source,
     systems: &[System],
-    configs: &[Config],
+    configs: &[SystemConfig],
     groups: Option<&UserGroups>,
     reads: &mut [Result<Read, Error>],
 ) -> Result<usize, Error> {
     let started = Instant::now();
-    let channel_members = match &config.channel {
+    let channel_members = match &run.channel {
         Some(channel) => Some(source.channel_members(channel)?),
         None => None,
     };
     for (read, config) in reads.iter_mut().zip(configs) {
         if let Ok(read) = read {
-            read.filter = config.filter(channel_members.clone(), scope(config, groups));
+            read.filter = filter(run, config, channel_members.clone(), scope(config, groups));
         }
     }
     let keep_raw = systems.iter().any(|s| s.templates.uses_slack_object);
@@ -333,7 +382,7 @@ fn feed(
 }
 
 /// Step 3 for one system: the plan and its deactivations' bodies.
-fn plan_system(config: &Config, system: &System, read: Read, members: usize) -> Result<Reading, Error> {
+fn plan_system(config: &SystemConfig, system: &System, read: Read, members: usize) -> Result<Reading, Error> {
     let Read { listing, desired, skipped, .. } = read;
     let eligible = desired.len();
     let mut plan = plan::plan(desired, listing.accounts(), &policy(config, system, eligible));
@@ -343,7 +392,7 @@ fn plan_system(config: &Config, system: &System, read: Read, members: usize) -> 
 
 /// What the plan may do: the configuration's protections and guard, the system's capabilities,
 /// and no deactivation at all when Slack gave nobody eligible.
-fn policy(config: &Config, system: &System, eligible: usize) -> Policy {
+fn policy(config: &SystemConfig, system: &System, eligible: usize) -> Policy {
     Policy {
         protect: config.protect.clone(),
         max_deactivate: config.max_deactivate,

@@ -11,6 +11,9 @@ use crate::http::{self, Budget, Exhausted, GiveUp, Retries, RetryPolicy};
 use crate::members::{read_member, Member, UserGroup};
 use crate::secret::Secret;
 
+mod surrogates;
+pub use surrogates::repair_lone_surrogates;
+
 /// Members asked for per `users.list` page. Slack's docs say "under 1000" (the node SDK: max 999)
 /// and recommend 200; `users.list` is Tier 2 (about 20 calls a minute), so the largest allowed page
 /// keeps a 50,000-member workspace at 51 calls instead of 250 and far from the rate limit.
@@ -566,54 +569,6 @@ fn parse<T: DeserializeOwned>(method: &str, body: &str) -> Result<T, SlackError>
         });
     }
     serde_json::from_str(body).map_err(|e| malformed(e.to_string()))
-}
-
-/// Replaces `\uD800`–`\uDFFF` escapes that are not a high-low pair with `\uFFFD`.
-///
-/// Slack can send a lone surrogate (a name cut in the middle of an emoji); serde_json rightly refuses
-/// it, and one such member would fail every read of the workspace. Valid pairs and everything else
-/// are left as they are; a body without such escapes is not copied.
-pub fn repair_lone_surrogates(body: &str) -> std::borrow::Cow<'_, str> {
-    let bytes = body.as_bytes();
-    let hex_at = |i: usize| -> Option<u32> {
-        let digits = bytes.get(i..i + 4)?;
-        u32::from_str_radix(std::str::from_utf8(digits).ok()?, 16).ok()
-    };
-    let surrogate_at = |i: usize| -> Option<u32> {
-        (bytes.get(i) == Some(&b'\\') && bytes.get(i + 1) == Some(&b'u'))
-            .then(|| hex_at(i + 2))
-            .flatten()
-            .filter(|c| (0xD800..=0xDFFF).contains(c))
-    };
-    let mut out: Option<String> = None;
-    let mut copied = 0;
-    let mut i = 0;
-    while i < bytes.len() {
-        if bytes[i] != b'\\' {
-            i += 1;
-            continue;
-        }
-        match surrogate_at(i) {
-            // A high surrogate followed by a low one: a valid pair.
-            Some(0xD800..=0xDBFF) if surrogate_at(i + 6).is_some_and(|low| low >= 0xDC00) => i += 12,
-            Some(_) => {
-                let o = out.get_or_insert_with(|| String::with_capacity(body.len()));
-                o.push_str(&body[copied..i]);
-                o.push_str("\\uFFFD");
-                i += 6;
-                copied = i;
-            }
-            // Any other escape: skip both characters, so `\\` is never read as the start of one.
-            None => i += 2,
-        }
-    }
-    match out {
-        None => std::borrow::Cow::Borrowed(body),
-        Some(mut o) => {
-            o.push_str(&body[copied..]);
-            std::borrow::Cow::Owned(o)
-        }
-    }
 }
 
 /// The cursor of the next page, or `None` at the end: an empty, null or missing `next_cursor`, or

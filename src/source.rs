@@ -11,7 +11,7 @@ use std::time::Duration;
 use serde::Deserialize;
 use serde_json::value::RawValue;
 
-use crate::config::Config;
+use crate::config::RunConfig;
 use crate::connect::slack_client;
 use crate::error::Error;
 use crate::http::Budget;
@@ -33,7 +33,7 @@ pub enum Source {
 
 impl Source {
     /// The file of `SLACK_IM_MEMBERS_FILE`, else Slack.
-    pub fn open(config: &Config) -> Result<Source, Error> {
+    pub fn open(config: &RunConfig) -> Result<Source, Error> {
         match &config.members_file {
             Some(path) => {
                 Ok(Source::File { path: path.clone(), file: read_file(path, config.members_max_age)? })
@@ -193,7 +193,7 @@ pub struct Exported {
 /// the members, with the enabled user groups when the token may read them, mode 0600 (personal
 /// data), through a temporary file renamed at the end: a failed read leaves any earlier file as it
 /// was.
-pub fn export(config: &Config, path: &Path) -> Result<Exported, Error> {
+pub fn export(config: &RunConfig, path: &Path) -> Result<Exported, Error> {
     let slack = slack_client(config, Budget::new(config.deadline, config.retry_budget))?;
     let team_id = config.slack_team_id.clone().or(slack.auth_test()?.team_id);
     let channel = match &config.channel {

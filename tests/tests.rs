@@ -2,6 +2,7 @@
 //! One test binary (ripgrep's layout); each module is one area of behaviour.
 
 mod addressing;
+mod architecture_doc;
 mod check;
 mod check_writes;
 mod common;

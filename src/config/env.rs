@@ -1,6 +1,7 @@
 //! The variables read by name, as envy reads them: one derived field per variable of the table
 //! (envy lower-cases the names), each value's syntax checked first by its kind in the table, then
-//! the checks that need more than one value, and the conversion into [`Config`].
+//! the checks that need more than one value, and the conversion into a system's [`RunConfig`] and
+//! [`SystemConfig`].
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -14,7 +15,7 @@ use super::values::{
     slack_url, CHANNEL_ID, TEAM_ID,
 };
 use super::variables::variable;
-use super::{invalid, Config, ConfigError};
+use super::{invalid, ConfigError, RunConfig, SystemConfig};
 use crate::secret::Secret;
 
 /// One field per variable of the table that is read by name. Every value is text here; the table
@@ -52,13 +53,14 @@ struct Env {
     ssl_cert_file: Option<String>,
 }
 
-/// The variables read by name, into a [`Config`]. Every value's syntax is checked first, in the
+/// The variables read by name, into the run's settings and the system's. Every value's syntax is
+/// checked first, in the
 /// order of the names, so a run with two mistakes always names the same one first.
 pub(super) fn read(
     plain: BTreeMap<String, String>,
     vars: BTreeMap<String, String>,
     secrets: BTreeMap<String, (String, Secret<String>)>,
-) -> Result<Config, ConfigError> {
+) -> Result<(RunConfig, SystemConfig), ConfigError> {
     for (name, value) in &plain {
         variable(name).check(value)?;
     }
@@ -67,12 +69,13 @@ pub(super) fn read(
 }
 
 impl Env {
-    /// The checks that need more than one value's syntax, and the conversion into [`Config`].
+    /// The checks that need more than one value's syntax, and the conversion into the run's
+    /// settings and the system's. The checks run in this order whatever the type they fill.
     fn into_config(
         self,
         vars: BTreeMap<String, String>,
         secrets: BTreeMap<String, (String, Secret<String>)>,
-    ) -> Result<Config, ConfigError> {
+    ) -> Result<(RunConfig, SystemConfig), ConfigError> {
         let flag = |name: &str, value: Option<String>| variable(name).flag(value);
         let list = |name: &str, value: Option<String>| variable(name).list(value);
         let number = |name: &str, value: Option<String>| variable(name).number_or_default(value);
@@ -97,20 +100,14 @@ impl Env {
         let slack_url = slack_url((slack_url_var, text(slack_url_var, self.slack_im_slack_url)), allow_http)?;
         let domains_var = "SLACK_IM_EMAIL_DOMAINS";
         let usergroups = list("SLACK_IM_USERGROUPS", self.slack_im_usergroups)?;
-        Ok(Config {
+        let slack_team_id = slack_id(("SLACK_IM_SLACK_TEAM_ID", self.slack_im_slack_team_id), TEAM_ID)?;
+        let channel = slack_id(("SLACK_IM_CHANNEL", self.slack_im_channel), CHANNEL_ID)?;
+        let include_guests = flag("SLACK_IM_INCLUDE_GUESTS", self.slack_im_include_guests)?;
+        let require_confirmed_email =
+            flag("SLACK_IM_REQUIRE_CONFIRMED_EMAIL", self.slack_im_require_confirmed_email)?;
+        let system = SystemConfig {
             system,
             target_url,
-            allow_http,
-            templates_root: PathBuf::from(text("SLACK_IM_TEMPLATES", self.slack_im_templates)),
-            slack_url,
-            slack_token,
-            slack_team_id: slack_id(("SLACK_IM_SLACK_TEAM_ID", self.slack_im_slack_team_id), TEAM_ID)?,
-            channel: slack_id(("SLACK_IM_CHANNEL", self.slack_im_channel), CHANNEL_ID)?,
-            include_guests: flag("SLACK_IM_INCLUDE_GUESTS", self.slack_im_include_guests)?,
-            require_confirmed_email: flag(
-                "SLACK_IM_REQUIRE_CONFIRMED_EMAIL",
-                self.slack_im_require_confirmed_email,
-            )?,
             email_domains: email_domains((domains_var, list(domains_var, self.slack_im_email_domains)?))?,
             usergroups: usergroups
                 .iter()
@@ -118,18 +115,30 @@ impl Env {
                 .filter(|h| !h.is_empty())
                 .collect(),
             usergroups_var: "SLACK_IM_USERGROUPS".into(),
-            exclude: list("SLACK_IM_EXCLUDE", self.slack_im_exclude)?
-                .iter()
-                .map(|e| normalize_exclude(e))
-                .collect(),
             protect: list("SLACK_IM_PROTECT", self.slack_im_protect)?
                 .iter()
                 .map(|k| k.to_lowercase())
                 .collect(),
-            dry_run: flag("SLACK_IM_DRY_RUN", self.slack_im_dry_run)?,
             max_deactivate: variable("SLACK_IM_MAX_DEACTIVATE")
                 .number(self.slack_im_max_deactivate)?
                 .map(|n| n as usize),
+            vars,
+            secrets,
+        };
+        let run = RunConfig {
+            allow_http,
+            templates_root: PathBuf::from(text("SLACK_IM_TEMPLATES", self.slack_im_templates)),
+            slack_url,
+            slack_token,
+            slack_team_id,
+            channel,
+            include_guests,
+            require_confirmed_email,
+            exclude: list("SLACK_IM_EXCLUDE", self.slack_im_exclude)?
+                .iter()
+                .map(|e| normalize_exclude(e))
+                .collect(),
+            dry_run: flag("SLACK_IM_DRY_RUN", self.slack_im_dry_run)?,
             concurrency: number("SLACK_IM_CONCURRENCY", self.slack_im_concurrency)? as usize,
             timeout: Duration::from_secs(number("SLACK_IM_TIMEOUT_SECS", self.slack_im_timeout_secs)?),
             deadline: Duration::from_secs(number("SLACK_IM_DEADLINE_SECS", self.slack_im_deadline_secs)?),
@@ -141,9 +150,8 @@ impl Env {
             run_id: run_id(("SLACK_IM_RUN_ID", self.slack_im_run_id))?,
             members_file: self.slack_im_members_file.map(PathBuf::from),
             members_max_age,
-            vars,
-            secrets,
             ca_file: self.ssl_cert_file.map(PathBuf::from),
-        })
+        };
+        Ok((run, system))
     }
 }

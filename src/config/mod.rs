@@ -4,18 +4,19 @@
 //!
 //! - `variables`: the table of every variable (name, kind, default, range, help), the one source of
 //!   `--help`, of each value's syntax check and default, and of the unknown-variable check;
-//! - `overlay`: several systems, and the `<VARIABLE>__<SYSTEM>` values laid over the shared ones;
-//! - `env`: the variables read by name, with envy, into a [`Config`];
+//! - `overlay`: several systems, and the `<VARIABLE>__<SYSTEM>` values laid over the shared ones
+//!   (what may be suffixed is what a [`SystemConfig`] holds);
+//! - `env`: the variables read by name, with envy, into the run's [`RunConfig`] and each system's
+//!   [`SystemConfig`] (together a [`Config`]);
 //! - `values`: the parsers and checks of each kind of value.
 //!
 //! What depends on more than one variable (plain `http://` needs `SLACK_IM_ALLOW_HTTP`) or is not a
 //! syntax (a Slack id, a folder name) is checked after the syntax, one small function per concern.
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use crate::eligibility::Filter;
 use crate::secret::Secret;
 
 mod env;
@@ -34,12 +35,18 @@ pub use variables::{Kind, Variable, PREFIX, VARIABLES};
 const VAR_PREFIX: &str = "SLACK_IM_VAR_";
 const SECRET_PREFIX: &str = "SLACK_IM_SECRET_";
 
-/// Everything a run needs, validated.
+/// Everything a run needs, validated: the settings of the whole run, and one [`SystemConfig`] per
+/// system of `SLACK_IM_SYSTEM`, in its order.
 #[derive(Debug, Clone)]
 pub struct Config {
-    pub system: String,
-    /// Without a trailing slash; template paths start with one. `None`: `system.json`'s `url`.
-    pub target_url: Option<String>,
+    pub run: RunConfig,
+    pub systems: Vec<SystemConfig>,
+}
+
+/// The settings of the whole run, one value for every system: the variables that take no
+/// `__<SYSTEM>` suffix (Slack, the members, the limits, the reports).
+#[derive(Debug, Clone)]
+pub struct RunConfig {
     /// `SLACK_IM_ALLOW_HTTP`: plain `http://` to hosts other than loopback is accepted.
     pub allow_http: bool,
     pub templates_root: PathBuf,
@@ -52,18 +59,9 @@ pub struct Config {
     pub include_guests: bool,
     /// `SLACK_IM_REQUIRE_CONFIRMED_EMAIL`: skip members whose e-mail is unconfirmed.
     pub require_confirmed_email: bool,
-    /// Lower-case.
-    pub email_domains: Vec<String>,
-    /// `SLACK_IM_USERGROUPS`: user group handles, lower-case, without `@`; empty: no scope.
-    pub usergroups: Vec<String>,
-    /// The variable `usergroups` came from (`SLACK_IM_USERGROUPS__SALES_DEMO`), for its errors.
-    pub usergroups_var: String,
     /// Lower-case e-mails and upper-case Slack ids, as written.
     pub exclude: Vec<String>,
-    /// Lower-case target keys.
-    pub protect: Vec<String>,
     pub dry_run: bool,
-    pub max_deactivate: Option<usize>,
     pub concurrency: usize,
     pub timeout: Duration,
     /// The whole run's deadline (`SLACK_IM_DEADLINE_SECS`).
@@ -72,6 +70,7 @@ pub struct Config {
     pub retry_budget: u32,
     /// Most members or accounts one read may return (`SLACK_IM_READ_LIMIT`).
     pub read_limit: usize,
+    /// `SLACK_IM_REPORT_DIR` as given; each system's folder is [`Config::report_dir`].
     pub report_dir: Option<PathBuf>,
     pub notify_channel: Option<String>,
     /// `SLACK_IM_RUN_ID`: the caller's id for this run, echoed in `summary.json` so the caller can
@@ -81,12 +80,30 @@ pub struct Config {
     pub members_file: Option<PathBuf>,
     /// `SLACK_IM_MEMBERS_MAX_AGE`: an older members file is refused.
     pub members_max_age: Duration,
+    /// `SSL_CERT_FILE`: extra CAs to trust.
+    pub ca_file: Option<PathBuf>,
+}
+
+/// One system's settings: its folder, and the variables that may be given for it alone as
+/// `<VARIABLE>__<SYSTEM>` (the overlay's `PER_SYSTEM`, template variables and secrets).
+#[derive(Debug, Clone)]
+pub struct SystemConfig {
+    pub system: String,
+    /// Without a trailing slash; template paths start with one. `None`: `system.json`'s `url`.
+    pub target_url: Option<String>,
+    /// Lower-case.
+    pub email_domains: Vec<String>,
+    /// `SLACK_IM_USERGROUPS`: user group handles, lower-case, without `@`; empty: no scope.
+    pub usergroups: Vec<String>,
+    /// The variable `usergroups` came from (`SLACK_IM_USERGROUPS__SALES_DEMO`), for its errors.
+    pub usergroups_var: String,
+    /// Lower-case target keys.
+    pub protect: Vec<String>,
+    pub max_deactivate: Option<usize>,
     /// `SLACK_IM_VAR_ROLE_GROUP=x` becomes `role_group -> x`.
     pub vars: BTreeMap<String, String>,
     /// `SLACK_IM_SECRET_TARGET_TOKEN=x` becomes `target_token -> x`.
     pub secrets: BTreeMap<String, Secret<String>>,
-    /// `SSL_CERT_FILE`: extra CAs to trust.
-    pub ca_file: Option<PathBuf>,
 }
 
 /// A configuration problem. Every message names the variable and what was wrong with it.
@@ -141,25 +158,10 @@ impl Config {
         Config::from_vars(vars)
     }
 
-    /// Reads the given variables as if they were the environment, for the first system named
-    /// (tests use this).
-    pub fn from_vars(vars: impl IntoIterator<Item = (String, String)>) -> Result<Config, ConfigError> {
-        let mut all = Config::all_from_vars(vars)?;
-        Ok(all.remove(0))
-    }
-
-    /// Reads the process environment: one [`Config`] per system of `SLACK_IM_SYSTEM`.
-    pub fn all_from_env() -> Result<Vec<Config>, ConfigError> {
-        let vars =
-            std::env::vars_os().filter_map(|(k, v)| Some((k.into_string().ok()?, v.into_string().ok()?)));
-        Config::all_from_vars(vars)
-    }
-
-    /// One [`Config`] per system of `SLACK_IM_SYSTEM` (`a,b,c`): each reads the unsuffixed
+    /// Reads the given variables as if they were the environment: the run's settings, and one
+    /// [`SystemConfig`] per system of `SLACK_IM_SYSTEM` (`a,b,c`), each read from the unsuffixed
     /// variables with its own `__<SYSTEM>` values laid over them.
-    pub fn all_from_vars(
-        vars: impl IntoIterator<Item = (String, String)>,
-    ) -> Result<Vec<Config>, ConfigError> {
+    pub fn from_vars(vars: impl IntoIterator<Item = (String, String)>) -> Result<Config, ConfigError> {
         // The last value of a repeated variable wins, as in a shell; empty counts as unset.
         let mut env: BTreeMap<String, String> = BTreeMap::new();
         for (name, value) in vars {
@@ -171,7 +173,8 @@ impl Config {
         }
         let systems = system_names(env.get("SLACK_IM_SYSTEM"))?;
         let (shared, per_system) = split_suffixed(env, &systems)?;
-        systems
+        let mut run = None;
+        let systems = systems
             .iter()
             .map(|system| {
                 let mut own = shared.clone();
@@ -180,41 +183,37 @@ impl Config {
                 for (base, (_, value)) in &overlaid {
                     own.insert(base.clone(), value.clone());
                 }
-                let mut config = Config::parse_one(own).map_err(|e| e.named_as(&overlaid))?;
+                // The run-wide variables take no suffix: every system reads the same settings.
+                let (settings, mut config) = Config::parse_one(own).map_err(|e| e.named_as(&overlaid))?;
+                run.get_or_insert(settings);
                 if let Some((name, _)) = overlaid.get("SLACK_IM_USERGROUPS") {
                     config.usergroups_var = name.clone();
                 }
                 Ok(config)
             })
-            .collect()
+            .collect::<Result<Vec<SystemConfig>, ConfigError>>()?;
+        let run = run.unwrap_or_else(|| unreachable!("SLACK_IM_SYSTEM names at least one system"));
+        Ok(Config { run, systems })
     }
 
-    fn parse_one(vars: impl IntoIterator<Item = (String, String)>) -> Result<Config, ConfigError> {
+    fn parse_one(
+        vars: impl IntoIterator<Item = (String, String)>,
+    ) -> Result<(RunConfig, SystemConfig), ConfigError> {
         let sorted = Sorted::from_vars(vars)?;
         env::read(sorted.plain, sorted.vars, sorted.secrets)
     }
 
     /// Every secret of the run, for the [`crate::secret::Redactor`].
     pub fn all_secrets(&self) -> Vec<&Secret<String>> {
-        self.slack_token.iter().chain(self.secrets.values()).collect()
+        let systems = self.systems.iter().flat_map(|s| s.secrets.values());
+        self.run.slack_token.iter().chain(systems).collect()
     }
 
-    /// Who gets an account, as configured; `channel_members` are the members of `SLACK_IM_CHANNEL`
-    /// when it is set.
-    /// `usergroup_members` those of the groups of `SLACK_IM_USERGROUPS` when it is set.
-    pub fn filter(
-        &self,
-        channel_members: Option<HashSet<String>>,
-        usergroup_members: Option<HashSet<String>>,
-    ) -> Filter {
-        Filter {
-            include_guests: self.include_guests,
-            email_domains: self.email_domains.clone(),
-            exclude: self.exclude.clone(),
-            channel_members,
-            usergroup_members,
-            require_confirmed_email: self.require_confirmed_email,
-        }
+    /// Where one system's reports go: `SLACK_IM_REPORT_DIR`, or with several systems
+    /// `SLACK_IM_REPORT_DIR/<system>/`.
+    pub fn report_dir(&self, system: &SystemConfig) -> Option<PathBuf> {
+        let dir = self.run.report_dir.as_ref()?;
+        Some(if self.systems.len() > 1 { dir.join(&system.system) } else { dir.clone() })
     }
 }
 

@@ -7,8 +7,10 @@ use std::collections::BTreeMap;
 use super::variables::edit_distance;
 use super::{invalid, missing, ConfigError, SECRET_PREFIX, VAR_PREFIX};
 
-/// The variables that may carry `__<SYSTEM>`, by name or by prefix.
-const PER_SYSTEM: &[&str] = &[
+/// The variables that may carry `__<SYSTEM>`, by name or by prefix: their values are fields of
+/// [`super::SystemConfig`]; every other variable is one value for the whole run, in
+/// [`super::RunConfig`].
+pub(super) const PER_SYSTEM: &[&str] = &[
     "SLACK_IM_TARGET_URL",
     "SLACK_IM_EMAIL_DOMAINS",
     "SLACK_IM_USERGROUPS",

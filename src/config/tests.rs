@@ -23,13 +23,13 @@ fn with(extra: &[(&str, &str)]) -> Result<Config, ConfigError> {
 #[test]
 fn defaults_apply_when_only_the_required_variables_are_set() {
     let c = with(&[]).unwrap();
-    assert_eq!(c.system, "dev");
-    assert_eq!(c.target_url.as_deref(), Some("http://127.0.0.1:9"));
-    assert_eq!(c.slack_url, "https://slack.com/api/");
-    assert_eq!(c.concurrency, 4);
-    assert_eq!(c.timeout, Duration::from_secs(30));
-    assert!(!c.dry_run && !c.include_guests);
-    assert_eq!(c.templates_root, PathBuf::from("templates"));
+    assert_eq!(c.systems[0].system, "dev");
+    assert_eq!(c.systems[0].target_url.as_deref(), Some("http://127.0.0.1:9"));
+    assert_eq!(c.run.slack_url, "https://slack.com/api/");
+    assert_eq!(c.run.concurrency, 4);
+    assert_eq!(c.run.timeout, Duration::from_secs(30));
+    assert!(!c.run.dry_run && !c.run.include_guests);
+    assert_eq!(c.run.templates_root, PathBuf::from("templates"));
 }
 
 #[test]
@@ -79,8 +79,8 @@ fn malformed_values_name_the_variable() {
 fn vars_and_secrets_are_lower_cased_and_secrets_stay_wrapped() {
     let c = with(&[("SLACK_IM_VAR_ROLE_GROUP", "AGENT"), ("SLACK_IM_SECRET_TARGET_TOKEN", "s3cr3t-value")])
         .unwrap();
-    assert_eq!(c.vars["role_group"], "AGENT");
-    assert_eq!(c.secrets["target_token"].expose(), "s3cr3t-value");
+    assert_eq!(c.systems[0].vars["role_group"], "AGENT");
+    assert_eq!(c.systems[0].secrets["target_token"].expose(), "s3cr3t-value");
     let debug = format!("{c:?}");
     assert!(!debug.contains("s3cr3t-value") && !debug.contains("xoxb-test-token"), "{debug}");
 }
@@ -93,7 +93,7 @@ fn secrets_can_come_from_files_and_not_twice() {
     std::fs::write(&file, "from-a-file\n").unwrap();
     let path = file.to_str().unwrap();
     let c = with(&[("SLACK_IM_SECRET_TARGET_TOKEN_FILE", path)]).unwrap();
-    assert_eq!(c.secrets["target_token"].expose(), "from-a-file");
+    assert_eq!(c.systems[0].secrets["target_token"].expose(), "from-a-file");
     let err = with(&[("SLACK_IM_SECRET_TARGET_TOKEN_FILE", path), ("SLACK_IM_SECRET_TARGET_TOKEN", "x")])
         .unwrap_err();
     assert!(matches!(err, ConfigError::Conflict { .. }), "{err}");
@@ -112,7 +112,7 @@ fn plain_http_is_for_loopback_unless_allowed() {
         assert!(with(&[("SLACK_IM_TARGET_URL", url)]).is_err(), "{url}");
     }
     let c = with(&[("SLACK_IM_TARGET_URL", "http://dev.internal"), ("SLACK_IM_ALLOW_HTTP", "true")]).unwrap();
-    assert_eq!(c.target_url.as_deref(), Some("http://dev.internal"));
+    assert_eq!(c.systems[0].target_url.as_deref(), Some("http://dev.internal"));
 }
 
 #[test]
@@ -138,10 +138,10 @@ fn several_systems_each_read_their_own_suffixed_values_over_the_shared_ones() {
         ("SLACK_IM_USERGROUPS", "qa"),
         ("SLACK_IM_USERGROUPS__SALES_DEMO", "@Sales, solutions"),
     ];
-    let all = Config::all_from_vars(vars.iter().map(|(k, v)| (k.to_string(), v.to_string()))).unwrap();
-    let by = |name: &str| all.iter().find(|c| c.system == name).unwrap();
+    let all = Config::from_vars(vars.iter().map(|(k, v)| (k.to_string(), v.to_string()))).unwrap();
+    let by = |name: &str| all.systems.iter().find(|c| c.system == name).unwrap();
     assert_eq!(
-        all.iter().map(|c| c.system.as_str()).collect::<Vec<_>>(),
+        all.systems.iter().map(|c| c.system.as_str()).collect::<Vec<_>>(),
         ["dev", "model-office", "sales.demo"]
     );
     assert_eq!(by("model-office").target_url.as_deref(), Some("https://mo.example"));
@@ -174,14 +174,9 @@ fn a_suffix_for_a_system_not_being_run_is_an_error_with_a_suggestion() {
 
 #[test]
 fn confirmed_emails_are_required_unless_switched_off() {
-    assert!(with(&[]).unwrap().require_confirmed_email);
-    assert!(!with(&[("SLACK_IM_REQUIRE_CONFIRMED_EMAIL", "false")]).unwrap().require_confirmed_email);
-    assert!(
-        with(&[("SLACK_IM_REQUIRE_CONFIRMED_EMAIL", "true")])
-            .unwrap()
-            .filter(None, None)
-            .require_confirmed_email
-    );
+    assert!(with(&[]).unwrap().run.require_confirmed_email);
+    assert!(!with(&[("SLACK_IM_REQUIRE_CONFIRMED_EMAIL", "false")]).unwrap().run.require_confirmed_email);
+    assert!(with(&[("SLACK_IM_REQUIRE_CONFIRMED_EMAIL", "true")]).unwrap().run.require_confirmed_email);
     let err = with(&[("SLACK_IM_REQUIRE_CONFIRMED_EMAIL", "sometimes")]).unwrap_err().to_string();
     assert!(err.starts_with("SLACK_IM_REQUIRE_CONFIRMED_EMAIL is invalid"), "{err}");
 }
@@ -189,8 +184,8 @@ fn confirmed_emails_are_required_unless_switched_off() {
 #[test]
 fn empty_values_count_as_unset() {
     let c = with(&[("SLACK_IM_CHANNEL", ""), ("SLACK_IM_CONCURRENCY", "")]).unwrap();
-    assert_eq!(c.channel, None);
-    assert_eq!(c.concurrency, 4);
+    assert_eq!(c.run.channel, None);
+    assert_eq!(c.run.concurrency, 4);
 }
 
 #[test]
@@ -201,9 +196,9 @@ fn lists_are_trimmed_and_normalised() {
         ("SLACK_IM_PROTECT", "Admin"),
     ])
     .unwrap();
-    assert_eq!(c.email_domains, ["acme.example", "other.example"]);
-    assert_eq!(c.exclude, ["bob@acme.example", "U0ABC"]);
-    assert_eq!(c.protect, ["admin"]);
+    assert_eq!(c.systems[0].email_domains, ["acme.example", "other.example"]);
+    assert_eq!(c.run.exclude, ["bob@acme.example", "U0ABC"]);
+    assert_eq!(c.systems[0].protect, ["admin"]);
 }
 
 #[test]
@@ -237,7 +232,7 @@ fn flags_accept_every_spelling_of_yes_and_no() {
         ("no", false),
         ("off", false),
     ] {
-        assert_eq!(with(&[("SLACK_IM_DRY_RUN", value)]).unwrap().dry_run, expected, "{value}");
+        assert_eq!(with(&[("SLACK_IM_DRY_RUN", value)]).unwrap().run.dry_run, expected, "{value}");
     }
 }
 
@@ -252,8 +247,8 @@ fn the_help_states_the_defaults_and_ranges_the_reader_applies() {
         "true: read and plan only, the same as `slack-im plan` (default false)"
     );
     let c = with(&[]).unwrap();
-    assert_eq!((c.concurrency, c.retry_budget, c.read_limit), (4, 100, 200_000));
-    assert_eq!((c.timeout, c.deadline), (Duration::from_secs(30), Duration::from_secs(3600)));
+    assert_eq!((c.run.concurrency, c.run.retry_budget, c.run.read_limit), (4, 100, 200_000));
+    assert_eq!((c.run.timeout, c.run.deadline), (Duration::from_secs(30), Duration::from_secs(3600)));
     assert!(with(&[("SLACK_IM_RETRY_BUDGET", "0")]).is_ok());
     assert!(with(&[("SLACK_IM_RETRY_BUDGET", "100001")]).is_err());
 }
@@ -279,5 +274,40 @@ fn every_documented_variable_is_read_and_every_read_one_is_documented() {
             Err(e) => e.to_string().contains(&name),
         });
         assert!(read, "{name} is documented, but no value of it changes the configuration");
+    }
+}
+
+#[test]
+fn each_system_has_its_own_report_folder_when_several_run() {
+    let one = with(&[("SLACK_IM_REPORT_DIR", "reports")]).unwrap();
+    assert_eq!(one.report_dir(&one.systems[0]), Some(PathBuf::from("reports")));
+    let two = with(&[("SLACK_IM_REPORT_DIR", "reports"), ("SLACK_IM_SYSTEM", "dev,model-office")]).unwrap();
+    let dirs: Vec<Option<PathBuf>> = two.systems.iter().map(|s| two.report_dir(s)).collect();
+    assert_eq!(dirs, [Some(PathBuf::from("reports/dev")), Some(PathBuf::from("reports/model-office"))]);
+    assert_eq!(with(&[]).unwrap().report_dir(&one.systems[0]), None);
+}
+
+#[test]
+fn every_variable_that_may_be_given_per_system_lands_in_that_systems_config() {
+    // A suffixable variable kept in the run-wide settings would silently take the first system's
+    // value for every system.
+    let value = |name: &str| match name {
+        "SLACK_IM_TARGET_URL" => "https://mo.example",
+        "SLACK_IM_EMAIL_DOMAINS" => "mo.example",
+        "SLACK_IM_USERGROUPS" => "mo-agents",
+        "SLACK_IM_PROTECT" => "admin",
+        "SLACK_IM_MAX_DEACTIVATE" => "1",
+        other => panic!("give {other} a valid value in this test"),
+    };
+    for name in super::overlay::PER_SYSTEM {
+        let suffixed = format!("{name}__MODEL_OFFICE");
+        let c = with(&[("SLACK_IM_SYSTEM", "dev,model-office"), (suffixed.as_str(), value(name))]).unwrap();
+        let [dev, mo] = [&c.systems[0], &c.systems[1]].map(|s| {
+            format!(
+                "{:?}",
+                SystemConfig { system: String::new(), usergroups_var: String::new(), ..s.clone() }
+            )
+        });
+        assert_ne!(dev, mo, "{suffixed} does not reach model-office's SystemConfig");
     }
 }

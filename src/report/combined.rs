@@ -6,7 +6,7 @@ use std::path::Path;
 
 use serde::Serialize;
 
-use super::{write_file, Summary, Verdict, Written};
+use super::{write_file, Run, Summary, Verdict, Written};
 use crate::secret::Redactor;
 
 /// `summary.json` at the top of the report folder when several systems ran.
@@ -36,16 +36,16 @@ fn each_written<S: serde::Serializer>(systems: &&[Summary], serializer: S) -> Re
 }
 
 impl<'a> Combined<'a> {
-    pub fn new(systems: &'a [Summary], exit_code: u8, duration_ms: u64) -> Combined<'a> {
-        let first = &systems[0];
+    /// The run's settings, every system's summary, and the most severe of their exit codes.
+    pub(crate) fn new(run: &Run, systems: &'a [Summary], exit_code: u8) -> Combined<'a> {
         let errors: Vec<String> =
             systems.iter().filter_map(|s| s.error.as_ref().map(|e| format!("{}: {e}", s.system))).collect();
         Combined {
-            run_id: first.run_id.clone(),
-            command: first.command.clone(),
-            dry_run: systems.iter().all(|s| s.dry_run),
-            started_at: first.started_at.clone(),
-            duration_ms,
+            run_id: run.run_id.clone(),
+            command: run.command.into(),
+            dry_run: run.dry_run,
+            started_at: run.started_at.clone(),
+            duration_ms: run.duration_ms,
             exit_code,
             error: (!errors.is_empty()).then(|| errors.join("; ")),
             systems,

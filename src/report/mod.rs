@@ -1,14 +1,16 @@
-//! What a run tells people and machines: the [`Summary`] of a run and `summary.json`; one file per
-//! other format (console, `summary.md`, `junit.xml`, the Slack post). Everything written passes
-//! through the redactor.
+//! What a run tells people and machines: the [`Summary`] of a run and `summary.json`, made once from
+//! the systems' results (`results.rs`); one file per other format (console, `summary.md`,
+//! `junit.xml`, the Slack post). Everything written passes through the redactor.
 
 mod combined;
 mod console;
 mod junit;
 mod markdown;
+mod results;
 mod slack;
 
 pub use combined::Combined;
+pub(crate) use results::Run;
 pub use slack::slack_message;
 
 use std::collections::BTreeMap;
