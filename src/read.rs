@@ -152,9 +152,8 @@ pub(crate) fn prepare(config: &Config) -> Result<Prepared, Vec<Error>> {
     let systems = load_systems(run, configs, &budgets)?;
     let source = Source::open(run).map_err(every)?;
     let groups = read_groups(configs, &systems, &source)?;
-    let mut reads = list_accounts(&systems);
-    let members =
-        read_members(run, &source, &systems, configs, groups.as_ref(), &mut reads).map_err(every)?;
+    let (reads, members) = list_and_read_members(run, &source, &systems, configs, groups.as_ref());
+    let members = members.map_err(every)?;
     let readings = reads
         .into_iter()
         .zip(&systems)
@@ -215,7 +214,7 @@ fn unknown_handles(config: &SystemConfig, groups: &UserGroups) -> Option<Error> 
 }
 
 /// The members of the groups a system is scoped to, or `None` when it is not scoped.
-fn scope(config: &SystemConfig, groups: Option<&UserGroups>) -> Option<HashSet<String>> {
+fn scope_of(config: &SystemConfig, groups: Option<&UserGroups>) -> Option<HashSet<String>> {
     let groups = groups.filter(|_| !config.usergroups.is_empty())?;
     let scoped = config.usergroups.iter().filter_map(|h| groups.get(h));
     Some(scoped.flat_map(|g| g.users.iter().cloned()).collect())
@@ -286,52 +285,80 @@ fn list_one(system: &System) -> Result<Read, Error> {
     Ok(Read { listing, filter: Filter::default(), desired: Vec::new(), skipped: Vec::new() })
 }
 
-/// Step 2: Slack (or the members file), once, page by page: for every system whose listing succeeded, who should have an
-/// account, each one matched and rendered at once. A template that fails for a member stops that
-/// system (before any of its writes); a failed Slack read stops every system. Returns how many
-/// members Slack listed.
-fn read_members(
+/// Steps 1 and 2 side by side: while the targets are listed, Slack (or the members file) is read
+/// on a thread of its own, its members waiting in batches; once the listings are in, every
+/// system whose listing succeeded takes the batches in Slack's order, as they arrive: who should
+/// have an account, each one matched and rendered at once. A template that fails for a member
+/// stops that system (before any of its writes); a failed Slack read stops every system. Returns
+/// each system's read and how many members Slack listed.
+fn list_and_read_members(
     run: &RunConfig,
     source: &Source,
     systems: &[System],
     configs: &[SystemConfig],
     groups: Option<&UserGroups>,
-    reads: &mut [Result<Read, Error>],
+) -> (Vec<Result<Read, Error>>, Result<usize, Error>) {
+    let started = Instant::now();
+    let keep_raw = systems.iter().any(|s| s.templates.uses_slack_object);
+    std::thread::scope(|scope| {
+        let (sender, received) = std::sync::mpsc::channel();
+        let slack = scope.spawn(move || read_slack(run, source, keep_raw, sender));
+        let mut reads = list_accounts(systems);
+        for message in received {
+            match message {
+                FromSlack::Channel(channel_members) => {
+                    for (read, config) in reads.iter_mut().zip(configs) {
+                        if let Ok(read) = read {
+                            read.filter =
+                                filter(run, config, channel_members.clone(), scope_of(config, groups));
+                        }
+                    }
+                }
+                FromSlack::Members(batch) => feed(&batch, &mut reads, systems, groups),
+            }
+        }
+        let members = slack.join().unwrap_or_else(|panic| Err(panicked(&*panic)));
+        if let Ok(members) = members {
+            log_read(&reads, systems, members, started);
+        }
+        (reads, members)
+    })
+}
+
+/// What the thread reading Slack hands over: first the members of `SLACK_IM_CHANNEL` (when
+/// set), then the members in batches.
+enum FromSlack {
+    Channel(Option<HashSet<String>>),
+    Members(Vec<Member>),
+}
+
+/// The thread reading Slack: the channel's members, then every member in batches of [`BATCH`].
+/// Returns how many distinct members Slack listed.
+fn read_slack(
+    run: &RunConfig,
+    source: &Source,
+    keep_raw: bool,
+    sender: std::sync::mpsc::Sender<FromSlack>,
 ) -> Result<usize, Error> {
     let started = Instant::now();
     let channel_members = match &run.channel {
         Some(channel) => Some(source.channel_members(channel)?),
         None => None,
     };
-    for (read, config) in reads.iter_mut().zip(configs) {
-        if let Ok(read) = read {
-            read.filter = filter(run, config, channel_members.clone(), scope(config, groups));
-        }
-    }
-    let keep_raw = systems.iter().any(|s| s.templates.uses_slack_object);
+    // A send fails only when the listing side is gone, and then nobody waits for this read.
+    let _ = sender.send(FromSlack::Channel(channel_members));
     let mut batch: Vec<Member> = Vec::with_capacity(BATCH);
     let stats = source.for_each_member(keep_raw, |member| -> Result<(), Error> {
         batch.push(member);
         if batch.len() == BATCH {
-            feed(&batch, reads, systems, groups);
-            batch.clear();
+            let full = std::mem::replace(&mut batch, Vec::with_capacity(BATCH));
+            let _ = sender.send(FromSlack::Members(full));
         }
         Ok(())
     })?;
-    feed(&batch, reads, systems, groups);
-    for (read, system) in reads.iter().zip(systems) {
-        if let Ok(read) = read {
-            log::info!(
-                "{}: {} of {} Slack members should have an account, {} skipped",
-                system.templates.name(),
-                read.desired.len(),
-                stats.members,
-                read.skipped.len()
-            );
-        }
-    }
+    let _ = sender.send(FromSlack::Members(batch));
     log::info!(
-        "Slack: {} members in {} pages ({} requests, {} duplicates dropped); rendered and compared in {:.2}s",
+        "Slack: {} members in {} pages ({} requests, {} duplicates dropped), read in {:.2}s",
         stats.members,
         stats.pages,
         source.requests(),
@@ -339,6 +366,20 @@ fn read_members(
         started.elapsed().as_secs_f64()
     );
     Ok(stats.members)
+}
+
+fn log_read(reads: &[Result<Read, Error>], systems: &[System], members: usize, started: Instant) {
+    for (read, system) in reads.iter().zip(systems) {
+        if let Ok(read) = read {
+            log::info!(
+                "{}: {} of {members} Slack members should have an account, {} skipped; listed, matched, rendered and compared in {:.2}s",
+                system.templates.name(),
+                read.desired.len(),
+                read.skipped.len(),
+                started.elapsed().as_secs_f64()
+            );
+        }
+    }
 }
 
 /// Members handed to the systems at a time: about a `users.list` page, so memory stays flat.

@@ -131,9 +131,9 @@ pub struct SlackClient {
     budget: std::sync::Arc<Budget>,
     /// Most members one read may return (`SLACK_IM_READ_LIMIT`).
     read_limit: usize,
-    requests: std::cell::Cell<usize>,
+    requests: std::sync::atomic::AtomicUsize,
     /// The token's scopes, as the last answer's `x-oauth-scopes` header named them.
-    granted_scopes: std::cell::RefCell<Option<String>>,
+    granted_scopes: std::sync::Mutex<Option<String>>,
 }
 
 #[derive(Deserialize)]
@@ -258,22 +258,22 @@ impl SlackClient {
             retry: RetryPolicy::SLACK,
             budget,
             read_limit,
-            requests: std::cell::Cell::new(0),
-            granted_scopes: std::cell::RefCell::new(None),
+            requests: Default::default(),
+            granted_scopes: Default::default(),
         }
     }
 
     /// The token's scopes as Slack names them on every answer (`x-oauth-scopes`); `None` when no
     /// answer carried the header (a proxy that drops it, a fake that does not send it).
     pub fn granted_scopes(&self) -> Option<Vec<String>> {
-        let header = self.granted_scopes.borrow();
+        let header = self.granted_scopes.lock().unwrap_or_else(|p| p.into_inner());
         let scopes = header.as_deref()?.split(',').map(str::trim).filter(|s| !s.is_empty());
         Some(scopes.map(str::to_string).collect())
     }
 
     /// HTTP requests sent so far, retries included.
     pub fn requests(&self) -> usize {
-        self.requests.get()
+        self.requests.load(std::sync::atomic::Ordering::Relaxed)
     }
 
     /// Reads every member of the workspace and hands each to `visit`, page by page, deduplicated
@@ -435,7 +435,7 @@ impl SlackClient {
         let out_of_budget = |reason| SlackError::OutOfBudget { method: method.into(), reason };
         loop {
             retries.check().map_err(out_of_budget)?;
-            self.requests.set(self.requests.get() + 1);
+            self.requests.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
             let sent = self
                 .agent
                 .post(&url)
@@ -448,7 +448,8 @@ impl SlackClient {
                 Err(e) => SlackError::Transport { method: method.into(), detail: http::describe(&e) },
                 Ok(reply) => {
                     if let Some(scopes) = reply.header("x-oauth-scopes") {
-                        *self.granted_scopes.borrow_mut() = Some(http::clean(scopes, 2000));
+                        *self.granted_scopes.lock().unwrap_or_else(|p| p.into_inner()) =
+                            Some(http::clean(scopes, 2000));
                     }
                     match judge(method, &reply, &parse_body) {
                         Verdict::Done(value) => return Ok(value),

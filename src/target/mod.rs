@@ -57,6 +57,33 @@ pub trait ListingRules {
     fn next(&self, listing: usize, page: &PageRead<'_>) -> Result<Option<String>, String>;
 }
 
+/// The path a `next` expression gave, checked: it stays on the base URL and was not read before
+/// (a `next` that comes back would go round in a loop).
+fn following_path(next: String, requested: &mut HashSet<String>) -> Result<String, String> {
+    if !next.starts_with('/') {
+        return Err(format!(
+            "the \"next\" expression gave {:?}, which does not start with /: a listing never leaves the base URL",
+            http::clean(&next, 200)
+        ));
+    }
+    if !requested.insert(next.clone()) {
+        return Err(format!(
+            "the \"next\" expression gave {:?}, a path already read: it goes round in a loop",
+            http::clean(&next, 200)
+        ));
+    }
+    Ok(next)
+}
+
+/// The page a prefetch thread read; a panic there is the read's failure, not the program's.
+fn join_fetch(
+    fetching: std::thread::ScopedJoinHandle<'_, Result<String, TargetError>>,
+) -> Result<String, TargetError> {
+    fetching.join().unwrap_or_else(|_| {
+        Err(TargetError::Listing { detail: "the thread reading the next page panicked".into() })
+    })
+}
+
 /// Most pages one listing may take: a `next` that never says stop is a bug, not a big server.
 const MAX_PAGES: usize = 10_000;
 
@@ -240,6 +267,12 @@ impl TargetClient {
     }
 
     /// One listing of `system.json`; returns how many of its accounts had no key.
+    ///
+    /// While a page's accounts are keyed and visited, the next page is already being fetched on
+    /// a thread of its own, so a listing costs about its pages' round trips rather than round
+    /// trips plus parsing. The requests are the same ones a sequential read sends, with one
+    /// exception: when a page fails the read (a repeated key, the read limit), the page after it
+    /// may already have been asked for.
     fn read_listing<E: From<TargetError>>(
         &self,
         n: usize,
@@ -250,81 +283,79 @@ impl TargetClient {
     ) -> Result<usize, E> {
         let paged = list.paged();
         let mut path = list.path.replace("{page}", "0");
-        let mut requested: HashSet<String> = HashSet::new();
+        let mut requested: HashSet<String> = HashSet::from([path.clone()]);
         let (mut count, mut unkeyed, mut total) = (0usize, 0usize, None);
-        for page in 0..MAX_PAGES {
-            let endpoint = Endpoint { method: list.method.clone(), path: path.clone(), wrap: None };
-            let failed = |detail: String| TargetError::Listing {
-                detail: format!("{} {} (page {page}): {detail}", endpoint.method, endpoint.path),
-            };
-            if !requested.insert(path.clone()) {
-                return Err(failed(
-                    "this path was already read: the \"next\" expression goes round in a loop".into(),
-                )
-                .into());
-            }
-            let body = self.send(Op::List, None, &endpoint, None, Expect::Success)?.1;
-            let (page_json, items_len, page_total) = parse_page(&body, list).map_err(failed)?;
-            total = page_total.or(total);
-            let next = match (&list.next, items_len) {
-                (Some(_), 1..) => {
-                    let read = PageRead { response: &page_json, page, count: count + items_len, path: &path };
-                    rules
-                        .next(n, &read)
-                        .map_err(|e| failed(format!("the \"next\" expression failed: {e}")))?
-                }
-                _ => None,
-            };
-            if items_len == 0 {
-                break;
-            }
-            let accounts = take_accounts(page_json, list, n, rules).map_err(failed)?;
-            for account in accounts {
-                count += 1;
-                let Some(key) = &account.key else {
-                    unkeyed += 1;
-                    visit(account)?;
-                    continue;
+        std::thread::scope(|scope| -> Result<(), E> {
+            let fetch = |path: String| move || self.fetch_page(list, &path);
+            let mut prefetched = None;
+            for page in 0..MAX_PAGES {
+                let failed = |detail: String| TargetError::Listing {
+                    detail: format!("{} {path} (page {page}): {detail}", list.method),
                 };
-                if !seen.insert(normalize_key(key)) {
-                    let detail = format!(
-                        "page {page} lists the key {:?} again (keys compare case-insensitively): a listing that repeats itself or holds duplicates cannot be trusted{}",
-                        http::clean(key, 100),
-                        if paged { "; does the list path's {page} parameter work?" } else { "" }
-                    );
-                    return Err(TargetError::Listing { detail }.into());
+                let body = match prefetched.take() {
+                    Some(fetching) => join_fetch(fetching)?,
+                    None => fetch(path.clone())()?,
+                };
+                let (page_json, items_len, page_total) = parse_page(&body, list).map_err(failed)?;
+                total = page_total.or(total);
+                if items_len == 0 {
+                    break;
                 }
-                if seen.len() + unkeyed > self.read_limit {
-                    let detail = format!("more than {} accounts (SLACK_IM_READ_LIMIT)", self.read_limit);
-                    return Err(TargetError::Listing { detail }.into());
+                let next = match &list.next {
+                    Some(_) => {
+                        let read =
+                            PageRead { response: &page_json, page, count: count + items_len, path: &path };
+                        rules
+                            .next(n, &read)
+                            .map_err(|e| failed(format!("the \"next\" expression failed: {e}")))?
+                    }
+                    None => None,
+                };
+                let done = total.is_some_and(|t| (count + items_len) as u64 >= t);
+                let following = match (done, paged, next) {
+                    (true, _, _) | (false, false, None) => None,
+                    (false, true, _) => Some(list.path.replace("{page}", &(page + 1).to_string())),
+                    (false, false, Some(next)) => Some(following_path(next, &mut requested).map_err(failed)?),
+                };
+                if following.is_some() && page + 1 == MAX_PAGES {
+                    return Err(failed(format!(
+                        "more than {MAX_PAGES} pages: does the \"next\" expression ever stop?"
+                    ))
+                    .into());
                 }
-                visit(account)?;
-            }
-            if page > 0 && page % 20 == 0 {
-                log::info!("target listing: page {page}: {count} accounts so far");
-            }
-            if total.is_some_and(|t| count as u64 >= t) {
-                break;
-            }
-            path = match (paged, next) {
-                (true, _) => list.path.replace("{page}", &(page + 1).to_string()),
-                (false, Some(next)) if next.starts_with('/') => next,
-                (false, Some(next)) => {
-                    let detail = format!(
-                        "the \"next\" expression gave {:?}, which does not start with /: a listing never leaves the base URL",
-                        http::clean(&next, 200)
-                    );
-                    return Err(failed(detail).into());
+                prefetched = following.clone().map(|path| scope.spawn(fetch(path)));
+                let accounts = take_accounts(page_json, list, n, rules).map_err(failed)?;
+                for account in accounts {
+                    count += 1;
+                    let Some(key) = &account.key else {
+                        unkeyed += 1;
+                        visit(account)?;
+                        continue;
+                    };
+                    if !seen.insert(normalize_key(key)) {
+                        let detail = format!(
+                            "page {page} lists the key {:?} again (keys compare case-insensitively): a listing that repeats itself or holds duplicates cannot be trusted{}",
+                            http::clean(key, 100),
+                            if paged { "; does the list path's {page} parameter work?" } else { "" }
+                        );
+                        return Err(TargetError::Listing { detail }.into());
+                    }
+                    if seen.len() + unkeyed > self.read_limit {
+                        let detail = format!("more than {} accounts (SLACK_IM_READ_LIMIT)", self.read_limit);
+                        return Err(TargetError::Listing { detail }.into());
+                    }
+                    visit(account)?;
                 }
-                (false, None) => break,
-            };
-            if page + 1 == MAX_PAGES {
-                return Err(failed(format!(
-                    "more than {MAX_PAGES} pages: does the \"next\" expression ever stop?"
-                ))
-                .into());
+                if page > 0 && page % 20 == 0 {
+                    log::info!("target listing: page {page}: {count} accounts so far");
+                }
+                match following {
+                    Some(following) => path = following,
+                    None => break,
+                }
             }
-        }
+            Ok(())
+        })?;
         if let (Some(total), Some(pointer)) = (total, &list.total) {
             if count as u64 != total {
                 let detail = format!(
@@ -335,6 +366,12 @@ impl TargetClient {
             }
         }
         Ok(unkeyed)
+    }
+
+    /// One page of a listing, as text.
+    fn fetch_page(&self, list: &ListSpec, path: &str) -> Result<String, TargetError> {
+        let endpoint = Endpoint { method: list.method.clone(), path: path.to_string(), wrap: None };
+        Ok(self.send(Op::List, None, &endpoint, None, Expect::Success)?.1)
     }
 
     /// Whether the account at `address` answers a GET of the update address (else the
