@@ -702,36 +702,62 @@ fn list(st: &State, req: &Req) -> Reply {
         _ => (first, 0),
     };
     let take = size.min(shown.saturating_sub(offset));
-    let item = |a: &Value| {
-        let mut a = public(a);
-        if let (Some((field, _)), Some(o)) = (filter_value, a.as_object_mut()) {
-            o.remove(field);
-        }
-        a
-    };
-    let data: Vec<Value> = if plain {
-        st.accounts.iter().skip(offset).take(take).map(item).collect()
+    let hide = filter_value.map(|(field, _)| field);
+    let data: Vec<Listed> = if plain {
+        st.accounts.iter().skip(offset).take(take).map(|account| Listed { account, hide }).collect()
     } else {
-        st.accounts.iter().filter(|a| st.shows(a, filter_value)).skip(offset).take(take).map(item).collect()
+        st.accounts
+            .iter()
+            .filter(|a| st.shows(a, filter_value))
+            .skip(offset)
+            .take(take)
+            .map(|account| Listed { account, hide })
+            .collect()
     };
-    let body = match st.opts.paging {
-        Paging::Page0 => json!({"data": data, "page": page, "size": size, "total": total}),
-        Paging::Offset => json!({"users": data, "total_count": total, "offset": offset, "limit": size}),
-        Paging::StartIndex => json!({
-            "schemas": ["urn:ietf:params:scim:api:messages:2.0:ListResponse"],
-            "totalResults": total,
-            "startIndex": offset + 1,
-            "itemsPerPage": data.len(),
-            "Resources": data,
-        }),
+    let items = serde_json::to_string(&data).expect("a JSON value serialises");
+    let (field, rest) = match st.opts.paging {
+        Paging::Page0 => ("data", json!({"page": page, "size": size, "total": total})),
+        Paging::Offset => ("users", json!({"total_count": total, "offset": offset, "limit": size})),
+        Paging::StartIndex => (
+            "Resources",
+            json!({
+                "schemas": ["urn:ietf:params:scim:api:messages:2.0:ListResponse"],
+                "totalResults": total,
+                "startIndex": offset + 1,
+                "itemsPerPage": data.len(),
+            }),
+        ),
         Paging::Cursor => {
             let next = offset + data.len();
             let cursor = if data.is_empty() || next >= shown { Value::Null } else { json!(cursor_of(next)) };
-            json!({"data": data, "next_cursor": cursor})
+            ("data", json!({"next_cursor": cursor}))
         }
-        Paging::Page1 => json!({"users": data, "page": page, "per_page": size, "total_count": total}),
+        Paging::Page1 => ("users", json!({"page": page, "per_page": size, "total_count": total})),
     };
-    Reply::json(200, &body)
+    let rest = rest.to_string();
+    let body = format!("{{\"{field}\":{items},{}", &rest[1..]);
+    Reply::new(200, "application/json; charset=utf-8", body)
+}
+
+/// An account as a listing shows it: without its password, nor the field a filtering listing
+/// filters by. Serialised straight from the stored account: at 50,000 accounts a copy of each
+/// page's accounts was most of the fake's time per page, which the benchmark would measure.
+struct Listed<'a> {
+    account: &'a Value,
+    hide: Option<&'a str>,
+}
+
+impl serde::Serialize for Listed<'_> {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        match self.account.as_object() {
+            Some(fields) => serializer.collect_map(
+                fields
+                    .iter()
+                    .filter(|(name, _)| name.as_str() != "password" && Some(name.as_str()) != self.hide),
+            ),
+            None => self.account.serialize(serializer),
+        }
+    }
 }
 
 fn position(st: &State, key: &str) -> Option<usize> {
