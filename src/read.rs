@@ -386,7 +386,8 @@ fn log_read(reads: &[Result<Read, Error>], systems: &[System], members: usize, s
 const BATCH: usize = 1000;
 
 /// Each system whose reads have gone well so far filters, matches and renders a batch of members;
-/// with several systems each does so on its own thread, so three systems cost about one's time.
+/// with several systems each does so on its own thread, so three systems cost about one's time,
+/// and a lone system splits the batch over the machine's cores (the results keep Slack's order).
 /// A template that fails for a member stops that system only.
 fn feed(
     members: &[Member],
@@ -394,22 +395,21 @@ fn feed(
     systems: &[System],
     groups: Option<&UserGroups>,
 ) {
+    let running = reads.iter().filter(|r| r.is_ok()).count();
+    let cores = std::thread::available_parallelism().map_or(1, usize::from);
+    let parts = (cores / running.max(1)).max(1);
     let work = |slot: &mut Result<Read, Error>, system: &System| {
         let Ok(read) = slot else { return };
-        for member in members {
-            match read.filter.reason_to_skip(member) {
-                Some(reason) => read.skipped.push(Skipped { slack_id: member.id.clone(), reason }),
-                None => match read.listing.desired_for(&system.templates, member, groups) {
-                    Ok(desired) => read.desired.push(desired),
-                    Err(e) => {
-                        *slot = Err(e.into());
-                        return;
-                    }
-                },
+        match match_in_parts(read, system, members, groups, parts) {
+            Ok(matched) => {
+                for Matched { skipped, desired } in matched {
+                    read.skipped.extend(skipped);
+                    read.desired.extend(desired);
+                }
             }
+            Err(e) => *slot = Err(e),
         }
     };
-    let running = reads.iter().filter(|r| r.is_ok()).count();
     if running <= 1 {
         reads.iter_mut().zip(systems).for_each(|(slot, system)| work(slot, system));
         return;
@@ -420,6 +420,52 @@ fn feed(
             scope.spawn(move || work(slot, system));
         }
     });
+}
+
+/// What one system made of some members: who is left out and why, and the others matched and
+/// rendered, both in Slack's order.
+struct Matched {
+    skipped: Vec<Skipped>,
+    desired: Vec<Desired>,
+}
+
+/// `members` cut into `parts` runs of members, each matched on a thread of its own (the first on
+/// this one); the runs in order, or the error of the first member that failed.
+fn match_in_parts(
+    read: &Read,
+    system: &System,
+    members: &[Member],
+    groups: Option<&UserGroups>,
+    parts: usize,
+) -> Result<Vec<Matched>, Error> {
+    let size = members.len().div_ceil(parts).max(1);
+    let mut runs = members.chunks(size);
+    let Some(first) = runs.next() else { return Ok(Vec::new()) };
+    std::thread::scope(|scope| {
+        let others: Vec<_> =
+            runs.map(|run| scope.spawn(move || match_members(read, system, run, groups))).collect();
+        let mut matched = vec![match_members(read, system, first, groups)?];
+        for other in others {
+            matched.push(other.join().unwrap_or_else(|p| Err(panicked(&*p)))?);
+        }
+        Ok(matched)
+    })
+}
+
+fn match_members(
+    read: &Read,
+    system: &System,
+    members: &[Member],
+    groups: Option<&UserGroups>,
+) -> Result<Matched, Error> {
+    let mut matched = Matched { skipped: Vec::new(), desired: Vec::with_capacity(members.len()) };
+    for member in members {
+        match read.filter.reason_to_skip(member) {
+            Some(reason) => matched.skipped.push(Skipped { slack_id: member.id.clone(), reason }),
+            None => matched.desired.push(read.listing.desired_for(&system.templates, member, groups)?),
+        }
+    }
+    Ok(matched)
 }
 
 /// Step 3 for one system: the plan and its deactivations' bodies.
