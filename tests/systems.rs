@@ -52,6 +52,48 @@ impl Three {
 }
 
 #[test]
+fn several_systems_with_one_unsuffixed_target_url_is_a_configuration_error_and_no_token_travels() {
+    // With one URL for every system, model-office's and sales-demo's tokens would go to dev's
+    // server: each system must name its own.
+    let mut three = Three::new(0);
+    let url = three.world.target.base_url();
+    three.world.set("SLACK_IM_TARGET_URL", &url);
+    let run = three.world.run(&["sync"]);
+    run.assert_code(2);
+    assert!(
+        run.stderr.contains("SLACK_IM_TARGET_URL")
+            && run.stderr.contains("SLACK_IM_TARGET_URL__MODEL_OFFICE"),
+        "names the variable and the suffixed form to use: {}",
+        run.stderr
+    );
+    for system in SYSTEMS {
+        assert!(three.target(system).requests().is_empty(), "{system}'s server was not called");
+    }
+    for token in ["tgt-4d91c2aa7e-own", "tgt-b83f0e11c9-own", TARGET_TOKEN] {
+        assert!(!run.stdout.contains(token) && !run.stderr.contains(token));
+    }
+}
+
+#[test]
+fn two_systems_whose_suffixes_collide_are_refused() {
+    // `sales-demo` and `sales.demo` both read SLACK_IM_TARGET_URL__SALES_DEMO: one would get the
+    // other's URL and token.
+    let mut world = World::new(0);
+    let templates = world.own_templates();
+    std::fs::create_dir_all(templates.join("sales.demo")).unwrap();
+    for file in std::fs::read_dir(templates.join("sales-demo")).unwrap() {
+        let file = file.unwrap().path();
+        std::fs::copy(&file, templates.join("sales.demo").join(file.file_name().unwrap())).unwrap();
+    }
+    world.set("SLACK_IM_SYSTEM", "sales-demo,sales.demo");
+    world.unset("SLACK_IM_TARGET_URL");
+    let run = world.run(&["plan"]);
+    run.assert_code(2);
+    assert!(run.stderr.contains("SALES_DEMO") && run.stderr.contains("sales.demo"), "{}", run.stderr);
+    assert!(world.target.requests().is_empty());
+}
+
+#[test]
 fn three_systems_read_slack_once_and_each_gets_its_own_accounts_with_its_own_token() {
     let three = Three::new(2416); // 2,437 members: 3 pages of 999
     let run = three.world.run(&["sync"]);

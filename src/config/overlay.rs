@@ -31,6 +31,15 @@ pub(super) fn system_names(value: Option<&String>) -> Result<Vec<String>, Config
         if names.contains(&name) {
             return Err(invalid(var, format!("{name:?} is named twice")));
         }
+        if let Some(other) = names.iter().find(|other| system_suffix(other) == system_suffix(&name)) {
+            let suffix = system_suffix(&name);
+            return Err(invalid(
+                var,
+                format!(
+                    "{other:?} and {name:?} share the suffix {suffix}: every <VARIABLE>__{suffix}, a URL or a token, would serve both; rename one folder"
+                ),
+            ));
+        }
         names.push(name);
     }
     if names.is_empty() {
@@ -75,8 +84,23 @@ pub(super) fn split_suffixed(
             }
         }
     }
+    if systems.len() > 1 && shared.contains_key(SHARED_URL) {
+        let suffixed: Vec<String> =
+            systems.iter().map(|s| format!("{SHARED_URL}__{}", system_suffix(s))).collect();
+        return Err(invalid(
+            SHARED_URL,
+            format!(
+                "with several systems ({}) one URL would send every system's token to the same server: set {} (or each folder's \"url\") instead",
+                systems.join(", "),
+                suffixed.join(", ")
+            ),
+        ));
+    }
     Ok((shared, per_system))
 }
+
+/// The one per-system variable that may not be shared: each system's server is its own.
+const SHARED_URL: &str = "SLACK_IM_TARGET_URL";
 
 fn is_per_system(base: &str) -> bool {
     PER_SYSTEM.contains(&base)

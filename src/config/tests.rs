@@ -128,7 +128,7 @@ fn several_systems_each_read_their_own_suffixed_values_over_the_shared_ones() {
     let vars = [
         ("SLACK_BOT_TOKEN", "xoxb-test-token"),
         ("SLACK_IM_SYSTEM", "dev, model-office,sales.demo"),
-        ("SLACK_IM_TARGET_URL", "https://shared.example"),
+        ("SLACK_IM_TARGET_URL__DEV", "https://dev.example"),
         ("SLACK_IM_TARGET_URL__MODEL_OFFICE", "https://mo.example/"),
         ("SLACK_IM_SECRET_TARGET_TOKEN", "shared-token"),
         ("SLACK_IM_SECRET_TARGET_TOKEN__DEV", "dev-only-token"),
@@ -145,7 +145,8 @@ fn several_systems_each_read_their_own_suffixed_values_over_the_shared_ones() {
         ["dev", "model-office", "sales.demo"]
     );
     assert_eq!(by("model-office").target_url.as_deref(), Some("https://mo.example"));
-    assert_eq!(by("dev").target_url.as_deref(), Some("https://shared.example"));
+    assert_eq!(by("dev").target_url.as_deref(), Some("https://dev.example"));
+    assert_eq!(by("sales.demo").target_url, None, "the folder's url");
     assert_eq!(by("dev").secrets["target_token"].expose(), "dev-only-token");
     assert_eq!(by("model-office").secrets["target_token"].expose(), "shared-token");
     assert_eq!(by("sales.demo").vars.get("role").map(String::as_str), Some("DEMO"));
@@ -281,7 +282,12 @@ fn every_documented_variable_is_read_and_every_read_one_is_documented() {
 fn each_system_has_its_own_report_folder_when_several_run() {
     let one = with(&[("SLACK_IM_REPORT_DIR", "reports")]).unwrap();
     assert_eq!(one.report_dir(&one.systems[0]), Some(PathBuf::from("reports")));
-    let two = with(&[("SLACK_IM_REPORT_DIR", "reports"), ("SLACK_IM_SYSTEM", "dev,model-office")]).unwrap();
+    let two = with(&[
+        ("SLACK_IM_REPORT_DIR", "reports"),
+        ("SLACK_IM_SYSTEM", "dev,model-office"),
+        ("SLACK_IM_TARGET_URL", ""),
+    ])
+    .unwrap();
     let dirs: Vec<Option<PathBuf>> = two.systems.iter().map(|s| two.report_dir(s)).collect();
     assert_eq!(dirs, [Some(PathBuf::from("reports/dev")), Some(PathBuf::from("reports/model-office"))]);
     assert_eq!(with(&[]).unwrap().report_dir(&one.systems[0]), None);
@@ -301,7 +307,12 @@ fn every_variable_that_may_be_given_per_system_lands_in_that_systems_config() {
     };
     for name in super::overlay::PER_SYSTEM {
         let suffixed = format!("{name}__MODEL_OFFICE");
-        let c = with(&[("SLACK_IM_SYSTEM", "dev,model-office"), (suffixed.as_str(), value(name))]).unwrap();
+        let c = with(&[
+            ("SLACK_IM_SYSTEM", "dev,model-office"),
+            ("SLACK_IM_TARGET_URL", ""),
+            (suffixed.as_str(), value(name)),
+        ])
+        .unwrap();
         let [dev, mo] = [&c.systems[0], &c.systems[1]].map(|s| {
             format!(
                 "{:?}",
@@ -310,4 +321,25 @@ fn every_variable_that_may_be_given_per_system_lands_in_that_systems_config() {
         });
         assert_ne!(dev, mo, "{suffixed} does not reach model-office's SystemConfig");
     }
+}
+
+#[test]
+fn several_systems_never_share_one_target_url() {
+    let err =
+        with(&[("SLACK_IM_SYSTEM", "dev,model-office"), ("SLACK_IM_TARGET_URL", "https://dev.example")])
+            .unwrap_err();
+    let message = err.to_string();
+    assert!(message.starts_with("SLACK_IM_TARGET_URL is invalid"), "{message}");
+    assert!(message.contains("SLACK_IM_TARGET_URL__DEV, SLACK_IM_TARGET_URL__MODEL_OFFICE"), "{message}");
+    // One system may take it: its server is the only one.
+    assert!(with(&[("SLACK_IM_TARGET_URL", "https://dev.example")]).is_ok());
+}
+
+#[test]
+fn systems_whose_suffixes_collide_are_refused() {
+    let err = with(&[("SLACK_IM_SYSTEM", "sales-demo,sales.demo")]).unwrap_err();
+    assert!(
+        err.to_string().contains("\"sales-demo\" and \"sales.demo\" share the suffix SALES_DEMO"),
+        "{err}"
+    );
 }

@@ -55,7 +55,11 @@ pub const VARIABLES: &[Variable] = &[
         TEXT,
         "required: the system(s) to sync, folders under the templates root (a,b,c: one Slack read)",
     ),
-    var("SLACK_IM_TARGET_URL", TEXT, "base URL of the system's API (default: \"url\" in its system.json)"),
+    var(
+        "SLACK_IM_TARGET_URL",
+        TEXT,
+        "base URL of the system's API (default: \"url\" in its system.json); with several systems use SLACK_IM_TARGET_URL__<SYSTEM>",
+    ),
     var(
         "SLACK_IM_TEMPLATES",
         Kind::Path { default: Some("templates"), note: Some("/templates in the image") },
