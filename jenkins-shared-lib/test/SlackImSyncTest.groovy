@@ -191,6 +191,16 @@ class SlackImSyncTest {
         assert runCall().env.SLACK_IM_TARGET_URL == 'https://dev.example.internal/api': 'the parameter wins'
     }
 
+    // Issue 20: a folder-level SLACK_IM_TARGET_URL set for one system must not carry another
+    // system's token to it; the system's own SLACK_IM_TARGET_URL__<SYSTEM> wins.
+    void testTheSystemsOwnSuffixedUrlWinsOverTheUnsuffixedOne() {
+        h.env.SLACK_IM_TARGET_URL = 'https://dev.from-folder.example'
+        h.env.SLACK_IM_TARGET_URL__MODEL_OFFICE = 'https://mo.example'
+        run([system: 'model-office', image: 'slack-im:1.0'])
+        Map call = runCall()
+        assert call.env.SLACK_IM_TARGET_URL == 'https://mo.example'
+    }
+
     // Item 13 of issue 13: a moving tag without pull: 'always' is warned about.
     void testMovingTagWithoutPullAlwaysIsWarnedAbout() {
         run(BASE + [image: 'registry.example.com/slack-im/slack-im:latest'], 0)

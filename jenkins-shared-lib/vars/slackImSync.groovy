@@ -308,13 +308,14 @@ Map validate(Map args) {
     return cfg
 }
 
-// SLACK_IM_IMAGE, SLACK_IM_TARGET_URL, and SLACK_IM_TARGET_URL__<SYSTEM> for every system named.
+// SLACK_IM_IMAGE, SLACK_IM_TARGET_URL, and SLACK_IM_TARGET_URL__<SYSTEM> for every system named
+// (by systems:, or by system:).
 @NonCPS
 List<String> envNamesRead(Map args) {
     final List<String> names = ['CONTAINER_BIN', 'BUILD_TAG', 'SLACK_IM_IMAGE', 'SLACK_IM_TARGET_URL']
     final def systems = args?.systems
     final Collection given = systems instanceof Map ? ((Map) systems).keySet() :
-        (systems instanceof Collection ? (Collection) systems : [])
+        (systems instanceof Collection ? (Collection) systems : [args?.system])
     for (def system : given) {
         if (validSystemName(str(system))) {
             names << "SLACK_IM_TARGET_URL__${envSuffix(str(system))}".toString()
@@ -427,7 +428,10 @@ void normalizeSystems(Map cfg, Map args, Map<String, String> jenkinsEnv, List<St
         } else {
             cfg.systems << name
             final String suffix = cfg.multi ? "__${envSuffix(name)}".toString() : ''
-            final String url = jenkinsEnv["SLACK_IM_TARGET_URL${suffix}".toString()]
+            // The system's own SLACK_IM_TARGET_URL__<SYSTEM> first: an unsuffixed one set on a
+            // folder for another system must not receive this system's token.
+            final String own = jenkinsEnv["SLACK_IM_TARGET_URL__${envSuffix(name)}".toString()]
+            final String url = cfg.multi ? own : (str(own).trim() ? own : jenkinsEnv['SLACK_IM_TARGET_URL'])
             cfg.perSystem[name] = [suffix: suffix, settings: e.value, envUrl: str(url).trim()]
         }
     }
