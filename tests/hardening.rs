@@ -363,6 +363,40 @@ fn adopt_lets_a_member_take_over_the_accounts_it_selects() {
     assert_eq!(run.count("unmanaged"), 0);
 }
 
+#[test]
+fn an_adopt_expression_over_a_field_the_account_lacks_adopts_nothing() {
+    // The README's example used to exclude admins by `roleGroupId != 'ADMIN'`; an init-data admin
+    // that keeps its role under another name made that undefined, and `undefined != 'ADMIN'` was
+    // true: the admin account was renamed and linked to whoever claimed its key.
+    let mut world = world_with_init_data_admin();
+    let mut admin = world.target.accounts()[0].clone();
+    admin.as_object_mut().unwrap().remove("roleGroupId");
+    admin["role"] = json!("ADMIN");
+    world.target.set_accounts(vec![admin.clone()]);
+    with_system_json(&mut world, |spec| {
+        spec["adopt"] = json!("account.createdBy == 'init-data' and account.roleGroupId != 'ADMIN'")
+    });
+    let run = world.run(&["sync"]);
+    run.assert_code(0);
+    assert_eq!(world.accounts()["admin"], admin, "the admin account is untouched");
+    let plan = world.run(&["plan"]);
+    assert!(plan.stdout.contains("admin (U0INTRUDE1) unmanaged, left alone"), "{}", plan.stdout);
+}
+
+#[test]
+fn a_managed_expression_over_a_field_the_account_lacks_manages_nothing() {
+    let mut world = world_with_init_data_admin();
+    with_system_json(&mut world, |spec| spec["managed"] = json!("account.origin != 'init-data'"));
+    let run = world.run(&["sync"]);
+    run.assert_code(0);
+    assert_eq!(
+        world.accounts()["admin"]["name"],
+        "Init Admin",
+        "not managed, so neither renamed nor deleted"
+    );
+    assert_eq!(world.target.count(TargetOp::Delete), 0);
+}
+
 // ---- Conflicts ---------------------------------------------------------------------------
 
 #[test]

@@ -80,8 +80,12 @@ pub struct SystemTemplates {
     name: String,
     folder: PathBuf,
     env: Environment<'static>,
-    /// For the `managed` and `adopt` expressions: an account lacking a field simply does not match.
+    /// For the expressions over listed accounts (`list.key`, `list.next`): a missing field is
+    /// undefined, and a chain of lookups through it stays undefined.
     account_env: Environment<'static>,
+    /// For `managed` and `adopt`, strict: an expression that reads a field the account lacks is
+    /// false, whatever it compares it with (`undefined != 'ADMIN'` would be true).
+    guard_env: Environment<'static>,
     pub spec: SystemSpec,
     pub has_update_body: bool,
     pub has_deactivate_body: bool,
@@ -115,12 +119,14 @@ impl SystemTemplates {
         let Compiled { mut env, present, uses_slack_object, uses_groups } = compile(&folder)?;
         let mut account_env = Environment::new();
         account_env.set_undefined_behavior(UndefinedBehavior::Chainable);
+        let mut guard_env = Environment::new();
+        guard_env.set_undefined_behavior(UndefinedBehavior::Strict);
         let secrets_value: BTreeMap<&str, &str> =
             secrets.iter().map(|(k, v)| (k.as_str(), v.expose().as_str())).collect();
         // vars, secrets and system are the same for every render: globals, not per-render context.
         let system_value =
             to_value(&BTreeMap::from([("name", system), ("target_url", target_url.unwrap_or(""))]));
-        for env in [&mut env, &mut account_env] {
+        for env in [&mut env, &mut account_env, &mut guard_env] {
             env.add_global("vars", to_value(vars));
             env.add_global("secrets", to_value(&secrets_value));
             env.add_global("system", system_value.clone());
@@ -141,6 +147,7 @@ impl SystemTemplates {
             folder,
             env,
             account_env,
+            guard_env,
             spec,
             uses_slack_object,
             uses_groups,
@@ -180,8 +187,8 @@ impl SystemTemplates {
         }
         Ok(AccountTests {
             templates: self,
-            managed: self.compile_expression("managed", self.spec.managed.as_deref())?,
-            adopt: self.compile_expression("adopt", self.spec.adopt.as_deref())?,
+            managed: self.compile_guard("managed", self.spec.managed.as_deref())?,
+            adopt: self.compile_guard("adopt", self.spec.adopt.as_deref())?,
             keys,
             nexts,
         })
@@ -192,8 +199,26 @@ impl SystemTemplates {
         field: &str,
         expression: Option<&'t str>,
     ) -> Result<Option<Expression<'t, 't>>, TemplateError> {
+        self.compile_in(&self.account_env, field, expression)
+    }
+
+    /// A `managed` or `adopt` expression: strict about fields the account lacks.
+    fn compile_guard<'t>(
+        &'t self,
+        field: &str,
+        expression: Option<&'t str>,
+    ) -> Result<Option<Expression<'t, 't>>, TemplateError> {
+        self.compile_in(&self.guard_env, field, expression)
+    }
+
+    fn compile_in<'t>(
+        &'t self,
+        env: &'t Environment<'static>,
+        field: &str,
+        expression: Option<&'t str>,
+    ) -> Result<Option<Expression<'t, 't>>, TemplateError> {
         expression
-            .map(|e| self.account_env.compile_expression(e))
+            .map(|e| env.compile_expression(e))
             .transpose()
             .map_err(|e| self.error(SYSTEM, None, format!("\"{field}\" is not a valid expression: {e}")))
     }
@@ -398,7 +423,12 @@ impl AccountTests<'_> {
     ) -> Result<bool, TemplateError> {
         let Some(expression) = expression else { return Ok(false) };
         let ctx = BTreeMap::from([("account", json_value_shared(account.clone()))]);
-        let value = expression.eval(ctx).map_err(|e| {
+        let value = match expression.eval(ctx) {
+            // A field the account lacks: it is not one the expression selects.
+            Err(e) if e.kind() == minijinja::ErrorKind::UndefinedError => return Ok(false),
+            other => other,
+        };
+        let value = value.map_err(|e| {
             let detail = format!("\"{field}\" expression failed: {}", jinja_detail(&e));
             self.templates.error(SYSTEM, Some(format!("account {key}")), detail)
         })?;
