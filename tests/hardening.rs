@@ -397,6 +397,29 @@ fn a_managed_expression_over_a_field_the_account_lacks_manages_nothing() {
     assert_eq!(world.target.count(TargetOp::Delete), 0);
 }
 
+#[test]
+fn keys_the_target_supplies_cannot_forge_plan_lines_on_the_console_or_in_summary_md() {
+    // A listed key carrying a terminal escape (cursor up, erase line), a line break and a
+    // right-to-left override: printed raw, it rewrites the plan a reviewer approves.
+    let world = World::new(0);
+    let forged = "gone\u{1b}[1A\u{1b}[2K\r+ create     ceo\nsafe\u{202e}txt.exe";
+    world.target.set_accounts(vec![json!({"userId": forged, "createdBy": "slack-im"})]);
+    let plan = world.run(&["plan"]);
+    plan.assert_code(0);
+    let sync = world.run(&["sync", "--dry-run"]);
+    let md = std::fs::read_to_string(world.reports().join("summary.md")).unwrap();
+    for (what, text) in [("plan", &plan.stdout), ("dry run", &sync.stdout), ("summary.md", &md)] {
+        assert!(
+            !text.contains('\u{1b}') && !text.contains('\r') && !text.contains('\u{202e}'),
+            "{what}: {text}"
+        );
+        assert!(!text.contains("\nsafe"), "{what}: the key's line break is not a line: {text}");
+    }
+    let line =
+        plan.stdout.lines().find(|l| l.starts_with("- deactivate")).expect("the deactivation is planned");
+    assert!(line.contains("gone\u{fffd}[1A") && line.contains("\u{fffd}safe\u{fffd}txt.exe"), "{line}");
+}
+
 // ---- Conflicts ---------------------------------------------------------------------------
 
 #[test]

@@ -18,20 +18,21 @@ impl Summary {
                     ActionKind::Update => '~',
                     ActionKind::Deactivate => '-',
                 };
-                let _ = write!(out, "{sign} {:<10} {}", a.action.to_string(), a.key);
+                let _ = write!(out, "{sign} {:<10} {}", a.action.to_string(), shown(&a.key));
                 if let Some(id) = &a.slack_id {
-                    let _ = write!(out, " ({id})");
+                    let _ = write!(out, " ({})", shown(id));
                 }
                 if !a.changed.is_empty() {
-                    let _ = write!(out, " changes {}", a.changed.join(", "));
+                    let _ = write!(out, " changes {}", shown(&a.changed.join(", ")));
                 }
                 if let Some(r) = &a.reason {
-                    let _ = write!(out, " [withheld: {r}]");
+                    let _ = write!(out, " [withheld: {}]", shown(r));
                 }
                 out.push('\n');
             }
             for u in &self.unmanaged {
-                let _ = writeln!(out, "= {:<10} {} ({}) unmanaged, left alone", "keep", u.key, u.slack_id);
+                let (key, id) = (shown(&u.key), shown(&u.slack_id));
+                let _ = writeln!(out, "= {:<10} {key} ({id}) unmanaged, left alone", "keep");
             }
         }
         let took = self.duration_ms as f64 / 1000.0;
@@ -41,19 +42,19 @@ impl Summary {
                 let _ = writeln!(out, "  … and {} more failures (see summary.json)", self.counts.failed - 10);
                 break;
             }
-            let _ = writeln!(out, "  failed: {}", a.error.as_deref().unwrap_or("(no error text)"));
+            let _ = writeln!(out, "  failed: {}", shown(a.error.as_deref().unwrap_or("(no error text)")));
         }
         if let Some(reason) = self.actions.iter().find_map(|a| a.reason.as_ref()) {
-            let _ = writeln!(out, "  withheld: {reason}");
+            let _ = writeln!(out, "  withheld: {}", shown(reason));
         }
         if let Some(e) = &self.error {
-            let _ = writeln!(out, "  error: {e}");
+            let _ = writeln!(out, "  error: {}", shown(e));
         }
         if self.counts.unkeyed > 0 {
             let _ = writeln!(out, "  {}", self.unkeyed_line());
         }
         for warning in &self.warnings {
-            let _ = writeln!(out, "  WARNING: {warning}");
+            let _ = writeln!(out, "  WARNING: {}", shown(warning));
         }
         out
     }

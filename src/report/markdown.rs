@@ -90,5 +90,5 @@ impl Summary {
 }
 
 fn md_cell(text: &str) -> String {
-    text.replace('|', "\\|").replace(['\n', '\r'], " ")
+    shown(text).replace('|', "\\|")
 }

@@ -277,6 +277,21 @@ impl Summary {
 pub const FIRST: usize = 5;
 
 /// What each exit code of the contract means (`exit_meaning` in `summary.json`).
+/// Text a server, a file or Slack supplied (keys, ids, error excerpts), fit to print on a line of
+/// the console, `summary.md` or the Slack post: every control character (escape sequences, line
+/// breaks, carriage returns) and every bidirectional formatting character (which reorders what a
+/// reader sees) becomes U+FFFD, so such text can neither move the cursor nor forge a line.
+pub fn shown(text: &str) -> std::borrow::Cow<'_, str> {
+    let unsafe_char = |c: char| {
+        c.is_control()
+            || matches!(c, '\u{061c}' | '\u{200e}' | '\u{200f}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}')
+    };
+    if !text.chars().any(unsafe_char) {
+        return std::borrow::Cow::Borrowed(text);
+    }
+    std::borrow::Cow::Owned(text.chars().map(|c| if unsafe_char(c) { '\u{fffd}' } else { c }).collect())
+}
+
 pub fn exit_meaning(code: u8) -> &'static str {
     match code {
         exit::OK => "done",

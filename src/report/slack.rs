@@ -55,5 +55,5 @@ impl Summary {
 
 /// Slack's three control characters in message text, escaped as Slack asks.
 fn slack_escape(text: &str) -> String {
-    text.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;")
+    shown(text).replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;")
 }
