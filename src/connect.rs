@@ -44,7 +44,7 @@ pub(crate) fn connect(run: &RunConfig, config: &SystemConfig, budget: &Arc<Budge
             .into())
         }
     };
-    let agent = http::agent(run.timeout, run.ca_file.as_deref())?;
+    let agent = http::agent(run.timeout, run.ca_file.as_deref(), &url)?;
     let target = TargetClient::new(agent, &url, templates.spec.clone(), budget.clone(), run.read_limit);
     Ok(System { templates, target })
 }
@@ -55,7 +55,7 @@ pub(crate) fn slack_client(config: &RunConfig, budget: Arc<Budget>) -> Result<Sl
         var: "SLACK_BOT_TOKEN".into(),
         hint: "this command reads Slack: set it (or SLACK_BOT_TOKEN_FILE) to a bot token with users:read and users:read.email",
     })?;
-    let agent = http::agent(config.timeout, config.ca_file.as_deref())?;
+    let agent = http::agent(config.timeout, config.ca_file.as_deref(), &config.slack_url)?;
     Ok(SlackClient::new(
         agent,
         &config.slack_url,

@@ -28,8 +28,10 @@ pub const BODY_LIMIT: u64 = 64 * 1024 * 1024;
 /// error. Following one turns a write into a GET that "succeeds", and carries the request's headers
 /// (tokens, API keys) to whatever host the `Location` names.
 ///
-/// `HTTPS_PROXY`, `HTTP_PROXY`, `ALL_PROXY` and `NO_PROXY` are honoured (ureq reads them).
-pub fn agent(timeout: Duration, ca_file: Option<&Path>) -> Result<Agent, CaBundleError> {
+/// `HTTPS_PROXY`, `HTTP_PROXY`, `ALL_PROXY` and `NO_PROXY` are honoured (ureq reads them), except
+/// for a `base_url` on loopback: a proxy would only relay, in clear text for plain http, the
+/// tokens meant for a server on this very machine.
+pub fn agent(timeout: Duration, ca_file: Option<&Path>, base_url: &str) -> Result<Agent, CaBundleError> {
     let mut roots: Vec<Certificate<'static>> = webpki_root_certs::TLS_SERVER_ROOT_CERTS
         .iter()
         .map(|der| Certificate::from_der(der.as_ref()).to_owned())
@@ -38,7 +40,11 @@ pub fn agent(timeout: Duration, ca_file: Option<&Path>) -> Result<Agent, CaBundl
         roots.extend(read_ca_file(path)?);
     }
     let tls = TlsConfig::builder().root_certs(RootCerts::new_with_certs(&roots)).build();
-    let config = Agent::config_builder()
+    let mut config = Agent::config_builder();
+    if is_loopback(base_url) {
+        config = config.proxy(None);
+    }
+    let config = config
         .http_status_as_error(false)
         .timeout_global(Some(timeout))
         .user_agent(concat!("slack-im/", env!("CARGO_PKG_VERSION")))
@@ -51,6 +57,19 @@ pub fn agent(timeout: Duration, ca_file: Option<&Path>) -> Result<Agent, CaBundl
         .max_idle_connections_per_host(64)
         .build();
     Ok(config.into())
+}
+
+/// Whether a URL's host is this machine: `localhost`, `127.0.0.0/8` or `::1`.
+pub fn is_loopback(url: &str) -> bool {
+    let rest = url.split_once("://").map_or(url, |(_, rest)| rest);
+    let authority = rest.split(['/', '?', '#']).next().unwrap_or("");
+    let host_port = authority.rsplit_once('@').map_or(authority, |(_, host)| host);
+    let host = match host_port.strip_prefix('[') {
+        Some(bracketed) => bracketed.split(']').next().unwrap_or(""),
+        None => host_port.split(':').next().unwrap_or(""),
+    };
+    host.eq_ignore_ascii_case("localhost")
+        || host.parse::<std::net::IpAddr>().is_ok_and(|ip| ip.is_loopback())
 }
 
 fn read_ca_file(path: &Path) -> Result<Vec<Certificate<'static>>, CaBundleError> {
@@ -381,6 +400,18 @@ pub fn clean(text: &str, max: usize) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn loopback_urls_are_told_apart_from_every_other_host() {
+        for url in ["http://127.0.0.1:8080/api", "http://localhost", "https://[::1]:9/", "http://127.1.2.3"] {
+            assert!(is_loopback(url), "{url}");
+        }
+        for url in
+            ["http://10.0.0.1", "https://dev.example.com", "http://127.0.0.1.example.com", "http://[::2]/"]
+        {
+            assert!(!is_loopback(url), "{url}");
+        }
+    }
 
     #[test]
     fn retry_after_reads_seconds_and_falls_back_for_odd_values() {

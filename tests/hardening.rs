@@ -420,6 +420,23 @@ fn keys_the_target_supplies_cannot_forge_plan_lines_on_the_console_or_in_summary
     assert!(line.contains("gone\u{fffd}[1A") && line.contains("\u{fffd}safe\u{fffd}txt.exe"), "{line}");
 }
 
+#[test]
+fn a_proxy_in_the_environment_never_sees_requests_to_loopback() {
+    // The sandbox and CI talk plain http to servers on 127.0.0.1, bearer tokens included: sent
+    // through HTTP_PROXY, every token would reach the proxy in clear text.
+    let proxy = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    proxy.set_nonblocking(true).unwrap();
+    let proxy_url = format!("http://{}", proxy.local_addr().unwrap());
+    let mut world = World::new(0);
+    for name in ["HTTP_PROXY", "http_proxy", "HTTPS_PROXY", "ALL_PROXY"] {
+        world.set(name, &proxy_url);
+    }
+    let run = world.run(&["sync"]);
+    run.assert_code(0);
+    assert_eq!(world.accounts().len(), world.expected_keys().len());
+    assert!(proxy.accept().is_err(), "the proxy received a connection");
+}
+
 // ---- Conflicts ---------------------------------------------------------------------------
 
 #[test]
