@@ -8,7 +8,7 @@ use crate::config::{self, ConfigError, RunConfig, SystemConfig};
 use crate::error::Error;
 use crate::http::{self, Budget};
 use crate::slack::SlackClient;
-use crate::target::TargetClient;
+use crate::target::{ReadLimits, TargetClient};
 use crate::template::SystemTemplates;
 
 /// One system's templates and the client that talks to it.
@@ -45,7 +45,8 @@ pub(crate) fn connect(run: &RunConfig, config: &SystemConfig, budget: &Arc<Budge
         }
     };
     let agent = http::agent(run.timeout, run.ca_file.as_deref(), &url)?;
-    let target = TargetClient::new(agent, &url, templates.spec.clone(), budget.clone(), run.read_limit);
+    let limits = ReadLimits { accounts: run.read_limit, megabytes: run.read_max_mb };
+    let target = TargetClient::new(agent, &url, templates.spec.clone(), budget.clone(), limits);
     Ok(System { templates, target })
 }
 

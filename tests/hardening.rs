@@ -437,6 +437,24 @@ fn a_proxy_in_the_environment_never_sees_requests_to_loopback() {
     assert!(proxy.accept().is_err(), "the proxy received a connection");
 }
 
+#[test]
+fn a_listing_of_fat_pages_stops_at_the_byte_limit_before_it_fills_memory() {
+    // Few accounts but large ones: the account limit never trips, and forty 30 MB pages would
+    // be held in memory. SLACK_IM_READ_MAX_MB bounds the bytes a system's listing may take.
+    let mut world = World::new(0);
+    let padding = "x".repeat(4_000);
+    let accounts: Vec<_> = (0..1_500)
+        .map(|i| json!({"userId": format!("fat{i:04}"), "createdBy": "slack-im", "note": padding}))
+        .collect();
+    world.target.set_accounts(accounts); // 3 pages of 500, about 2 MB each
+    world.set("SLACK_IM_READ_MAX_MB", "3");
+    let run = world.run(&["sync"]);
+    run.assert_code(1);
+    assert!(run.stderr.contains("SLACK_IM_READ_MAX_MB") && run.stderr.contains("3 MB"), "{}", run.stderr);
+    assert_eq!(world.writes(), 0);
+    assert_eq!(world.target.count(TargetOp::List), 2, "the page past the limit is the last one read");
+}
+
 // ---- Conflicts ---------------------------------------------------------------------------
 
 #[test]

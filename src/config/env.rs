@@ -45,6 +45,7 @@ struct Env {
     slack_im_deadline_secs: Option<String>,
     slack_im_retry_budget: Option<String>,
     slack_im_read_limit: Option<String>,
+    slack_im_read_max_mb: Option<String>,
     slack_im_report_dir: Option<String>,
     slack_im_notify_channel: Option<String>,
     slack_im_run_id: Option<String>,
@@ -145,6 +146,7 @@ impl Env {
             // The range (at most 100000) fits.
             retry_budget: number("SLACK_IM_RETRY_BUDGET", self.slack_im_retry_budget)? as u32,
             read_limit: number("SLACK_IM_READ_LIMIT", self.slack_im_read_limit)? as usize,
+            read_max_mb: number("SLACK_IM_READ_MAX_MB", self.slack_im_read_max_mb)?,
             report_dir: self.slack_im_report_dir.map(PathBuf::from),
             notify_channel: slack_id(("SLACK_IM_NOTIFY_CHANNEL", self.slack_im_notify_channel), CHANNEL_ID)?,
             run_id: run_id(("SLACK_IM_RUN_ID", self.slack_im_run_id))?,

@@ -70,6 +70,8 @@ pub struct RunConfig {
     pub retry_budget: u32,
     /// Most members or accounts one read may return (`SLACK_IM_READ_LIMIT`).
     pub read_limit: usize,
+    /// Most megabytes of pages one system's listing may read (`SLACK_IM_READ_MAX_MB`).
+    pub read_max_mb: u64,
     /// `SLACK_IM_REPORT_DIR` as given; each system's folder is [`Config::report_dir`].
     pub report_dir: Option<PathBuf>,
     pub notify_channel: Option<String>,

@@ -15,6 +15,15 @@ mod spec;
 pub use key::{encode_path_segment, key_at, normalize_key};
 pub use spec::{Endpoint, KeyRule, ListSpec, SystemSpec};
 
+/// How much one system's listing may read.
+#[derive(Debug, Clone, Copy)]
+pub struct ReadLimits {
+    /// Accounts (`SLACK_IM_READ_LIMIT`).
+    pub accounts: usize,
+    /// Megabytes of pages, all listings together (`SLACK_IM_READ_MAX_MB`).
+    pub megabytes: u64,
+}
+
 /// An account the target already has.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Account {
@@ -215,8 +224,11 @@ pub struct TargetClient {
     spec: SystemSpec,
     retry: RetryPolicy,
     budget: Arc<Budget>,
-    /// Most accounts one listing may return (`SLACK_IM_READ_LIMIT`).
-    read_limit: usize,
+    /// Most accounts one listing may return (`SLACK_IM_READ_LIMIT`) and most megabytes of pages
+    /// all of a system's listings may read (`SLACK_IM_READ_MAX_MB`).
+    limits: ReadLimits,
+    /// Bytes of listing pages read so far.
+    listed_bytes: std::sync::atomic::AtomicU64,
     requests: std::sync::atomic::AtomicUsize,
 }
 
@@ -226,7 +238,7 @@ impl TargetClient {
         base_url: &str,
         spec: SystemSpec,
         budget: Arc<Budget>,
-        read_limit: usize,
+        limits: ReadLimits,
     ) -> Self {
         TargetClient {
             agent,
@@ -234,7 +246,8 @@ impl TargetClient {
             spec,
             retry: RetryPolicy::TARGET,
             budget,
-            read_limit,
+            limits,
+            listed_bytes: Default::default(),
             requests: Default::default(),
         }
     }
@@ -260,6 +273,7 @@ impl TargetClient {
     ) -> Result<usize, E> {
         let mut seen: HashSet<String> = HashSet::new();
         let mut unkeyed = 0;
+        self.listed_bytes.store(0, std::sync::atomic::Ordering::Relaxed);
         for (n, list) in self.spec.list.iter().enumerate() {
             unkeyed += self.read_listing(n, list, rules, &mut seen, &mut visit)?;
         }
@@ -296,6 +310,7 @@ impl TargetClient {
                     Some(fetching) => join_fetch(fetching)?,
                     None => fetch(path.clone())()?,
                 };
+                self.count_listed_bytes(body.len())?;
                 let (page_json, items_len, page_total) = parse_page(&body, list).map_err(failed)?;
                 total = page_total.or(total);
                 if items_len == 0 {
@@ -340,8 +355,9 @@ impl TargetClient {
                         );
                         return Err(TargetError::Listing { detail }.into());
                     }
-                    if seen.len() + unkeyed > self.read_limit {
-                        let detail = format!("more than {} accounts (SLACK_IM_READ_LIMIT)", self.read_limit);
+                    if seen.len() + unkeyed > self.limits.accounts {
+                        let detail =
+                            format!("more than {} accounts (SLACK_IM_READ_LIMIT)", self.limits.accounts);
                         return Err(TargetError::Listing { detail }.into());
                     }
                     visit(account)?;
@@ -366,6 +382,22 @@ impl TargetClient {
             }
         }
         Ok(unkeyed)
+    }
+
+    /// Adds a page to the bytes listed; past `SLACK_IM_READ_MAX_MB` the read fails before the
+    /// page is parsed or the next one asked for.
+    fn count_listed_bytes(&self, bytes: usize) -> Result<(), TargetError> {
+        let ordering = std::sync::atomic::Ordering::Relaxed;
+        let listed = self.listed_bytes.fetch_add(bytes as u64, ordering) + bytes as u64;
+        let limit = self.limits.megabytes.saturating_mul(1_000_000);
+        if listed > limit {
+            let detail = format!(
+                "the listing pages passed {} MB (SLACK_IM_READ_MAX_MB): a listing that large cannot be held; raise the limit if the accounts really are that big",
+                self.limits.megabytes
+            );
+            return Err(TargetError::Listing { detail });
+        }
+        Ok(())
     }
 
     /// One page of a listing, as text.
