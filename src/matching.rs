@@ -44,9 +44,10 @@ impl Listing {
         };
         let managed = tests.is_managed(&key, &account.value)?;
         let adoptable = !managed && tests.is_adoptable(&key, &account.value)?;
+        let active = tests.is_active(&key, &account.value)?;
         self.index.insert(normalize_key(&key), self.accounts.len());
         self.json.push(account.value.to_string().into());
-        self.accounts.push(Existing { key, id: account.id, managed, adoptable });
+        self.accounts.push(Existing { key, id: account.id, managed, adoptable, active });
         Ok(())
     }
 

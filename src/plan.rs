@@ -43,6 +43,8 @@ pub struct Existing {
     pub managed: bool,
     /// Not managed, but `system.json`'s `adopt` lets a matching member take it over.
     pub adoptable: bool,
+    /// `system.json`'s `active` expression holds (always, without one).
+    pub active: bool,
 }
 
 impl Existing {
@@ -85,6 +87,8 @@ pub struct Plan {
     /// Members whose key matches an account slack-im does not manage (and may not adopt).
     pub unmanaged: Vec<Unmanaged>,
     pub managed_accounts: usize,
+    /// Managed accounts of leavers that are inactive already: nothing to do, not counted by the guard.
+    pub already_inactive: usize,
 }
 
 /// The default deactivation guard: max(3, 10% of managed accounts, rounded up).
@@ -136,6 +140,12 @@ pub fn plan(desired: Vec<Desired>, existing: &[Existing], policy: &Policy) -> Pl
 
     let leavers: Vec<usize> = (0..existing.len())
         .filter(|&i| !claimed[i] && existing[i].managed && policy.can_deactivate)
+        .filter(|&i| {
+            if !existing[i].active {
+                plan.already_inactive += 1;
+            }
+            existing[i].active
+        })
         .filter(|&i| {
             let key = normalize_key(&existing[i].key);
             let keep = protected.contains(key.as_str());
@@ -252,7 +262,7 @@ mod tests {
     // through a second copy of the matcher (src/matching.rs has its own tests).
 
     fn account(key: &str, managed: bool) -> Existing {
-        Existing { key: key.into(), id: None, managed, adoptable: false }
+        Existing { key: key.into(), id: None, managed, adoptable: false, active: true }
     }
 
     /// A member no listed account has: a create.
@@ -350,6 +360,16 @@ mod tests {
             == Some("4 deactivations exceed the guard of 3 (SLACK_IM_MAX_DEACTIVATE, default max(3, 10% of managed accounts))")));
         let three = plan(vec![], &leavers(3), &policy());
         assert_eq!(three.actions.iter().filter(|a| a.withheld.is_none()).count(), 3);
+    }
+
+    #[test]
+    fn an_inactive_leaver_is_not_deactivated_again_nor_counted_by_the_guard() {
+        let mut listed: Vec<Existing> =
+            (0..5).map(|i| Existing { active: false, ..account(&format!("gone{i}"), true) }).collect();
+        listed.push(account("left.today", true));
+        let p = plan(vec![], &listed, &policy());
+        assert_eq!(kinds(&p), [(ActionKind::Deactivate, "left.today", false)]);
+        assert_eq!(p.already_inactive, 5);
     }
 
     #[test]

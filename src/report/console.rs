@@ -109,6 +109,9 @@ impl Summary {
             "  plan:   {} to create, {} to update, {} to deactivate, {} unchanged",
             c.create, c.update, c.deactivate, c.unchanged
         );
+        if c.already_inactive > 0 {
+            let _ = write!(out, ", {} already inactive", c.already_inactive);
+        }
         if c.withheld > 0 {
             let _ = write!(out, ", {} deactivations withheld by a guard", c.withheld);
         }

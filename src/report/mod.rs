@@ -41,6 +41,9 @@ pub struct Counts {
     pub unmanaged: usize,
     /// Listed accounts without a key (`list.key` finds none): never matched or managed.
     pub unkeyed: usize,
+    /// Managed accounts of leavers that `system.json`'s `active` expression finds inactive
+    /// already: no write, not counted by the deactivation guard.
+    pub already_inactive: usize,
 }
 
 /// How an action ended, as the reports name it.
@@ -160,6 +163,7 @@ impl Summary {
     /// Fills counts and actions from a plan and, after a real run, the outcomes.
     pub fn record(&mut self, plan: &Plan, outcomes: Option<&[Outcome]>, skipped: &[Skipped]) {
         self.counts.unchanged = plan.unchanged;
+        self.counts.already_inactive = plan.already_inactive;
         self.skipped = skipped
             .iter()
             .chain(&plan.skipped)
@@ -217,6 +221,9 @@ impl Summary {
             "{}: {} {verb}created, {} {verb}updated, {} {verb}deactivated, {} unchanged, {} skipped",
             self.system, c.create, c.update, c.deactivate, c.unchanged, c.skipped
         );
+        if c.already_inactive > 0 {
+            let _ = write!(line, ", {} already inactive", c.already_inactive);
+        }
         if c.existing > 0 {
             let _ = write!(line, ", {} existed already", c.existing);
         }

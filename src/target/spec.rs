@@ -146,6 +146,9 @@ pub struct SystemSpec {
     /// A Jinja expression over `account`: accounts slack-im does not manage that a matching member
     /// may take over (update). Without it, such accounts are left alone.
     pub adopt: Option<String>,
+    /// A Jinja expression over `account`: which listed accounts are active (truthy). Without it,
+    /// every listed account is active; with it, an inactive managed account of a leaver needs nothing.
+    pub active: Option<String>,
     /// A Jinja expression over `user`: the member's key, so a member whose account exists needs no
     /// `create.json` render. Must agree with `create.json` at `list.key`. Without it, the key is
     /// read from the rendered create body.
@@ -164,6 +167,7 @@ struct RawSystemSpec {
     deactivate: Option<Endpoint>,
     managed: Option<String>,
     adopt: Option<String>,
+    active: Option<String>,
     key: Option<String>,
 }
 
@@ -204,6 +208,7 @@ impl SystemSpec {
             deactivate: raw.deactivate.map(upper),
             managed: expression(raw.managed),
             adopt: expression(raw.adopt),
+            active: expression(raw.active),
             key: expression(raw.key),
         })
     }

@@ -164,7 +164,7 @@ impl SystemTemplates {
         Ok(())
     }
 
-    /// The `managed` and `adopt` expressions and each listing's `key` and `next` expressions,
+    /// The `managed`, `adopt` and `active` expressions and each listing's `key` and `next` expressions,
     /// compiled once for a listing.
     pub fn account_tests(&self) -> Result<AccountTests<'_>, TemplateError> {
         let lists = &self.spec.list;
@@ -182,6 +182,7 @@ impl SystemTemplates {
             templates: self,
             managed: self.compile_expression("managed", self.spec.managed.as_deref())?,
             adopt: self.compile_expression("adopt", self.spec.adopt.as_deref())?,
+            active: self.compile_expression("active", self.spec.active.as_deref())?,
             keys,
             nexts,
         })
@@ -337,12 +338,13 @@ impl SystemTemplates {
     }
 }
 
-/// The verdicts `system.json` gives on listed accounts: does slack-im manage it, and may a
-/// matching member adopt it. Compiled once per listing.
+/// The verdicts `system.json` gives on listed accounts: does slack-im manage it, may a matching
+/// member adopt it, and is it active. Compiled once per listing.
 pub struct AccountTests<'t> {
     templates: &'t SystemTemplates,
     managed: Option<Expression<'t, 't>>,
     adopt: Option<Expression<'t, 't>>,
+    active: Option<Expression<'t, 't>>,
     /// Per listing: its `key` expression, when its key is not a pointer.
     keys: Vec<Option<Expression<'t, 't>>>,
     /// Per listing: its `next` expression.
@@ -387,6 +389,15 @@ impl AccountTests<'_> {
     /// expression, no such account is touched.
     pub fn is_adoptable(&self, key: &str, account: &Arc<serde_json::Value>) -> Result<bool, TemplateError> {
         self.test("adopt", self.adopt.as_ref(), key, account)
+    }
+
+    /// Whether a listed account is active. Without an `active` expression, every account is; with
+    /// one, it must be truthy (a field the account lacks is not).
+    pub fn is_active(&self, key: &str, account: &Arc<serde_json::Value>) -> Result<bool, TemplateError> {
+        match self.active {
+            None => Ok(true),
+            Some(_) => self.test("active", self.active.as_ref(), key, account),
+        }
     }
 
     fn test(
