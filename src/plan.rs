@@ -32,6 +32,9 @@ pub enum Change {
     Create(Value),
     /// The account differs from the update body in these fields ([`update_diff`]).
     Update { body: Value, changed: Vec<String> },
+    /// The account is managed but inactive: the body that makes it active (none for a
+    /// `reactivate` endpoint without `reactivate.json`), and the fields it changes.
+    Reactivate { body: Option<Value>, changed: Vec<String> },
 }
 
 /// One account the target lists, with the `managed` and `adopt` verdicts already taken.
@@ -69,6 +72,8 @@ pub struct Policy {
     pub protect: Vec<String>,
     /// `None`: the default, max(3, 10% of managed accounts).
     pub max_deactivate: Option<usize>,
+    /// `None`: the default, max(3, 10% of managed accounts).
+    pub max_reactivate: Option<usize>,
     /// The system has a deactivate endpoint.
     pub can_deactivate: bool,
     /// Set when the reads cannot be trusted for deactivation (e.g. no eligible member): every
@@ -107,6 +112,7 @@ pub fn plan(desired: Vec<Desired>, existing: &[Existing], policy: &Policy) -> Pl
 
     // Every account a member (or two members with one key) claims; the others may be leavers.
     let mut claimed = vec![false; existing.len()];
+    let mut returning = Vec::new();
     for d in desired {
         if let Some(i) = d.account {
             claimed[i] = true;
@@ -120,6 +126,19 @@ pub fn plan(desired: Vec<Desired>, existing: &[Existing], policy: &Policy) -> Pl
             }
             (None, Some(Change::Create(body))) => {
                 plan.actions.push(Action::new(ActionKind::Create, d.key, Some(d.slack_id), Some(body)))
+            }
+            (Some(account), Some(Change::Reactivate { body, changed })) => {
+                if protected.contains(normalize_key(&account.key).as_str()) {
+                    plan.protected.push(account.key.clone());
+                    plan.unchanged += 1;
+                } else {
+                    let mut back =
+                        Action::new(ActionKind::Reactivate, account.key.clone(), Some(d.slack_id), body);
+                    back.changed = changed;
+                    back.id = account.id.clone();
+                    returning.push(plan.actions.len());
+                    plan.actions.push(back);
+                }
             }
             (Some(account), Some(Change::Update { body, changed })) => {
                 if protected.contains(normalize_key(&account.key).as_str()) {
@@ -135,6 +154,18 @@ pub fn plan(desired: Vec<Desired>, existing: &[Existing], policy: &Policy) -> Pl
             }
             // The account matches its update body (or there is no update.json).
             _ => plan.unchanged += 1,
+        }
+    }
+
+    let limit = policy.max_reactivate.unwrap_or_else(|| default_max_deactivate(plan.managed_accounts));
+    if returning.len() > limit {
+        let reason = format!(
+            "{} reactivations exceed the guard of {limit} (SLACK_IM_MAX_REACTIVATE{})",
+            returning.len(),
+            if policy.max_reactivate.is_some() { "" } else { ", default max(3, 10% of managed accounts)" }
+        );
+        for &i in &returning {
+            plan.actions[i].withheld = Some(reason.clone());
         }
     }
 
@@ -370,6 +401,32 @@ mod tests {
         let p = plan(vec![], &listed, &policy());
         assert_eq!(kinds(&p), [(ActionKind::Deactivate, "left.today", false)]);
         assert_eq!(p.already_inactive, 5);
+    }
+
+    /// A member whose account (at `i`) is inactive.
+    fn returning(id: &str, key: &str, i: usize) -> Desired {
+        let change =
+            Change::Reactivate { body: Some(json!({"active": true})), changed: vec!["active".into()] };
+        Desired { slack_id: id.into(), key: key.into(), account: Some(i), change: Some(Box::new(change)) }
+    }
+
+    #[test]
+    fn a_returning_member_is_reactivated_within_its_own_guard() {
+        let listed: Vec<Existing> =
+            (0..5).map(|i| Existing { active: false, ..account(&format!("back{i}"), true) }).collect();
+        let members: Vec<Desired> =
+            (0..5).map(|i| returning(&format!("U{i}"), &format!("back{i}"), i)).collect();
+        let p = plan(members.clone(), &listed, &Policy { max_reactivate: Some(5), ..policy() });
+        assert_eq!(p.actions.len(), 5);
+        assert!(p.actions.iter().all(|a| a.kind == ActionKind::Reactivate && a.withheld.is_none()));
+        assert_eq!(p.actions[0].body, Some(json!({"active": true})));
+        assert_eq!(p.already_inactive, 0, "claimed accounts are no leavers");
+        let p = plan(members.clone(), &listed, &Policy { max_reactivate: Some(4), ..policy() });
+        assert!(p.actions.iter().all(|a| a.withheld.as_deref()
+            == Some("5 reactivations exceed the guard of 4 (SLACK_IM_MAX_REACTIVATE)")));
+        let p = plan(members, &listed, &policy());
+        assert!(p.actions.iter().all(|a| a.withheld.as_deref()
+            == Some("5 reactivations exceed the guard of 3 (SLACK_IM_MAX_REACTIVATE, default max(3, 10% of managed accounts))")));
     }
 
     #[test]

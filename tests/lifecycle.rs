@@ -1,6 +1,7 @@
 //! Accounts have a life: a server keeps a leaver's account, inactive, and lists it. With
 //! `system.json`'s `active` expression slack-im tells an inactive account from an active one: a
-//! leaver's inactive account needs nothing (no write, not counted by the guard).
+//! leaver's inactive account needs nothing (no write, not counted by the guard); a returning
+//! member's inactive account is reactivated (its own action, its own guard).
 
 use serde_json::{json, Value};
 use slack_im_fakes::{SlackOptions, TargetOptions};
@@ -22,6 +23,22 @@ fn world(accounts: Vec<Value>) -> World {
     let files: Vec<(&str, &str)> = files.iter().map(|(n, t)| (*n, t.as_str())).collect();
     world.folder("lifecycle", &files);
     world
+}
+
+/// minjun.kim's account (U0KOR00001) as slack-im made it, deactivated: a colleague who comes back.
+fn returning() -> Value {
+    json!({"userId": "minjun.kim", "name": "김민준", "roleGroupId": "AGENT", "centerIds": ["spectra"],
+           "customType": "user", "metadata": {"counselType": "user", "slackId": "U0KOR00001"},
+           "createdBy": "slack-im", "active": false})
+}
+
+fn folder_file(world: &World, name: &str) -> std::path::PathBuf {
+    world.dir.path().join("own-templates/lifecycle").join(name)
+}
+
+fn edit(world: &World, name: &str, edit: impl Fn(String) -> String) {
+    let path = folder_file(world, name);
+    std::fs::write(&path, edit(std::fs::read_to_string(&path).unwrap())).unwrap();
 }
 
 fn puts_to(world: &World, key: &str) -> usize {
@@ -62,4 +79,77 @@ fn without_an_active_expression_every_listed_account_is_active() {
     let run = world.run(&["sync"]);
     run.assert_code(0);
     assert_eq!((run.count("deactivate"), run.count("already_inactive")), (1, 0), "today's behaviour");
+}
+
+#[test]
+fn a_returning_members_inactive_account_is_reactivated_once_through_the_update_call() {
+    let world = world(vec![returning()]);
+    let check = world.run(&["check"]);
+    check.assert_code(0);
+    assert!(check.stdout.contains("1 to reactivate"), "{}", check.stdout);
+    let plan = world.run(&["plan"]);
+    assert!(plan.stdout.contains("^ reactivate minjun.kim (U0KOR00001)"), "{}", plan.stdout);
+    assert!(plan.stdout.contains("1 would be reactivated"), "{}", plan.stdout);
+
+    let run = world.run(&["sync"]);
+    run.assert_code(0);
+    assert_eq!((run.count("reactivate"), run.count("update")), (1, 0), "{}", run.stdout);
+    assert_eq!(run.actions_for("minjun.kim")[0]["action"], "reactivate");
+    assert_eq!(world.accounts()["minjun.kim"]["active"], json!(true));
+    let sent = puts_to(&world, "minjun.kim");
+    assert_eq!(sent, 1);
+    let junit = std::fs::read_to_string(world.reports().join("junit.xml")).unwrap();
+    assert!(junit.contains("classname=\"slack-im.lifecycle.reactivate\" name=\"minjun.kim\""), "{junit}");
+    let md = std::fs::read_to_string(world.reports().join("summary.md")).unwrap();
+    assert!(md.contains("| reactivate |"), "{md}");
+
+    let again = world.run(&["sync"]);
+    again.assert_code(0);
+    assert_eq!(again.count("reactivate"), 0);
+    assert_eq!(puts_to(&world, "minjun.kim"), sent, "reactivated once");
+}
+
+#[test]
+fn reactivations_have_their_own_guard() {
+    let mut world = world(vec![returning()]);
+    world.set("SLACK_IM_MAX_REACTIVATE", "0");
+    let run = world.run(&["sync"]);
+    run.assert_code(4);
+    assert_eq!(run.count("withheld"), 1);
+    assert!(
+        run.stdout.contains("1 reactivations exceed the guard of 0 (SLACK_IM_MAX_REACTIVATE)"),
+        "{}",
+        run.stdout
+    );
+    assert_eq!(world.accounts()["minjun.kim"]["active"], json!(false));
+    assert_eq!(puts_to(&world, "minjun.kim"), 0);
+}
+
+#[test]
+fn a_reactivate_endpoint_and_template_are_used_when_the_folder_has_them() {
+    let world = world(vec![returning()]);
+    edit(&world, "system.json", |t| {
+        t.replace(
+            "\"managed\"",
+            "\"reactivate\": {\"method\": \"PATCH\", \"path\": \"/api/users/{key}\"},\n  \"managed\"",
+        )
+    });
+    std::fs::write(folder_file(&world, "reactivate.json"), r#"{"active": true, "note": {{ user.id }}}"#)
+        .unwrap();
+    let run = world.run(&["sync"]);
+    run.assert_code(0);
+    let patches = world.target_requests("PATCH", "/api/users/minjun.kim");
+    assert_eq!(patches.len(), 1, "{}", run.stdout);
+    let body: Value = serde_json::from_str(&patches[0].body).unwrap();
+    assert_eq!(body, json!({"active": true, "note": "U0KOR00001"}));
+}
+
+#[test]
+fn an_update_json_that_does_not_make_the_account_active_cannot_reactivate_it() {
+    let world = world(vec![returning()]);
+    edit(&world, "update.json", |t| t.replace(",\n  \"active\": true", ""));
+    let run = world.run(&["sync"]);
+    run.assert_code(2);
+    assert!(run.stderr.contains("does not make the account active"), "{}", run.stderr);
+    assert_eq!(world.writes(), 0);
 }

@@ -24,15 +24,16 @@ impl Summary {
         let c = &self.counts;
         let _ = writeln!(
             md,
-            "| create | update | deactivate | unchanged | already inactive | skipped | failed | withheld |"
+            "| create | update | deactivate | reactivate | unchanged | already inactive | skipped | failed | withheld |"
         );
-        let _ = writeln!(md, "|---:|---:|---:|---:|---:|---:|---:|---:|");
+        let _ = writeln!(md, "|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
         let _ = writeln!(
             md,
-            "| {} | {} | {} | {} | {} | {} | {} | {} |\n",
+            "| {} | {} | {} | {} | {} | {} | {} | {} | {} |\n",
             c.create,
             c.update,
             c.deactivate,
+            c.reactivate,
             c.unchanged,
             c.already_inactive,
             c.skipped,

@@ -141,6 +141,9 @@ pub struct SystemSpec {
     pub create: Endpoint,
     pub update: Option<Endpoint>,
     pub deactivate: Option<Endpoint>,
+    /// Where a reactivation goes when the API has a call of its own for it; without it, a
+    /// reactivation is sent to `update` with `update.json`'s body.
+    pub reactivate: Option<Endpoint>,
     /// A Jinja expression over `account`: the accounts slack-im manages (may deactivate).
     pub managed: Option<String>,
     /// A Jinja expression over `account`: accounts slack-im does not manage that a matching member
@@ -165,6 +168,7 @@ struct RawSystemSpec {
     create: Endpoint,
     update: Option<Endpoint>,
     deactivate: Option<Endpoint>,
+    reactivate: Option<Endpoint>,
     managed: Option<String>,
     adopt: Option<String>,
     active: Option<String>,
@@ -177,7 +181,9 @@ impl SystemSpec {
         let raw: RawSystemSpec = serde_json::from_value(json).map_err(|e| e.to_string())?;
         let list = read_lists(raw.list)?;
         check_endpoint("create", &raw.create, Place::Create)?;
-        for (name, endpoint) in [("update", &raw.update), ("deactivate", &raw.deactivate)] {
+        for (name, endpoint) in
+            [("update", &raw.update), ("deactivate", &raw.deactivate), ("reactivate", &raw.reactivate)]
+        {
             if let Some(e) = endpoint {
                 check_endpoint(name, e, Place::Account)?;
                 if e.uses_id() {
@@ -206,6 +212,7 @@ impl SystemSpec {
             create: upper(raw.create),
             update: raw.update.map(upper),
             deactivate: raw.deactivate.map(upper),
+            reactivate: raw.reactivate.map(upper),
             managed: expression(raw.managed),
             adopt: expression(raw.adopt),
             active: expression(raw.active),
