@@ -1,16 +1,18 @@
-//! The write vocabulary: the three writes (`ActionKind`), one write the plan asks for (`Action`)
+//! The write vocabulary: the four writes (`ActionKind`), one write the plan asks for (`Action`)
 //! and how it ended (`Outcome`). The plan makes actions, `apply` sends them, `journal` and `report`
 //! record them; all of them speak these types, so none of them has to import another for them.
 
 use serde_json::Value;
 
-/// The three writes. One name each, everywhere: logs, console, reports, journal.
+/// The four writes. One name each, everywhere: logs, console, reports, journal.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum ActionKind {
     Create,
     Update,
     Deactivate,
+    /// A member's managed account is inactive (`system.json`'s `active`): made active again.
+    Reactivate,
 }
 
 impl std::fmt::Display for ActionKind {
@@ -19,6 +21,7 @@ impl std::fmt::Display for ActionKind {
             ActionKind::Create => "create",
             ActionKind::Update => "update",
             ActionKind::Deactivate => "deactivate",
+            ActionKind::Reactivate => "reactivate",
         })
     }
 }
@@ -36,7 +39,7 @@ pub struct Action {
     pub withheld: Option<String>,
     /// For deactivations: the account's position in the listing (its body is rendered from it).
     pub account: Option<usize>,
-    /// For updates and deactivations: the account's server id, when the listing gives one.
+    /// For updates, deactivations and reactivations: the account's server id, when the listing gives one.
     pub id: Option<String>,
 }
 

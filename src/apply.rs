@@ -99,6 +99,7 @@ fn send_one(action: &Action, target: &dyn Target) -> (Outcome, bool) {
         }),
         ActionKind::Update => target.update(address, body).map(|_| Outcome::Done),
         ActionKind::Deactivate => target.deactivate(address, action.body.as_ref()).map(|_| Outcome::Done),
+        ActionKind::Reactivate => target.reactivate(address, action.body.as_ref()).map(|_| Outcome::Done),
     };
     match result {
         Ok(outcome) => {
@@ -107,6 +108,7 @@ fn send_one(action: &Action, target: &dyn Target) -> (Outcome, bool) {
                 (_, ActionKind::Create) => "created",
                 (_, ActionKind::Update) => "updated",
                 (_, ActionKind::Deactivate) => "deactivated",
+                (_, ActionKind::Reactivate) => "reactivated",
             };
             log::debug!("{verb}: {}", action.key);
             (outcome, false)
@@ -176,6 +178,9 @@ mod tests {
         }
         fn deactivate(&self, address: Address<'_>, _: Option<&serde_json::Value>) -> Result<(), TargetError> {
             self.record(ActionKind::Deactivate, address.key)
+        }
+        fn reactivate(&self, address: Address<'_>, _: Option<&serde_json::Value>) -> Result<(), TargetError> {
+            self.record(ActionKind::Reactivate, address.key)
         }
     }
 

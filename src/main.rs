@@ -163,7 +163,7 @@ fn help() -> String {
          system.json fields: url, headers (replace the built-in Accept/Content-Type), list (one listing\n\
          or an array; each: method, path with {page}, items, key (pointer or expression over account),\n\
          id, total, next (expression over response/page/count/path), with), create/update/deactivate\n\
-         (method, path with {key} or {id}, wrap), managed, adopt, key. See README and docs/systems.md;\n\
+         (method, path with {key} or {id}, wrap), managed, adopt, active, key. See README and docs/systems.md;\n\
          templates/scim and templates/redmine are presets for SCIM 2.0 and Redmine.\n\n\
          SKIPPED MEMBERS: Slackbot, bots, workflow bots, app users, deactivated, members of another\n\
          workspace (is_stranger), invitations not accepted, unconfirmed e-mails (unless\n\
@@ -172,7 +172,7 @@ fn help() -> String {
          most of the people, or when a guard would withhold deactivations.\n\n\
          EXIT CODES:\n    0  done (or dry run finished)\n    1  failed before completing (Slack, target listing, network); nothing written\n    \
          2  bad configuration or template, or (check) a token without the scopes or workspace it needs\n    3  partial: some actions failed, the rest applied\n    \
-         4  a guard withheld deactivations, everything else applied\n",
+         4  a guard withheld deactivations or reactivations, everything else applied\n",
     );
     text
 }

@@ -44,9 +44,10 @@ impl Listing {
         };
         let managed = tests.is_managed(&key, &account.value)?;
         let adoptable = !managed && tests.is_adoptable(&key, &account.value)?;
+        let active = tests.is_active(&key, &account.value)?;
         self.index.insert(normalize_key(&key), self.accounts.len());
         self.json.push(account.value.to_string().into());
-        self.accounts.push(Existing { key, id: account.id, managed, adoptable });
+        self.accounts.push(Existing { key, id: account.id, managed, adoptable, active });
         Ok(())
     }
 
@@ -111,6 +112,13 @@ impl Listing {
             return Ok(Desired { slack_id, key, account: Some(i), change: None });
         }
         let value = self.value(i);
+        if account.managed && !account.active {
+            let body = templates.render_reactivate(&user, &value)?;
+            let changed =
+                body.as_ref().map(|b| plan::update_diff(b, &value, &account.key)).unwrap_or_default();
+            let change = Some(Box::new(Change::Reactivate { body, changed }));
+            return Ok(Desired { slack_id, key, account: Some(i), change });
+        }
         let change = match templates.render_update(&user, &value)? {
             Some(body) => {
                 let changed = plan::update_diff(&body, &value, &account.key);

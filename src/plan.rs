@@ -32,6 +32,9 @@ pub enum Change {
     Create(Value),
     /// The account differs from the update body in these fields ([`update_diff`]).
     Update { body: Value, changed: Vec<String> },
+    /// The account is managed but inactive: the body that makes it active (none for a
+    /// `reactivate` endpoint without `reactivate.json`), and the fields it changes.
+    Reactivate { body: Option<Value>, changed: Vec<String> },
 }
 
 /// One account the target lists, with the `managed` and `adopt` verdicts already taken.
@@ -43,6 +46,8 @@ pub struct Existing {
     pub managed: bool,
     /// Not managed, but `system.json`'s `adopt` lets a matching member take it over.
     pub adoptable: bool,
+    /// `system.json`'s `active` expression holds (always, without one).
+    pub active: bool,
 }
 
 impl Existing {
@@ -67,6 +72,8 @@ pub struct Policy {
     pub protect: Vec<String>,
     /// `None`: the default, max(3, 10% of managed accounts).
     pub max_deactivate: Option<usize>,
+    /// `None`: the default, max(3, 10% of managed accounts).
+    pub max_reactivate: Option<usize>,
     /// The system has a deactivate endpoint.
     pub can_deactivate: bool,
     /// Set when the reads cannot be trusted for deactivation (e.g. no eligible member): every
@@ -85,6 +92,8 @@ pub struct Plan {
     /// Members whose key matches an account slack-im does not manage (and may not adopt).
     pub unmanaged: Vec<Unmanaged>,
     pub managed_accounts: usize,
+    /// Managed accounts of leavers that are inactive already: nothing to do, not counted by the guard.
+    pub already_inactive: usize,
 }
 
 /// The default deactivation guard: max(3, 10% of managed accounts, rounded up).
@@ -103,6 +112,7 @@ pub fn plan(desired: Vec<Desired>, existing: &[Existing], policy: &Policy) -> Pl
 
     // Every account a member (or two members with one key) claims; the others may be leavers.
     let mut claimed = vec![false; existing.len()];
+    let mut returning = Vec::new();
     for d in desired {
         if let Some(i) = d.account {
             claimed[i] = true;
@@ -116,6 +126,19 @@ pub fn plan(desired: Vec<Desired>, existing: &[Existing], policy: &Policy) -> Pl
             }
             (None, Some(Change::Create(body))) => {
                 plan.actions.push(Action::new(ActionKind::Create, d.key, Some(d.slack_id), Some(body)))
+            }
+            (Some(account), Some(Change::Reactivate { body, changed })) => {
+                if protected.contains(normalize_key(&account.key).as_str()) {
+                    plan.protected.push(account.key.clone());
+                    plan.unchanged += 1;
+                } else {
+                    let mut back =
+                        Action::new(ActionKind::Reactivate, account.key.clone(), Some(d.slack_id), body);
+                    back.changed = changed;
+                    back.id = account.id.clone();
+                    returning.push(plan.actions.len());
+                    plan.actions.push(back);
+                }
             }
             (Some(account), Some(Change::Update { body, changed })) => {
                 if protected.contains(normalize_key(&account.key).as_str()) {
@@ -134,8 +157,26 @@ pub fn plan(desired: Vec<Desired>, existing: &[Existing], policy: &Policy) -> Pl
         }
     }
 
+    let limit = policy.max_reactivate.unwrap_or_else(|| default_max_deactivate(plan.managed_accounts));
+    if returning.len() > limit {
+        let reason = format!(
+            "{} reactivations exceed the guard of {limit} (SLACK_IM_MAX_REACTIVATE{})",
+            returning.len(),
+            if policy.max_reactivate.is_some() { "" } else { ", default max(3, 10% of managed accounts)" }
+        );
+        for &i in &returning {
+            plan.actions[i].withheld = Some(reason.clone());
+        }
+    }
+
     let leavers: Vec<usize> = (0..existing.len())
         .filter(|&i| !claimed[i] && existing[i].managed && policy.can_deactivate)
+        .filter(|&i| {
+            if !existing[i].active {
+                plan.already_inactive += 1;
+            }
+            existing[i].active
+        })
         .filter(|&i| {
             let key = normalize_key(&existing[i].key);
             let keep = protected.contains(key.as_str());
@@ -252,7 +293,7 @@ mod tests {
     // through a second copy of the matcher (src/matching.rs has its own tests).
 
     fn account(key: &str, managed: bool) -> Existing {
-        Existing { key: key.into(), id: None, managed, adoptable: false }
+        Existing { key: key.into(), id: None, managed, adoptable: false, active: true }
     }
 
     /// A member no listed account has: a create.
@@ -350,6 +391,42 @@ mod tests {
             == Some("4 deactivations exceed the guard of 3 (SLACK_IM_MAX_DEACTIVATE, default max(3, 10% of managed accounts))")));
         let three = plan(vec![], &leavers(3), &policy());
         assert_eq!(three.actions.iter().filter(|a| a.withheld.is_none()).count(), 3);
+    }
+
+    #[test]
+    fn an_inactive_leaver_is_not_deactivated_again_nor_counted_by_the_guard() {
+        let mut listed: Vec<Existing> =
+            (0..5).map(|i| Existing { active: false, ..account(&format!("gone{i}"), true) }).collect();
+        listed.push(account("left.today", true));
+        let p = plan(vec![], &listed, &policy());
+        assert_eq!(kinds(&p), [(ActionKind::Deactivate, "left.today", false)]);
+        assert_eq!(p.already_inactive, 5);
+    }
+
+    /// A member whose account (at `i`) is inactive.
+    fn returning(id: &str, key: &str, i: usize) -> Desired {
+        let change =
+            Change::Reactivate { body: Some(json!({"active": true})), changed: vec!["active".into()] };
+        Desired { slack_id: id.into(), key: key.into(), account: Some(i), change: Some(Box::new(change)) }
+    }
+
+    #[test]
+    fn a_returning_member_is_reactivated_within_its_own_guard() {
+        let listed: Vec<Existing> =
+            (0..5).map(|i| Existing { active: false, ..account(&format!("back{i}"), true) }).collect();
+        let members: Vec<Desired> =
+            (0..5).map(|i| returning(&format!("U{i}"), &format!("back{i}"), i)).collect();
+        let p = plan(members.clone(), &listed, &Policy { max_reactivate: Some(5), ..policy() });
+        assert_eq!(p.actions.len(), 5);
+        assert!(p.actions.iter().all(|a| a.kind == ActionKind::Reactivate && a.withheld.is_none()));
+        assert_eq!(p.actions[0].body, Some(json!({"active": true})));
+        assert_eq!(p.already_inactive, 0, "claimed accounts are no leavers");
+        let p = plan(members.clone(), &listed, &Policy { max_reactivate: Some(4), ..policy() });
+        assert!(p.actions.iter().all(|a| a.withheld.as_deref()
+            == Some("5 reactivations exceed the guard of 4 (SLACK_IM_MAX_REACTIVATE)")));
+        let p = plan(members, &listed, &policy());
+        assert!(p.actions.iter().all(|a| a.withheld.as_deref()
+            == Some("5 reactivations exceed the guard of 3 (SLACK_IM_MAX_REACTIVATE, default max(3, 10% of managed accounts))")));
     }
 
     #[test]

@@ -58,12 +58,22 @@ impl Reading {
                 out.push(format!("{count} of the {people} people read are skipped as \"{kind}\"{hint}"));
             }
         }
-        let withheld: Vec<&str> = reading.plan.actions.iter().filter_map(|a| a.withheld.as_deref()).collect();
-        if let Some(reason) = withheld.first() {
-            out.push(format!(
-                "the plan hits a guard: {} deactivations would be withheld: {reason}",
-                withheld.len()
-            ));
+        for (kind, name) in
+            [(ActionKind::Deactivate, "deactivations"), (ActionKind::Reactivate, "reactivations")]
+        {
+            let withheld: Vec<&str> = reading
+                .plan
+                .actions
+                .iter()
+                .filter(|a| a.kind == kind)
+                .filter_map(|a| a.withheld.as_deref())
+                .collect();
+            if let Some(reason) = withheld.first() {
+                out.push(format!(
+                    "the plan hits a guard: {} {name} would be withheld: {reason}",
+                    withheld.len()
+                ));
+            }
         }
         out
     }
@@ -483,6 +493,7 @@ fn policy(config: &SystemConfig, system: &System, eligible: usize) -> Policy {
     Policy {
         protect: config.protect.clone(),
         max_deactivate: config.max_deactivate,
+        max_reactivate: config.max_reactivate,
         can_deactivate: system.templates.spec.deactivate.is_some(),
         deactivation_blocked: (eligible == 0)
             .then(|| "Slack returned no eligible member: deactivating everyone is never right".to_string()),

@@ -12,6 +12,7 @@ mod faults;
 mod hardening;
 mod headers;
 mod layers;
+mod lifecycle;
 mod paging;
 mod sync;
 mod system_key;

@@ -40,6 +40,7 @@ struct Env {
     slack_im_allow_http: Option<String>,
     slack_im_dry_run: Option<String>,
     slack_im_max_deactivate: Option<String>,
+    slack_im_max_reactivate: Option<String>,
     slack_im_concurrency: Option<String>,
     slack_im_timeout_secs: Option<String>,
     slack_im_deadline_secs: Option<String>,
@@ -122,6 +123,9 @@ impl Env {
                 .collect(),
             max_deactivate: variable("SLACK_IM_MAX_DEACTIVATE")
                 .number(self.slack_im_max_deactivate)?
+                .map(|n| n as usize),
+            max_reactivate: variable("SLACK_IM_MAX_REACTIVATE")
+                .number(self.slack_im_max_reactivate)?
                 .map(|n| n as usize),
             vars,
             secrets,

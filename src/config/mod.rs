@@ -102,6 +102,7 @@ pub struct SystemConfig {
     /// Lower-case target keys.
     pub protect: Vec<String>,
     pub max_deactivate: Option<usize>,
+    pub max_reactivate: Option<usize>,
     /// `SLACK_IM_VAR_ROLE_GROUP=x` becomes `role_group -> x`.
     pub vars: BTreeMap<String, String>,
     /// `SLACK_IM_SECRET_TARGET_TOKEN=x` becomes `target_token -> x`.

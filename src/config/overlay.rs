@@ -16,6 +16,7 @@ pub(super) const PER_SYSTEM: &[&str] = &[
     "SLACK_IM_USERGROUPS",
     "SLACK_IM_PROTECT",
     "SLACK_IM_MAX_DEACTIVATE",
+    "SLACK_IM_MAX_REACTIVATE",
 ];
 const PER_SYSTEM_PREFIXES: &[&str] = &[VAR_PREFIX, SECRET_PREFIX];
 

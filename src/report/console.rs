@@ -17,6 +17,7 @@ impl Summary {
                     ActionKind::Create => '+',
                     ActionKind::Update => '~',
                     ActionKind::Deactivate => '-',
+                    ActionKind::Reactivate => '^',
                 };
                 let _ = write!(out, "{sign} {:<10} {}", a.action.to_string(), shown(&a.key));
                 if let Some(id) = &a.slack_id {
@@ -110,8 +111,19 @@ impl Summary {
             "  plan:   {} to create, {} to update, {} to deactivate, {} unchanged",
             c.create, c.update, c.deactivate, c.unchanged
         );
-        if c.withheld > 0 {
-            let _ = write!(out, ", {} deactivations withheld by a guard", c.withheld);
+        if c.reactivate > 0 {
+            let _ = write!(out, ", {} to reactivate", c.reactivate);
+        }
+        if c.already_inactive > 0 {
+            let _ = write!(out, ", {} already inactive", c.already_inactive);
+        }
+        for (kind, name) in
+            [(ActionKind::Deactivate, "deactivations"), (ActionKind::Reactivate, "reactivations")]
+        {
+            let withheld = self.withheld(kind);
+            if withheld > 0 {
+                let _ = write!(out, ", {withheld} {name} withheld by a guard");
+            }
         }
         if c.unmanaged > 0 {
             let _ = write!(out, ", {} left alone (not managed)", c.unmanaged);

@@ -22,12 +22,23 @@ impl Summary {
             let _ = writeln!(md, "**Error:** {}\n", md_cell(e));
         }
         let c = &self.counts;
-        let _ = writeln!(md, "| create | update | deactivate | unchanged | skipped | failed | withheld |");
-        let _ = writeln!(md, "|---:|---:|---:|---:|---:|---:|---:|");
         let _ = writeln!(
             md,
-            "| {} | {} | {} | {} | {} | {} | {} |\n",
-            c.create, c.update, c.deactivate, c.unchanged, c.skipped, c.failed, c.withheld
+            "| create | update | deactivate | reactivate | unchanged | already inactive | skipped | failed | withheld |"
+        );
+        let _ = writeln!(md, "|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
+        let _ = writeln!(
+            md,
+            "| {} | {} | {} | {} | {} | {} | {} | {} | {} |\n",
+            c.create,
+            c.update,
+            c.deactivate,
+            c.reactivate,
+            c.unchanged,
+            c.already_inactive,
+            c.skipped,
+            c.failed,
+            c.withheld
         );
         self.actions_table(&mut md);
         self.left_alone_table(&mut md);

@@ -31,6 +31,8 @@ pub struct Counts {
     pub create: usize,
     pub update: usize,
     pub deactivate: usize,
+    /// Managed accounts of members made active again.
+    pub reactivate: usize,
     pub unchanged: usize,
     pub skipped: usize,
     pub failed: usize,
@@ -41,6 +43,9 @@ pub struct Counts {
     pub unmanaged: usize,
     /// Listed accounts without a key (`list.key` finds none): never matched or managed.
     pub unkeyed: usize,
+    /// Managed accounts of leavers that `system.json`'s `active` expression finds inactive
+    /// already: no write, not counted by the deactivation guard.
+    pub already_inactive: usize,
 }
 
 /// How an action ended, as the reports name it.
@@ -160,6 +165,7 @@ impl Summary {
     /// Fills counts and actions from a plan and, after a real run, the outcomes.
     pub fn record(&mut self, plan: &Plan, outcomes: Option<&[Outcome]>, skipped: &[Skipped]) {
         self.counts.unchanged = plan.unchanged;
+        self.counts.already_inactive = plan.already_inactive;
         self.skipped = skipped
             .iter()
             .chain(&plan.skipped)
@@ -205,6 +211,7 @@ impl Summary {
                 ActionKind::Create => c.create += 1,
                 ActionKind::Update => c.update += 1,
                 ActionKind::Deactivate => c.deactivate += 1,
+                ActionKind::Reactivate => c.reactivate += 1,
             },
         }
     }
@@ -217,6 +224,12 @@ impl Summary {
             "{}: {} {verb}created, {} {verb}updated, {} {verb}deactivated, {} unchanged, {} skipped",
             self.system, c.create, c.update, c.deactivate, c.unchanged, c.skipped
         );
+        if c.reactivate > 0 {
+            let _ = write!(line, ", {} {verb}reactivated", c.reactivate);
+        }
+        if c.already_inactive > 0 {
+            let _ = write!(line, ", {} already inactive", c.already_inactive);
+        }
         if c.existing > 0 {
             let _ = write!(line, ", {} existed already", c.existing);
         }
@@ -226,10 +239,20 @@ impl Summary {
         if c.failed > 0 {
             let _ = write!(line, ", {} FAILED", c.failed);
         }
-        if c.withheld > 0 {
-            let _ = write!(line, ", {} deactivations WITHHELD", c.withheld);
+        for (kind, name) in
+            [(ActionKind::Deactivate, "deactivations"), (ActionKind::Reactivate, "reactivations")]
+        {
+            let withheld = self.withheld(kind);
+            if withheld > 0 {
+                let _ = write!(line, ", {withheld} {name} WITHHELD");
+            }
         }
         line
+    }
+
+    /// How many actions of this kind a guard withheld.
+    fn withheld(&self, kind: ActionKind) -> usize {
+        self.actions.iter().filter(|a| a.action == kind && a.status == Status::Withheld).count()
     }
 
     fn failures(&self) -> impl Iterator<Item = &ActionReport> {
@@ -298,7 +321,7 @@ pub fn exit_meaning(code: u8) -> &'static str {
         exit::FAILED => "failed before completing (Slack, target listing or network)",
         exit::CONFIG => "bad configuration or template",
         exit::PARTIAL => "partial: some actions failed, the rest applied",
-        exit::WITHHELD => "a guard withheld deactivations, everything else applied",
+        exit::WITHHELD => "a guard withheld deactivations or reactivations, everything else applied",
         _ => "unexpected exit code",
     }
 }
@@ -468,6 +491,32 @@ mod tests {
         assert_eq!(s.headline(), "dev: 1 created, 0 updated, 0 deactivated, 7 unchanged, 1 skipped, 1 FAILED, 1 deactivations WITHHELD");
         assert_eq!(s.actions[1].status, Status::Failed);
         assert_eq!(serde_json::to_value(&s.actions[1]).unwrap()["status"], "failed");
+    }
+
+    #[test]
+    fn a_reactivation_is_its_own_kind_in_the_headline_the_post_and_the_withheld_list() {
+        let back = |key: &str, withheld: Option<&str>| Action {
+            withheld: withheld.map(str::to_string),
+            ..Action::new(ActionKind::Reactivate, key.into(), Some("U1".into()), None)
+        };
+        let plan = Plan {
+            actions: vec![back("ann", None), back("bo", Some("2 reactivations exceed the guard of 1"))],
+            already_inactive: 2,
+            ..Plan::default()
+        };
+        let mut s = Summary { system: "dev".into(), command: "sync".into(), ..Summary::default() };
+        s.record(&plan, Some(&[Outcome::Done, Outcome::Withheld]), &[]);
+        assert_eq!((s.counts.reactivate, s.counts.withheld, s.counts.already_inactive), (1, 1, 2));
+        let headline = "dev: 0 created, 0 updated, 0 deactivated, 0 unchanged, 0 skipped, 1 reactivated, 2 already inactive, 1 reactivations WITHHELD";
+        assert_eq!(s.headline(), headline);
+        assert_eq!(
+            s.verdict().withheld_actions,
+            ["reactivate bo: withheld (2 reactivations exceed the guard of 1)"]
+        );
+        let (text, _) = s.slack_message(&Redactor::default());
+        assert!(text.contains("1 reactivated"), "{text}");
+        assert!(s.junit().contains("classname=\"slack-im.dev.reactivate\" name=\"ann\""));
+        assert!(s.console(true).contains("^ reactivate ann (U1)"));
     }
 
     #[test]

@@ -207,6 +207,8 @@ pub trait Target: Sync {
     fn create(&self, key: &str, body: &serde_json::Value) -> Result<Created, TargetError>;
     fn update(&self, address: Address<'_>, body: &serde_json::Value) -> Result<(), TargetError>;
     fn deactivate(&self, address: Address<'_>, body: Option<&serde_json::Value>) -> Result<(), TargetError>;
+    /// To the `reactivate` endpoint, else to `update`.
+    fn reactivate(&self, address: Address<'_>, body: Option<&serde_json::Value>) -> Result<(), TargetError>;
 }
 
 /// Which answers a request takes as its result besides a 2xx.
@@ -616,6 +618,18 @@ impl Target for TargetClient {
     fn deactivate(&self, address: Address<'_>, body: Option<&serde_json::Value>) -> Result<(), TargetError> {
         let op = Op::Write(ActionKind::Deactivate);
         let endpoint = self.spec.deactivate.as_ref().ok_or(TargetError::NoEndpoint { op })?;
+        let wrapped = body.map(|b| endpoint.body_for(b));
+        self.send(op, Some(address), endpoint, wrapped.as_ref(), Expect::Success).map(drop)
+    }
+
+    fn reactivate(&self, address: Address<'_>, body: Option<&serde_json::Value>) -> Result<(), TargetError> {
+        let op = Op::Write(ActionKind::Reactivate);
+        let endpoint = self
+            .spec
+            .reactivate
+            .as_ref()
+            .or(self.spec.update.as_ref())
+            .ok_or(TargetError::NoEndpoint { op })?;
         let wrapped = body.map(|b| endpoint.body_for(b));
         self.send(op, Some(address), endpoint, wrapped.as_ref(), Expect::Success).map(drop)
     }

@@ -141,11 +141,17 @@ pub struct SystemSpec {
     pub create: Endpoint,
     pub update: Option<Endpoint>,
     pub deactivate: Option<Endpoint>,
+    /// Where a reactivation goes when the API has a call of its own for it; without it, a
+    /// reactivation is sent to `update` with `update.json`'s body.
+    pub reactivate: Option<Endpoint>,
     /// A Jinja expression over `account`: the accounts slack-im manages (may deactivate).
     pub managed: Option<String>,
     /// A Jinja expression over `account`: accounts slack-im does not manage that a matching member
     /// may take over (update). Without it, such accounts are left alone.
     pub adopt: Option<String>,
+    /// A Jinja expression over `account`: which listed accounts are active (truthy). Without it,
+    /// every listed account is active; with it, an inactive managed account of a leaver needs nothing.
+    pub active: Option<String>,
     /// A Jinja expression over `user`: the member's key, so a member whose account exists needs no
     /// `create.json` render. Must agree with `create.json` at `list.key`. Without it, the key is
     /// read from the rendered create body.
@@ -162,8 +168,10 @@ struct RawSystemSpec {
     create: Endpoint,
     update: Option<Endpoint>,
     deactivate: Option<Endpoint>,
+    reactivate: Option<Endpoint>,
     managed: Option<String>,
     adopt: Option<String>,
+    active: Option<String>,
     key: Option<String>,
 }
 
@@ -173,7 +181,9 @@ impl SystemSpec {
         let raw: RawSystemSpec = serde_json::from_value(json).map_err(|e| e.to_string())?;
         let list = read_lists(raw.list)?;
         check_endpoint("create", &raw.create, Place::Create)?;
-        for (name, endpoint) in [("update", &raw.update), ("deactivate", &raw.deactivate)] {
+        for (name, endpoint) in
+            [("update", &raw.update), ("deactivate", &raw.deactivate), ("reactivate", &raw.reactivate)]
+        {
             if let Some(e) = endpoint {
                 check_endpoint(name, e, Place::Account)?;
                 if e.uses_id() {
@@ -202,8 +212,10 @@ impl SystemSpec {
             create: upper(raw.create),
             update: raw.update.map(upper),
             deactivate: raw.deactivate.map(upper),
+            reactivate: raw.reactivate.map(upper),
             managed: expression(raw.managed),
             adopt: expression(raw.adopt),
+            active: expression(raw.active),
             key: expression(raw.key),
         })
     }

@@ -21,6 +21,7 @@ const SYSTEM: &str = "system.json";
 const CREATE: &str = "create.json";
 const UPDATE: &str = "update.json";
 const DEACTIVATE: &str = "deactivate.json";
+const REACTIVATE: &str = "reactivate.json";
 /// `system.json`'s `key` expression, held in the template environment as a one-line template that
 /// sets `key`: compiled once, owned by the environment, and evaluated to a value, not to text.
 /// (A compiled `Expression` borrows its environment, which `SystemTemplates` owns.)
@@ -89,6 +90,7 @@ pub struct SystemTemplates {
     pub spec: SystemSpec,
     pub has_update_body: bool,
     pub has_deactivate_body: bool,
+    pub has_reactivate_body: bool,
     /// A template uses `user.slack` (or the whole `user`): members must keep their Slack object.
     pub uses_slack_object: bool,
     /// A template uses `user.groups` (or the whole `user`): the run must read the user groups.
@@ -143,6 +145,7 @@ impl SystemTemplates {
         let templates = SystemTemplates {
             has_update_body: present.contains(&UPDATE),
             has_deactivate_body: present.contains(&DEACTIVATE),
+            has_reactivate_body: present.contains(&REACTIVATE),
             name: system.to_string(),
             folder,
             env,
@@ -162,16 +165,22 @@ impl SystemTemplates {
         for (present, file, endpoint, name) in [
             (self.has_update_body, UPDATE, self.spec.update.is_some(), "update"),
             (self.has_deactivate_body, DEACTIVATE, self.spec.deactivate.is_some(), "deactivate"),
+            (self.has_reactivate_body, REACTIVATE, self.spec.reactivate.is_some(), "reactivate"),
         ] {
             if present && !endpoint {
                 let detail = format!("{file} exists but system.json has no \"{name}\" endpoint");
                 return Err(self.error(file, None, detail));
             }
         }
+        let can_update = self.spec.update.is_some() && self.has_update_body;
+        if self.spec.active.is_some() && self.spec.reactivate.is_none() && !can_update {
+            let detail = "\"active\" is set but nothing can reactivate a returning member's inactive account: give system.json a \"reactivate\" endpoint, or an \"update\" endpoint with an update.json that makes the account active".to_string();
+            return Err(self.error(SYSTEM, None, detail));
+        }
         Ok(())
     }
 
-    /// The `managed` and `adopt` expressions and each listing's `key` and `next` expressions,
+    /// The `managed`, `adopt` and `active` expressions and each listing's `key` and `next` expressions,
     /// compiled once for a listing.
     pub fn account_tests(&self) -> Result<AccountTests<'_>, TemplateError> {
         let lists = &self.spec.list;
@@ -189,6 +198,7 @@ impl SystemTemplates {
             templates: self,
             managed: self.compile_guard("managed", self.spec.managed.as_deref())?,
             adopt: self.compile_guard("adopt", self.spec.adopt.as_deref())?,
+            active: self.compile_expression("active", self.spec.active.as_deref())?,
             keys,
             nexts,
         })
@@ -334,6 +344,48 @@ impl SystemTemplates {
         self.render(UPDATE, ctx, &|| Some(user.label())).map(Some)
     }
 
+    /// The body that makes a returning member's inactive account active again. With a
+    /// `reactivate` endpoint: `reactivate.json` (with `user` and `account`), or no body without
+    /// one. Without: `update.json`, which must make the account active: the `active` expression,
+    /// over the account with the body's fields put on it, must hold, or it is an error naming the
+    /// member (the update would be sent on every run and change nothing).
+    pub fn render_reactivate(
+        &self,
+        user: &Arc<UserView>,
+        account: &Arc<serde_json::Value>,
+    ) -> Result<Option<serde_json::Value>, TemplateError> {
+        let ctx = BTreeMap::from([
+            ("user", user.to_template_value()),
+            ("account", json_value_shared(account.clone())),
+        ]);
+        if self.spec.reactivate.is_some() {
+            if !self.has_reactivate_body {
+                return Ok(None);
+            }
+            return self.render(REACTIVATE, ctx, &|| Some(user.label())).map(Some);
+        }
+        let body = self.render(UPDATE, ctx, &|| Some(user.label()))?;
+        let mut after = (**account).clone();
+        if let (Some(fields), Some(sent)) = (after.as_object_mut(), body.as_object()) {
+            fields.extend(sent.iter().map(|(k, v)| (k.clone(), v.clone())));
+        }
+        let expression = self.spec.active.as_deref().unwrap_or("true");
+        let failed = |detail: String| self.error(UPDATE, Some(user.label()), detail);
+        let compiled = self
+            .account_env
+            .compile_expression(expression)
+            .map_err(|e| failed(format!("\"active\" expression: {}", jinja_detail(&e))))?;
+        let value = compiled
+            .eval(BTreeMap::from([("account", json_value(&after))]))
+            .map_err(|e| failed(format!("\"active\" expression: {}", jinja_detail(&e))))?;
+        if !value.is_true() {
+            return Err(failed(format!(
+                "the account is inactive and {UPDATE} does not make the account active (system.json \"active\": {expression:?} is still false with its fields applied): set the field there (e.g. \"active\": true) or give system.json a \"reactivate\" endpoint"
+            )));
+        }
+        Ok(Some(body))
+    }
+
     /// The deactivate body for an account; `None` without `deactivate.json`.
     pub fn render_deactivate(
         &self,
@@ -362,12 +414,13 @@ impl SystemTemplates {
     }
 }
 
-/// The verdicts `system.json` gives on listed accounts: does slack-im manage it, and may a
-/// matching member adopt it. Compiled once per listing.
+/// The verdicts `system.json` gives on listed accounts: does slack-im manage it, may a matching
+/// member adopt it, and is it active. Compiled once per listing.
 pub struct AccountTests<'t> {
     templates: &'t SystemTemplates,
     managed: Option<Expression<'t, 't>>,
     adopt: Option<Expression<'t, 't>>,
+    active: Option<Expression<'t, 't>>,
     /// Per listing: its `key` expression, when its key is not a pointer.
     keys: Vec<Option<Expression<'t, 't>>>,
     /// Per listing: its `next` expression.
@@ -412,6 +465,15 @@ impl AccountTests<'_> {
     /// expression, no such account is touched.
     pub fn is_adoptable(&self, key: &str, account: &Arc<serde_json::Value>) -> Result<bool, TemplateError> {
         self.test("adopt", self.adopt.as_ref(), key, account)
+    }
+
+    /// Whether a listed account is active. Without an `active` expression, every account is; with
+    /// one, it must be truthy (a field the account lacks is not).
+    pub fn is_active(&self, key: &str, account: &Arc<serde_json::Value>) -> Result<bool, TemplateError> {
+        match self.active {
+            None => Ok(true),
+            Some(_) => self.test("active", self.active.as_ref(), key, account),
+        }
     }
 
     fn test(
@@ -459,7 +521,7 @@ fn compile(folder: &Path) -> Result<Compiled, TemplateError> {
         |name| if name.ends_with(".json") { AutoEscape::Json } else { AutoEscape::None },
     );
     let mut present = Vec::new();
-    for name in [SYSTEM, CREATE, UPDATE, DEACTIVATE] {
+    for name in [SYSTEM, CREATE, UPDATE, DEACTIVATE, REACTIVATE] {
         let path = folder.join(name);
         match std::fs::read_to_string(&path) {
             Ok(source) => {
@@ -471,8 +533,8 @@ fn compile(folder: &Path) -> Result<Compiled, TemplateError> {
             Err(e) => return Err(error_in(folder, name, None, e.to_string())),
         }
     }
-    let uses_slack_object = uses_field(&env, &[CREATE, UPDATE], "slack");
-    let uses_groups = uses_field(&env, &[CREATE, UPDATE], "groups");
+    let uses_slack_object = uses_field(&env, &[CREATE, UPDATE, REACTIVATE], "slack");
+    let uses_groups = uses_field(&env, &[CREATE, UPDATE, REACTIVATE], "groups");
     Ok(Compiled { env, present, uses_slack_object, uses_groups })
 }
 
