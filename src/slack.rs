@@ -20,6 +20,10 @@ pub use surrogates::repair_lone_surrogates;
 pub const USERS_PAGE_SIZE: usize = 999;
 /// `conversations.members` is Tier 4 and returns ids only; the same reasoning, same limit.
 pub const CHANNEL_PAGE_SIZE: usize = 999;
+/// How often a `users.list` page with no members that hands back the cursor it was sent is asked
+/// again before the read fails: Slack may return fewer members than asked, even none.
+const EMPTY_PAGE_RETRIES: usize = 3;
+
 /// A restart from page one after `invalid_cursor` happens at most this often per read.
 const CURSOR_RESTARTS: u32 = 1;
 /// Upper bound on pages per read, so a server that hands out fresh cursors for empty pages cannot
@@ -295,6 +299,7 @@ impl SlackClient {
         let mut without_id = 0;
         let mut chain = CursorChain::new(method);
         let mut cursor: Option<String> = None;
+        let mut empty_answers = 0;
         loop {
             let limit = USERS_PAGE_SIZE.to_string();
             let mut args = vec![("limit", limit.as_str())];
@@ -319,6 +324,20 @@ impl SlackClient {
                 }
                 other => other?,
             };
+            if page.members.is_empty() && cursor.is_some() && page.next_cursor == cursor {
+                empty_answers += 1;
+                if empty_answers > EMPTY_PAGE_RETRIES {
+                    let detail = format!(
+                        "Slack answered {empty_answers} times with no members and the same cursor after {} pages",
+                        stats.pages
+                    );
+                    return Err(SlackError::Incomplete { method: method.into(), detail }.into());
+                }
+                log::warn!("Slack {method}: a page with no members and the same cursor; asking again");
+                std::thread::sleep(std::time::Duration::from_millis(200 * empty_answers as u64));
+                continue;
+            }
+            empty_answers = 0;
             stats.pages += 1;
             for member in page.members {
                 if member.id.is_empty() {

@@ -175,7 +175,34 @@ fn a_repeated_cursor_is_a_failed_read_within_a_few_calls() {
     let run = world.run(&["sync"]);
     run.assert_code(1);
     assert!(run.stderr.contains("cursor"), "{}", run.stderr);
-    assert_eq!(world.slack.calls("users.list"), 2, "the first page, then the one repeating its cursor");
+    assert_eq!(
+        world.slack.calls("users.list"),
+        5,
+        "the first page, then the one repeating its cursor, asked again 3 times (an empty page may be a slow one)"
+    );
+    assert_eq!(world.writes(), 0);
+}
+
+#[test]
+fn an_empty_users_list_page_that_hands_back_its_cursor_is_asked_again() {
+    // Slack may return fewer members than asked, even none, with the cursor it was sent: that is
+    // no progress yet, not a loop.
+    let world = World::new(1500); // 2 pages of 999
+    world.slack.add_fault(SlackFault::new("users.list", 2, Effect::EmptyPageSameCursor).times(2));
+    let run = world.run(&["sync"]);
+    run.assert_code(0);
+    assert_eq!(world.slack.calls("users.list"), 4, "page 1, page 2 asked three times");
+    assert_eq!(world.accounts().len(), world.expected_keys().len());
+}
+
+#[test]
+fn an_empty_page_with_the_same_cursor_for_ever_is_a_failed_read_after_a_bounded_retry() {
+    let world = World::new(1500);
+    world.slack.add_fault(SlackFault::new("users.list", 2, Effect::EmptyPageSameCursor).times(100));
+    let run = world.run(&["sync"]);
+    run.assert_code(1);
+    assert!(run.stderr.contains("no members and the same cursor"), "{}", run.stderr);
+    assert_eq!(world.slack.calls("users.list"), 5, "page 1, then page 2 asked four times");
     assert_eq!(world.writes(), 0);
 }
 

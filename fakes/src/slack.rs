@@ -240,6 +240,9 @@ pub enum Effect {
     /// `users.list` only: a page of 999 members never seen before with a fresh cursor, on every
     /// call: a workspace that never ends.
     FreshPage,
+    /// A cursor-paged method: `ok`, no members, and as `next_cursor` the cursor it was sent. Slack
+    /// may return fewer members than asked, even none; asking again moves on.
+    EmptyPageSameCursor,
 }
 
 /// How an [`Effect::Echo`] quotes the request.
@@ -650,6 +653,13 @@ fn handle(fake: &Shared<State>, req: &Req) -> Reply {
             let reply = match &effect {
                 Effect::Echo { code, form } => echo_reply(*code, form, req),
                 Effect::FreshPage => fresh_page(call_number),
+                Effect::EmptyPageSameCursor => {
+                    let cursor = parsed.args.get("cursor").cloned().unwrap_or_default();
+                    Reply::json(
+                        200,
+                        &json!({"ok": true, "members": [], "response_metadata": {"next_cursor": cursor}}),
+                    )
+                }
                 other => effect_reply(other),
             };
             // Slack names the token's scopes on every answer, faults included.
@@ -709,7 +719,9 @@ pub(crate) fn effect_reply(effect: &Effect) -> Reply {
         ),
         Effect::Html200 => Reply::new(200, "text/html; charset=utf-8", slack_html_error_page()),
         Effect::Empty200 => Reply::new(200, "application/json; charset=utf-8", ""),
-        Effect::Delay(_) | Effect::Echo { .. } | Effect::FreshPage => Reply::empty(500),
+        Effect::Delay(_) | Effect::Echo { .. } | Effect::FreshPage | Effect::EmptyPageSameCursor => {
+            Reply::empty(500)
+        }
         Effect::Reset => Reply::Reset,
         Effect::Redirect { code, location } => {
             Reply::new(*code, "text/html; charset=utf-8", "<html>Moved</html>")
