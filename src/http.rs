@@ -59,7 +59,9 @@ pub fn agent(timeout: Duration, ca_file: Option<&Path>, base_url: &str) -> Resul
     Ok(config.into())
 }
 
-/// Whether a URL's host is this machine: `localhost`, `127.0.0.0/8` or `::1`.
+/// Whether a URL's (or a bare authority's) host is this machine: `localhost`, `127.0.0.0/8` or
+/// `[::1]`, with or without a port. The one loopback test: the configuration's plain-http rule
+/// and the agent's no-proxy rule both ask it.
 pub fn is_loopback(url: &str) -> bool {
     let rest = url.split_once("://").map_or(url, |(_, rest)| rest);
     let authority = rest.split(['/', '?', '#']).next().unwrap_or("");

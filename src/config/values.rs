@@ -187,7 +187,7 @@ fn check_url<'a>(var: &str, url: &'a str, allow_http: bool) -> Result<&'a str, C
     if authority.is_empty() || rest.contains(char::is_whitespace) {
         return Err(invalid(var, format!("{url:?} has no host")));
     }
-    if plain && !allow_http && !is_loopback(authority) {
+    if plain && !allow_http && !crate::http::is_loopback(authority) {
         return Err(invalid(
             var,
             format!(
@@ -196,16 +196,6 @@ fn check_url<'a>(var: &str, url: &'a str, allow_http: bool) -> Result<&'a str, C
         ));
     }
     Ok(url)
-}
-
-/// `localhost`, `127.x.x.x` or `[::1]`, with or without a port.
-fn is_loopback(authority: &str) -> bool {
-    let host = match authority.strip_prefix('[') {
-        Some(v6) => v6.split(']').next().unwrap_or(""),
-        None => authority.rsplit_once(':').map_or(authority, |(h, _)| h),
-    };
-    host.eq_ignore_ascii_case("localhost")
-        || host.parse::<std::net::IpAddr>().is_ok_and(|ip| ip.is_loopback())
 }
 
 // ---- Slack ids ----
