@@ -127,30 +127,24 @@ pub fn plan(desired: Vec<Desired>, existing: &[Existing], policy: &Policy) -> Pl
             (None, Some(Change::Create(body))) => {
                 plan.actions.push(Action::new(ActionKind::Create, d.key, Some(d.slack_id), Some(body)))
             }
-            (Some(account), Some(Change::Reactivate { body, changed })) => {
+            (Some(account), Some(change @ (Change::Update { .. } | Change::Reactivate { .. }))) => {
                 if protected.contains(normalize_key(&account.key).as_str()) {
                     plan.protected.push(account.key.clone());
                     plan.unchanged += 1;
-                } else {
-                    let mut back =
-                        Action::new(ActionKind::Reactivate, account.key.clone(), Some(d.slack_id), body);
-                    back.changed = changed;
-                    back.id = account.id.clone();
+                    continue;
+                }
+                let (kind, body, changed) = match change {
+                    Change::Reactivate { body, changed } => (ActionKind::Reactivate, body, changed),
+                    Change::Update { body, changed } => (ActionKind::Update, Some(body), changed),
+                    Change::Create(_) => unreachable!("matched as an update or a reactivation"),
+                };
+                let mut write = Action::new(kind, account.key.clone(), Some(d.slack_id), body);
+                write.changed = changed;
+                write.id = account.id.clone();
+                if kind == ActionKind::Reactivate {
                     returning.push(plan.actions.len());
-                    plan.actions.push(back);
                 }
-            }
-            (Some(account), Some(Change::Update { body, changed })) => {
-                if protected.contains(normalize_key(&account.key).as_str()) {
-                    plan.protected.push(account.key.clone());
-                    plan.unchanged += 1;
-                } else {
-                    let mut update =
-                        Action::new(ActionKind::Update, account.key.clone(), Some(d.slack_id), Some(body));
-                    update.changed = changed;
-                    update.id = account.id.clone();
-                    plan.actions.push(update);
-                }
+                plan.actions.push(write);
             }
             // The account matches its update body (or there is no update.json).
             _ => plan.unchanged += 1,

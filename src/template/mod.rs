@@ -191,37 +191,22 @@ impl SystemTemplates {
                 KeyRule::Expression(e) => Some(e.as_str()),
                 KeyRule::Pointer(_) => None,
             };
-            keys.push(self.compile_expression("list.key", key)?);
-            nexts.push(self.compile_expression("list.next", list.next.as_deref())?);
+            keys.push(self.compile(&self.account_env, "list.key", key)?);
+            nexts.push(self.compile(&self.account_env, "list.next", list.next.as_deref())?);
         }
         Ok(AccountTests {
             templates: self,
-            managed: self.compile_guard("managed", self.spec.managed.as_deref())?,
-            adopt: self.compile_guard("adopt", self.spec.adopt.as_deref())?,
-            active: self.compile_expression("active", self.spec.active.as_deref())?,
+            managed: self.compile(&self.guard_env, "managed", self.spec.managed.as_deref())?,
+            adopt: self.compile(&self.guard_env, "adopt", self.spec.adopt.as_deref())?,
+            active: self.compile(&self.account_env, "active", self.spec.active.as_deref())?,
             keys,
             nexts,
         })
     }
 
-    fn compile_expression<'t>(
-        &'t self,
-        field: &str,
-        expression: Option<&'t str>,
-    ) -> Result<Option<Expression<'t, 't>>, TemplateError> {
-        self.compile_in(&self.account_env, field, expression)
-    }
-
-    /// A `managed` or `adopt` expression: strict about fields the account lacks.
-    fn compile_guard<'t>(
-        &'t self,
-        field: &str,
-        expression: Option<&'t str>,
-    ) -> Result<Option<Expression<'t, 't>>, TemplateError> {
-        self.compile_in(&self.guard_env, field, expression)
-    }
-
-    fn compile_in<'t>(
+    /// One expression over accounts, compiled in `env`: `account_env` (a missing field is undefined
+    /// and chains on) or `guard_env` (strict: `managed` and `adopt`).
+    fn compile<'t>(
         &'t self,
         env: &'t Environment<'static>,
         field: &str,
