@@ -310,6 +310,7 @@ fn list_and_read_members(
 ) -> (Vec<Result<Read, Error>>, Result<usize, Error>) {
     let started = Instant::now();
     let keep_raw = systems.iter().any(|s| s.templates.uses_slack_object);
+    let cores = std::thread::available_parallelism().map_or(1, usize::from);
     std::thread::scope(|scope| {
         let (sender, received) = std::sync::mpsc::channel();
         let slack = scope.spawn(move || read_slack(run, source, keep_raw, sender));
@@ -324,7 +325,7 @@ fn list_and_read_members(
                         }
                     }
                 }
-                FromSlack::Members(batch) => feed(&batch, &mut reads, systems, groups),
+                FromSlack::Members(batch) => feed(&batch, &mut reads, systems, groups, cores),
             }
         }
         let members = slack.join().unwrap_or_else(|panic| Err(panicked(&*panic)));
@@ -404,9 +405,9 @@ fn feed(
     reads: &mut [Result<Read, Error>],
     systems: &[System],
     groups: Option<&UserGroups>,
+    cores: usize,
 ) {
     let running = reads.iter().filter(|r| r.is_ok()).count();
-    let cores = std::thread::available_parallelism().map_or(1, usize::from);
     let parts = (cores / running.max(1)).max(1);
     let work = |slot: &mut Result<Read, Error>, system: &System| {
         let Ok(read) = slot else { return };
