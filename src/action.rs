@@ -41,6 +41,12 @@ pub struct Action {
     pub account: Option<usize>,
     /// For updates, deactivations and reactivations: the account's server id, when the listing gives one.
     pub id: Option<String>,
+    /// For updates and reactivations: the account's key before this write, when the write renames
+    /// it (the anchor found the member's account under another key). `key` is the new one.
+    pub renamed_from: Option<String>,
+    /// Set when the plan refuses the write (a recycled address…): never sent, reported as failed
+    /// with this reason.
+    pub refused: Option<String>,
 }
 
 impl Action {
@@ -50,7 +56,25 @@ impl Action {
         slack_id: Option<String>,
         body: Option<Value>,
     ) -> Action {
-        Action { kind, key, slack_id, body, changed: Vec::new(), withheld: None, account: None, id: None }
+        Action {
+            kind,
+            key,
+            slack_id,
+            body,
+            changed: Vec::new(),
+            withheld: None,
+            account: None,
+            id: None,
+            renamed_from: None,
+            refused: None,
+        }
+    }
+}
+
+impl Action {
+    /// The key the account has on the target now: the one a `{key}` path addresses.
+    pub fn current_key(&self) -> &str {
+        self.renamed_from.as_deref().unwrap_or(&self.key)
     }
 }
 

@@ -37,6 +37,8 @@ pub fn apply(
                 let Some(action) = actions.get(i) else { break };
                 let outcome = if action.withheld.is_some() {
                     Outcome::Withheld
+                } else if let Some(reason) = &action.refused {
+                    Outcome::Failed(reason.clone())
                 } else if tripped.load(Ordering::SeqCst) {
                     Outcome::Failed(format!(
                         "not attempted: the target failed {BREAKER_FAILURES} writes in a row; the next run retries it"
@@ -91,7 +93,7 @@ fn apply_one(action: &Action, target: &dyn Target, journal: Option<&Journal>) ->
 fn send_one(action: &Action, target: &dyn Target) -> (Outcome, bool) {
     let null = serde_json::Value::Null;
     let body = action.body.as_ref().unwrap_or(&null);
-    let address = Address { key: &action.key, id: action.id.as_deref() };
+    let address = Address { key: action.current_key(), id: action.id.as_deref() };
     let result = match action.kind {
         ActionKind::Create => target.create(&action.key, body).map(|c| match c {
             Created::Created => Outcome::Done,
@@ -194,6 +196,8 @@ mod tests {
             withheld: None,
             account: None,
             id: None,
+            renamed_from: None,
+            refused: None,
         }
     }
 

@@ -91,7 +91,7 @@ fn check_system(system: &System, reading: &Reading) -> Result<(), Error> {
     let user = sample_user(templates, SAMPLES[0]);
     if let Some(first) = reading.listing.accounts().first() {
         let value = reading.listing.value(0);
-        templates.render_update(&user, &value)?;
+        templates.render_update(&user, &value, &first.key)?;
         templates.render_deactivate(&first.key, &value)?;
     }
     if templates.spec.managed.is_some()

@@ -94,6 +94,8 @@ mod tests {
             withheld: None,
             account: None,
             id: None,
+            renamed_from: None,
+            refused: None,
         };
         for _ in 0..2 {
             let journal = Journal::open(&dir, Redactor::default(), json!({"system": "dev"})).unwrap();

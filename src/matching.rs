@@ -8,7 +8,7 @@ use std::sync::Arc;
 use serde_json::Value;
 
 use crate::members::{Member, UserGroups};
-use crate::plan::{self, Change, Desired, Existing};
+use crate::plan::{self, Change, Desired, Existing, Refusal};
 use crate::target::{normalize_key, Account};
 use crate::template::{AccountTests, SystemTemplates, TemplateError, UserView};
 
@@ -21,6 +21,9 @@ pub struct Listing {
     json: Vec<Box<str>>,
     /// Normalised key -> position. The target client already refused a listing with a key twice.
     index: HashMap<String, usize>,
+    /// Anchor (the Slack id a managed account keeps) -> position; `None` for an anchor two managed
+    /// accounts hold, which then match by key alone.
+    anchors: HashMap<String, Option<usize>>,
     /// Accounts the listing gave no key: never matched, never managed, reported.
     unkeyed: Vec<Unkeyed>,
 }
@@ -45,9 +48,23 @@ impl Listing {
         let managed = tests.is_managed(&key, &account.value)?;
         let adoptable = !managed && tests.is_adoptable(&key, &account.value)?;
         let active = tests.is_active(&key, &account.value)?;
-        self.index.insert(normalize_key(&key), self.accounts.len());
+        let reactivatable = managed && !active && tests.is_reactivatable(&key, &account.value)?;
+        let anchor = if managed { tests.anchor(&key, &account.value)? } else { None };
+        let position = self.accounts.len();
+        if let Some(anchor) = &anchor {
+            self.anchors.entry(anchor.clone()).and_modify(|held| *held = None).or_insert(Some(position));
+        }
+        self.index.insert(normalize_key(&key), position);
         self.json.push(account.value.to_string().into());
-        self.accounts.push(Existing { key, id: account.id, managed, adoptable, active });
+        self.accounts.push(Existing {
+            key,
+            id: account.id,
+            managed,
+            adoptable,
+            active,
+            reactivatable,
+            anchor,
+        });
         Ok(())
     }
 
@@ -95,7 +112,36 @@ impl Listing {
             Some(key) => (key, None),
             None => templates.render_create(&user).map(|(key, body)| (key, Some(body)))?,
         };
-        let Some(&i) = self.index.get(&normalize_key(&key)) else {
+        // The anchor first: the member's own account, whatever key it has now.
+        let anchored = member.ids().find_map(|id| self.anchors.get(id).copied().flatten());
+        let by_key = self.index.get(&normalize_key(&key)).copied();
+        if let (Some(i), Some(other)) = (anchored, by_key.filter(|&j| Some(j) != anchored)) {
+            let refusal = Refusal::RenameTaken {
+                from: self.accounts[i].key.clone(),
+                holder: self.accounts[other].key.clone(),
+            };
+            return Ok(Desired {
+                slack_id,
+                key,
+                account: Some(i),
+                change: Some(Box::new(Change::Refused(refusal))),
+            });
+        }
+        if anchored.is_none() {
+            if let Some(j) = by_key {
+                let account = &self.accounts[j];
+                if let Some(anchor) = account.anchor.as_deref().filter(|a| !member.ids().any(|id| id == *a)) {
+                    let refusal = Refusal::Recycled { anchor: anchor.to_string() };
+                    return Ok(Desired {
+                        slack_id,
+                        key,
+                        account: None,
+                        change: Some(Box::new(Change::Refused(refusal))),
+                    });
+                }
+            }
+        }
+        let Some(i) = anchored.or(by_key) else {
             let (key, create) = match create {
                 Some(body) => (key, body),
                 None => templates.render_create_for_key(&user, &key)?,
@@ -111,15 +157,26 @@ impl Listing {
         if !account.writable() {
             return Ok(Desired { slack_id, key, account: Some(i), change: None });
         }
+        // The key the account is to have: its own spelling of the member's key, or the member's
+        // key when the anchor found the account under another (a rename).
+        let target_key = if normalize_key(&account.key) == normalize_key(&key) { &account.key } else { &key };
         let value = self.value(i);
         if account.managed && !account.active {
-            let body = templates.render_reactivate(&user, &value)?;
+            if !account.reactivatable {
+                return Ok(Desired {
+                    slack_id,
+                    key,
+                    account: Some(i),
+                    change: Some(Box::new(Change::Locked)),
+                });
+            }
+            let body = templates.render_reactivate(&user, &value, target_key)?;
             let changed =
                 body.as_ref().map(|b| plan::update_diff(b, &value, &account.key)).unwrap_or_default();
             let change = Some(Box::new(Change::Reactivate { body, changed }));
             return Ok(Desired { slack_id, key, account: Some(i), change });
         }
-        let change = match templates.render_update(&user, &value)? {
+        let change = match templates.render_update(&user, &value, target_key)? {
             Some(body) => {
                 let changed = plan::update_diff(&body, &value, &account.key);
                 (!changed.is_empty()).then(|| Box::new(Change::Update { body, changed }))
@@ -252,6 +309,48 @@ mod tests {
         assert!(
             err.detail.contains("fail_loudly_for_existing_members"),
             "a new member does render it: {err}"
+        );
+    }
+
+    /// The shipped dev folder with `"anchor": "account.metadata.slackId"` in system.json.
+    fn anchored() -> (tempfile::TempDir, SystemTemplates) {
+        let shipped = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("templates/dev");
+        let root = tempfile::tempdir().unwrap();
+        let dir = root.path().join("dev");
+        std::fs::create_dir(&dir).unwrap();
+        for name in ["system.json", "create.json", "update.json", "deactivate.json"] {
+            let Ok(text) = std::fs::read_to_string(shipped.join(name)) else { continue };
+            let anchor = format!("{SHIPPED_KEY},\n  \"anchor\": \"account.metadata.slackId\"");
+            std::fs::write(dir.join(name), text.replace(SHIPPED_KEY, &anchor)).unwrap();
+        }
+        let templates = load(root.path());
+        (root, templates)
+    }
+
+    #[test]
+    fn the_workspace_id_and_the_grid_id_of_one_person_find_their_account() {
+        let (_root, t) = anchored();
+        let listing = listing(&t, &[account_of("W0GRID0009", "grace.old", "Grace", "slack-im")]);
+        let mut grace = member("U0GRACE009", "grace.grid@acme.example", "Grace");
+        grace.enterprise_user = Some(crate::members::EnterpriseUser { id: Some("W0GRID0009".into()) });
+        let d = listing.desired_for(&t, &grace, None).unwrap();
+        assert_eq!((d.key.as_str(), d.account), ("grace.grid", Some(0)), "matched by the anchor");
+        assert!(matches!(d.change.as_deref(), Some(Change::Update { .. })), "{:?}", d.change);
+    }
+
+    #[test]
+    fn an_anchor_two_accounts_hold_matches_by_key_alone() {
+        let (_root, t) = anchored();
+        let accounts =
+            [account_of("U1", "ann.one", "Ann", "slack-im"), account_of("U1", "ann.two", "Ann", "slack-im")];
+        let listing = listing(&t, &accounts);
+        let d = listing.desired_for(&t, &member("U1", "ann.two@acme.example", "Ann"), None).unwrap();
+        assert_eq!(d.account, Some(1));
+        let d = listing.desired_for(&t, &member("U1", "ann.new@acme.example", "Ann"), None).unwrap();
+        assert!(
+            matches!(d.change.as_deref(), Some(Change::Create(_))),
+            "no rename of either: {:?}",
+            d.change
         );
     }
 

@@ -32,6 +32,8 @@ pub struct Member {
     pub tz: Option<String>,
     #[serde(default)]
     pub profile: Profile,
+    /// Enterprise Grid: the person's org-wide identity (`W…`), beside the workspace's `id`.
+    pub enterprise_user: Option<EnterpriseUser>,
     /// The whole member object as Slack sent it, kept only when a template uses `user.slack`.
     #[serde(skip)]
     pub raw: Option<Box<RawValue>>,
@@ -39,6 +41,21 @@ pub struct Member {
     /// Such a member carries only its id (when it has one) and is skipped with this reason.
     #[serde(skip)]
     pub malformed: Option<String>,
+}
+
+impl Member {
+    /// Every Slack id of this person: the member's `id` and, on Enterprise Grid, the org-wide
+    /// `enterprise_user.id` (a `U…` and a `W…` of one person are one person).
+    pub fn ids(&self) -> impl Iterator<Item = &str> {
+        let grid = self.enterprise_user.as_ref().and_then(|e| e.id.as_deref());
+        std::iter::once(self.id.as_str()).chain(grid.filter(|g| *g != self.id)).filter(|id| !id.is_empty())
+    }
+}
+
+/// The part of Slack's `enterprise_user` slack-im reads.
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct EnterpriseUser {
+    pub id: Option<String>,
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]

@@ -35,6 +35,44 @@ pub enum Change {
     /// The account is managed but inactive: the body that makes it active (none for a
     /// `reactivate` endpoint without `reactivate.json`), and the fields it changes.
     Reactivate { body: Option<Value>, changed: Vec<String> },
+    /// The member's managed account is inactive and `system.json`'s `reactivatable` says someone
+    /// else locked it: left alone, reported.
+    Locked,
+    /// What the member would get must not be done (a recycled address, a rename onto a key
+    /// another account holds): a failed action, with the reason and what to do.
+    Refused(Refusal),
+}
+
+/// Why a member's write is refused before it is sent.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Refusal {
+    /// The account with the member's key belongs to another Slack member (its anchor): the
+    /// address was given to someone new.
+    Recycled { anchor: String },
+    /// The member's own account (by anchor) is under `from`; their new key is held by `holder`.
+    RenameTaken { from: String, holder: String },
+}
+
+impl Refusal {
+    /// The reason, naming the member and what the person running slack-im can do.
+    fn reason(&self, key: &str, slack_id: &str) -> String {
+        match self {
+            Refusal::Recycled { anchor } => format!(
+                "the account {key} belongs to Slack member {anchor} (system.json \"anchor\"), not to {slack_id}: a recycled address is never taken over; rename or remove that account on the target, or give {slack_id} another key"
+            ),
+            Refusal::RenameTaken { from, holder } => format!(
+                "{slack_id}'s account is {from} (system.json \"anchor\"); renaming it to {key} is refused because the account {holder} has that key: rename or remove {holder} on the target"
+            ),
+        }
+    }
+
+    /// The write the member would have had.
+    fn kind(&self) -> ActionKind {
+        match self {
+            Refusal::Recycled { .. } => ActionKind::Create,
+            Refusal::RenameTaken { .. } => ActionKind::Update,
+        }
+    }
 }
 
 /// One account the target lists, with the `managed` and `adopt` verdicts already taken.
@@ -48,6 +86,10 @@ pub struct Existing {
     pub adoptable: bool,
     /// `system.json`'s `active` expression holds (always, without one).
     pub active: bool,
+    /// Managed and inactive, and `system.json`'s `reactivatable` lets slack-im reactivate it.
+    pub reactivatable: bool,
+    /// For a managed account: the Slack id it belongs to, by `system.json`'s `anchor`.
+    pub anchor: Option<String>,
 }
 
 impl Existing {
@@ -91,6 +133,8 @@ pub struct Plan {
     pub protected: Vec<String>,
     /// Members whose key matches an account slack-im does not manage (and may not adopt).
     pub unmanaged: Vec<Unmanaged>,
+    /// Members whose managed account is inactive and locked by someone else (`reactivatable`).
+    pub locked: Vec<Unmanaged>,
     pub managed_accounts: usize,
     /// Managed accounts of leavers that are inactive already: nothing to do, not counted by the guard.
     pub already_inactive: usize,
@@ -127,6 +171,14 @@ pub fn plan(desired: Vec<Desired>, existing: &[Existing], policy: &Policy) -> Pl
             (None, Some(Change::Create(body))) => {
                 plan.actions.push(Action::new(ActionKind::Create, d.key, Some(d.slack_id), Some(body)))
             }
+            (_, Some(Change::Refused(refusal))) => {
+                let mut refused = Action::new(refusal.kind(), d.key.clone(), Some(d.slack_id.clone()), None);
+                refused.refused = Some(refusal.reason(&d.key, &d.slack_id));
+                plan.actions.push(refused);
+            }
+            (Some(account), Some(Change::Locked)) => {
+                plan.locked.push(Unmanaged { key: account.key.clone(), slack_id: d.slack_id })
+            }
             (Some(account), Some(change @ (Change::Update { .. } | Change::Reactivate { .. }))) => {
                 if protected.contains(normalize_key(&account.key).as_str()) {
                     plan.protected.push(account.key.clone());
@@ -136,9 +188,12 @@ pub fn plan(desired: Vec<Desired>, existing: &[Existing], policy: &Policy) -> Pl
                 let (kind, body, changed) = match change {
                     Change::Reactivate { body, changed } => (ActionKind::Reactivate, body, changed),
                     Change::Update { body, changed } => (ActionKind::Update, Some(body), changed),
-                    Change::Create(_) => unreachable!("matched as an update or a reactivation"),
+                    _ => unreachable!("matched as an update or a reactivation"),
                 };
-                let mut write = Action::new(kind, account.key.clone(), Some(d.slack_id), body);
+                let renamed = normalize_key(&account.key) != normalize_key(&d.key);
+                let key = if renamed { d.key } else { account.key.clone() };
+                let mut write = Action::new(kind, key, Some(d.slack_id), body);
+                write.renamed_from = renamed.then(|| account.key.clone());
                 write.changed = changed;
                 write.id = account.id.clone();
                 if kind == ActionKind::Reactivate {
@@ -287,7 +342,15 @@ mod tests {
     // through a second copy of the matcher (src/matching.rs has its own tests).
 
     fn account(key: &str, managed: bool) -> Existing {
-        Existing { key: key.into(), id: None, managed, adoptable: false, active: true }
+        Existing {
+            key: key.into(),
+            id: None,
+            managed,
+            adoptable: false,
+            active: true,
+            reactivatable: false,
+            anchor: None,
+        }
     }
 
     /// A member no listed account has: a create.

@@ -11,6 +11,7 @@ mod deactivation;
 mod faults;
 mod hardening;
 mod headers;
+mod identity;
 mod layers;
 mod lifecycle;
 mod paging;

@@ -812,6 +812,17 @@ fn update(st: &mut State, key: &str, body: Map<String, Value>) -> Reply {
     let Some(i) = st.locate(key) else {
         return error(404, "not_found", "no such user");
     };
+    // Addressed by id, an account can be renamed (SCIM's userName, Redmine's login); addressed by
+    // its userId, it cannot (the dev API ignores a new one).
+    let renamed = match body.get("userId").and_then(Value::as_str) {
+        Some(new) if st.opts.ids != Ids::Key && user_id(&st.accounts[i]) != Some(new) => {
+            if position(st, new).is_some_and(|other| other != i) {
+                return error(409, "conflict", "another user has this userId");
+            }
+            Some(new.to_string())
+        }
+        _ => None,
+    };
     let Some(account) = st.accounts[i].as_object_mut() else {
         return error(500, "internal", "stored account is not an object");
     };
@@ -820,6 +831,10 @@ fn update(st: &mut State, key: &str, body: Map<String, Value>) -> Reply {
             continue;
         }
         account.insert(k, v);
+    }
+    if let Some(new) = renamed {
+        account.insert("userId".into(), Value::String(new));
+        st.reindex();
     }
     Reply::json(200, &st.answer(&st.accounts[i]))
 }

@@ -74,7 +74,7 @@ impl<'a> Combined<'a> {
             let start = xml.find("  <testsuite ").unwrap_or(0);
             let end = xml.rfind("</testsuites>").unwrap_or(xml.len());
             suites.push_str(&xml[start..end]);
-            tests += s.actions.len() + s.skipped.len() + s.unmanaged.len() + usize::from(s.error.is_some());
+            tests += s.test_cases() + usize::from(s.error.is_some());
             failures += s.counts.failed;
             errors += usize::from(s.error.is_some());
         }

@@ -23,17 +23,27 @@ impl Summary {
                 if let Some(id) = &a.slack_id {
                     let _ = write!(out, " ({})", shown(id));
                 }
+                if let Some(old) = &a.renamed_from {
+                    let _ = write!(out, " renamed from {}", shown(old));
+                }
                 if !a.changed.is_empty() {
                     let _ = write!(out, " changes {}", shown(&a.changed.join(", ")));
                 }
                 if let Some(r) = &a.reason {
                     let _ = write!(out, " [withheld: {}]", shown(r));
                 }
+                if let (Status::Failed, Some(e)) = (a.status, &a.error) {
+                    let _ = write!(out, " [refused: {}]", shown(e));
+                }
                 out.push('\n');
             }
             for u in &self.unmanaged {
                 let (key, id) = (shown(&u.key), shown(&u.slack_id));
                 let _ = writeln!(out, "= {:<10} {key} ({id}) unmanaged, left alone", "keep");
+            }
+            for u in &self.locked {
+                let (key, id) = (shown(&u.key), shown(&u.slack_id));
+                let _ = writeln!(out, "= {:<10} {key} ({id}) locked by someone else, left alone", "keep");
             }
         }
         let took = self.duration_ms as f64 / 1000.0;

@@ -6,12 +6,18 @@ use std::fmt::Write as _;
 use super::*;
 
 impl Summary {
+    /// How many test cases `junit.xml` holds for this system (an error adds one in the combined file).
+    pub(super) fn test_cases(&self) -> usize {
+        self.actions.len() + self.skipped.len() + self.unmanaged.len() + self.locked.len()
+    }
+
     /// `junit.xml`: one test case per action (failed actions fail), skipped members as skipped.
     pub fn junit(&self) -> String {
         let suite = format!("slack-im.{}", self.system);
-        let tests = self.actions.len() + self.skipped.len() + self.unmanaged.len();
+        let tests = self.test_cases();
         let skipped = self.skipped.len()
             + self.unmanaged.len()
+            + self.locked.len()
             + self.actions.iter().filter(|a| matches!(a.status, Status::Withheld | Status::Planned)).count();
         let mut xml = String::from("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n");
         let _ = writeln!(
@@ -49,6 +55,10 @@ impl Summary {
         for u in &self.unmanaged {
             let why = format!("unmanaged, left alone ({})", u.slack_id);
             testcase(&mut xml, &format!("{suite}.unmanaged"), &u.key, Some(("skipped", why)));
+        }
+        for u in &self.locked {
+            let why = format!("inactive, locked by someone else, left alone ({})", u.slack_id);
+            testcase(&mut xml, &format!("{suite}.locked"), &u.key, Some(("skipped", why)));
         }
         xml.push_str("  </testsuite>\n</testsuites>\n");
         xml

@@ -53,8 +53,11 @@ impl Summary {
                 "## Actions\n\n| action | key | Slack id | status | detail |\n|---|---|---|---|---|"
             );
             for a in self.actions.iter().take(500) {
-                let detail =
+                let mut detail =
                     a.error.clone().or_else(|| a.reason.clone()).unwrap_or_else(|| a.changed.join(", "));
+                if let Some(old) = &a.renamed_from {
+                    detail = format!("renamed from {old}; {detail}");
+                }
                 let _ = writeln!(
                     md,
                     "| {} | {} | {} | {} | {} |",
@@ -80,6 +83,17 @@ impl Summary {
                  (system.json `managed`; take such accounts over with `adopt`).\n\n| key | Slack id |\n|---|---|"
             );
             for u in self.unmanaged.iter().take(500) {
+                let _ = writeln!(md, "| {} | {} |", md_cell(&u.key), md_cell(&u.slack_id));
+            }
+            md.push('\n');
+        }
+        if !self.locked.is_empty() {
+            let _ = writeln!(
+                md,
+                "## Locked by someone else\n\nMembers whose managed account is inactive and not one \
+                 slack-im may reactivate (system.json `reactivatable`).\n\n| key | Slack id |\n|---|---|"
+            );
+            for u in self.locked.iter().take(500) {
                 let _ = writeln!(md, "| {} | {} |", md_cell(&u.key), md_cell(&u.slack_id));
             }
             md.push('\n');

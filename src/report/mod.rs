@@ -41,6 +41,9 @@ pub struct Counts {
     pub existing: usize,
     /// Members whose key matches an account slack-im does not manage: left alone.
     pub unmanaged: usize,
+    /// Members whose managed account is inactive and locked by someone else (`system.json`'s
+    /// `reactivatable` is false for it): left alone.
+    pub locked: usize,
     /// Listed accounts without a key (`list.key` finds none): never matched or managed.
     pub unkeyed: usize,
     /// Managed accounts of leavers that `system.json`'s `active` expression finds inactive
@@ -93,6 +96,9 @@ pub struct ActionReport {
     pub error: Option<String>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub changed: Vec<String>,
+    /// A rename (the anchor found the member's account under another key): the key before it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub renamed_from: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub reason: Option<String>,
 }
@@ -146,6 +152,9 @@ pub struct Summary {
     pub skipped: Vec<SkipReport>,
     pub protected: Vec<String>,
     pub unmanaged: Vec<UnmanagedReport>,
+    /// Members whose inactive account someone else locked (`reactivatable`): left alone.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub locked: Vec<UnmanagedReport>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub unkeyed: Vec<UnkeyedReport>,
     /// What a person should look at before letting the run write (nobody eligible, most people
@@ -179,9 +188,18 @@ impl Summary {
             .map(|u| UnmanagedReport { key: u.key.clone(), slack_id: u.slack_id.clone() })
             .collect();
         self.counts.unmanaged = self.unmanaged.len();
+        self.locked = plan
+            .locked
+            .iter()
+            .map(|u| UnmanagedReport { key: u.key.clone(), slack_id: u.slack_id.clone() })
+            .collect();
+        self.counts.locked = self.locked.len();
         for (i, action) in plan.actions.iter().enumerate() {
             let outcome = match (&action.withheld, outcomes) {
                 (Some(_), _) => Outcome::Withheld,
+                (None, _) if action.refused.is_some() => {
+                    Outcome::Failed(action.refused.clone().unwrap_or_default())
+                }
                 (None, Some(o)) => o[i].clone(),
                 (None, None) => Outcome::Planned,
             };
@@ -196,6 +214,7 @@ impl Summary {
                     _ => None,
                 },
                 changed: action.changed.clone(),
+                renamed_from: action.renamed_from.clone(),
                 reason: action.withheld.clone(),
             });
         }
@@ -235,6 +254,9 @@ impl Summary {
         }
         if c.unmanaged > 0 {
             let _ = write!(line, ", {} left alone (accounts slack-im does not manage)", c.unmanaged);
+        }
+        if c.locked > 0 {
+            let _ = write!(line, ", {} locked by someone else, left alone", c.locked);
         }
         if c.failed > 0 {
             let _ = write!(line, ", {} FAILED", c.failed);
@@ -445,6 +467,8 @@ mod tests {
                     withheld: None,
                     account: None,
                     id: None,
+                    renamed_from: None,
+                    refused: None,
                 },
                 Action {
                     kind: ActionKind::Create,
@@ -455,6 +479,8 @@ mod tests {
                     withheld: None,
                     account: None,
                     id: None,
+                    renamed_from: None,
+                    refused: None,
                 },
                 Action {
                     kind: ActionKind::Deactivate,
@@ -465,6 +491,8 @@ mod tests {
                     withheld: Some("guard \"5\"".into()),
                     account: None,
                     id: None,
+                    renamed_from: None,
+                    refused: None,
                 },
             ],
             unchanged: 7,

@@ -152,6 +152,15 @@ pub struct SystemSpec {
     /// A Jinja expression over `account`: which listed accounts are active (truthy). Without it,
     /// every listed account is active; with it, an inactive managed account of a leaver needs nothing.
     pub active: Option<String>,
+    /// A Jinja expression over `account`: the Slack id the account belongs to (SCIM's
+    /// `externalId`, a custom field). A member is matched by it first, by key second: the same
+    /// anchor under a new key is a rename; the same key under another member's anchor is a
+    /// recycled address, never taken over.
+    pub anchor: Option<String>,
+    /// A Jinja expression over `account`: which inactive managed accounts slack-im may reactivate
+    /// (e.g. only those its own deactivate body marked). Without it, every one; the others are left
+    /// alone, reported as locked by someone else.
+    pub reactivatable: Option<String>,
     /// A Jinja expression over `user`: the member's key, so a member whose account exists needs no
     /// `create.json` render. Must agree with `create.json` at `list.key`. Without it, the key is
     /// read from the rendered create body.
@@ -172,6 +181,8 @@ struct RawSystemSpec {
     managed: Option<String>,
     adopt: Option<String>,
     active: Option<String>,
+    anchor: Option<String>,
+    reactivatable: Option<String>,
     key: Option<String>,
 }
 
@@ -216,6 +227,8 @@ impl SystemSpec {
             managed: expression(raw.managed),
             adopt: expression(raw.adopt),
             active: expression(raw.active),
+            anchor: expression(raw.anchor),
+            reactivatable: expression(raw.reactivatable),
             key: expression(raw.key),
         })
     }

@@ -172,6 +172,10 @@ impl SystemTemplates {
                 return Err(self.error(file, None, detail));
             }
         }
+        if self.spec.reactivatable.is_some() && self.spec.active.is_none() {
+            let detail = "\"reactivatable\" is set but \"active\" is not: without it no account is inactive, so nothing is reactivated".to_string();
+            return Err(self.error(SYSTEM, None, detail));
+        }
         let can_update = self.spec.update.is_some() && self.has_update_body;
         if self.spec.active.is_some() && self.spec.reactivate.is_none() && !can_update {
             let detail = "\"active\" is set but nothing can reactivate a returning member's inactive account: give system.json a \"reactivate\" endpoint, or an \"update\" endpoint with an update.json that makes the account active".to_string();
@@ -199,6 +203,12 @@ impl SystemTemplates {
             managed: self.compile(&self.guard_env, "managed", self.spec.managed.as_deref())?,
             adopt: self.compile(&self.guard_env, "adopt", self.spec.adopt.as_deref())?,
             active: self.compile(&self.account_env, "active", self.spec.active.as_deref())?,
+            anchor: self.compile(&self.account_env, "anchor", self.spec.anchor.as_deref())?,
+            reactivatable: self.compile(
+                &self.guard_env,
+                "reactivatable",
+                self.spec.reactivatable.as_deref(),
+            )?,
             keys,
             nexts,
         })
@@ -313,20 +323,19 @@ impl SystemTemplates {
         self.error(CREATE, Some(user.label()), detail)
     }
 
-    /// The update body for a member whose account exists; `None` without `update.json`.
+    /// The update body for a member whose account exists; `None` without `update.json`. `key` is
+    /// the key the account is to have: its own, or the member's new one when the anchor found the
+    /// account under another (a rename).
     pub fn render_update(
         &self,
         user: &Arc<UserView>,
         account: &Arc<serde_json::Value>,
+        key: &str,
     ) -> Result<Option<serde_json::Value>, TemplateError> {
         if !self.has_update_body {
             return Ok(None);
         }
-        let ctx = BTreeMap::from([
-            ("user", user.to_template_value()),
-            ("account", json_value_shared(account.clone())),
-        ]);
-        self.render(UPDATE, ctx, &|| Some(user.label())).map(Some)
+        self.render(UPDATE, account_context(user, account, key), &|| Some(user.label())).map(Some)
     }
 
     /// The body that makes a returning member's inactive account active again. With a
@@ -338,11 +347,9 @@ impl SystemTemplates {
         &self,
         user: &Arc<UserView>,
         account: &Arc<serde_json::Value>,
+        key: &str,
     ) -> Result<Option<serde_json::Value>, TemplateError> {
-        let ctx = BTreeMap::from([
-            ("user", user.to_template_value()),
-            ("account", json_value_shared(account.clone())),
-        ]);
+        let ctx = account_context(user, account, key);
         if self.spec.reactivate.is_some() {
             if !self.has_reactivate_body {
                 return Ok(None);
@@ -399,6 +406,20 @@ impl SystemTemplates {
     }
 }
 
+/// What `update.json` and `reactivate.json` see: the member, their account as listed, and the key
+/// the account is to have.
+fn account_context(
+    user: &Arc<UserView>,
+    account: &Arc<serde_json::Value>,
+    key: &str,
+) -> BTreeMap<&'static str, Value> {
+    BTreeMap::from([
+        ("user", user.to_template_value()),
+        ("account", json_value_shared(account.clone())),
+        ("key", Value::from(key)),
+    ])
+}
+
 /// The verdicts `system.json` gives on listed accounts: does slack-im manage it, may a matching
 /// member adopt it, and is it active. Compiled once per listing.
 pub struct AccountTests<'t> {
@@ -406,6 +427,8 @@ pub struct AccountTests<'t> {
     managed: Option<Expression<'t, 't>>,
     adopt: Option<Expression<'t, 't>>,
     active: Option<Expression<'t, 't>>,
+    anchor: Option<Expression<'t, 't>>,
+    reactivatable: Option<Expression<'t, 't>>,
     /// Per listing: its `key` expression, when its key is not a pointer.
     keys: Vec<Option<Expression<'t, 't>>>,
     /// Per listing: its `next` expression.
@@ -459,6 +482,36 @@ impl AccountTests<'_> {
             None => Ok(true),
             Some(_) => self.test("active", self.active.as_ref(), key, account),
         }
+    }
+
+    /// Whether slack-im may reactivate an inactive managed account. Without a `reactivatable`
+    /// expression, it may; with one, it must be truthy (strict: a field the account lacks is not).
+    pub fn is_reactivatable(
+        &self,
+        key: &str,
+        account: &Arc<serde_json::Value>,
+    ) -> Result<bool, TemplateError> {
+        match self.reactivatable {
+            None => Ok(true),
+            Some(_) => self.test("reactivatable", self.reactivatable.as_ref(), key, account),
+        }
+    }
+
+    /// The Slack id an account belongs to, by the `anchor` expression: text, or a number in
+    /// decimal; `None` without the expression, or when it finds nothing (an account made before
+    /// the anchor was kept is matched by key alone).
+    pub fn anchor(
+        &self,
+        key: &str,
+        account: &Arc<serde_json::Value>,
+    ) -> Result<Option<String>, TemplateError> {
+        let Some(expression) = &self.anchor else { return Ok(None) };
+        let ctx = BTreeMap::from([("account", json_value_shared(account.clone()))]);
+        let value = expression.eval(ctx).map_err(|e| {
+            let detail = format!("\"anchor\" expression failed: {}", jinja_detail(&e));
+            self.templates.error(SYSTEM, Some(format!("account {key}")), detail)
+        })?;
+        Ok(key_text(&value))
     }
 
     fn test(
