@@ -111,6 +111,14 @@ echo "# fake Slack: $(jq '.members | length' "$tmp/slack.json") members, $eligib
 hand1="$(jq -c '[.[] | select(.id | startswith("U1SYN"))][0]' "$tmp/eligible.json")"
 hand2="$(jq -c '[.[] | select(.id | startswith("U1SYN"))][1]' "$tmp/eligible.json")"
 hand3="$(jq -c '[.[] | select(.id | startswith("U1SYN"))][2]' "$tmp/eligible.json")"
+# Members whose accounts have a life before the first sync (issue 19): one whose e-mail changed
+# (renamed), one who left and came back (reactivated), one locked on the server by an
+# administrator (Redmine: left alone), one whose address is later recycled.
+renamed="$(jq -c '[.[] | select(.id | startswith("U1SYN"))][3]' "$tmp/eligible.json")"
+returner="$(jq -c '[.[] | select(.id | startswith("U1SYN"))][4]' "$tmp/eligible.json")"
+handlocked="$(jq -c '[.[] | select(.id | startswith("U1SYN"))][5]' "$tmp/eligible.json")"
+recycled="$(jq -c '[.[] | select(.id | startswith("U1SYN"))][6]' "$tmp/eligible.json")"
+counted() { jq -r ".counts.$2" "$tmp/$1/summary.json" 2>/dev/null; }
 hostile_ok() { # FILE KIND…: the names ([{name}]) the server holds have each kind, and non-ASCII ones
     local file="$1" kind; shift
     for kind in "$@"; do
@@ -192,6 +200,8 @@ scim_new() { # scim_new JSON-FIELDS: creates a user, prints its id
 scim_new "$(jq -c '{userName: .email, displayName: "Made By Hand", active: true}' <<<"$hand1")" >/dev/null
 scim_new '{"userName": "admin@acme.example", "displayName": "Admin", "active": true}' >/dev/null
 leaver_id="$(scim_new '{"userName": "leaver@acme.example", "externalId": "U9LEAVER01", "displayName": "Lee Leaver", "active": true}')"
+renamed_sid="$(scim_new "$(jq -c '{userName: ("former." + .email), externalId: .id, displayName: "Old Name", active: true}' <<<"$renamed")")"
+returner_sid="$(scim_new "$(jq -c '{userName: .email, externalId: .id, displayName: .name, active: false}' <<<"$returner")")"
 hand1_email="$(jq -r .email <<<"$hand1")"
 scim_user "$hand1_email" >"$tmp/scim-hand.before"
 scim_user admin@acme.example >"$tmp/scim-admin.before"
@@ -232,6 +242,19 @@ check "scim: the hand-made admin is untouched" cmp -s "$tmp/scim-admin.before" <
 check "scim: the leaver is deactivated (active: false)" \
     test "$(scim_curl "$scim" GET "/Users/$leaver_id" | jq -r .active)" = false
 
+scim_renamed() {
+    local want have
+    want="$(jq -c '[.email, .id, .name]' <<<"$renamed")"
+    have="$(scim_curl "$scim" GET "/Users/$renamed_sid" | jq -c '[.userName, .externalId, .displayName]')"
+    [ "$have" = "$want" ] || { echo "#   /Users/$renamed_sid is $have, want $want"; return 1; }
+    [ "$(jq --arg x "$(jq -r .id <<<"$renamed")" 'map(select(.externalId == $x)) | length' "$tmp/scim-after1.json")" = 1 ] \
+        && [ "$(jq -r '.actions[] | select(.renamed_from != null) | .renamed_from' "$tmp/scim-sync1/summary.json")" = "former.$(jq -r .email <<<"$renamed")" ]
+}
+check "scim: a member whose e-mail changed keeps their user, renamed (one PUT to its id, reported renamed_from), no second user" scim_renamed
+check "scim: a returning member's inactive user is reactivated (same id, active: true)" \
+    test "$(scim_curl "$scim" GET "/Users/$returner_sid" | jq -c '[.active, .userName]')" = "$(jq -c '[true, .email]' <<<"$returner")"
+check "scim: the first sync made exactly one reactivation" test "$(counted scim-sync1 reactivate)" = 1
+
 run scim-check1 check
 check "scim: check is ready after the sync (it proves the update address of a managed user)" test "$rc" = 0 || why scim-check1
 run scim-sync2 sync
@@ -239,6 +262,8 @@ if [ "$rc" = 0 ] && writes_none scim-sync2; then ok "scim: second sync exits 0 a
 else not_ok "scim: second sync exits 0 and writes nothing ($(counts scim-sync2))"; why scim-sync2; fi
 check "scim: the second sync changed nothing on the server (every user's meta.version unchanged; the leaver not deactivated again)" \
     cmp -s "$tmp/scim-after1.json" <(scim_all)
+check "scim: the second sync counts the deactivated leaver as already inactive, not against the guard" \
+    test "$(counted scim-sync2 already_inactive)" = 1
 
 # Drift: someone edits a managed user on the server; the next sync puts Slack's values back with
 # one PUT to /Users/{id} (the update address), and the run after writes nothing.
@@ -256,6 +281,23 @@ run scim-sync4 sync
 if [ "$rc" = 0 ] && writes_none scim-sync4 && cmp -s "$tmp/scim-after3.json" <(scim_all); then
     ok "scim: the sync after the repair writes nothing"
 else not_ok "scim: the sync after the repair writes nothing ($(counts scim-sync4))"; why scim-sync4; fi
+
+# A recycled address: the user holding a member's userName now carries another (departed) person's
+# externalId. The member is refused, the user is deactivated as a leaver's, nobody gets a new user.
+recycled_email="$(jq -r .email <<<"$recycled")"; recycled_id="$(jq -r .id <<<"$recycled")"
+recycled_sid="$(scim_user "$recycled_email" | jq -r .id)"
+scim_curl "$scim" PATCH "/Users/$recycled_sid" \
+    '{"schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"], "Operations": [{"op": "replace", "path": "externalId", "value": "U9RECYCLE1"}]}' >/dev/null
+run scim-recycled sync
+scim_recycled() {
+    jq -e --arg id "$recycled_id" '.actions[] | select(.slack_id == $id) | select(.status == "failed" and (.error | contains("recycled")))' \
+        "$tmp/scim-recycled/summary.json" >/dev/null || { echo "#   no failed action naming the recycled address"; return 1; }
+    [ "$(scim_curl "$scim" GET "/Users/$recycled_sid" | jq -c '[.externalId, .active]')" = '["U9RECYCLE1",false]' ] || return 1
+    [ "$(scim_all | jq --arg id "$recycled_id" --arg e "$recycled_email" 'map(select(.externalId == $id or .userName == $e)) | length')" = 1 ]
+}
+if [ "$rc" = 3 ] && scim_recycled; then
+    ok "scim: a recycled address is refused (exit 3, the reason named), the departed person's user deactivated, no user taken over or made"
+else not_ok "scim: a recycled address is refused (exit $rc)"; why scim-recycled; fi
 
 # A folder addressing users by their key (userName) instead of their id: every update would 404.
 variant scim scim-by-key 's|"/Users/{id}"|"/Users/{key}"|g'
@@ -301,8 +343,11 @@ if rails '
     User.where(type: "User").where.not(login: "admin").find_each(&:destroy)
     field = UserCustomField.find_by(name: "Slack ID") ||
         UserCustomField.create!(name: "Slack ID", field_format: "string", visible: true, editable: false)
+    locked_by = UserCustomField.find_by(name: "Locked by") ||
+        UserCustomField.create!(name: "Locked by", field_format: "string", visible: true, editable: false)
     puts "api_key=#{User.find_by_login("admin").api_key}"
     puts "slack_id_field=#{field.id}"
+    puts "locked_by_field=#{locked_by.id}"
     puts "version=#{Redmine::VERSION}"' >"$tmp/redmine-setup.out" 2>"$tmp/redmine-setup.err"; then
     ok "redmine: REST API enabled, users reset, Slack ID custom field ready ($((SECONDS - t3)) s)"
 else
@@ -310,6 +355,7 @@ else
 fi
 redmine_key="$(sed -n 's/^api_key=//p' "$tmp/redmine-setup.out")"
 field="$(sed -n 's/^slack_id_field=//p' "$tmp/redmine-setup.out")"
+locked_by="$(sed -n 's/^locked_by_field=//p' "$tmp/redmine-setup.out")"
 echo "# redmine $(sed -n 's/^version=//p' "$tmp/redmine-setup.out"), Slack ID field $field"
 redmine_port="$(free_port)"
 (cd "$REDMINE_ROOT" && exec setpriv --reuid=www-data --regid=www-data --init-groups env HOME=/tmp \
@@ -350,13 +396,25 @@ hand3_login="$(jq -r .local <<<"$hand3")"
 hand3_rid="$(rm_new "$(jq -c '{login: .local, firstname: "Registered", lastname: "By Hand", mail: "hand3@hand.example"}' <<<"$hand3")")"
 rm_curl PUT "/users/$hand3_rid.json" '{"user": {"status": 2}}'
 leaver_rid="$(rm_new "{\"login\": \"lee.leaver\", \"firstname\": \"Lee\", \"lastname\": \"Leaver\", \"mail\": \"lee.leaver@acme.example\", \"custom_fields\": [{\"id\": $field, \"value\": \"U9LEAVER01\"}]}")"
+# Accounts with a life (issue 19), each with the member's Slack ID: the renamed member's under a
+# former login; the returner's locked by slack-im when they left ("Locked by" = slack-im); one
+# locked by an administrator (no mark) while its member is still in Slack.
+slack_ids() { jq -c --argjson f "$field" --argjson l "$locked_by" --arg mark "${2:-}" \
+    '[{id: $f, value: .id}, {id: $l, value: $mark}]' <<<"$1"; }
+renamed_rid="$(rm_new "$(jq -c --argjson cf "$(slack_ids "$renamed")" '{login: ("former." + .local), firstname: "Old", lastname: "Name", mail: .email, custom_fields: $cf}' <<<"$renamed")")"
+returner_rid="$(rm_new "$(jq -c --argjson cf "$(slack_ids "$returner" slack-im)" '{login: .local, firstname: "Gone", lastname: "Away", mail: .email, custom_fields: $cf}' <<<"$returner")")"
+rm_curl PUT "/users/$returner_rid.json" '{"user": {"status": 3}}'
+handlocked_login="$(jq -r .local <<<"$handlocked")"
+handlocked_rid="$(rm_new "$(jq -c --argjson cf "$(slack_ids "$handlocked")" '{login: .local, firstname: "Locked", lastname: "By Admin", mail: .email, custom_fields: $cf}' <<<"$handlocked")")"
+rm_curl PUT "/users/$handlocked_rid.json" '{"user": {"status": 3}}'
+rm_curl GET "/users/$handlocked_rid.json" >"$tmp/rm-handlocked.before"
 rm_curl GET "/users/$hand1_rid.json" >"$tmp/rm-hand1.before"
 rm_curl GET "/users/$hand2_rid.json" >"$tmp/rm-hand2.before"
 rm_curl GET "/users/$hand3_rid.json" >"$tmp/rm-hand3.before"
 echo "# redmine hand-made: $hand1_login ($hand1_rid), $hand2_login locked ($hand2_rid), $hand3_login registered ($hand3_rid), lee.leaver ($leaver_rid)"
 
 export SLACK_IM_SYSTEM=redmine SLACK_IM_TARGET_URL="$redmine" SLACK_IM_SECRET_TARGET_TOKEN="$redmine_key" \
-    SLACK_IM_VAR_SLACK_ID_FIELD="$field"
+    SLACK_IM_VAR_SLACK_ID_FIELD="$field" SLACK_IM_VAR_LOCKED_BY_FIELD="$locked_by"
 run rm-check0 check
 check "redmine: check is ready before the first sync" test "$rc" = 0 || why rm-check0
 run rm-sync1 sync
@@ -365,10 +423,10 @@ rm_all >"$tmp/rm-after1.json"
 rm_members_ok() {
     local bad
     bad="$(jq -n --slurpfile want "$tmp/eligible.json" --slurpfile have "$tmp/rm-after1.json" \
-            --arg h1 "$hand1_login" --arg h2 "$hand2_login" --arg h3 "$hand3_login" --argjson f "$field" '
-        ($want[0] | map(select(.local != $h1 and .local != $h2 and .local != $h3))) as $w
+            --arg h1 "$hand1_login" --arg h2 "$hand2_login" --arg h3 "$hand3_login" --arg h4 "$handlocked_login" --argjson f "$field" '
+        ($want[0] | map(select(.local != $h1 and .local != $h2 and .local != $h3 and .local != $h4))) as $w
         | ($have[0] | map(. + {slack: ((.custom_fields // []) | map(select(.id == $f)) | .[0].value)})
-                    | map(select(.slack != null and .slack != "" and .slack != "U9LEAVER01"))) as $h
+                    | map(select(.slack != null and .slack != "" and .slack != "U9LEAVER01" and .login != $h4))) as $h
         | if ($w | length) != ($h | length) then ["\($w | length) eligible members, \($h | length) accounts with a Slack ID"]
           else [$w[] | . as $m | ($h | map(select(.slack == $m.id))) as $u
                 | (if $m.first != "" then $m.first else $m.name end | .[0:30]) as $first
@@ -382,7 +440,7 @@ rm_members_ok() {
     # more than one page of the status=1 listing (limit=100)
     [ "$(jq 'map(select(.status == 1)) | length' "$tmp/rm-after1.json")" -gt 100 ]
 }
-check "redmine: one active account per eligible member ($((eligible - 3))), login/names/mail/Slack ID as in Slack, over several pages" rm_members_ok
+check "redmine: one active account per eligible member but the hand-locked one ($((eligible - 4))), login/names/mail/Slack ID as in Slack, over several pages" rm_members_ok
 rm_hostile() {
     jq '[.[] | select(.custom_fields != null) | {name: (.firstname + " " + .lastname)}]' "$tmp/rm-after1.json" >"$tmp/rm-names.json"
     # Slack's first and last names of these members hold no double quote (real names do).
@@ -395,17 +453,34 @@ check "redmine: the hand-locked account holding a member's login stays locked an
     cmp -s "$tmp/rm-hand2.before" <(rm_curl GET "/users/$hand2_rid.json")
 check "redmine: the registered (status 2) account holding a member's login is untouched (not created again)" \
     cmp -s "$tmp/rm-hand3.before" <(rm_curl GET "/users/$hand3_rid.json")
-check "redmine: the leaver is locked (status 3)" test "$(rm_curl GET "/users/$leaver_rid.json" | jq .user.status)" = 3
+check "redmine: the leaver is locked (status 3), marked Locked by slack-im" \
+    test "$(rm_curl GET "/users/$leaver_rid.json" | jq -c --argjson l "$locked_by" '[.user.status, (.user.custom_fields[] | select(.id == $l) | .value)]')" = '[3,"slack-im"]'
+check "redmine: a member whose e-mail changed keeps their account (same id), login renamed, reported renamed_from" \
+    test "$(rm_curl GET "/users/$renamed_rid.json" | jq -r '.user.login'),$(jq -r '.actions[] | select(.renamed_from != null) | .renamed_from' "$tmp/rm-sync1/summary.json")" \
+        = "$(jq -r .local <<<"$renamed"),former.$(jq -r .local <<<"$renamed")"
+rm_login_ok() { # the reactivated member can sign in: an administrator sets a password, Basic auth works
+    local pw="Rx-$RANDOM$RANDOM-pw"
+    rm_curl PUT "/users/$returner_rid.json" "{\"user\": {\"password\": \"$pw\"}}" >/dev/null || return 1
+    [ "$(curl -s -o /dev/null -w '%{http_code}' --max-time 30 -u "$(jq -r .local <<<"$returner"):$pw" "$redmine/users/current.json")" = 200 ]
+}
+check "redmine: the returning member's account is unlocked (status 1, Locked by cleared), once" \
+    test "$(rm_curl GET "/users/$returner_rid.json" | jq -c --argjson l "$locked_by" '[.user.status, (.user.custom_fields[] | select(.id == $l) | .value)]'),$(counted rm-sync1 reactivate)" = '[1,""],1'
+check "redmine: the returning member can sign in again (Basic auth on /users/current.json)" rm_login_ok
+check "redmine: the account an administrator locked stays locked and untouched, reported as locked by someone else" \
+    test "$(cmp -s "$tmp/rm-handlocked.before" <(rm_curl GET "/users/$handlocked_rid.json") && echo same),$(jq -r '[.locked[].key] | join(" ")' "$tmp/rm-sync1/summary.json")" = "same,$handlocked_login"
 check "redmine: the administrator is untouched and active" \
     test "$(rm_curl GET /users/1.json | jq -c '.user | [.status, .login]')" = '[1,"admin"]'
 
 run rm-check1 check
 check "redmine: check is ready after the sync (it proves the update address of a managed account)" test "$rc" = 0 || why rm-check1
+rm_all >"$tmp/rm-before2.json" # the sign-in check above set a password
 run rm-sync2 sync
 if [ "$rc" = 0 ] && writes_none rm-sync2; then ok "redmine: second sync exits 0 and writes nothing ($(counts rm-sync2))"
 else not_ok "redmine: second sync exits 0 and writes nothing ($(counts rm-sync2))"; why rm-sync2; fi
 check "redmine: the second sync changed nothing on the server (updated_on of every account; the leaver not locked again)" \
-    cmp -s "$tmp/rm-after1.json" <(rm_all)
+    cmp -s "$tmp/rm-before2.json" <(rm_all)
+check "redmine: the second sync counts the locked leaver as already inactive, not against the guard" \
+    test "$(counted rm-sync2 already_inactive)" = 1
 
 bobby_rid="$(jq -r --argjson f "$field" '.[] | select(any(.custom_fields[]?; .id == $f and .value == "U0QUOTE001")) | .id' "$tmp/rm-after1.json")"
 rm_curl PUT "/users/$bobby_rid.json" '{"user": {"firstname": "Drifted"}}'
@@ -420,6 +495,24 @@ run rm-sync4 sync
 if [ "$rc" = 0 ] && writes_none rm-sync4 && cmp -s "$tmp/rm-after3.json" <(rm_all); then
     ok "redmine: the sync after the repair writes nothing"
 else not_ok "redmine: the sync after the repair writes nothing ($(counts rm-sync4))"; why rm-sync4; fi
+
+# A recycled address: the account with a member's login now holds another (departed) person's
+# Slack ID. The member is refused, the account is locked as a leaver's, nobody gets a new account.
+recycled_login="$(jq -r .local <<<"$recycled")"; recycled_id="$(jq -r .id <<<"$recycled")"
+recycled_rid="$(jq -r --arg l "$recycled_login" '.[] | select(.login == $l) | .id' "$tmp/rm-after3.json")"
+rm_curl PUT "/users/$recycled_rid.json" "{\"user\": {\"custom_fields\": [{\"id\": $field, \"value\": \"U9RECYCLE1\"}]}}"
+run rm-recycled sync
+rm_recycled() {
+    jq -e --arg id "$recycled_id" '.actions[] | select(.slack_id == $id) | select(.status == "failed" and (.error | contains("recycled")))' \
+        "$tmp/rm-recycled/summary.json" >/dev/null || { echo "#   no failed action naming the recycled address"; return 1; }
+    [ "$(rm_curl GET "/users/$recycled_rid.json" | jq .user.status)" = 3 ] || { echo "#   not locked"; return 1; }
+    [ "$(rm_all | jq --arg id "$recycled_id" --arg l "$recycled_login" --argjson f "$field" \
+        'map(select(.login == $l or any(.custom_fields[]?; .id == $f and .value == $id))) | length')" = 1 ]
+}
+if [ "$rc" = 3 ] && rm_recycled; then
+    ok "redmine: a recycled address is refused (exit 3, the reason named), the departed person's account locked, none taken over or made"
+else not_ok "redmine: a recycled address is refused (exit $rc)"; why rm-recycled; fi
+rm_all >"$tmp/rm-after3.json"
 
 variant redmine redmine-by-key 's|/users/{id}.json|/users/{key}.json|g'
 templates="$tmp/templates" run rm-by-key check SLACK_IM_SYSTEM=redmine-by-key
