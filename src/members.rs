@@ -30,6 +30,9 @@ pub struct Member {
     pub is_owner: Option<bool>,
     pub real_name: Option<String>,
     pub tz: Option<String>,
+    /// When Slack last changed the member (seconds since the epoch): for a deactivated member,
+    /// about when they were deactivated.
+    pub updated: Option<i64>,
     #[serde(default)]
     pub profile: Profile,
     /// Enterprise Grid: the person's org-wide identity (`W…`), beside the workspace's `id`.

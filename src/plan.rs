@@ -107,6 +107,27 @@ pub struct Unmanaged {
     pub slack_id: String,
 }
 
+/// A member deactivated in Slack within `SLACK_IM_DEACTIVATE_AFTER`: their account's deactivation
+/// waits (it may be a mistake, undone in Slack within the grace period).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RecentlyLeft {
+    pub slack_id: String,
+    /// Every Slack id of the person (workspace and Grid), matched against anchors.
+    pub ids: Vec<String>,
+    /// Their key, when the templates could give one.
+    pub key: Option<String>,
+    /// When the grace ends: Slack's `updated` plus `SLACK_IM_DEACTIVATE_AFTER` (Unix seconds).
+    pub due_at: i64,
+}
+
+/// A managed account whose deactivation waits for the grace period to end.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Pending {
+    pub key: String,
+    pub slack_id: String,
+    pub due_at: i64,
+}
+
 /// What the plan may do.
 #[derive(Debug, Clone, Default)]
 pub struct Policy {
@@ -121,6 +142,8 @@ pub struct Policy {
     /// Set when the reads cannot be trusted for deactivation (e.g. no eligible member): every
     /// deactivation is withheld with this reason.
     pub deactivation_blocked: Option<String>,
+    /// Members deactivated in Slack within the grace period: their accounts are not deactivated yet.
+    pub recently_left: Vec<RecentlyLeft>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -138,6 +161,9 @@ pub struct Plan {
     pub managed_accounts: usize,
     /// Managed accounts of leavers that are inactive already: nothing to do, not counted by the guard.
     pub already_inactive: usize,
+    /// Managed accounts of members deactivated in Slack within the grace period: no write yet, not
+    /// counted by the guard.
+    pub pending: Vec<Pending>,
 }
 
 /// The default deactivation guard: max(3, 10% of managed accounts, rounded up).
@@ -226,6 +252,14 @@ pub fn plan(desired: Vec<Desired>, existing: &[Existing], policy: &Policy) -> Pl
             }
             existing[i].active
         })
+        .filter(|&i| match grace_of(&existing[i], policy) {
+            Some(left) => {
+                let (key, slack_id) = (existing[i].key.clone(), left.slack_id.clone());
+                plan.pending.push(Pending { key, slack_id, due_at: left.due_at });
+                false
+            }
+            None => true,
+        })
         .filter(|&i| {
             let key = normalize_key(&existing[i].key);
             let keep = protected.contains(key.as_str());
@@ -245,6 +279,16 @@ pub fn plan(desired: Vec<Desired>, existing: &[Existing], policy: &Policy) -> Pl
         plan.actions.push(gone);
     }
     plan
+}
+
+/// The member deactivated in Slack within the grace period whose account this is: by its anchor,
+/// else by its key.
+fn grace_of<'p>(account: &Existing, policy: &'p Policy) -> Option<&'p RecentlyLeft> {
+    let key = normalize_key(&account.key);
+    policy.recently_left.iter().find(|left| {
+        account.anchor.as_ref().is_some_and(|anchor| left.ids.contains(anchor))
+            || left.key.as_ref().is_some_and(|k| normalize_key(k) == key)
+    })
 }
 
 /// Keys two or more members render: none of them can own the account, so the key is left alone.

@@ -15,7 +15,7 @@ use crate::error::{panicked, Error};
 use crate::http::Budget;
 use crate::matching::Listing;
 use crate::members::{Member, UserGroups};
-use crate::plan::{self, Desired, Plan, Policy};
+use crate::plan::{self, Desired, Plan, Policy, RecentlyLeft};
 use crate::source::Source;
 
 /// Everything read and decided for one system before its first write: what `sync` applies,
@@ -148,6 +148,24 @@ struct Read {
     filter: Filter,
     desired: Vec<Desired>,
     skipped: Vec<Skipped>,
+    /// With `SLACK_IM_DEACTIVATE_AFTER`: members deactivated in Slack at or after this Unix time
+    /// are in their grace period, and the grace in seconds.
+    grace: Option<Grace>,
+    recently_left: Vec<RecentlyLeft>,
+}
+
+/// The grace period of one system's run: who counts as recently left, and when their grace ends.
+#[derive(Clone, Copy)]
+struct Grace {
+    since: i64,
+    seconds: i64,
+}
+
+impl Grace {
+    fn of(config: &SystemConfig) -> Option<Grace> {
+        let seconds = i64::try_from(config.deactivate_after.as_secs()).unwrap_or(i64::MAX);
+        (seconds > 0).then(|| Grace { since: crate::clock::now_unix().saturating_sub(seconds), seconds })
+    }
 }
 
 /// Steps 1 to 3 for every system: load, read the user groups (when needed), list, read the
@@ -292,7 +310,14 @@ fn list_one(system: &System) -> Result<Read, Error> {
         listing.managed(),
         started.elapsed().as_secs_f64()
     );
-    Ok(Read { listing, filter: Filter::default(), desired: Vec::new(), skipped: Vec::new() })
+    Ok(Read {
+        listing,
+        filter: Filter::default(),
+        desired: Vec::new(),
+        skipped: Vec::new(),
+        grace: None,
+        recently_left: Vec::new(),
+    })
 }
 
 /// Steps 1 and 2 side by side: while the targets are listed, Slack (or the members file) is read
@@ -322,6 +347,7 @@ fn list_and_read_members(
                         if let Ok(read) = read {
                             read.filter =
                                 filter(run, config, channel_members.clone(), scope_of(config, groups));
+                            read.grace = Grace::of(config);
                         }
                     }
                 }
@@ -413,9 +439,10 @@ fn feed(
         let Ok(read) = slot else { return };
         match match_in_parts(read, system, members, groups, parts) {
             Ok(matched) => {
-                for Matched { skipped, desired } in matched {
+                for Matched { skipped, desired, recently_left } in matched {
                     read.skipped.extend(skipped);
                     read.desired.extend(desired);
+                    read.recently_left.extend(recently_left);
                 }
             }
             Err(e) => *slot = Err(e),
@@ -438,6 +465,8 @@ fn feed(
 struct Matched {
     skipped: Vec<Skipped>,
     desired: Vec<Desired>,
+    /// Members deactivated in Slack within the grace period.
+    recently_left: Vec<RecentlyLeft>,
 }
 
 /// `members` cut into `parts` runs of members, each matched on a thread of its own (the first on
@@ -469,21 +498,45 @@ fn match_members(
     members: &[Member],
     groups: Option<&UserGroups>,
 ) -> Result<Matched, Error> {
-    let mut matched = Matched { skipped: Vec::new(), desired: Vec::with_capacity(members.len()) };
+    let mut matched = Matched {
+        skipped: Vec::new(),
+        desired: Vec::with_capacity(members.len()),
+        recently_left: Vec::new(),
+    };
     for member in members {
         match read.filter.reason_to_skip(member) {
-            Some(reason) => matched.skipped.push(Skipped { slack_id: member.id.clone(), reason }),
+            Some(reason) => {
+                if let (SkipReason::Deleted, Some(grace)) = (&reason, read.grace) {
+                    matched.recently_left.extend(recently_left(system, member, grace));
+                }
+                matched.skipped.push(Skipped { slack_id: member.id.clone(), reason })
+            }
             None => matched.desired.push(read.listing.desired_for(&system.templates, member, groups)?),
         }
     }
     Ok(matched)
 }
 
+/// A member deactivated in Slack, when Slack's `updated` puts it within the grace period, with
+/// the key the templates give them (none when they cannot: a deactivated member's profile may lack
+/// what the templates read; the anchor still finds the account).
+fn recently_left(system: &System, member: &Member, grace: Grace) -> Option<RecentlyLeft> {
+    let updated = member.updated.filter(|&at| at >= grace.since)?;
+    let key = system.templates.key_of_member(member);
+    Some(RecentlyLeft {
+        slack_id: member.id.clone(),
+        ids: member.ids().map(str::to_string).collect(),
+        key,
+        due_at: updated.saturating_add(grace.seconds),
+    })
+}
+
 /// Step 3 for one system: the plan and its deactivations' bodies.
 fn plan_system(config: &SystemConfig, system: &System, read: Read, members: usize) -> Result<Reading, Error> {
-    let Read { listing, desired, skipped, .. } = read;
+    let Read { listing, desired, skipped, recently_left, .. } = read;
     let eligible = desired.len();
-    let mut plan = plan::plan(desired, listing.accounts(), &policy(config, system, eligible));
+    let policy = Policy { recently_left, ..policy(config, system, eligible) };
+    let mut plan = plan::plan(desired, listing.accounts(), &policy);
     render_deactivations(system, &listing, &mut plan)?;
     Ok(Reading { listing, skipped, read: members, eligible, plan })
 }
@@ -498,6 +551,7 @@ fn policy(config: &SystemConfig, system: &System, eligible: usize) -> Policy {
         can_deactivate: system.templates.spec.deactivate.is_some(),
         deactivation_blocked: (eligible == 0)
             .then(|| "Slack returned no eligible member: deactivating everyone is never right".to_string()),
+        recently_left: Vec::new(),
     }
 }
 

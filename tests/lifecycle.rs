@@ -16,7 +16,11 @@ fn managed(key: &str, active: bool) -> Value {
 /// The Acme workspace against `tests/fixtures/lifecycle` (deactivation = `"active": false`,
 /// `"active": "account.active"`), the target holding `accounts`.
 fn world(accounts: Vec<Value>) -> World {
-    let mut world = World::with(SlackOptions::acme(0), TargetOptions { accounts, ..Default::default() });
+    world_with(SlackOptions::acme(0), accounts)
+}
+
+fn world_with(slack: SlackOptions, accounts: Vec<Value>) -> World {
+    let mut world = World::with(slack, TargetOptions { accounts, ..Default::default() });
     let read = |name: &str| std::fs::read_to_string(fixtures().join("lifecycle").join(name)).unwrap();
     let files: Vec<(&str, String)> =
         ["system.json", "create.json", "update.json", "deactivate.json"].map(|n| (n, read(n))).into();
@@ -152,4 +156,72 @@ fn an_update_json_that_does_not_make_the_account_active_cannot_reactivate_it() {
     run.assert_code(2);
     assert!(run.stderr.contains("does not make the account active"), "{}", run.stderr);
     assert_eq!(world.writes(), 0);
+}
+
+/// The Acme workspace with dana.departed (U0DELETED1) deactivated in Slack `seconds_ago`.
+fn dana_left(seconds_ago: u64) -> SlackOptions {
+    let mut slack = SlackOptions::acme(0);
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs();
+    let dana =
+        slack.members.iter_mut().find(|m| m["id"] == "U0DELETED1").expect("the fixture's deactivated member");
+    assert_eq!(dana["deleted"], json!(true));
+    dana["updated"] = json!(now - seconds_ago);
+    slack
+}
+
+#[test]
+fn a_member_deactivated_in_slack_within_the_grace_period_is_a_pending_deactivation() {
+    let accounts = vec![managed("dana.departed", true), managed("long.gone", true)];
+    let mut world = world_with(dana_left(3600), accounts);
+    world.set("SLACK_IM_DEACTIVATE_AFTER", "72h");
+
+    let plan = world.run(&["plan"]);
+    plan.assert_code(0);
+    assert!(
+        plan.stdout.contains("- pending    dana.departed (U0DELETED1) deactivated in Slack, waits until"),
+        "{}",
+        plan.stdout
+    );
+    let run = world.run(&["sync"]);
+    run.assert_code(0);
+    assert_eq!((run.count("deactivate"), run.count("pending_deactivation")), (1, 1), "{}", run.stdout);
+    assert!(run.stdout.contains("1 deactivations pending (SLACK_IM_DEACTIVATE_AFTER)"), "{}", run.stdout);
+    let accounts = world.accounts();
+    assert_eq!(accounts["dana.departed"]["active"], json!(true), "not yet");
+    assert_eq!(
+        accounts["long.gone"]["active"],
+        json!(false),
+        "a member Slack no longer lists is not waited for"
+    );
+    let pending = &run.summary.as_ref().unwrap()["pending_deactivation"][0];
+    assert_eq!((&pending["key"], &pending["slack_id"]), (&json!("dana.departed"), &json!("U0DELETED1")));
+    let due: jiff::Timestamp = pending["due_at"].as_str().unwrap().parse().unwrap();
+    let now = jiff::Timestamp::now();
+    let hours = |h| now + jiff::SignedDuration::from_hours(h);
+    assert!(due > hours(70) && due < hours(72), "72h after Slack's updated, an hour ago: {due}");
+    let md = std::fs::read_to_string(world.reports().join("summary.md")).unwrap();
+    assert!(md.contains("## Deactivations pending"), "{md}");
+}
+
+#[test]
+fn after_the_grace_period_the_deactivation_goes_ahead() {
+    let mut world = world_with(dana_left(3 * 3600), vec![managed("dana.departed", true)]);
+    world.set("SLACK_IM_DEACTIVATE_AFTER", "2h");
+    let run = world.run(&["sync"]);
+    run.assert_code(0);
+    assert_eq!((run.count("deactivate"), run.count("pending_deactivation")), (1, 0));
+    assert_eq!(world.accounts()["dana.departed"]["active"], json!(false));
+}
+
+#[test]
+fn the_grace_period_is_given_as_an_age() {
+    let mut world = world(vec![]);
+    world.set("SLACK_IM_DEACTIVATE_AFTER", "three days");
+    let run = world.run(&["plan"]);
+    run.assert_code(2);
+    assert!(
+        run.stderr.contains("SLACK_IM_DEACTIVATE_AFTER") && run.stderr.contains("is not an age"),
+        "{}",
+        run.stderr
+    );
 }

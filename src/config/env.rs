@@ -41,6 +41,7 @@ struct Env {
     slack_im_dry_run: Option<String>,
     slack_im_max_deactivate: Option<String>,
     slack_im_max_reactivate: Option<String>,
+    slack_im_deactivate_after: Option<String>,
     slack_im_concurrency: Option<String>,
     slack_im_timeout_secs: Option<String>,
     slack_im_deadline_secs: Option<String>,
@@ -127,6 +128,10 @@ impl Env {
             max_reactivate: variable("SLACK_IM_MAX_REACTIVATE")
                 .number(self.slack_im_max_reactivate)?
                 .map(|n| n as usize),
+            deactivate_after: age((
+                "SLACK_IM_DEACTIVATE_AFTER",
+                text("SLACK_IM_DEACTIVATE_AFTER", self.slack_im_deactivate_after),
+            ))?,
             vars,
             secrets,
         };

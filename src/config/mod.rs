@@ -103,6 +103,9 @@ pub struct SystemConfig {
     pub protect: Vec<String>,
     pub max_deactivate: Option<usize>,
     pub max_reactivate: Option<usize>,
+    /// `SLACK_IM_DEACTIVATE_AFTER`: a member deactivated in Slack more recently than this (by
+    /// Slack's `updated`) is a pending deactivation, not a write. Zero: at once.
+    pub deactivate_after: Duration,
     /// `SLACK_IM_VAR_ROLE_GROUP=x` becomes `role_group -> x`.
     pub vars: BTreeMap<String, String>,
     /// `SLACK_IM_SECRET_TARGET_TOKEN=x` becomes `target_token -> x`.

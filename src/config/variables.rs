@@ -98,6 +98,11 @@ pub const VARIABLES: &[Variable] = &[
         Kind::Number { min: 0, max: 4_294_967_295, default: None },
         "most reactivations one run may make (default max(3, 10% of managed))",
     ),
+    var(
+        "SLACK_IM_DEACTIVATE_AFTER",
+        Kind::Text { default: Some("0") },
+        "grace: a member deactivated in Slack less than this ago (72h, 3d) is a pending deactivation",
+    ),
     var("SLACK_IM_CONCURRENCY", Kind::Number { min: 1, max: 64, default: Some(4) }, "parallel target writes"),
     var("SLACK_IM_TIMEOUT_SECS", Kind::Number { min: 1, max: 600, default: Some(30) }, "per HTTP request"),
     var(
@@ -147,7 +152,7 @@ pub const VARIABLES: &[Variable] = &[
     var(
         "<VARIABLE>__<SYSTEM>",
         Kind::Elsewhere,
-        "TARGET_URL, SECRET_*, VAR_*, EMAIL_DOMAINS, USERGROUPS, PROTECT, MAX_DEACTIVATE, MAX_REACTIVATE for one system only",
+        "TARGET_URL, SECRET_*, VAR_*, EMAIL_DOMAINS, USERGROUPS, PROTECT, MAX_DEACTIVATE, MAX_REACTIVATE, DEACTIVATE_AFTER for one system only",
     ),
     var("SSL_CERT_FILE", PATH, "PEM bundle of extra CAs to trust (a private CA), besides Mozilla's roots"),
     var("RUST_LOG", Kind::Elsewhere, "log level: error, warn, info (default), debug"),

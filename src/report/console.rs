@@ -41,6 +41,15 @@ impl Summary {
                 let (key, id) = (shown(&u.key), shown(&u.slack_id));
                 let _ = writeln!(out, "= {:<10} {key} ({id}) unmanaged, left alone", "keep");
             }
+            for p in &self.pending_deactivation {
+                let (key, id) = (shown(&p.key), shown(&p.slack_id));
+                let _ = writeln!(
+                    out,
+                    "- {:<10} {key} ({id}) deactivated in Slack, waits until {} (SLACK_IM_DEACTIVATE_AFTER)",
+                    "pending",
+                    shown(&p.due_at)
+                );
+            }
             for u in &self.locked {
                 let (key, id) = (shown(&u.key), shown(&u.slack_id));
                 let _ = writeln!(out, "= {:<10} {key} ({id}) locked by someone else, left alone", "keep");

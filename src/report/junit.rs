@@ -8,7 +8,11 @@ use super::*;
 impl Summary {
     /// How many test cases `junit.xml` holds for this system (an error adds one in the combined file).
     pub(super) fn test_cases(&self) -> usize {
-        self.actions.len() + self.skipped.len() + self.unmanaged.len() + self.locked.len()
+        self.actions.len()
+            + self.skipped.len()
+            + self.unmanaged.len()
+            + self.locked.len()
+            + self.pending_deactivation.len()
     }
 
     /// `junit.xml`: one test case per action (failed actions fail), skipped members as skipped.
@@ -18,6 +22,7 @@ impl Summary {
         let skipped = self.skipped.len()
             + self.unmanaged.len()
             + self.locked.len()
+            + self.pending_deactivation.len()
             + self.actions.iter().filter(|a| matches!(a.status, Status::Withheld | Status::Planned)).count();
         let mut xml = String::from("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n");
         let _ = writeln!(
@@ -55,6 +60,13 @@ impl Summary {
         for u in &self.unmanaged {
             let why = format!("unmanaged, left alone ({})", u.slack_id);
             testcase(&mut xml, &format!("{suite}.unmanaged"), &u.key, Some(("skipped", why)));
+        }
+        for p in &self.pending_deactivation {
+            let why = format!(
+                "deactivated in Slack ({}), waits until {} (SLACK_IM_DEACTIVATE_AFTER)",
+                p.slack_id, p.due_at
+            );
+            testcase(&mut xml, &format!("{suite}.pending"), &p.key, Some(("skipped", why)));
         }
         for u in &self.locked {
             let why = format!("inactive, locked by someone else, left alone ({})", u.slack_id);

@@ -87,6 +87,24 @@ impl Summary {
             }
             md.push('\n');
         }
+        if !self.pending_deactivation.is_empty() {
+            let _ = writeln!(
+                md,
+                "## Deactivations pending\n\nMembers deactivated in Slack within the grace period \
+                 (`SLACK_IM_DEACTIVATE_AFTER`): the first run after it deactivates their accounts.\n\n\
+                 | key | Slack id | due |\n|---|---|---|"
+            );
+            for p in self.pending_deactivation.iter().take(500) {
+                let _ = writeln!(
+                    md,
+                    "| {} | {} | {} |",
+                    md_cell(&p.key),
+                    md_cell(&p.slack_id),
+                    md_cell(&p.due_at)
+                );
+            }
+            md.push('\n');
+        }
         if !self.locked.is_empty() {
             let _ = writeln!(
                 md,

@@ -44,6 +44,9 @@ pub struct Counts {
     /// Members whose managed account is inactive and locked by someone else (`system.json`'s
     /// `reactivatable` is false for it): left alone.
     pub locked: usize,
+    /// Managed accounts of members deactivated in Slack within `SLACK_IM_DEACTIVATE_AFTER`: their
+    /// deactivation waits, no write, not counted by the guard.
+    pub pending_deactivation: usize,
     /// Listed accounts without a key (`list.key` finds none): never matched or managed.
     pub unkeyed: usize,
     /// Managed accounts of leavers that `system.json`'s `active` expression finds inactive
@@ -110,6 +113,16 @@ pub struct UnmanagedReport {
     pub slack_id: String,
 }
 
+/// A managed account whose deactivation waits for the grace period (`SLACK_IM_DEACTIVATE_AFTER`).
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct PendingReport {
+    pub key: String,
+    /// The member deactivated in Slack.
+    pub slack_id: String,
+    /// When the grace ends (RFC 3339): the first run after it deactivates the account.
+    pub due_at: String,
+}
+
 /// A listed account without a key, left alone: its server id and which listing gave it.
 #[derive(Debug, Clone, Serialize, PartialEq, Eq)]
 pub struct UnkeyedReport {
@@ -155,6 +168,9 @@ pub struct Summary {
     /// Members whose inactive account someone else locked (`reactivatable`): left alone.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub locked: Vec<UnmanagedReport>,
+    /// Deactivations waiting for the grace period (`SLACK_IM_DEACTIVATE_AFTER`).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub pending_deactivation: Vec<PendingReport>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub unkeyed: Vec<UnkeyedReport>,
     /// What a person should look at before letting the run write (nobody eligible, most people
@@ -194,6 +210,16 @@ impl Summary {
             .map(|u| UnmanagedReport { key: u.key.clone(), slack_id: u.slack_id.clone() })
             .collect();
         self.counts.locked = self.locked.len();
+        self.pending_deactivation = plan
+            .pending
+            .iter()
+            .map(|p| PendingReport {
+                key: p.key.clone(),
+                slack_id: p.slack_id.clone(),
+                due_at: crate::clock::rfc3339_of(p.due_at),
+            })
+            .collect();
+        self.counts.pending_deactivation = self.pending_deactivation.len();
         for (i, action) in plan.actions.iter().enumerate() {
             let outcome = match (&action.withheld, outcomes) {
                 (Some(_), _) => Outcome::Withheld,
@@ -257,6 +283,13 @@ impl Summary {
         }
         if c.locked > 0 {
             let _ = write!(line, ", {} locked by someone else, left alone", c.locked);
+        }
+        if c.pending_deactivation > 0 {
+            let _ = write!(
+                line,
+                ", {} deactivations pending (SLACK_IM_DEACTIVATE_AFTER)",
+                c.pending_deactivation
+            );
         }
         if c.failed > 0 {
             let _ = write!(line, ", {} FAILED", c.failed);

@@ -10,6 +10,7 @@ use minijinja::value::{Enumerator, Object};
 use minijinja::{AutoEscape, Environment, Expression, UndefinedBehavior, Value};
 use serde::Serialize;
 
+use crate::members::Member;
 use crate::secret::Secret;
 use crate::target::{key_at, normalize_key, KeyRule, ListingRules, PageRead, SystemSpec};
 
@@ -256,6 +257,17 @@ impl SystemTemplates {
                 "the \"key\" expression gave {}, not text: the member has no key",
                 describe_key_value(&value)
             ))),
+        }
+    }
+
+    /// The key of a member who is not rendered for (deactivated in Slack): by the `key` expression,
+    /// else from `create.json`; `None` when the templates cannot give one for them.
+    pub fn key_of_member(&self, member: &Member) -> Option<String> {
+        let user = Arc::new(UserView::from_member(member));
+        match self.render_key(&user) {
+            Ok(Some(key)) => Some(key),
+            Ok(None) => self.render_create(&user).ok().map(|(key, _)| key),
+            Err(_) => None,
         }
     }
 
