@@ -1,12 +1,12 @@
 //! Where a run's members come from: Slack itself, or a file `slack-im export` wrote from Slack, for
 //! agents that cannot reach Slack (network zones, Jenkins fan-out). A file is read under the same
-//! rule as Slack: complete or failed; and it must be recent enough. The user groups come from the
-//! same place as the members.
+//! rule as Slack: complete or failed; it must be signed with the run's `SLACK_IM_MEMBERS_KEY`
+//! (HMAC-SHA256 over everything before the signature), from the configured workspace, and recent
+//! enough. The user groups come from the same place as the members.
 
 use std::collections::HashSet;
 use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::time::Duration;
 
 use serde::Deserialize;
 use serde_json::value::RawValue;
@@ -16,6 +16,7 @@ use crate::connect::slack_client;
 use crate::error::Error;
 use crate::http::Budget;
 use crate::members::{Member, UserGroup, UserGroups};
+use crate::secret::Secret;
 use crate::slack::{ReadStats, SlackClient, SlackError};
 
 /// The format a members file declares; a file of another version is refused.
@@ -35,9 +36,7 @@ impl Source {
     /// The file of `SLACK_IM_MEMBERS_FILE`, else Slack.
     pub fn open(config: &RunConfig) -> Result<Source, Error> {
         match &config.members_file {
-            Some(path) => {
-                Ok(Source::File { path: path.clone(), file: read_file(path, config.members_max_age)? })
-            }
+            Some(path) => Ok(Source::File { path: path.clone(), file: read_file(path, config)? }),
             None => {
                 Ok(Source::Slack(slack_client(config, Budget::new(config.deadline, config.retry_budget))?))
             }
@@ -134,15 +133,22 @@ fn file_error(path: &Path, problem: &str) -> Error {
     Error::MembersFile(format!("{} (SLACK_IM_MEMBERS_FILE): {problem}", path.display()))
 }
 
+/// A file that cannot be trusted, whatever its age: exit 2.
+fn untrusted(path: &Path, problem: &str) -> Error {
+    Error::UntrustedMembersFile(format!("{} (SLACK_IM_MEMBERS_FILE): {problem}", path.display()))
+}
+
 fn foreign(path: &Path, format: Option<String>) -> Error {
     let found = format.unwrap_or_else(|| "none".into());
     file_error(path, &format!("is of format {found:?}; this slack-im reads {FORMAT:?}"))
 }
 
-/// Reads and checks a members file: whole, of this format, and no older than `max_age`.
-fn read_file(path: &Path, max_age: Duration) -> Result<MembersFile, Error> {
-    let text =
-        std::fs::read_to_string(path).map_err(|e| file_error(path, &format!("cannot be read: {e}")))?;
+/// Reads and checks a members file: whole, of this format, signed with the run's key, from the
+/// configured workspace, and no older than `SLACK_IM_MEMBERS_MAX_AGE`.
+fn read_file(path: &Path, config: &RunConfig) -> Result<MembersFile, Error> {
+    let max_age = config.members_max_age;
+    let bytes = std::fs::read(path).map_err(|e| file_error(path, &format!("cannot be read: {e}")))?;
+    let text = String::from_utf8_lossy(&bytes);
     // One parse on the way that works; the header alone only to say why one did not.
     let file = match serde_json::from_str::<MembersFile>(&text) {
         Ok(file) if file.format == FORMAT => file,
@@ -158,6 +164,7 @@ fn read_file(path: &Path, max_age: Duration) -> Result<MembersFile, Error> {
             });
         }
     };
+    check_signature(path, &bytes, config.members_key.as_ref(), config.members_unsigned)?;
     let read_at: jiff::Timestamp = file
         .read_at
         .parse()
@@ -179,6 +186,78 @@ fn read_file(path: &Path, max_age: Duration) -> Result<MembersFile, Error> {
     Ok(file)
 }
 
+/// The signature's field: the file's last, after every byte it covers.
+const SIGNATURE_FIELD: &str = ",\"hmac_sha256\":\"";
+/// How a signed file ends after the signature's hex digits.
+const SIGNATURE_END: &str = "\"}\n";
+/// Hex digits of an HMAC-SHA256.
+const SIGNATURE_HEX_LEN: usize = 64;
+
+/// The bytes a signature covers and its hex digits, when the file ends with one.
+fn split_signature(bytes: &[u8]) -> Option<(&[u8], &str)> {
+    let tail = SIGNATURE_FIELD.len() + SIGNATURE_HEX_LEN + SIGNATURE_END.len();
+    let start = bytes.len().checked_sub(tail)?;
+    let (covered, trailer) = bytes.split_at(start);
+    let trailer = std::str::from_utf8(trailer).ok()?;
+    let hex = trailer.strip_prefix(SIGNATURE_FIELD)?.strip_suffix(SIGNATURE_END)?;
+    Some((covered, hex))
+}
+
+fn hmac_key(key: &Secret<String>) -> ring::hmac::Key {
+    ring::hmac::Key::new(ring::hmac::HMAC_SHA256, key.expose().as_bytes())
+}
+
+fn to_hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+fn from_hex(hex: &str) -> Option<Vec<u8>> {
+    if hex.len() % 2 != 0 {
+        return None;
+    }
+    (0..hex.len()).step_by(2).map(|i| u8::from_str_radix(hex.get(i..i + 2)?, 16).ok()).collect()
+}
+
+/// A file is read only when its signature is that of the run's key, or, with
+/// `SLACK_IM_MEMBERS_UNSIGNED=allow`, when it has none (or the run has no key), with a warning.
+/// A signature that does not match is refused whatever the setting: the file was changed.
+fn check_signature(
+    path: &Path,
+    bytes: &[u8],
+    key: Option<&Secret<String>>,
+    unsigned_allowed: bool,
+) -> Result<(), Error> {
+    match (split_signature(bytes), key) {
+        (Some((covered, hex)), Some(key)) => {
+            let tag = from_hex(hex).unwrap_or_default();
+            ring::hmac::verify(&hmac_key(key), covered, &tag).map_err(|_| {
+                untrusted(
+                    path,
+                    "its signature does not match SLACK_IM_MEMBERS_KEY: it was changed after the export, or exported with another key; export it again",
+                )
+            })
+        }
+        (Some(_), None) => {
+            log::warn!(
+                "members file {}: its signature is not checked (no SLACK_IM_MEMBERS_KEY, SLACK_IM_MEMBERS_UNSIGNED=allow): its members are read unauthenticated",
+                path.display()
+            );
+            Ok(())
+        }
+        (None, _) if unsigned_allowed => {
+            log::warn!(
+                "members file {}: it is not signed and is read unauthenticated (SLACK_IM_MEMBERS_UNSIGNED=allow): anyone who can write it decides who gets an account",
+                path.display()
+            );
+            Ok(())
+        }
+        (None, _) => Err(untrusted(
+            path,
+            "is not signed: export it with SLACK_IM_MEMBERS_KEY set (the key this run has), or set SLACK_IM_MEMBERS_UNSIGNED=allow to read it unauthenticated",
+        )),
+    }
+}
+
 /// What `slack-im export` wrote.
 #[derive(Debug)]
 pub struct Exported {
@@ -191,9 +270,23 @@ pub struct Exported {
 
 /// `slack-im export FILE`: reads Slack (same retries and completeness rules as a sync) and writes
 /// the members, with the enabled user groups when the token may read them, mode 0600 (personal
-/// data), through a temporary file renamed at the end: a failed read leaves any earlier file as it
-/// was.
+/// data), signed with `SLACK_IM_MEMBERS_KEY`, through a temporary file renamed at the end: a failed
+/// read leaves any earlier file as it was.
 pub fn export(config: &RunConfig, path: &Path) -> Result<Exported, Error> {
+    let key = match (&config.members_key, config.members_unsigned) {
+        (Some(key), _) => Some(hmac_key(key)),
+        (None, true) => {
+            log::warn!("export: the file is not signed (SLACK_IM_MEMBERS_UNSIGNED=allow): runs from it cannot tell it from a forged one");
+            None
+        }
+        (None, false) => {
+            return Err(crate::config::ConfigError::Missing {
+                var: "SLACK_IM_MEMBERS_KEY".into(),
+                hint: "the file is signed with it, and every run that reads the file needs the same key: set it (or SLACK_IM_MEMBERS_KEY_FILE), or SLACK_IM_MEMBERS_UNSIGNED=allow to write an unsigned file",
+            }
+            .into())
+        }
+    };
     let slack = slack_client(config, Budget::new(config.deadline, config.retry_budget))?;
     let team_id = config.slack_team_id.clone().or(slack.auth_test()?.team_id);
     let channel = match &config.channel {
@@ -216,7 +309,7 @@ pub fn export(config: &RunConfig, path: &Path) -> Result<Exported, Error> {
         "channel": channel,
         "usergroups": usergroups,
     });
-    match write_export(&slack, &tmp, &header) {
+    match write_export(&slack, &tmp, &header, key.as_ref()) {
         Ok(stats) => {
             std::fs::rename(&tmp, path).map_err(|e| file_error(path, &format!("cannot be written: {e}")))?;
             let usergroups = usergroups.map(|g| g.len());
@@ -252,13 +345,39 @@ fn export_usergroups(slack: &SlackClient) -> Result<Option<Vec<UserGroup>>, Erro
     }
 }
 
-fn write_export(slack: &SlackClient, tmp: &Path, header: &serde_json::Value) -> Result<ReadStats, Error> {
+/// A writer that signs what passes through it.
+struct Signing<W: Write> {
+    out: W,
+    mac: Option<ring::hmac::Context>,
+}
+
+impl<W: Write> Write for Signing<W> {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        let n = self.out.write(buf)?;
+        if let Some(mac) = &mut self.mac {
+            mac.update(&buf[..n]);
+        }
+        Ok(n)
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.out.flush()
+    }
+}
+
+fn write_export(
+    slack: &SlackClient,
+    tmp: &Path,
+    header: &serde_json::Value,
+    key: Option<&ring::hmac::Key>,
+) -> Result<ReadStats, Error> {
     let write_error = |e: std::io::Error| file_error(tmp, &format!("cannot be written: {e}"));
     let mut options = std::fs::OpenOptions::new();
     options.write(true).create(true).truncate(true);
     #[cfg(unix)]
     std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
-    let mut out = std::io::BufWriter::new(options.open(tmp).map_err(write_error)?);
+    let file = std::io::BufWriter::new(options.open(tmp).map_err(write_error)?);
+    let mut out = Signing { out: file, mac: key.map(ring::hmac::Context::with_key) };
     let header = header.to_string();
     // The header object, left open for the members array.
     write!(out, "{},\"members\":[", &header[..header.len() - 1]).map_err(write_error)?;
@@ -269,7 +388,16 @@ fn write_export(slack: &SlackClient, tmp: &Path, header: &serde_json::Value) -> 
         first = false;
         write!(out, "{separator}\n{raw}").map_err(write_error)
     })?;
-    write!(out, "\n]}}\n").map_err(write_error)?;
-    out.into_inner().map_err(|e| write_error(e.into_error()))?.sync_all().map_err(write_error)?;
+    write!(out, "\n]").map_err(write_error)?;
+    // The signature covers every byte before it, and is the last field.
+    let Signing { out: mut file, mac } = out;
+    match mac {
+        Some(mac) => {
+            let tag = to_hex(mac.sign().as_ref());
+            write!(file, "{SIGNATURE_FIELD}{tag}{SIGNATURE_END}").map_err(write_error)?
+        }
+        None => writeln!(file, "}}").map_err(write_error)?,
+    }
+    file.into_inner().map_err(|e| write_error(e.into_error()))?.sync_all().map_err(write_error)?;
     Ok(stats)
 }

@@ -13,6 +13,7 @@ mod hardening;
 mod headers;
 mod layers;
 mod lifecycle;
+mod members_file;
 mod paging;
 mod sync;
 mod system_key;

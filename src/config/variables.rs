@@ -137,6 +137,17 @@ pub const VARIABLES: &[Variable] = &[
         Kind::Text { default: Some("24h") },
         "oldest members file accepted: 90m, 24h, 2d or seconds",
     ),
+    var(
+        "SLACK_IM_MEMBERS_KEY",
+        Kind::Secret,
+        "key (32+ characters) that signs the members file on export and checks it on read (HMAC-SHA256)",
+    ),
+    var("SLACK_IM_MEMBERS_KEY_FILE", TEXT, "file holding SLACK_IM_MEMBERS_KEY"),
+    var(
+        "SLACK_IM_MEMBERS_UNSIGNED",
+        TEXT,
+        "allow: export and read members files without a signature, with a warning (unauthenticated)",
+    ),
     var("SLACK_IM_VAR_<NAME>", Kind::Elsewhere, "exposed to templates as vars.<name> (lower-cased)"),
     var(
         "SLACK_IM_SECRET_<NAME>",

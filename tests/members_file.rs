@@ -1,0 +1,141 @@
+//! The members file is trusted only as far as it is tied to Slack: signed with the key export and
+//! the runs share (`SLACK_IM_MEMBERS_KEY`), exported from the configured workspace, a regular file
+//! of bounded size, holding only what the product reads.
+
+use serde_json::Value;
+
+use crate::common::*;
+
+/// A world that exported its members to `members.json` and reads them from it from now on.
+fn exported(world: &mut World) -> std::path::PathBuf {
+    let file = world.dir.path().join("members.json");
+    world.run(&["export", file.to_str().unwrap()]).assert_code(0);
+    world.set("SLACK_IM_MEMBERS_FILE", file.to_str().unwrap()).unset("SLACK_BOT_TOKEN");
+    file
+}
+
+fn forged_member() -> String {
+    std::fs::read_to_string(fixtures().join("members_file/forged_member.json")).unwrap().trim().to_string()
+}
+
+/// The file with one more member, as someone who can write the file but holds no key would add it.
+fn with_forged_member(text: &str) -> String {
+    text.replacen("\"members\":[", &format!("\"members\":[\n{},", forged_member()), 1)
+}
+
+/// Refused before anything is written, exit 2 (the file cannot be trusted: a configuration matter,
+/// not a read to retry), naming the file and why.
+#[track_caller]
+fn assert_refused(world: &World, run: &Run, file: &std::path::Path, why: &str) {
+    run.assert_code(2);
+    assert!(run.stderr.contains(&file.display().to_string()), "names the file: {}", run.stderr);
+    assert!(run.stderr.contains(why), "says why ({why}): {}", run.stderr);
+    assert!(run.error().contains(why), "summary.json says why ({why}): {}", run.error());
+    assert_eq!(world.writes(), 0, "nothing written");
+}
+
+#[test]
+fn a_members_file_changed_after_export_is_refused_and_nothing_is_written() {
+    let mut world = World::new(0);
+    let file = exported(&mut world);
+    let good = std::fs::read_to_string(&file).unwrap();
+    let read_at = serde_json::from_str::<Value>(&good).unwrap()["read_at"].as_str().unwrap().to_string();
+    let fresher = jiff::Timestamp::now().to_string();
+    for (name, text) in [
+        ("a forged member", with_forged_member(&good)),
+        ("read_at moved to now", good.replacen(&read_at, &fresher, 1)),
+        ("a member dropped", good.replacen("\"U0ADMIN001\"", "\"U0ADMIN00X\"", 1)),
+    ] {
+        std::fs::write(&file, text).unwrap();
+        for command in ["sync", "plan", "check"] {
+            let run = world.run(&[command]);
+            assert_refused(&world, &run, &file, "signature does not match SLACK_IM_MEMBERS_KEY");
+            assert!(!world.accounts().values().any(|a| a.to_string().contains("mallory")), "{name}");
+        }
+    }
+    std::fs::write(&file, &good).unwrap();
+    world.run(&["sync"]).assert_code(0);
+}
+
+#[test]
+fn a_members_file_signed_with_another_key_is_refused() {
+    let mut world = World::new(0);
+    let file = exported(&mut world);
+    world.set("SLACK_IM_MEMBERS_KEY", "mk-9Wq2Er5Ty8Ui1Op4As7Df0Gh3Jk6Lz");
+    let run = world.run(&["plan"]);
+    assert_refused(&world, &run, &file, "signature does not match SLACK_IM_MEMBERS_KEY");
+}
+
+#[test]
+fn an_unsigned_members_file_is_refused_unless_explicitly_allowed_with_a_warning() {
+    let mut world = World::new(0);
+    world.unset("SLACK_IM_MEMBERS_KEY");
+    let file = world.dir.path().join("members.json");
+    let export = world.run(&["export", file.to_str().unwrap()]);
+    export.assert_code(2);
+    assert!(export.stderr.contains("SLACK_IM_MEMBERS_KEY is not set"), "{}", export.stderr);
+    assert!(!file.exists());
+
+    world.set("SLACK_IM_MEMBERS_UNSIGNED", "allow");
+    let export = world.run(&["export", file.to_str().unwrap()]);
+    export.assert_code(0);
+    assert!(
+        export.stderr.contains("the file is not signed (SLACK_IM_MEMBERS_UNSIGNED=allow)"),
+        "{}",
+        export.stderr
+    );
+    let unsigned = std::fs::read_to_string(&file).unwrap();
+    serde_json::from_str::<Value>(&unsigned).expect("an unsigned file is JSON too");
+    std::fs::write(&file, with_forged_member(&unsigned)).unwrap();
+
+    // A key, and no permission: the unsigned file is refused.
+    world.unset("SLACK_IM_MEMBERS_UNSIGNED").set("SLACK_IM_MEMBERS_KEY", MEMBERS_KEY);
+    world.set("SLACK_IM_MEMBERS_FILE", file.to_str().unwrap()).unset("SLACK_BOT_TOKEN");
+    let run = world.run(&["sync"]);
+    assert_refused(&world, &run, &file, "is not signed");
+    assert!(run.stderr.contains("SLACK_IM_MEMBERS_UNSIGNED=allow"), "names the way out: {}", run.stderr);
+
+    // Neither key nor permission: a configuration error before anything is read.
+    world.unset("SLACK_IM_MEMBERS_KEY");
+    let run = world.run(&["sync"]);
+    run.assert_code(2);
+    assert!(run.stderr.contains("SLACK_IM_MEMBERS_KEY is not set"), "{}", run.stderr);
+    assert!(run.stderr.contains("SLACK_IM_MEMBERS_FILE"), "names the file's variable: {}", run.stderr);
+    assert_eq!(world.writes(), 0);
+
+    // Explicitly allowed: read, with a warning that says what it costs.
+    world.set("SLACK_IM_MEMBERS_UNSIGNED", "allow");
+    let run = world.run(&["sync"]);
+    run.assert_code(0);
+    assert!(run.stderr.contains("read unauthenticated (SLACK_IM_MEMBERS_UNSIGNED=allow)"), "{}", run.stderr);
+    assert!(world.accounts().contains_key("mallory"), "what the file says is what runs");
+}
+
+#[test]
+fn a_members_key_that_is_short_or_given_twice_is_a_configuration_error() {
+    let mut world = World::new(0);
+    let key_file = world.dir.path().join("members.key");
+    std::fs::write(&key_file, format!("{MEMBERS_KEY}\n")).unwrap();
+    world.set("SLACK_IM_MEMBERS_KEY_FILE", key_file.to_str().unwrap());
+    let run = world.run(&["plan"]);
+    run.assert_code(2);
+    assert!(
+        run.stderr.contains("SLACK_IM_MEMBERS_KEY and SLACK_IM_MEMBERS_KEY_FILE are both set"),
+        "{}",
+        run.stderr
+    );
+
+    // The key from its file signs and checks like the variable.
+    world.unset("SLACK_IM_MEMBERS_KEY");
+    exported(&mut world);
+    world.run(&["plan"]).assert_code(0);
+
+    world.unset("SLACK_IM_MEMBERS_KEY_FILE").set("SLACK_IM_MEMBERS_KEY", "short-key-1234");
+    let run = world.run(&["plan"]);
+    run.assert_code(2);
+    assert!(
+        run.stderr.contains("SLACK_IM_MEMBERS_KEY is invalid: the key must be at least 32 characters"),
+        "{}",
+        run.stderr
+    );
+}
