@@ -43,6 +43,16 @@ impl Source {
         }
     }
 
+    /// The Slack workspace the members come from: the file's `team_id` (checked against
+    /// `SLACK_IM_SLACK_TEAM_ID` when that is set), or for Slack the configured one; `None` when
+    /// nobody named it.
+    pub fn team_id(&self) -> Option<String> {
+        match self {
+            Source::Slack(slack) => slack.team_id().map(str::to_string),
+            Source::File { file, .. } => file.team_id.as_deref().map(|t| crate::http::clean(t, 40)),
+        }
+    }
+
     /// HTTP requests sent to Slack (none for a file).
     pub fn requests(&self) -> usize {
         match self {
@@ -103,10 +113,11 @@ impl Source {
         }
         stats.members = seen.len();
         log::info!(
-            "members file {}: {} members, read from Slack at {}",
+            "members file {}: {} members, read from the Slack workspace {} at {}",
             path.display(),
             stats.members,
-            file.read_at
+            self.team_id().as_deref().unwrap_or("(not named)"),
+            crate::http::clean(&file.read_at, 40)
         );
         Ok(stats)
     }
@@ -116,6 +127,9 @@ impl Source {
 pub struct MembersFile {
     format: String,
     read_at: String,
+    /// The workspace export read (`SLACK_IM_SLACK_TEAM_ID`, else `auth.test`'s).
+    #[serde(default)]
+    team_id: Option<String>,
     channel: Option<ChannelFile>,
     /// The enabled user groups; `None` when the exporting token could not read them.
     #[serde(default)]
@@ -165,6 +179,8 @@ fn read_file(path: &Path, config: &RunConfig) -> Result<MembersFile, Error> {
         }
     };
     check_signature(path, &bytes, config.members_key.as_ref(), config.members_unsigned)?;
+    // After the signature: the team_id it names is the export's own.
+    check_workspace(path, file.team_id.as_deref(), config.slack_team_id.as_deref())?;
     let read_at: jiff::Timestamp = file
         .read_at
         .parse()
@@ -254,6 +270,28 @@ fn check_signature(
         (None, _) => Err(untrusted(
             path,
             "is not signed: export it with SLACK_IM_MEMBERS_KEY set (the key this run has), or set SLACK_IM_MEMBERS_UNSIGNED=allow to read it unauthenticated",
+        )),
+    }
+}
+
+/// A file is bound to the workspace it was exported from: with `SLACK_IM_SLACK_TEAM_ID` set, a file
+/// from another workspace (or one that names none) is refused, exit 2: its members are other people.
+fn check_workspace(path: &Path, exported: Option<&str>, configured: Option<&str>) -> Result<(), Error> {
+    let Some(want) = configured else { return Ok(()) };
+    match exported {
+        Some(team) if team == want => Ok(()),
+        Some(team) => Err(untrusted(
+            path,
+            &format!(
+                "was exported from the Slack workspace {}, and this run reads SLACK_IM_SLACK_TEAM_ID={want}: export it from that workspace, or correct SLACK_IM_SLACK_TEAM_ID",
+                crate::http::clean(team, 40)
+            ),
+        )),
+        None => Err(untrusted(
+            path,
+            &format!(
+                "was exported from an unknown Slack workspace (no team_id), and this run reads SLACK_IM_SLACK_TEAM_ID={want}: export it again"
+            ),
         )),
     }
 }

@@ -139,3 +139,53 @@ fn a_members_key_that_is_short_or_given_twice_is_a_configuration_error() {
         run.stderr
     );
 }
+
+#[test]
+fn a_members_file_from_another_workspace_is_refused_and_the_workspace_is_named() {
+    let mut world = World::new(0);
+    let file = exported(&mut world);
+    let exported_team = slack_im_fakes::members::ACME_TEAM_ID;
+    world.set("SLACK_IM_SLACK_TEAM_ID", "T0OTHERWS1");
+    for command in ["sync", "plan", "check"] {
+        let run = world.run(&[command]);
+        assert_refused(&world, &run, &file, "was exported from the Slack workspace T0ACMEW0RK");
+        assert!(
+            run.stderr.contains("SLACK_IM_SLACK_TEAM_ID=T0OTHERWS1"),
+            "names the setting: {}",
+            run.stderr
+        );
+    }
+
+    // The workspace it names: a run from the file says which one the members came from.
+    world.set("SLACK_IM_SLACK_TEAM_ID", exported_team);
+    let run = world.run(&["sync"]);
+    run.assert_code(0);
+    assert!(
+        run.stderr.contains(&format!("read from the Slack workspace {exported_team} at")),
+        "console: {}",
+        run.stderr
+    );
+    let summary = run.summary.as_ref().expect("summary.json");
+    assert_eq!(summary["sources"]["slack_team_id"], exported_team, "summary.json: {summary}");
+    assert!(world.accounts().len() > 1);
+
+    // Without SLACK_IM_SLACK_TEAM_ID the file's workspace is still reported.
+    world.unset("SLACK_IM_SLACK_TEAM_ID");
+    let run = world.run(&["plan"]);
+    run.assert_code(0);
+    assert_eq!(run.summary.as_ref().unwrap()["sources"]["slack_team_id"], exported_team);
+}
+
+#[test]
+fn a_members_file_without_a_workspace_is_refused_when_one_is_configured() {
+    let mut world = World::new(0);
+    world.unset("SLACK_IM_MEMBERS_KEY").set("SLACK_IM_MEMBERS_UNSIGNED", "allow");
+    let file = exported(&mut world);
+    let text = std::fs::read_to_string(&file).unwrap();
+    let no_team = text.replacen("\"team_id\":\"T0ACMEW0RK\"", "\"team_id\":null", 1);
+    assert_ne!(text, no_team, "the export names its workspace: {}", &text[..200.min(text.len())]);
+    std::fs::write(&file, no_team).unwrap();
+    world.set("SLACK_IM_SLACK_TEAM_ID", slack_im_fakes::members::ACME_TEAM_ID);
+    let run = world.run(&["sync"]);
+    assert_refused(&world, &run, &file, "was exported from an unknown Slack workspace");
+}

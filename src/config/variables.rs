@@ -66,7 +66,7 @@ pub const VARIABLES: &[Variable] = &[
         "templates root",
     ),
     var("SLACK_IM_SLACK_URL", Kind::Text { default: Some("https://slack.com/api/") }, "Slack API base"),
-    var("SLACK_IM_SLACK_TEAM_ID", TEXT, "workspace id, for Enterprise Grid org-level tokens"),
+    var("SLACK_IM_SLACK_TEAM_ID", TEXT, "workspace id: for Enterprise Grid org-level tokens, and the workspace a members file must come from"),
     var(
         "SLACK_IM_CHANNEL",
         TEXT,
