@@ -147,6 +147,58 @@ fn file_error(path: &Path, problem: &str) -> Error {
     Error::MembersFile(format!("{} (SLACK_IM_MEMBERS_FILE): {problem}", path.display()))
 }
 
+/// The bytes of a members file that is a regular file of at most `max_mb` megabytes
+/// (`SLACK_IM_READ_MAX_MB`, the cap of a listing). It is opened without blocking, so a FIFO nobody
+/// writes to (or a device) is refused at once instead of stalling the run past its deadline, and
+/// its size is that of the file opened, not of a name that may have changed since.
+fn read_regular(path: &Path, max_mb: u64) -> Result<Vec<u8>, Error> {
+    use std::io::Read;
+    let cannot = |e: std::io::Error| file_error(path, &format!("cannot be read: {e}"));
+    let mut options = std::fs::OpenOptions::new();
+    options.read(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::custom_flags(&mut options, libc::O_NONBLOCK);
+    let file = options.open(path).map_err(cannot)?;
+    let metadata = file.metadata().map_err(cannot)?;
+    if !metadata.is_file() {
+        return Err(file_error(
+            path,
+            "is not a regular file (a folder, a FIFO or a device): give the file slack-im export wrote",
+        ));
+    }
+    // Megabytes as the listing counts them: 10^6 bytes.
+    let cap = max_mb.saturating_mul(1_000_000);
+    let too_large = || {
+        file_error(
+            path,
+            &format!("is larger than {max_mb} MB (SLACK_IM_READ_MAX_MB): raise it if the workspace really is that large"),
+        )
+    };
+    if metadata.len() > cap {
+        return Err(too_large());
+    }
+    // Bounded also if the file grows while it is read.
+    let mut bytes = Vec::with_capacity(metadata.len() as usize);
+    file.take(cap.saturating_add(1)).read_to_end(&mut bytes).map_err(cannot)?;
+    if bytes.len() as u64 > cap {
+        return Err(too_large());
+    }
+    Ok(bytes)
+}
+
+/// A file holds no more members than a Slack read may return (`SLACK_IM_READ_LIMIT`), nor a
+/// channel more than a channel read may.
+fn check_read_limit(path: &Path, file: &MembersFile, limit: usize) -> Result<(), Error> {
+    let channel = file.channel.as_ref().map_or(0, |c| c.members.len());
+    if file.members.len() > limit || channel > limit {
+        return Err(file_error(
+            path,
+            &format!("holds more than {limit} members (SLACK_IM_READ_LIMIT): raise it if the workspace really is that large"),
+        ));
+    }
+    Ok(())
+}
+
 /// A file that cannot be trusted, whatever its age: exit 2.
 fn untrusted(path: &Path, problem: &str) -> Error {
     Error::UntrustedMembersFile(format!("{} (SLACK_IM_MEMBERS_FILE): {problem}", path.display()))
@@ -161,7 +213,7 @@ fn foreign(path: &Path, format: Option<String>) -> Error {
 /// configured workspace, and no older than `SLACK_IM_MEMBERS_MAX_AGE`.
 fn read_file(path: &Path, config: &RunConfig) -> Result<MembersFile, Error> {
     let max_age = config.members_max_age;
-    let bytes = std::fs::read(path).map_err(|e| file_error(path, &format!("cannot be read: {e}")))?;
+    let bytes = read_regular(path, config.read_max_mb)?;
     let text = String::from_utf8_lossy(&bytes);
     // One parse on the way that works; the header alone only to say why one did not.
     let file = match serde_json::from_str::<MembersFile>(&text) {
@@ -179,6 +231,7 @@ fn read_file(path: &Path, config: &RunConfig) -> Result<MembersFile, Error> {
         }
     };
     check_signature(path, &bytes, config.members_key.as_ref(), config.members_unsigned)?;
+    check_read_limit(path, &file, config.read_limit)?;
     // After the signature: the team_id it names is the export's own.
     check_workspace(path, file.team_id.as_deref(), config.slack_team_id.as_deref())?;
     let read_at: jiff::Timestamp = file

@@ -189,3 +189,61 @@ fn a_members_file_without_a_workspace_is_refused_when_one_is_configured() {
     let run = world.run(&["sync"]);
     assert_refused(&world, &run, &file, "was exported from an unknown Slack workspace");
 }
+
+#[test]
+fn a_members_file_that_is_a_fifo_or_a_folder_is_refused_at_once() {
+    let mut world = World::new(0);
+    exported(&mut world);
+    world.set("SLACK_IM_DEADLINE_SECS", "5");
+    let fifo = world.dir.path().join("members.fifo");
+    let made = std::process::Command::new("mkfifo").arg(&fifo).status().expect("mkfifo runs");
+    assert!(made.success());
+    let folder = world.dir.path().join("members.d");
+    std::fs::create_dir(&folder).unwrap();
+    for path in [&fifo, &folder] {
+        world.set("SLACK_IM_MEMBERS_FILE", path.to_str().unwrap());
+        let started = std::time::Instant::now();
+        // A FIFO nobody writes to would block its reader for ever: the run must not open it so.
+        let run = world.run(&["sync"]);
+        assert!(
+            started.elapsed() < std::time::Duration::from_secs(5),
+            "refused at once: {:?}",
+            started.elapsed()
+        );
+        run.assert_code(1);
+        assert!(run.stderr.contains(&path.display().to_string()), "{}", run.stderr);
+        assert!(run.stderr.contains("is not a regular file"), "{}", run.stderr);
+        assert_eq!(world.writes(), 0);
+    }
+}
+
+#[test]
+fn a_members_file_larger_than_the_read_cap_or_with_more_members_than_the_read_limit_fails_the_read() {
+    let mut world = World::new(30);
+    let file = exported(&mut world);
+    let members = serde_json::from_str::<Value>(&std::fs::read_to_string(&file).unwrap()).unwrap()["members"]
+        .as_array()
+        .unwrap()
+        .len();
+    assert!(members > 30);
+
+    // More members than SLACK_IM_READ_LIMIT: refused as a Slack read of that many would be.
+    world.set("SLACK_IM_READ_LIMIT", "20");
+    let run = world.run(&["sync"]);
+    run.assert_code(1);
+    assert!(run.stderr.contains("more than 20 members (SLACK_IM_READ_LIMIT)"), "{}", run.stderr);
+    assert!(run.stderr.contains(&file.display().to_string()), "{}", run.stderr);
+    assert_eq!(world.writes(), 0);
+    world.unset("SLACK_IM_READ_LIMIT");
+
+    // Bigger than SLACK_IM_READ_MAX_MB: refused before it is read, whatever it holds.
+    let big = world.dir.path().join("big.json");
+    let mut text = std::fs::read_to_string(&file).unwrap();
+    text.push_str(&" ".repeat(1_000_001));
+    std::fs::write(&big, text).unwrap();
+    world.set("SLACK_IM_MEMBERS_FILE", big.to_str().unwrap()).set("SLACK_IM_READ_MAX_MB", "1");
+    let run = world.run(&["sync"]);
+    run.assert_code(1);
+    assert!(run.stderr.contains("is larger than 1 MB (SLACK_IM_READ_MAX_MB)"), "{}", run.stderr);
+    assert_eq!(world.writes(), 0);
+}

@@ -113,12 +113,12 @@ pub const VARIABLES: &[Variable] = &[
     var(
         "SLACK_IM_READ_LIMIT",
         Kind::Number { min: 1, max: 100_000_000, default: Some(200_000) },
-        "most members or accounts one read may return",
+        "most members or accounts one read (Slack, a members file, a listing) may return",
     ),
     var(
         "SLACK_IM_READ_MAX_MB",
         Kind::Number { min: 1, max: 1_000_000, default: Some(512) },
-        "most megabytes of pages one system's target listing may read",
+        "most megabytes of pages one system's target listing may read, and of a members file",
     ),
     var("SLACK_IM_REPORT_DIR", PATH, "where summary.json, summary.md and junit.xml go (unset: none)"),
     var("SLACK_IM_NOTIFY_CHANNEL", TEXT, "post the run's summary to this channel id (needs chat:write)"),
