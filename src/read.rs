@@ -164,6 +164,12 @@ pub(crate) fn prepare(config: &Config) -> Result<Prepared, Vec<Error>> {
         configs.iter().map(|_| Budget::new(run.deadline, run.retry_budget)).collect();
     let systems = load_systems(run, configs, &budgets)?;
     let source = Source::open(run).map_err(every)?;
+    for system in &systems {
+        let templates = &system.templates;
+        if templates.uses_slack_object || templates.uses_phone {
+            source.require_all_fields(templates.name()).map_err(every)?;
+        }
+    }
     let groups = read_groups(configs, &systems, &source)?;
     let (reads, members) = list_and_read_members(run, &source, &systems, configs, groups.as_ref());
     let members = members.map_err(every)?;

@@ -22,6 +22,57 @@ use crate::slack::{ReadStats, SlackClient, SlackError};
 /// The format a members file declares; a file of another version is refused.
 pub const FORMAT: &str = "slack-im-members/1";
 
+/// A file of members with only the fields slack-im reads ([`PRODUCT_FIELDS`], [`PROFILE_FIELDS`]).
+const FIELDS_PRODUCT: &str = "product";
+/// A file of whole member objects, 2FA fields left out (`SLACK_IM_EXPORT_FIELDS=all`).
+const FIELDS_ALL: &str = "all";
+
+/// The member fields [`Member`] reads, the only ones a `product` export keeps; `profile` keeps
+/// [`PROFILE_FIELDS`]. Kept beside the model: a field added to `Member` is added here.
+const PRODUCT_FIELDS: &[&str] = &[
+    "id",
+    "team_id",
+    "name",
+    "deleted",
+    "is_bot",
+    "is_workflow_bot",
+    "is_restricted",
+    "is_ultra_restricted",
+    "is_invited_user",
+    "is_email_confirmed",
+    "is_stranger",
+    "is_admin",
+    "is_owner",
+    "real_name",
+    "tz",
+    "profile",
+];
+/// The profile fields [`crate::members::Profile`] reads but `phone` (personal, and read only by
+/// templates that say `user.phone`).
+const PROFILE_FIELDS: &[&str] =
+    &["email", "real_name", "display_name", "first_name", "last_name", "title", "bot_id", "api_app_id"];
+/// Never exported: the member's 2FA status says whose account is easier to take over.
+const NEVER_EXPORTED: &[&str] = &["has_2fa", "two_factor_type"];
+
+/// What export writes of one member: the fields of `keep` (with `profile` cut to
+/// [`PROFILE_FIELDS`]), or all but [`NEVER_EXPORTED`]. Values are kept as Slack sent them, so a
+/// member that does not read from Slack does not read from the file either.
+fn exported_member(raw: &RawValue, all: bool) -> String {
+    let Ok(serde_json::Value::Object(mut member)) = serde_json::from_str::<serde_json::Value>(raw.get())
+    else {
+        return raw.get().to_string();
+    };
+    if all {
+        member.retain(|k, _| !NEVER_EXPORTED.contains(&k.as_str()));
+    } else {
+        member.retain(|k, _| PRODUCT_FIELDS.contains(&k.as_str()));
+        if let Some(serde_json::Value::Object(profile)) = member.get_mut("profile") {
+            profile.retain(|k, _| PROFILE_FIELDS.contains(&k.as_str()));
+        }
+    }
+    serde_json::Value::Object(member).to_string()
+}
+
 /// The members of a run: read from Slack page by page, or from a members file.
 pub enum Source {
     Slack(SlackClient),
@@ -50,6 +101,21 @@ impl Source {
         match self {
             Source::Slack(slack) => slack.team_id().map(str::to_string),
             Source::File { file, .. } => file.team_id.as_deref().map(|t| crate::http::clean(t, 40)),
+        }
+    }
+
+    /// For a system whose templates read `user.slack` or `user.phone`: a members file exported with
+    /// only the product's fields lacks them, and would render them empty; a failed read naming
+    /// the fix.
+    pub fn require_all_fields(&self, system: &str) -> Result<(), Error> {
+        match self {
+            Source::File { path, file } if file.fields.as_deref() == Some(FIELDS_PRODUCT) => Err(file_error(
+                path,
+                &format!(
+                    "it holds only the fields slack-im reads (no phone, no custom fields), and the templates of {system} read user.slack, user.phone or the whole user: export it again with SLACK_IM_EXPORT_FIELDS=all"
+                ),
+            )),
+            _ => Ok(()),
         }
     }
 
@@ -130,6 +196,10 @@ pub struct MembersFile {
     /// The workspace export read (`SLACK_IM_SLACK_TEAM_ID`, else `auth.test`'s).
     #[serde(default)]
     team_id: Option<String>,
+    /// What export kept of each member: [`FIELDS_PRODUCT`] or [`FIELDS_ALL`] (a file without it
+    /// predates the choice and holds whole objects).
+    #[serde(default)]
+    fields: Option<String>,
     channel: Option<ChannelFile>,
     /// The enabled user groups; `None` when the exporting token could not read them.
     #[serde(default)]
@@ -397,10 +467,11 @@ pub fn export(config: &RunConfig, path: &Path) -> Result<Exported, Error> {
         "format": FORMAT,
         "read_at": crate::clock::now_rfc3339(),
         "team_id": team_id,
+        "fields": if config.export_all_fields { FIELDS_ALL } else { FIELDS_PRODUCT },
         "channel": channel,
         "usergroups": usergroups,
     });
-    match write_export(&slack, &tmp, &header, key.as_ref()) {
+    match write_export(&slack, &tmp, &header, key.as_ref(), config.export_all_fields) {
         Ok(stats) => {
             std::fs::rename(&tmp, path).map_err(|e| file_error(path, &format!("cannot be written: {e}")))?;
             let usergroups = usergroups.map(|g| g.len());
@@ -461,6 +532,7 @@ fn write_export(
     tmp: &Path,
     header: &serde_json::Value,
     key: Option<&ring::hmac::Key>,
+    all_fields: bool,
 ) -> Result<ReadStats, Error> {
     let write_error = |e: std::io::Error| file_error(tmp, &format!("cannot be written: {e}"));
     let mut options = std::fs::OpenOptions::new();
@@ -474,7 +546,7 @@ fn write_export(
     write!(out, "{},\"members\":[", &header[..header.len() - 1]).map_err(write_error)?;
     let mut first = true;
     let stats = slack.for_each_member(true, |member| -> Result<(), Error> {
-        let raw = member.raw.as_ref().map(|r| r.get()).unwrap_or("{}");
+        let raw = member.raw.as_deref().map_or_else(|| "{}".to_string(), |r| exported_member(r, all_fields));
         let separator = if first { "" } else { "," };
         first = false;
         write!(out, "{separator}\n{raw}").map_err(write_error)

@@ -247,3 +247,129 @@ fn a_members_file_larger_than_the_read_cap_or_with_more_members_than_the_read_li
     assert!(run.stderr.contains("is larger than 1 MB (SLACK_IM_READ_MAX_MB)"), "{}", run.stderr);
     assert_eq!(world.writes(), 0);
 }
+
+/// The first eligible member of the world's workspace, given the sensitive fields of the fixture
+/// (2FA status, phone, custom profile fields…) as Slack would send them.
+fn with_sensitive_fields(world: &World) -> (String, Value) {
+    let extra: Value = serde_json::from_str(
+        &std::fs::read_to_string(fixtures().join("members_file/sensitive_fields.json")).unwrap(),
+    )
+    .unwrap();
+    let member = world.slack.members().into_iter().find(is_eligible).expect("an eligible member");
+    let id = member["id"].as_str().unwrap().to_string();
+    world.slack.update_member(&id, |m| {
+        for (k, v) in extra.as_object().unwrap() {
+            match (k.as_str(), m.get_mut(k)) {
+                ("profile", Some(profile)) => {
+                    profile.as_object_mut().unwrap().extend(v.as_object().unwrap().clone())
+                }
+                _ => {
+                    m[k] = v.clone();
+                }
+            }
+        }
+    });
+    (id, extra)
+}
+
+fn exported_member(file: &std::path::Path, id: &str) -> Value {
+    let file: Value = serde_json::from_str(&std::fs::read_to_string(file).unwrap()).unwrap();
+    file["members"].as_array().unwrap().iter().find(|m| m["id"] == id).cloned().expect("exported")
+}
+
+#[test]
+fn export_writes_only_the_fields_slack_im_reads_never_2fa_phone_or_custom_fields() {
+    let mut world = World::new(20);
+    let (id, _) = with_sensitive_fields(&world);
+    let from_slack = world.run(&["plan"]);
+    from_slack.assert_code(0);
+    let file = exported(&mut world);
+    let text = std::fs::read_to_string(&file).unwrap();
+    for secret in [
+        "has_2fa",
+        "two_factor_type",
+        "+44 20 7946 0958",
+        "secret-clearance-level-3",
+        "Xf0CLEARANCE",
+        "in hospital",
+        "avatars.example",
+        "W0ACME0001",
+        "\"phone\"",
+    ] {
+        assert!(!text.contains(secret), "the export holds {secret}");
+    }
+    let member = exported_member(&file, &id);
+    let read = [
+        "id",
+        "team_id",
+        "name",
+        "deleted",
+        "is_bot",
+        "is_workflow_bot",
+        "is_restricted",
+        "is_ultra_restricted",
+        "is_invited_user",
+        "is_email_confirmed",
+        "is_stranger",
+        "is_admin",
+        "is_owner",
+        "real_name",
+        "tz",
+        "profile",
+    ];
+    for key in member.as_object().unwrap().keys() {
+        assert!(read.contains(&key.as_str()), "{key} is not a field slack-im reads: {member}");
+    }
+    let profile =
+        ["email", "real_name", "display_name", "first_name", "last_name", "title", "bot_id", "api_app_id"];
+    for key in member["profile"].as_object().unwrap().keys() {
+        assert!(profile.contains(&key.as_str()), "profile.{key} is not a field slack-im reads: {member}");
+    }
+    // What it keeps plans exactly what a read of Slack plans.
+    let from_file = world.run(&["plan"]);
+    from_file.assert_code(0);
+    assert_eq!(
+        from_file.summary.as_ref().unwrap()["actions"],
+        from_slack.summary.as_ref().unwrap()["actions"]
+    );
+    assert_eq!(
+        from_file.summary.as_ref().unwrap()["skipped"],
+        from_slack.summary.as_ref().unwrap()["skipped"]
+    );
+}
+
+#[test]
+fn a_template_that_reads_user_phone_or_user_slack_needs_an_export_of_all_fields_still_without_2fa() {
+    let mut world = World::new(0);
+    let (id, _) = with_sensitive_fields(&world);
+    let root = world.own_templates();
+    let create = root.join("dev/create.json");
+    let text = std::fs::read_to_string(&create).unwrap();
+    std::fs::write(
+        &create,
+        text.replacen(
+            "\"customType\": \"user\",",
+            "\"customType\": \"user\", \"phone\": {{ user.phone }},",
+            1,
+        ),
+    )
+    .unwrap();
+    let file = exported(&mut world);
+    let run = world.run(&["sync"]);
+    run.assert_code(1);
+    assert!(run.stderr.contains(&file.display().to_string()), "{}", run.stderr);
+    assert!(run.stderr.contains("SLACK_IM_EXPORT_FIELDS=all"), "names the fix: {}", run.stderr);
+    assert_eq!(world.writes(), 0);
+
+    world.set("SLACK_BOT_TOKEN", BOT_TOKEN).set("SLACK_IM_EXPORT_FIELDS", "all");
+    world.run(&["export", file.to_str().unwrap()]).assert_code(0);
+    world.unset("SLACK_BOT_TOKEN").unset("SLACK_IM_EXPORT_FIELDS");
+    let member = exported_member(&file, &id);
+    assert_eq!(member["profile"]["phone"], "+44 20 7946 0958");
+    assert!(
+        member.get("has_2fa").is_none() && member.get("two_factor_type").is_none(),
+        "never 2FA: {member}"
+    );
+    world.run(&["sync"]).assert_code(0);
+    assert!(world.accounts().values().any(|a| a["phone"] == "+44 20 7946 0958"));
+}

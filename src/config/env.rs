@@ -11,8 +11,8 @@ use serde::Deserialize;
 
 use super::overlay::system_name;
 use super::values::{
-    age, bot_token, check_secrets, check_target_url, email_domains, members_key, members_unsigned,
-    normalize_exclude, run_id, slack_id, slack_url, CHANNEL_ID, TEAM_ID,
+    age, bot_token, check_secrets, check_target_url, email_domains, export_all_fields, members_key,
+    members_unsigned, normalize_exclude, run_id, slack_id, slack_url, CHANNEL_ID, TEAM_ID,
 };
 use super::variables::variable;
 use super::{invalid, ConfigError, RunConfig, SystemConfig};
@@ -55,6 +55,7 @@ struct Env {
     slack_im_members_key: Option<String>,
     slack_im_members_key_file: Option<String>,
     slack_im_members_unsigned: Option<String>,
+    slack_im_export_fields: Option<String>,
     ssl_cert_file: Option<String>,
 }
 
@@ -173,6 +174,7 @@ impl Env {
             members_max_age,
             members_key,
             members_unsigned,
+            export_all_fields: export_all_fields(("SLACK_IM_EXPORT_FIELDS", self.slack_im_export_fields))?,
             ca_file: self.ssl_cert_file.map(PathBuf::from),
         };
         Ok((run, system))

@@ -87,6 +87,9 @@ pub struct RunConfig {
     /// `SLACK_IM_MEMBERS_UNSIGNED=allow`: a file without a signature is written and read, with a
     /// warning.
     pub members_unsigned: bool,
+    /// `SLACK_IM_EXPORT_FIELDS=all`: export keeps each member's whole Slack object (for templates
+    /// that read `user.slack` or `user.phone`), 2FA fields still left out.
+    pub export_all_fields: bool,
     /// `SSL_CERT_FILE`: extra CAs to trust.
     pub ca_file: Option<PathBuf>,
 }

@@ -102,6 +102,15 @@ pub(super) fn members_unsigned((var, value): (&str, Option<String>)) -> Result<b
     }
 }
 
+/// `SLACK_IM_EXPORT_FIELDS`: `product` (the default) or `all`.
+pub(super) fn export_all_fields((var, value): (&str, Option<String>)) -> Result<bool, ConfigError> {
+    match value.as_deref().map(str::trim) {
+        None | Some("") | Some("product") => Ok(false),
+        Some("all") => Ok(true),
+        Some(other) => Err(invalid(var, format!("{other:?}: product (the default) or all"))),
+    }
+}
+
 /// An age: `90m`, `24h`, `2d`, `30s` or plain seconds.
 pub(super) fn age((var, text): (&str, String)) -> Result<Duration, ConfigError> {
     let text = text.trim();

@@ -148,6 +148,11 @@ pub const VARIABLES: &[Variable] = &[
         TEXT,
         "allow: export and read members files without a signature, with a warning (unauthenticated)",
     ),
+    var(
+        "SLACK_IM_EXPORT_FIELDS",
+        TEXT,
+        "what export keeps of each member: product (default: the fields slack-im reads, no phone, custom fields or 2FA) or all (the whole object but 2FA, for templates that read user.slack or user.phone)",
+    ),
     var("SLACK_IM_VAR_<NAME>", Kind::Elsewhere, "exposed to templates as vars.<name> (lower-cased)"),
     var(
         "SLACK_IM_SECRET_<NAME>",
