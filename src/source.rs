@@ -459,10 +459,7 @@ pub fn export(config: &RunConfig, path: &Path) -> Result<Exported, Error> {
         None => None,
     };
     let usergroups = export_usergroups(&slack)?;
-    let tmp = path.with_file_name(format!(
-        ".{}.partial",
-        path.file_name().and_then(|n| n.to_str()).unwrap_or("members.json")
-    ));
+    let (tmp, file) = create_temporary(path)?;
     let header = serde_json::json!({
         "format": FORMAT,
         "read_at": crate::clock::now_rfc3339(),
@@ -471,7 +468,7 @@ pub fn export(config: &RunConfig, path: &Path) -> Result<Exported, Error> {
         "channel": channel,
         "usergroups": usergroups,
     });
-    match write_export(&slack, &tmp, &header, key.as_ref(), config.export_all_fields) {
+    match write_export(&slack, file, &tmp, &header, key.as_ref(), config.export_all_fields) {
         Ok(stats) => {
             std::fs::rename(&tmp, path).map_err(|e| file_error(path, &format!("cannot be written: {e}")))?;
             let usergroups = usergroups.map(|g| g.len());
@@ -527,19 +524,57 @@ impl<W: Write> Write for Signing<W> {
     }
 }
 
+/// Attempts at a fresh temporary name before export gives up (each name is 64 random bits: a
+/// clash is someone planting files, not chance).
+const TEMPORARY_ATTEMPTS: usize = 4;
+
+/// A new file beside `path`, for export to write before it renames it into place: a random name
+/// (nobody can plant a file or a symlink there in advance), created new (`O_EXCL`: an existing
+/// file or symlink of that name is an error, never opened or followed; `O_NOFOLLOW` besides),
+/// mode 0600 from its creation (personal data).
+fn create_temporary(path: &Path) -> Result<(PathBuf, std::fs::File), Error> {
+    use ring::rand::SecureRandom;
+    let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("members.json");
+    let random = ring::rand::SystemRandom::new();
+    let mut last = None;
+    for _ in 0..TEMPORARY_ATTEMPTS {
+        let mut bytes = [0u8; 8];
+        random.fill(&mut bytes).map_err(|_| {
+            file_error(path, "cannot be written: no random temporary name (the system has no randomness)")
+        })?;
+        let tmp = path.with_file_name(format!(".{name}.{}.partial", to_hex(&bytes)));
+        let mut options = std::fs::OpenOptions::new();
+        options.write(true).create_new(true);
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::OpenOptionsExt;
+            options.mode(0o600).custom_flags(libc::O_NOFOLLOW);
+        }
+        match options.open(&tmp) {
+            Ok(file) => return Ok((tmp, file)),
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => last = Some(e),
+            Err(e) => return Err(file_error(&tmp, &format!("cannot be written: {e}"))),
+        }
+    }
+    let e = last.map_or_else(String::new, |e| e.to_string());
+    Err(file_error(
+        path,
+        &format!(
+            "cannot be written: {TEMPORARY_ATTEMPTS} fresh temporary names beside it were all taken ({e})"
+        ),
+    ))
+}
+
 fn write_export(
     slack: &SlackClient,
+    file: std::fs::File,
     tmp: &Path,
     header: &serde_json::Value,
     key: Option<&ring::hmac::Key>,
     all_fields: bool,
 ) -> Result<ReadStats, Error> {
     let write_error = |e: std::io::Error| file_error(tmp, &format!("cannot be written: {e}"));
-    let mut options = std::fs::OpenOptions::new();
-    options.write(true).create(true).truncate(true);
-    #[cfg(unix)]
-    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
-    let file = std::io::BufWriter::new(options.open(tmp).map_err(write_error)?);
+    let file = std::io::BufWriter::new(file);
     let mut out = Signing { out: file, mac: key.map(ring::hmac::Context::with_key) };
     let header = header.to_string();
     // The header object, left open for the members array.

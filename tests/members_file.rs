@@ -373,3 +373,42 @@ fn a_template_that_reads_user_phone_or_user_slack_needs_an_export_of_all_fields_
     world.run(&["sync"]).assert_code(0);
     assert!(world.accounts().values().any(|a| a["phone"] == "+44 20 7946 0958"));
 }
+
+#[test]
+fn export_writes_through_a_new_private_temporary_file_never_a_planted_one_or_a_symlink() {
+    use std::os::unix::fs::PermissionsExt;
+    let world = World::new(0);
+    let folder = world.dir.path().join("export");
+    std::fs::create_dir(&folder).unwrap();
+    let file = folder.join("members.json");
+    // What the old fixed temporary name let anyone with write access to the folder plant: a file
+    // anyone may read, and a symlink to a file elsewhere.
+    let planted = folder.join(".members.json.partial");
+    std::fs::write(&planted, "planted").unwrap();
+    std::fs::set_permissions(&planted, std::fs::Permissions::from_mode(0o666)).unwrap();
+    let elsewhere = world.dir.path().join("elsewhere.txt");
+    std::fs::write(&elsewhere, "not yours").unwrap();
+    let linked = world.dir.path().join("linked");
+    std::fs::create_dir(&linked).unwrap();
+    std::os::unix::fs::symlink(&elsewhere, linked.join(".members.json.partial")).unwrap();
+
+    for folder in [&folder, &linked] {
+        let file = folder.join("members.json");
+        world.run(&["export", file.to_str().unwrap()]).assert_code(0);
+        let metadata = std::fs::symlink_metadata(&file).unwrap();
+        assert!(metadata.file_type().is_file(), "{} is a regular file, not a link", file.display());
+        assert_eq!(metadata.permissions().mode() & 0o777, 0o600, "{} is private", file.display());
+        let names: Vec<String> = std::fs::read_dir(folder)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        assert_eq!(names.len(), 2, "no temporary file left behind: {names:?}");
+    }
+    assert_eq!(std::fs::read_to_string(&elsewhere).unwrap(), "not yours", "the symlink was not followed");
+    assert_eq!(
+        std::fs::read_to_string(&planted).unwrap(),
+        "planted",
+        "the planted file was not written through"
+    );
+    assert!(std::fs::read_to_string(&file).unwrap().contains("\"members\""));
+}
