@@ -1,8 +1,9 @@
 //! Where a run's members come from: Slack itself, or a file `slack-im export` wrote from Slack, for
 //! agents that cannot reach Slack (network zones, Jenkins fan-out). A file is read under the same
-//! rule as Slack: complete or failed; it must be signed with the run's `SLACK_IM_MEMBERS_KEY`
-//! (HMAC-SHA256 over everything before the signature), from the configured workspace, and recent
-//! enough. The user groups come from the same place as the members.
+//! rule as Slack: complete or failed, within the same limits; it must be a regular file, signed with
+//! the run's `SLACK_IM_MEMBERS_KEY` (HMAC-SHA256 over everything before the signature), from the
+//! configured workspace, and recent enough. Export keeps only the member fields slack-im reads
+//! unless told otherwise. The user groups come from the same place as the members.
 
 use std::collections::HashSet;
 use std::io::Write;
@@ -54,8 +55,8 @@ const PROFILE_FIELDS: &[&str] =
 /// Never exported: the member's 2FA status says whose account is easier to take over.
 const NEVER_EXPORTED: &[&str] = &["has_2fa", "two_factor_type"];
 
-/// What export writes of one member: the fields of `keep` (with `profile` cut to
-/// [`PROFILE_FIELDS`]), or all but [`NEVER_EXPORTED`]. Values are kept as Slack sent them, so a
+/// What export writes of one member: its [`PRODUCT_FIELDS`] (with `profile` cut to
+/// [`PROFILE_FIELDS`]), or with `all` every field but [`NEVER_EXPORTED`]. Values are kept as Slack sent them, so a
 /// member that does not read from Slack does not read from the file either.
 fn exported_member(raw: &RawValue, all: bool) -> String {
     let Ok(serde_json::Value::Object(mut member)) = serde_json::from_str::<serde_json::Value>(raw.get())
