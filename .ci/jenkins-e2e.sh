@@ -83,7 +83,8 @@ rnd() { od -An -N12 -tx1 /dev/urandom | tr -d ' \n'; }
 slack_token="xoxb-e2e-$(rnd)"
 target_token="tgt-e2e-$(rnd)"
 initial_password="Init-Pa55-$(rnd)"
-secrets=("$slack_token" "$target_token" "$initial_password")
+members_key="mk-e2e-$(rnd)$(rnd)"   # signs the members file (SLACK_IM_MEMBERS_KEY, 32+ characters)
+secrets=("$slack_token" "$target_token" "$initial_password" "$members_key")
 
 FAIL_KEYS="alice,minjun.kim"   # two members of the fakes' Acme fixture
 LEAVERS=3
@@ -169,9 +170,10 @@ render_raw multi systems=dev,model-office image="$IMAGE" slackUrl="$(env_of mult
     "credential.slack-im-model-office-target-token=$target_token2" \
     secrets.initial_password=slack-im-initial-password "credential.slack-im-initial-password=$initial_password"
 render_raw export command=export membersFile=members.json image="$IMAGE" slackUrl="$(env_of zone SLACK_IM_SLACK_URL)" \
-    "credential.slack-im-slack-bot-token=$slack_token"
+    "credential.slack-im-slack-bot-token=$slack_token" "credential.slack-im-members-key=$members_key"
 render_raw fromfile system=dev membersFile=members.json membersMaxAge=1h image="$IMAGE" \
     targetUrl="$(env_of zone SLACK_IM_TARGET_URL)" "credential.slack-im-dev-target-token=$target_token" \
+    "credential.slack-im-members-key=$members_key" \
     secrets.initial_password=slack-im-initial-password "credential.slack-im-initial-password=$initial_password"
 render_failed=0
 for i in "${!render_pids[@]}"; do
@@ -444,6 +446,15 @@ members="$tmp/ws/export/members.json"
 check "members.json is 0600, the agent user's, format $(jq -r .format "$members" 2>/dev/null), $(jq '.members | length' "$members" 2>/dev/null) members" \
     test "$(stat -c %a "$members" 2>/dev/null)" = 600 -a "$(stat -c %u "$members" 2>/dev/null)" = "$(id -u)" \
          -a "$(jq -r .format "$members" 2>/dev/null)" = slack-im-members/1
+check "members.json is signed (hmac_sha256, $(jq -r '.hmac_sha256 | length' "$members" 2>/dev/null) hex digits)" \
+    test "$(jq -r '.hmac_sha256 | length' "$members" 2>/dev/null)" = 64
+key_as_file() {
+    local l
+    for l in export fromfile; do
+        grep -m1 '^slack-im: podman create ' "$tmp/out/$l.out" | grep -qE -- '-e SLACK_IM_MEMBERS_KEY_FILE( |$)' || return 1
+        ! grep -m1 '^slack-im: podman create ' "$tmp/out/$l.out" | grep -qE -- '-e SLACK_IM_(JENKINS_)?MEMBERS_KEY( |$)' || return 1
+    done
+}
 mkdir -p "$tmp/ws/fromfile" && cp -p "$members" "$tmp/ws/fromfile/members.json"
 slack_before="$(slack_calls zone users.list)"
 run_step fromfile fromfile
@@ -454,6 +465,16 @@ check "the sync from the file created the accounts ($(sj "$rep" .counts.create) 
          -a "$(slack_calls zone users.list)" = "$slack_before"
 no_slack_token() { ! grep -q 'SLACK_BOT_TOKEN' <<<"$(grep -m1 '^slack-im: podman create ' "$tmp/out/fromfile.out")"; }
 check "the sync from the file is given no Slack token" no_slack_token
+check "the members key reaches export and sync as a file (-e SLACK_IM_MEMBERS_KEY_FILE), never as a value" key_as_file
+# The same file with one member more, as someone who can write the stash but holds no key would make it.
+mkdir -p "$tmp/ws/forged"
+jq -c '.members |= [.[0] + {id: "U0FORGED01", name: "mallory", profile: (.[0].profile + {email: "mallory@acme.example"})}] + .' \
+    "$members" >"$tmp/ws/forged/members.json" 2>/dev/null
+writes_before="$(writes zone)"
+run_step forged fromfile
+expect_rc forged 2 "a sync from a members file changed after the export (one member added) is refused"
+check "the forged file wrote nothing (target writes $writes_before -> $(writes zone)) and says why" \
+    test "$(writes zone)" = "$writes_before" -a -n "$(grep -l 'signature does not match SLACK_IM_MEMBERS_KEY' "$tmp/out/forged.err" "$tmp/out/forged.out" 2>/dev/null)"
 
 # 10. no credential value in what the step printed (sh -x trace included) or in any report.
 leaks() { # succeeds if some secret value shows up

@@ -61,7 +61,7 @@ pub fn check(config: &Config) -> Vec<SystemResult> {
             for warning in &warnings {
                 log::warn!("{}: WARNING: {warning}", system.templates.name());
             }
-            let ran = Ran::new(reading, None, warnings, slack_requests, system);
+            let ran = Ran::new(reading, None, warnings, (slack_requests, prepared.source.team_id()), system);
             Ok(Ran { usergroups: groups.clone(), skipped_by_reason, ..ran })
         })
         .collect()

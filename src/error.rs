@@ -31,6 +31,11 @@ pub enum Error {
     /// The members file is missing, stale, of another format, truncated or corrupt.
     #[error("members file {0}")]
     MembersFile(String),
+    /// The members file cannot be trusted: unsigned (without `SLACK_IM_MEMBERS_UNSIGNED=allow`),
+    /// its signature does not match the run's key, or it is from another workspace. Exporting it
+    /// again does not help until the configuration agrees: exit 2.
+    #[error("members file {0}")]
+    UntrustedMembersFile(String),
     /// This system did not run because another one is misconfigured (nothing ran).
     #[error("{0}")]
     NotRun(String),
@@ -47,7 +52,8 @@ impl Error {
             | Error::CaBundle(_)
             | Error::Template(_)
             | Error::NotRun(_)
-            | Error::NotReady(_) => exit::CONFIG,
+            | Error::NotReady(_)
+            | Error::UntrustedMembersFile(_) => exit::CONFIG,
             Error::Slack(_)
             | Error::Target(_)
             | Error::Journal(_)

@@ -89,6 +89,8 @@ pub(crate) struct Ran {
     pub warnings: Vec<String>,
     /// Requests made to Slack (shared by every system) and to this system's target.
     pub slack_requests: usize,
+    /// The workspace the members came from ([`Source::team_id`]), when named.
+    pub slack_team_id: Option<String>,
     pub target_requests: usize,
     /// `check` only: the enabled user groups seen, by handle, with how many members each holds.
     pub usergroups: BTreeMap<String, usize>,
@@ -102,7 +104,7 @@ impl Ran {
         reading: Reading,
         outcomes: Option<Vec<Outcome>>,
         warnings: Vec<String>,
-        slack_requests: usize,
+        (slack_requests, slack_team_id): (usize, Option<String>),
         system: &System,
     ) -> Ran {
         Ran {
@@ -110,6 +112,7 @@ impl Ran {
             outcomes,
             warnings,
             slack_requests,
+            slack_team_id,
             target_requests: system.target.requests(),
             usergroups: BTreeMap::new(),
             skipped_by_reason: BTreeMap::new(),
@@ -179,6 +182,12 @@ pub(crate) fn prepare(config: &Config) -> Result<Prepared, Vec<Error>> {
         configs.iter().map(|_| Budget::new(run.deadline, run.retry_budget)).collect();
     let systems = load_systems(run, configs, &budgets)?;
     let source = Source::open(run).map_err(every)?;
+    for system in &systems {
+        let templates = &system.templates;
+        if templates.uses_slack_object || templates.uses_phone {
+            source.require_all_fields(templates.name()).map_err(every)?;
+        }
+    }
     let groups = read_groups(configs, &systems, &source)?;
     let (reads, members) = list_and_read_members(run, &source, &systems, configs, groups.as_ref());
     let members = members.map_err(every)?;

@@ -275,6 +275,11 @@ impl SlackClient {
         Some(scopes.map(str::to_string).collect())
     }
 
+    /// The workspace the reads name (`SLACK_IM_SLACK_TEAM_ID`), when configured.
+    pub fn team_id(&self) -> Option<&str> {
+        self.team_id.as_deref()
+    }
+
     /// HTTP requests sent so far, retries included.
     pub fn requests(&self) -> usize {
         self.requests.load(std::sync::atomic::Ordering::Relaxed)

@@ -25,8 +25,8 @@ pub fn sync(config: &Config, dry_run: bool, started_at: &str, redactor: &Redacto
         Ok(prepared) => prepared,
         Err(errors) => return errors.into_iter().map(|e| Err(e.into())).collect(),
     };
-    let slack_requests = source.requests();
-    let run = &Run { config, dry_run, started_at, redactor, slack_requests };
+    let slack = (source.requests(), source.team_id());
+    let run = &Run { config, dry_run, started_at, redactor, slack };
     std::thread::scope(|scope| {
         let runs: Vec<_> = readings
             .into_iter()
@@ -39,13 +39,14 @@ pub fn sync(config: &Config, dry_run: bool, started_at: &str, redactor: &Redacto
 }
 
 /// What every system's step 4 shares: the run's settings, whether to write, when the run started
-/// (for the journal), the redactor, and the requests the shared Slack read made.
+/// (for the journal), the redactor, and what the shared Slack read was.
 struct Run<'a> {
     config: &'a Config,
     dry_run: bool,
     started_at: &'a str,
     redactor: &'a Redactor,
-    slack_requests: usize,
+    /// The requests the shared Slack read made, and the workspace the members came from.
+    slack: (usize, Option<String>),
 }
 
 /// Step 4 for one system: the warnings `check` gives too, then the writes (unless dry); its result.
@@ -61,7 +62,7 @@ fn finish(run: &Run, config: &SystemConfig, system: &System, reading: Reading) -
             Err(error) => return Err(Stopped { error: Box::new(error), warnings }),
         },
     };
-    Ok(Ran::new(reading, outcomes, warnings, run.slack_requests, system))
+    Ok(Ran::new(reading, outcomes, warnings, run.slack.clone(), system))
 }
 
 /// Step 4: the writes, journaled as they happen when there is a report folder.

@@ -14,6 +14,7 @@ mod headers;
 mod identity;
 mod layers;
 mod lifecycle;
+mod members_file;
 mod paging;
 mod sync;
 mod system_key;

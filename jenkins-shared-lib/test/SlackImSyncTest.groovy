@@ -876,7 +876,7 @@ class SlackImSyncTest {
         assert call.env.SLACK_IM_JENKINS_MEMBERS_FILE == 'members.json'
         assert !call.env.containsKey('SLACK_IM_SYSTEM') && !call.env.containsKey('SLACK_IM_TARGET_URL')
         assert !call.env.containsKey('SLACK_IM_MEMBERS_FILE')
-        assert h.calls('string').collect { it.args.variable } == ['SLACK_BOT_TOKEN']
+        assert h.calls('string').collect { it.args.variable } == ['SLACK_BOT_TOKEN', 'SLACK_IM_JENKINS_MEMBERS_KEY']
         assert call.env.SLACK_IM_JENKINS_REPORT_DIR == 'slack-im-reports/export'
         assert h.currentBuild.description == 'members exported to members.json'
         assert call.env.SLACK_IM_JENKINS_CONTAINER_NAME.startsWith('slack-im-export-')
@@ -905,13 +905,57 @@ class SlackImSyncTest {
         assert call.env.SLACK_IM_MEMBERS_FILE == '/members/members.json'
         assert call.env.SLACK_IM_MEMBERS_MAX_AGE == '2h'
         assert call.env.SLACK_IM_JENKINS_MEMBERS_FILE == 'members.json'
-        assert h.calls('string').collect { it.args.variable } == ['SLACK_IM_SECRET_TARGET_TOKEN']
+        assert h.calls('string').collect { it.args.variable } == ['SLACK_IM_SECRET_TARGET_TOKEN', 'SLACK_IM_JENKINS_MEMBERS_KEY']
         assert !call.env.SLACK_IM_JENKINS_ENV_NAMES.split(' ').contains('SLACK_BOT_TOKEN')
         // posting the summary to Slack needs the token again
         h = new PipelineHarness()
         h.writeWorkspaceFile('members.json', '{}')
         run(MULTI + [membersFile: 'members.json', notifyChannel: 'C0DEVOPS01'])
         assert h.calls('string').collect { it.args.variable }.contains('SLACK_BOT_TOKEN')
+    }
+
+    // Issue 20: export signs the members file and every run from it checks it, with one key. It is a
+    // Secret text credential that reaches the container as a file (SLACK_IM_MEMBERS_KEY_FILE), never
+    // as an environment value (`docker inspect` would show it).
+    void testTheMembersKeyIsACredentialThatReachesTheContainerAsAFile() {
+        run(EXPORT + [membersKeyCredentialsId: 'zone-members-key'])
+        assert h.calls('string').collect { it.args } .contains(
+            [credentialsId: 'zone-members-key', variable: 'SLACK_IM_JENKINS_MEMBERS_KEY'])
+        Map call = runCall()
+        List<String> names = call.env.SLACK_IM_JENKINS_ENV_NAMES.split(' ') as List
+        assert call.env.SLACK_IM_MEMBERS_KEY_FILE == '/etc/slack-im/members.key'
+        assert names.contains('SLACK_IM_MEMBERS_KEY_FILE')
+        assert !names.contains('SLACK_IM_MEMBERS_KEY') && !names.contains('SLACK_IM_JENKINS_MEMBERS_KEY')
+        // a sync from the file takes the same key, by default the credential slack-im-members-key
+        h = new PipelineHarness()
+        h.writeWorkspaceFile('members.json', '{}')
+        run(BASE + [membersFile: 'members.json'], 0, 'summary-ok.json')
+        assert h.calls('string').collect { it.args } .contains(
+            [credentialsId: 'slack-im-members-key', variable: 'SLACK_IM_JENKINS_MEMBERS_KEY'])
+        assert runCall().env.SLACK_IM_MEMBERS_KEY_FILE == '/etc/slack-im/members.key'
+        assertNoSecretInRecordedStrings()
+    }
+
+    void testTheMembersKeyIsOnlyGivenAsACredential() {
+        String msg = errorMessage(run(EXPORT + [variables: [SLACK_IM_MEMBERS_KEY: 'mk-4Hs9Qz7Vw2Lp8Xr5Tn3Yb6Kd1Jf0Gc9Ua']]))
+        assert msg.contains('SLACK_IM_MEMBERS_KEY is set by the step: use membersKeyCredentialsId')
+        assert !msg.contains('mk-4Hs9Qz7Vw2Lp8Xr5Tn3Yb6Kd1Jf0Gc9Ua')
+        h = new PipelineHarness()
+        msg = errorMessage(run(EXPORT + [variables: [SLACK_IM_MEMBERS_KEY_FILE: '/run/key']]))
+        assert msg.contains('SLACK_IM_MEMBERS_KEY_FILE is set by the step: use membersKeyCredentialsId')
+        h = new PipelineHarness()
+        msg = errorMessage(run(BASE + [membersKeyCredentialsId: 'zone-members-key']))
+        assert msg.contains('membersKeyCredentialsId needs membersFile')
+        assertNoContainerRun()
+    }
+
+    // An unsigned file is the binary's choice to allow (SLACK_IM_MEMBERS_UNSIGNED=allow), never a default.
+    void testNoMembersKeyOnlyWithAnExplicitFalse() {
+        run(EXPORT + [membersKeyCredentialsId: false, variables: [SLACK_IM_MEMBERS_UNSIGNED: 'allow']])
+        assert h.calls('string').collect { it.args.variable } == ['SLACK_BOT_TOKEN']
+        Map call = runCall()
+        assert !call.env.containsKey('SLACK_IM_MEMBERS_KEY_FILE')
+        assert call.env.SLACK_IM_MEMBERS_UNSIGNED == 'allow'
     }
 
     void testAMissingMembersFileIsAnErrorBeforeTheCredentials() {

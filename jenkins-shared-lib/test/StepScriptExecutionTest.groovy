@@ -279,10 +279,35 @@ case "$1" in -u) echo 1000 ;; -g) echo 1001 ;; *) exec /usr/bin/id "$@" ;; esac
         File members = new File(ws, 'zone/members.json')
         assert members.text.contains('"members"')
         assert ['stat', '-c', '%a', members.path].execute().text.trim() == '600'
-        assert valuesAfter(r.argv, '-e').sort() == ['SLACK_BOT_TOKEN', 'SLACK_IM_REPORT_DIR', 'SLACK_IM_RUN_ID']
+        assert valuesAfter(r.argv, '-e').sort() == ['SLACK_BOT_TOKEN', 'SLACK_IM_MEMBERS_KEY_FILE', 'SLACK_IM_REPORT_DIR', 'SLACK_IM_RUN_ID']
         String name = valuesAfter(r.argv, '--name')[0]
         assert r.calls.collect { it.split(' ')[0] } == ['create', 'cp', 'start', 'cp', 'cp', 'rm']
         assert r.calls[4] == "cp ${name}:/members/members.json ${ws.canonicalPath}/zone/members.json".toString()
+    }
+
+    // Issue 20: the members key is written into the container as a file only the run reads; no
+    // forwarded variable, argument or line of output holds it, and the agent keeps no copy.
+    void testTheMembersKeyGoesInAsAFileNeverAsAValue() {
+        String key = 'mk-7Rt2Yp9Wq4Zx1Lc6Vb3Nm8Ks5Hd0Jf2Ga'
+        new File(ws, 'members.json').text = '{"members": []}'
+        for (List<String> params : [['membersFile=members.json'],
+                                    ['command=export', 'membersFile=members.json', 'membersKeyCredentialsId=zone-key']]) {
+            String id = params.contains('membersKeyCredentialsId=zone-key') ? 'zone-key' : 'slack-im-members-key'
+            if (params.contains('command=export')) {
+                base = ['image=slack-im:test']
+            }
+            Map r = execute(params + ["credential.${id}=${key}".toString()])
+            assert r.rc == 0: r.stderr
+            File inContainer = new File(r.root, 'etc/slack-im/members.key')
+            assert inContainer.text == key
+            assert ['stat', '-c', '%a', inContainer.path].execute().text.trim() == '444'
+            assert r.forwarded.contains('SLACK_IM_MEMBERS_KEY_FILE=/etc/slack-im/members.key')
+            for (String text : r.forwarded + r.argv + [r.stdout, r.stderr]) {
+                assert !text.contains(key): "the key in ${text}"
+            }
+            assert !ws.listFiles().any { it.name.contains('key') }
+            new File("${log.path}.root").deleteDir()
+        }
     }
 
     void testAFailedExportLeavesNoOlderMembersFile() {

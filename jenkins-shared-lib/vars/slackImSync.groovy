@@ -62,6 +62,8 @@ Map<String, String> ownedVariables() {
         SSL_CERT_FILE        : 'caBundle / caCredentialsId',
         SLACK_BOT_TOKEN      : 'slackCredentialsId',
         SLACK_BOT_TOKEN_FILE : 'slackCredentialsId',
+        SLACK_IM_MEMBERS_KEY : 'membersKeyCredentialsId',
+        SLACK_IM_MEMBERS_KEY_FILE: 'membersKeyCredentialsId',
         'SLACK_IM_SECRET_*'  : 'secrets / targetCredentialsId (credential ids)',
         'SLACK_IM_JENKINS_*' : 'the step',
     ]
@@ -86,6 +88,8 @@ Map defaultConfig() {
         caBundle: null,             // agent path of an extra PEM CA bundle (copied in, SSL_CERT_FILE)
         templatesDir: null,         // workspace folder of templates, copied in (SLACK_IM_TEMPLATES)
         membersFile: null,          // workspace members file: written by 'export', else read instead of Slack
+        membersKeyCredentialsId: null, // Secret text: the members file's key, copied in (SLACK_IM_MEMBERS_KEY_FILE);
+                                    // default slack-im-members-key with membersFile; false: none (unsigned)
         reportDir: null,            // default slack-im-reports/<system> (several: slack-im-reports)
         timeoutMinutes: 30,         // the run is aborted after this many minutes
         propagate: true,            // false: never call error()/unstable(); the caller decides from the result
@@ -278,6 +282,10 @@ List credentialBindings(Map cfg) {
     }
     if (cfg.caCredentialsId) {
         bindings << file(credentialsId: cfg.caCredentialsId, variable: 'SLACK_IM_JENKINS_CA_FILE')
+    }
+    // A step-internal variable: the script writes it into the container as a file, never forwards it.
+    if (cfg.membersKeyCredentialsId) {
+        bindings << string(credentialsId: cfg.membersKeyCredentialsId, variable: 'SLACK_IM_JENKINS_MEMBERS_KEY')
     }
     return bindings
 }
@@ -575,6 +583,7 @@ void normalizeCredentials(Map cfg, Map args, List<String> problems) {
     if (!(cfg.membersFile && cfg.command != 'export' && args.slackCredentialsId == null && !posts)) {
         cfg.secretVars.SLACK_BOT_TOKEN = cfg.slackCredentialsId
     }
+    normalizeMembersKey(cfg, args, problems)
     if (cfg.command == 'export') {
         return
     }
@@ -602,3 +611,26 @@ void normalizeCredentials(Map cfg, Map args, List<String> problems) {
     }
 }
 
+/*
+ * The members file's key (issue 20): export signs the file with it, every run from the file checks it.
+ * A Secret text credential, default slack-im-members-key whenever membersFile is given; `false` gives
+ * none (the binary then refuses the file unless SLACK_IM_MEMBERS_UNSIGNED=allow). It reaches the
+ * container as the file SLACK_IM_MEMBERS_KEY_FILE names, never as an environment value.
+ */
+@NonCPS
+void normalizeMembersKey(Map cfg, Map args, List<String> problems) {
+    final def given = args.membersKeyCredentialsId
+    final boolean none = args.containsKey('membersKeyCredentialsId') && (given == false || str(given).trim() == '')
+    cfg.membersKeyCredentialsId = null
+    if (!cfg.membersFile) {
+        if (given != null && !none) {
+            problems << ('membersKeyCredentialsId needs membersFile: the key signs and checks a members file ' +
+                '(export writes it, sync/plan/check read it)')
+        }
+        return
+    }
+    if (!none) {
+        cfg.membersKeyCredentialsId = str(given).trim() ?: 'slack-im-members-key'
+        cfg.container.SLACK_IM_MEMBERS_KEY_FILE = '/etc/slack-im/members.key'
+    }
+}

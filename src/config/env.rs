@@ -11,8 +11,8 @@ use serde::Deserialize;
 
 use super::overlay::system_name;
 use super::values::{
-    age, bot_token, check_secrets, check_target_url, email_domains, normalize_exclude, run_id, slack_id,
-    slack_url, CHANNEL_ID, TEAM_ID,
+    age, bot_token, check_secrets, check_target_url, email_domains, export_all_fields, members_key,
+    members_unsigned, normalize_exclude, run_id, slack_id, slack_url, CHANNEL_ID, TEAM_ID,
 };
 use super::variables::variable;
 use super::{invalid, ConfigError, RunConfig, SystemConfig};
@@ -53,6 +53,10 @@ struct Env {
     slack_im_run_id: Option<String>,
     slack_im_members_file: Option<String>,
     slack_im_members_max_age: Option<String>,
+    slack_im_members_key: Option<String>,
+    slack_im_members_key_file: Option<String>,
+    slack_im_members_unsigned: Option<String>,
+    slack_im_export_fields: Option<String>,
     ssl_cert_file: Option<String>,
 }
 
@@ -92,6 +96,18 @@ impl Env {
         )?;
         let max_age_var = "SLACK_IM_MEMBERS_MAX_AGE";
         let members_max_age = age((max_age_var, text(max_age_var, self.slack_im_members_max_age)))?;
+        let members_key = members_key(
+            ("SLACK_IM_MEMBERS_KEY", self.slack_im_members_key),
+            ("SLACK_IM_MEMBERS_KEY_FILE", self.slack_im_members_key_file),
+        )?;
+        let members_unsigned =
+            members_unsigned(("SLACK_IM_MEMBERS_UNSIGNED", self.slack_im_members_unsigned))?;
+        if self.slack_im_members_file.is_some() && members_key.is_none() && !members_unsigned {
+            return Err(ConfigError::Missing {
+                var: "SLACK_IM_MEMBERS_KEY".into(),
+                hint: "SLACK_IM_MEMBERS_FILE is read only when its signature checks: set this key (or SLACK_IM_MEMBERS_KEY_FILE) to the key the export used, or SLACK_IM_MEMBERS_UNSIGNED=allow to read it unauthenticated",
+            });
+        }
         let secrets = check_secrets(secrets)?;
         let allow_http = flag("SLACK_IM_ALLOW_HTTP", self.slack_im_allow_http)?;
         let system = system_name(("SLACK_IM_SYSTEM", self.slack_im_system))?;
@@ -161,6 +177,9 @@ impl Env {
             run_id: run_id(("SLACK_IM_RUN_ID", self.slack_im_run_id))?,
             members_file: self.slack_im_members_file.map(PathBuf::from),
             members_max_age,
+            members_key,
+            members_unsigned,
+            export_all_fields: export_all_fields(("SLACK_IM_EXPORT_FIELDS", self.slack_im_export_fields))?,
             ca_file: self.ssl_cert_file.map(PathBuf::from),
         };
         Ok((run, system))

@@ -82,6 +82,14 @@ pub struct RunConfig {
     pub members_file: Option<PathBuf>,
     /// `SLACK_IM_MEMBERS_MAX_AGE`: an older members file is refused.
     pub members_max_age: Duration,
+    /// `SLACK_IM_MEMBERS_KEY`: signs a members file on export, checks it on read.
+    pub members_key: Option<Secret<String>>,
+    /// `SLACK_IM_MEMBERS_UNSIGNED=allow`: a file without a signature is written and read, with a
+    /// warning.
+    pub members_unsigned: bool,
+    /// `SLACK_IM_EXPORT_FIELDS=all`: export keeps each member's whole Slack object (for templates
+    /// that read `user.slack` or `user.phone`), 2FA fields still left out.
+    pub export_all_fields: bool,
     /// `SSL_CERT_FILE`: extra CAs to trust.
     pub ca_file: Option<PathBuf>,
 }
@@ -212,7 +220,7 @@ impl Config {
     /// Every secret of the run, for the [`crate::secret::Redactor`].
     pub fn all_secrets(&self) -> Vec<&Secret<String>> {
         let systems = self.systems.iter().flat_map(|s| s.secrets.values());
-        self.run.slack_token.iter().chain(systems).collect()
+        self.run.slack_token.iter().chain(&self.run.members_key).chain(systems).collect()
     }
 
     /// Where one system's reports go: `SLACK_IM_REPORT_DIR`, or with several systems

@@ -69,6 +69,48 @@ pub(super) fn bot_token(
     Ok(Some(token))
 }
 
+/// The members file's key: at least [`MEMBERS_KEY_MIN_LEN`] characters, from the variable or its
+/// file.
+pub(super) fn members_key(
+    (var, key): (&str, Option<String>),
+    (file_var, file): (&str, Option<String>),
+) -> Result<Option<Secret<String>>, ConfigError> {
+    let (key, named) = match (key, file) {
+        (Some(_), Some(_)) => return Err(ConfigError::Conflict { a: var.into(), b: file_var.into() }),
+        (Some(k), None) => (Secret::new(k), var),
+        (None, Some(path)) => (Secret::new(read_secret_file(file_var, &path)?), file_var),
+        (None, None) => return Ok(None),
+    };
+    if key.expose().chars().count() < MEMBERS_KEY_MIN_LEN {
+        return Err(invalid(
+            named,
+            format!("the key must be at least {MEMBERS_KEY_MIN_LEN} characters (for example `openssl rand -hex 32`)"),
+        ));
+    }
+    Ok(Some(key))
+}
+
+/// The shortest members key accepted.
+pub(super) const MEMBERS_KEY_MIN_LEN: usize = 32;
+
+/// `SLACK_IM_MEMBERS_UNSIGNED`: `allow`, or unset.
+pub(super) fn members_unsigned((var, value): (&str, Option<String>)) -> Result<bool, ConfigError> {
+    match value.as_deref().map(str::trim) {
+        None | Some("") => Ok(false),
+        Some("allow") => Ok(true),
+        Some(other) => Err(invalid(var, format!("{other:?}: the only value is allow"))),
+    }
+}
+
+/// `SLACK_IM_EXPORT_FIELDS`: `product` (the default) or `all`.
+pub(super) fn export_all_fields((var, value): (&str, Option<String>)) -> Result<bool, ConfigError> {
+    match value.as_deref().map(str::trim) {
+        None | Some("") | Some("product") => Ok(false),
+        Some("all") => Ok(true),
+        Some(other) => Err(invalid(var, format!("{other:?}: product (the default) or all"))),
+    }
+}
+
 /// An age: `90m`, `24h`, `2d`, `30s` or plain seconds.
 pub(super) fn age((var, text): (&str, String)) -> Result<Duration, ConfigError> {
     let text = text.trim();

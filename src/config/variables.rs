@@ -66,7 +66,7 @@ pub const VARIABLES: &[Variable] = &[
         "templates root",
     ),
     var("SLACK_IM_SLACK_URL", Kind::Text { default: Some("https://slack.com/api/") }, "Slack API base"),
-    var("SLACK_IM_SLACK_TEAM_ID", TEXT, "workspace id, for Enterprise Grid org-level tokens"),
+    var("SLACK_IM_SLACK_TEAM_ID", TEXT, "workspace id: for Enterprise Grid org-level tokens, and the workspace a members file must come from"),
     var(
         "SLACK_IM_CHANNEL",
         TEXT,
@@ -118,12 +118,12 @@ pub const VARIABLES: &[Variable] = &[
     var(
         "SLACK_IM_READ_LIMIT",
         Kind::Number { min: 1, max: 100_000_000, default: Some(200_000) },
-        "most members or accounts one read may return",
+        "most members or accounts one read (Slack, a members file, a listing) may return",
     ),
     var(
         "SLACK_IM_READ_MAX_MB",
         Kind::Number { min: 1, max: 1_000_000, default: Some(512) },
-        "most megabytes of pages one system's target listing may read",
+        "most megabytes of pages one system's target listing may read, and of a members file",
     ),
     var("SLACK_IM_REPORT_DIR", PATH, "where summary.json, summary.md and junit.xml go (unset: none)"),
     var("SLACK_IM_NOTIFY_CHANNEL", TEXT, "post the run's summary to this channel id (needs chat:write)"),
@@ -141,6 +141,22 @@ pub const VARIABLES: &[Variable] = &[
         "SLACK_IM_MEMBERS_MAX_AGE",
         Kind::Text { default: Some("24h") },
         "oldest members file accepted: 90m, 24h, 2d or seconds",
+    ),
+    var(
+        "SLACK_IM_MEMBERS_KEY",
+        Kind::Secret,
+        "key (32+ characters) that signs the members file on export and checks it on read (HMAC-SHA256)",
+    ),
+    var("SLACK_IM_MEMBERS_KEY_FILE", TEXT, "file holding SLACK_IM_MEMBERS_KEY"),
+    var(
+        "SLACK_IM_MEMBERS_UNSIGNED",
+        TEXT,
+        "allow: export and read members files without a signature, with a warning (unauthenticated)",
+    ),
+    var(
+        "SLACK_IM_EXPORT_FIELDS",
+        TEXT,
+        "what export keeps of each member: product (default: the fields slack-im reads, no phone, custom fields or 2FA) or all (the whole object but 2FA, for templates that read user.slack or user.phone)",
     ),
     var("SLACK_IM_VAR_<NAME>", Kind::Elsewhere, "exposed to templates as vars.<name> (lower-cased)"),
     var(

@@ -138,6 +138,9 @@ pub struct SkipReport {
 
 #[derive(Debug, Clone, Default, Serialize, PartialEq, Eq)]
 pub struct Sources {
+    /// The Slack workspace the members came from: a members file's `team_id`, else
+    /// `SLACK_IM_SLACK_TEAM_ID`; null when neither names one.
+    pub slack_team_id: Option<String>,
     pub slack_members: usize,
     pub eligible_members: usize,
     pub slack_requests: usize,

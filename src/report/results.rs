@@ -58,6 +58,7 @@ impl Summary {
             .collect();
         self.counts.unkeyed = self.unkeyed.len();
         self.sources = Sources {
+            slack_team_id: ran.slack_team_id.clone(),
             slack_members: reading.read,
             eligible_members: reading.eligible,
             slack_requests: ran.slack_requests,
@@ -115,6 +116,7 @@ mod tests {
             outcomes,
             warnings: vec!["look".into()],
             slack_requests: 4,
+            slack_team_id: Some("T0ACMEW0RK".into()),
             target_requests: 5,
             usergroups: Default::default(),
             skipped_by_reason: Default::default(),
@@ -133,6 +135,7 @@ mod tests {
         assert_eq!(
             s.sources,
             Sources {
+                slack_team_id: Some("T0ACMEW0RK".into()),
                 slack_members: 3,
                 eligible_members: 2,
                 slack_requests: 4,

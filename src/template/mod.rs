@@ -96,6 +96,8 @@ pub struct SystemTemplates {
     pub uses_slack_object: bool,
     /// A template uses `user.groups` (or the whole `user`): the run must read the user groups.
     pub uses_groups: bool,
+    /// A template uses `user.phone` (or the whole `user`): a members file must hold the phone.
+    pub uses_phone: bool,
     /// The secret values, so an error never quotes a rendered line that holds one.
     secret_values: Vec<String>,
 }
@@ -143,6 +145,7 @@ impl SystemTemplates {
         }
         let uses_slack_object = uses_slack_object || uses_field(&env, &[KEY], "slack");
         let uses_groups = uses_groups || uses_field(&env, &[KEY], "groups");
+        let uses_phone = uses_field(&env, &[CREATE, UPDATE, REACTIVATE, KEY], "phone");
         let templates = SystemTemplates {
             has_update_body: present.contains(&UPDATE),
             has_deactivate_body: present.contains(&DEACTIVATE),
@@ -155,6 +158,7 @@ impl SystemTemplates {
             spec,
             uses_slack_object,
             uses_groups,
+            uses_phone,
             secret_values,
         };
         templates.account_tests()?;

@@ -22,6 +22,8 @@ pub const TARGET_TOKEN: &str = "tgt-9QvX-distinctive-target-secret";
 /// Quotes, a backslash and a double space: its JSON-escaped and white-space-collapsed forms differ
 /// from the value itself.
 pub const INITIAL_PASSWORD: &str = r#"pw-Zq8 "never"  print\me-4b1d8e7"#;
+/// The key that signs members files (`SLACK_IM_MEMBERS_KEY`), shared by export and the runs.
+pub const MEMBERS_KEY: &str = "mk-4Hs9Qz7Vw2Lp8Xr5Tn3Yb6Kd1Jf0Gc9Ua";
 
 /// The scopes of the world's bot token: what every shipped system folder needs (`sales-demo`
 /// reads the user groups).
@@ -81,6 +83,7 @@ impl World {
             ("SLACK_IM_SECRET_INITIAL_PASSWORD", INITIAL_PASSWORD.into()),
             ("SLACK_IM_REPORT_DIR", dir.path().join("reports").display().to_string()),
             ("SLACK_IM_TIMEOUT_SECS", "5".into()),
+            ("SLACK_IM_MEMBERS_KEY", MEMBERS_KEY.into()),
         ]
         .into_iter()
         .map(|(k, v)| (k.to_string(), v))
@@ -120,13 +123,7 @@ impl World {
 
     /// The secret values of this world's environment.
     pub fn secrets(&self) -> Vec<&String> {
-        self.env
-            .iter()
-            .filter(|(k, _)| {
-                *k == "SLACK_BOT_TOKEN" || k.starts_with("SLACK_IM_SECRET_") && !k.ends_with("_FILE")
-            })
-            .map(|(_, v)| v)
-            .collect()
+        self.env.iter().filter(|(k, _)| is_secret_variable(k)).map(|(_, v)| v).collect()
     }
 
     /// The report folder's path.
@@ -160,13 +157,7 @@ impl World {
 /// have turned it into (JSON- or `\u`-escaped, percent-encoded, XML-escaped, white space collapsed).
 #[track_caller]
 pub fn assert_no_secret_leaked(run: &Run, env: &BTreeMap<String, String>, reports: &Path) {
-    let secrets: Vec<&String> = env
-        .iter()
-        .filter(|(k, _)| {
-            *k == "SLACK_BOT_TOKEN" || k.starts_with("SLACK_IM_SECRET_") && !k.ends_with("_FILE")
-        })
-        .map(|(_, v)| v)
-        .collect();
+    let secrets: Vec<&String> = env.iter().filter(|(k, _)| is_secret_variable(k)).map(|(_, v)| v).collect();
     let mut texts =
         vec![("stdout".to_string(), run.stdout.clone()), ("stderr".to_string(), run.stderr.clone())];
     for file in files_below(reports) {
@@ -177,6 +168,13 @@ pub fn assert_no_secret_leaked(run: &Run, env: &BTreeMap<String, String>, report
     for (name, text) in &texts {
         assert_no_secret_in(name, text, &secrets);
     }
+}
+
+/// The variables whose values are secrets: the bot token, the members file's key, template secrets.
+pub fn is_secret_variable(name: &str) -> bool {
+    name == "SLACK_BOT_TOKEN"
+        || name == "SLACK_IM_MEMBERS_KEY"
+        || name.starts_with("SLACK_IM_SECRET_") && !name.ends_with("_FILE")
 }
 
 /// No 8-character piece of any secret in `text`, in any of its derived forms.

@@ -47,6 +47,17 @@ if [ -n "${SLACK_IM_JENKINS_CA_FILE:-}" ]; then
     fail "cannot read the CA bundle $ca"
   fi
 fi
+# The members file's key (a Secret text credential): a file in the container, read through
+# SLACK_IM_MEMBERS_KEY_FILE, so that no environment value (docker inspect) holds it. printf is a
+# shell builtin: the key is on no command line. The stage folder is private (mktemp -d, 0700) and
+# removed on exit.
+if [ -n "${SLACK_IM_JENKINS_MEMBERS_KEY:-}" ]; then
+  if ! { mkdir -p "$stage/in/etc/slack-im" &&
+    (umask 077 && printf '%s' "$SLACK_IM_JENKINS_MEMBERS_KEY" > "$stage/in/etc/slack-im/members.key") &&
+    chmod 0444 "$stage/in/etc/slack-im/members.key"; }; then
+    fail "cannot write the members key into $stage"
+  fi
+fi
 if [ -n "${SLACK_IM_JENKINS_TEMPLATES_DIR:-}" ]; then
   templates="$PWD/$SLACK_IM_JENKINS_TEMPLATES_DIR"
   [ -d "$templates" ] || fail "templatesDir $SLACK_IM_JENKINS_TEMPLATES_DIR is not a folder in the workspace"
