@@ -35,6 +35,8 @@ pub struct Action {
     pub body: Option<Value>,
     /// For updates: the top-level fields whose values differ.
     pub changed: Vec<String>,
+    /// For updates and reactivations: the fields the body sets that the listing does not show.
+    pub added: Vec<String>,
     /// Set when a guard holds this action back; it is reported, not applied.
     pub withheld: Option<String>,
     /// For deactivations: the account's position in the listing (its body is rendered from it).
@@ -62,6 +64,7 @@ impl Action {
             slack_id,
             body,
             changed: Vec::new(),
+            added: Vec::new(),
             withheld: None,
             account: None,
             id: None,

@@ -193,6 +193,7 @@ mod tests {
             slack_id: None,
             body: None,
             changed: vec![],
+            added: vec![],
             withheld: None,
             account: None,
             id: None,

@@ -91,6 +91,7 @@ mod tests {
             slack_id: Some("U1".into()),
             body: None,
             changed: vec![],
+            added: vec![],
             withheld: None,
             account: None,
             id: None,

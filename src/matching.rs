@@ -173,13 +173,17 @@ impl Listing {
             let body = templates.render_reactivate(&user, &value, target_key)?;
             let changed =
                 body.as_ref().map(|b| plan::update_diff(b, &value, &account.key)).unwrap_or_default();
-            let change = Some(Box::new(Change::Reactivate { body, changed }));
+            let added = body.as_ref().map(|b| plan::added_fields(b, &value)).unwrap_or_default();
+            let change = Some(Box::new(Change::Reactivate { body, changed, added }));
             return Ok(Desired { slack_id, key, account: Some(i), change });
         }
         let change = match templates.render_update(&user, &value, target_key)? {
             Some(body) => {
                 let changed = plan::update_diff(&body, &value, &account.key);
-                (!changed.is_empty()).then(|| Box::new(Change::Update { body, changed }))
+                (!changed.is_empty()).then(|| {
+                    let added = plan::added_fields(&body, &value);
+                    Box::new(Change::Update { body, changed, added })
+                })
             }
             None => None,
         };

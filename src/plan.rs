@@ -30,11 +30,12 @@ pub struct Desired {
 pub enum Change {
     /// No listed account has the key: the create body.
     Create(Value),
-    /// The account differs from the update body in these fields ([`update_diff`]).
-    Update { body: Value, changed: Vec<String> },
+    /// The account differs from the update body in these fields ([`update_diff`]); the body also
+    /// sets the fields the listing does not show ([`added_fields`]).
+    Update { body: Value, changed: Vec<String>, added: Vec<String> },
     /// The account is managed but inactive: the body that makes it active (none for a
-    /// `reactivate` endpoint without `reactivate.json`), and the fields it changes.
-    Reactivate { body: Option<Value>, changed: Vec<String> },
+    /// `reactivate` endpoint without `reactivate.json`), and the fields it changes and adds.
+    Reactivate { body: Option<Value>, changed: Vec<String>, added: Vec<String> },
     /// The member's managed account is inactive and `system.json`'s `reactivatable` says someone
     /// else locked it: left alone, reported.
     Locked,
@@ -211,9 +212,13 @@ pub fn plan(desired: Vec<Desired>, existing: &[Existing], policy: &Policy) -> Pl
                     plan.unchanged += 1;
                     continue;
                 }
-                let (kind, body, changed) = match change {
-                    Change::Reactivate { body, changed } => (ActionKind::Reactivate, body, changed),
-                    Change::Update { body, changed } => (ActionKind::Update, Some(body), changed),
+                let (kind, body, changed, added) = match change {
+                    Change::Reactivate { body, changed, added } => {
+                        (ActionKind::Reactivate, body, changed, added)
+                    }
+                    Change::Update { body, changed, added } => {
+                        (ActionKind::Update, Some(body), changed, added)
+                    }
                     _ => unreachable!("matched as an update or a reactivation"),
                 };
                 let renamed = normalize_key(&account.key) != normalize_key(&d.key);
@@ -221,6 +226,7 @@ pub fn plan(desired: Vec<Desired>, existing: &[Existing], policy: &Policy) -> Pl
                 let mut write = Action::new(kind, key, Some(d.slack_id), body);
                 write.renamed_from = renamed.then(|| account.key.clone());
                 write.changed = changed;
+                write.added = added;
                 write.id = account.id.clone();
                 if kind == ActionKind::Reactivate {
                     returning.push(plan.actions.len());
@@ -361,6 +367,24 @@ pub fn changed_fields(desired: &Value, account: &Value) -> Vec<String> {
         .collect()
 }
 
+/// The fields `desired` sets that the account as listed does not have (a listing that leaves out
+/// `metadata` still gets it written): top-level names, and `parent.child` inside objects both have.
+/// Not compared, so they never cause an update on their own; reported with every write that is sent.
+pub fn added_fields(desired: &Value, account: &Value) -> Vec<String> {
+    fn walk(want: &Value, have: &Value, prefix: &str, out: &mut Vec<String>) {
+        let (Some(want), Some(have)) = (want.as_object(), have.as_object()) else { return };
+        for (field, value) in want {
+            match have.get(field) {
+                None => out.push(format!("{prefix}{field}")),
+                Some(current) => walk(value, current, &format!("{prefix}{field}."), out),
+            }
+        }
+    }
+    let mut added = Vec::new();
+    walk(desired, account, "", &mut added);
+    added
+}
+
 fn is_key_field(update: Option<&Value>, account: &Value, field: &str, key: &str) -> bool {
     let as_text = |v: Option<&Value>| v.and_then(|v| v.get(field)).and_then(Value::as_str).map(normalize_key);
     let key = normalize_key(key);
@@ -418,8 +442,17 @@ mod tests {
         let change = Change::Update {
             body: json!({"name": "new"}),
             changed: fields.iter().map(|f| f.to_string()).collect(),
+            added: vec![],
         };
         Desired { slack_id: id.into(), key: key.into(), account: Some(i), change: Some(Box::new(change)) }
+    }
+
+    #[test]
+    fn the_fields_a_body_sets_that_the_listing_lacks_are_named_nested_ones_by_path() {
+        let body = json!({"name": "A", "password": "x", "metadata": {"slackId": "U1", "kind": "user"}});
+        let listed = json!({"name": "B", "metadata": {"kind": "user"}});
+        assert_eq!(added_fields(&body, &listed), ["metadata.slackId", "password"]);
+        assert!(added_fields(&body, &body).is_empty());
     }
 
     fn policy() -> Policy {
@@ -506,8 +539,11 @@ mod tests {
 
     /// A member whose account (at `i`) is inactive.
     fn returning(id: &str, key: &str, i: usize) -> Desired {
-        let change =
-            Change::Reactivate { body: Some(json!({"active": true})), changed: vec!["active".into()] };
+        let change = Change::Reactivate {
+            body: Some(json!({"active": true})),
+            changed: vec!["active".into()],
+            added: vec![],
+        };
         Desired { slack_id: id.into(), key: key.into(), account: Some(i), change: Some(Box::new(change)) }
     }
 

@@ -391,6 +391,28 @@ fn adopt_lets_a_member_take_over_the_accounts_it_selects() {
 }
 
 #[test]
+fn the_plan_names_the_fields_a_write_adds_that_the_listing_lacks() {
+    // The listing does not show metadata: the plan said "changes name" while the write also
+    // linked the account to the member who claimed it.
+    let mut world = world_with_init_data_admin();
+    let mut admin = world.target.accounts()[0].clone();
+    admin.as_object_mut().unwrap().remove("metadata");
+    world.target.set_accounts(vec![admin]);
+    with_system_json(&mut world, |spec| spec["adopt"] = json!("account.createdBy == 'init-data'"));
+    let plan = world.run(&["plan"]);
+    plan.assert_code(0);
+    assert!(
+        plan.stdout.contains("~ update     admin (U0INTRUDE1) changes name adds metadata"),
+        "{}",
+        plan.stdout
+    );
+    let action = &plan.actions_for("admin")[0];
+    assert_eq!((&action["changed"], &action["adds"]), (&json!(["name"]), &json!(["metadata"])));
+    let md = std::fs::read_to_string(world.reports().join("summary.md")).unwrap();
+    assert!(md.contains("name; adds metadata"), "{md}");
+}
+
+#[test]
 fn an_adopt_expression_over_a_field_the_account_lacks_adopts_nothing() {
     // The README's example used to exclude admins by `roleGroupId != 'ADMIN'`; an init-data admin
     // that keeps its role under another name made that undefined, and `undefined != 'ADMIN'` was

@@ -29,6 +29,9 @@ impl Summary {
                 if !a.changed.is_empty() {
                     let _ = write!(out, " changes {}", shown(&a.changed.join(", ")));
                 }
+                if !a.adds.is_empty() {
+                    let _ = write!(out, " adds {}", shown(&a.adds.join(", ")));
+                }
                 if let Some(r) = &a.reason {
                     let _ = write!(out, " [withheld: {}]", shown(r));
                 }

@@ -55,6 +55,9 @@ impl Summary {
             for a in self.actions.iter().take(500) {
                 let mut detail =
                     a.error.clone().or_else(|| a.reason.clone()).unwrap_or_else(|| a.changed.join(", "));
+                if !a.adds.is_empty() {
+                    detail = format!("{detail}; adds {}", a.adds.join(", "));
+                }
                 if let Some(old) = &a.renamed_from {
                     detail = format!("renamed from {old}; {detail}");
                 }

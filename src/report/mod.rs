@@ -99,6 +99,9 @@ pub struct ActionReport {
     pub error: Option<String>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub changed: Vec<String>,
+    /// Fields the write sets that the listing does not show (so were not compared).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub adds: Vec<String>,
     /// A rename (the anchor found the member's account under another key): the key before it.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub renamed_from: Option<String>,
@@ -243,6 +246,7 @@ impl Summary {
                     _ => None,
                 },
                 changed: action.changed.clone(),
+                adds: action.added.clone(),
                 renamed_from: action.renamed_from.clone(),
                 reason: action.withheld.clone(),
             });
@@ -500,6 +504,7 @@ mod tests {
                     slack_id: Some("U1".into()),
                     body: None,
                     changed: vec![],
+                    added: vec![],
                     withheld: None,
                     account: None,
                     id: None,
@@ -512,6 +517,7 @@ mod tests {
                     slack_id: Some("U2".into()),
                     body: None,
                     changed: vec![],
+                    added: vec![],
                     withheld: None,
                     account: None,
                     id: None,
@@ -524,6 +530,7 @@ mod tests {
                     slack_id: None,
                     body: None,
                     changed: vec![],
+                    added: vec![],
                     withheld: Some("guard \"5\"".into()),
                     account: None,
                     id: None,
