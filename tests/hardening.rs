@@ -391,6 +391,37 @@ fn adopt_lets_a_member_take_over_the_accounts_it_selects() {
 }
 
 #[test]
+fn a_secret_in_a_path_is_refused_before_any_request() {
+    // An API key in the query string lands in every access log and proxy on the way.
+    let mut world = World::new(3);
+    with_system_json(&mut world, |spec| spec["list"]["path"] = json!("__KEYED_PATH__"));
+    let path = std::path::Path::new(&world.env["SLACK_IM_TEMPLATES"]).join("dev/system.json");
+    let text = std::fs::read_to_string(&path)
+        .unwrap()
+        .replace(r#""__KEYED_PATH__""#, r#"{{ "/api/users?page={page}&size=500&key=" ~ secrets.api_key }}"#);
+    std::fs::write(&path, text).unwrap();
+    world.set("SLACK_IM_SECRET_API_KEY", "k3y-9f8e7d6c5b4a3");
+    let run = world.run(&["sync"]);
+    run.assert_code(2);
+    assert!(run.stderr.contains("list.path holds a secret"), "{}", run.stderr);
+    assert_eq!(world.target.requests().len(), 0, "nothing asked of the target");
+    assert_no_secret_leaked(&run, &world.env, &world.reports());
+
+    let mut world = World::new(3);
+    with_system_json(&mut world, |spec| {
+        spec["list"]["path"] = json!("/api/users?page=0&size=500");
+        spec["list"]["next"] = json!("'/api/users?size=500&key=' ~ secrets.api_key ~ '&page=' ~ (page + 1)");
+    });
+    world.target.set_accounts(vec![json!({"userId": "svc", "name": "Service", "createdBy": "init-data"})]);
+    world.set("SLACK_IM_SECRET_API_KEY", "k3y-9f8e7d6c5b4a3");
+    let run = world.run(&["sync"]);
+    assert_eq!(run.code, 1, "a listing that would send the secret fails the read: {}", run.stderr);
+    assert!(run.stderr.contains("holding a secret"), "{}", run.stderr);
+    assert_eq!(world.target.requests().len(), 1, "only the first page was asked for");
+    assert_eq!(world.writes(), 0);
+}
+
+#[test]
 fn the_plan_names_the_fields_a_write_adds_that_the_listing_lacks() {
     // The listing does not show metadata: the plan said "changes name" while the write also
     // linked the account to the member who claimed it.

@@ -140,6 +140,12 @@ impl SystemTemplates {
         let spec_json = render_json(&env, &folder, SYSTEM, BTreeMap::new(), &|| None, &secret_values)?;
         let spec =
             SystemSpec::from_json(spec_json).map_err(|detail| error_in(&folder, SYSTEM, None, detail))?;
+        if let Some(field) = secret_in_an_address(&spec, &secret_values) {
+            let detail = format!(
+                "{field} holds a secret: a URL or a path lands in access logs and proxies; send it in a header (\"headers\") instead"
+            );
+            return Err(error_in(&folder, SYSTEM, None, detail));
+        }
         if let Some(expression) = &spec.key {
             compile_key(&mut env, &folder, expression)?;
         }
@@ -422,6 +428,31 @@ impl SystemTemplates {
     }
 }
 
+/// The first field of `system.json` whose URL or path holds one of the secrets, if any.
+fn secret_in_an_address(spec: &SystemSpec, secrets: &[String]) -> Option<String> {
+    let holds = |text: &str| secrets.iter().any(|s| !s.is_empty() && contains_secret(text, s));
+    let lists = spec.list.iter().enumerate().map(|(n, l)| {
+        let name = if spec.list.len() == 1 { "list.path".to_string() } else { format!("list[{n}].path") };
+        (name, l.path.as_str())
+    });
+    let endpoints = [
+        ("create", Some(&spec.create)),
+        ("update", spec.update.as_ref()),
+        ("deactivate", spec.deactivate.as_ref()),
+        ("reactivate", spec.reactivate.as_ref()),
+    ]
+    .into_iter()
+    .filter_map(|(name, e)| e.map(|e| (format!("{name}.path"), e.path.as_str())));
+    let url = spec.url.as_deref().map(|u| ("url".to_string(), u));
+    url.into_iter().chain(lists).chain(endpoints).find(|(_, text)| holds(text)).map(|(name, _)| name)
+}
+
+/// The secret is in the text in any form the redactor knows (as it is, percent-encoded, escaped).
+fn contains_secret(text: &str, secret: &str) -> bool {
+    let secret = Secret::new(secret.to_string());
+    crate::secret::Redactor::new([&secret]).redact(text) != text
+}
+
 /// What `update.json` and `reactivate.json` see: the member, their account as listed, and the key
 /// the account is to have.
 fn account_context(
@@ -473,6 +504,11 @@ impl ListingRules for AccountTests<'_> {
             return Ok(None);
         }
         match value.as_str() {
+            Some(path)
+                if self.templates.secret_values.iter().any(|s| !s.is_empty() && contains_secret(path, s)) =>
+            {
+                Err("it gave a path holding a secret: send secrets in a header, never in a path".to_string())
+            }
             Some(path) => Ok(Some(path.to_string())),
             None => Err(format!("it gave {}, not a path", value.kind())),
         }
