@@ -2,7 +2,7 @@
 //! the runs share (`SLACK_IM_MEMBERS_KEY`), exported from the configured workspace, a regular file
 //! of bounded size, holding only what the product reads.
 
-use serde_json::Value;
+use serde_json::{json, Value};
 
 use crate::common::*;
 
@@ -293,7 +293,7 @@ fn export_writes_only_the_fields_slack_im_reads_never_2fa_phone_or_custom_fields
         "Xf0CLEARANCE",
         "in hospital",
         "avatars.example",
-        "W0ACME0001",
+        "Acme Hidden Org",
         "\"phone\"",
     ] {
         assert!(!text.contains(secret), "the export holds {secret}");
@@ -315,8 +315,15 @@ fn export_writes_only_the_fields_slack_im_reads_never_2fa_phone_or_custom_fields
         "is_owner",
         "real_name",
         "tz",
+        "updated",
+        "enterprise_user",
         "profile",
     ];
+    assert_eq!(
+        member["enterprise_user"],
+        json!({"id": "W0ACME0001"}),
+        "a Grid id is kept for the anchor, nothing else of it"
+    );
     for key in member.as_object().unwrap().keys() {
         assert!(read.contains(&key.as_str()), "{key} is not a field slack-im reads: {member}");
     }
