@@ -2,7 +2,7 @@
 //! write, each written and flushed as it happens, so a crash, a `kill -9` or an OOM in the middle of
 //! applying still leaves a record of every write that was sent and of how each one ended.
 
-use std::fs::{File, OpenOptions};
+use std::fs::File;
 use std::io::Write;
 use std::path::Path;
 use std::sync::Mutex;
@@ -25,7 +25,7 @@ impl Journal {
     /// Opens (or creates) `dir/actions.jsonl` for appending and writes the run's first line.
     pub fn open(dir: &Path, redactor: Redactor, run: serde_json::Value) -> std::io::Result<Journal> {
         std::fs::create_dir_all(dir)?;
-        let file = OpenOptions::new().create(true).append(true).open(dir.join(FILE_NAME))?;
+        let file = crate::files::append_private(&dir.join(FILE_NAME))?;
         let journal = Journal { file: Mutex::new(file), redactor };
         journal.line(json!({"at": crate::clock::now_rfc3339(), "event": "run", "run": run}))?;
         Ok(journal)

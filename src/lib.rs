@@ -16,6 +16,7 @@ mod connect;
 mod eligibility;
 mod error;
 pub mod exit;
+mod files;
 mod http;
 mod journal;
 mod matching;

@@ -531,45 +531,11 @@ impl<W: Write> Write for Signing<W> {
     }
 }
 
-/// Attempts at a fresh temporary name before export gives up (each name is 64 random bits: a
-/// clash is someone planting files, not chance).
-const TEMPORARY_ATTEMPTS: usize = 4;
-
-/// A new file beside `path`, for export to write before it renames it into place: a random name
-/// (nobody can plant a file or a symlink there in advance), created new (`O_EXCL`: an existing
-/// file or symlink of that name is an error, never opened or followed; `O_NOFOLLOW` besides),
-/// mode 0600 from its creation (personal data).
+/// A new private file beside `path`, for export to write before it renames it into place (see
+/// [`crate::files::temporary_beside`]: a random name, created new, never a planted file or link).
 fn create_temporary(path: &Path) -> Result<(PathBuf, std::fs::File), Error> {
-    use ring::rand::SecureRandom;
-    let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("members.json");
-    let random = ring::rand::SystemRandom::new();
-    let mut last = None;
-    for _ in 0..TEMPORARY_ATTEMPTS {
-        let mut bytes = [0u8; 8];
-        random.fill(&mut bytes).map_err(|_| {
-            file_error(path, "cannot be written: no random temporary name (the system has no randomness)")
-        })?;
-        let tmp = path.with_file_name(format!(".{name}.{}.partial", to_hex(&bytes)));
-        let mut options = std::fs::OpenOptions::new();
-        options.write(true).create_new(true);
-        #[cfg(unix)]
-        {
-            use std::os::unix::fs::OpenOptionsExt;
-            options.mode(0o600).custom_flags(libc::O_NOFOLLOW);
-        }
-        match options.open(&tmp) {
-            Ok(file) => return Ok((tmp, file)),
-            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => last = Some(e),
-            Err(e) => return Err(file_error(&tmp, &format!("cannot be written: {e}"))),
-        }
-    }
-    let e = last.map_or_else(String::new, |e| e.to_string());
-    Err(file_error(
-        path,
-        &format!(
-            "cannot be written: {TEMPORARY_ATTEMPTS} fresh temporary names beside it were all taken ({e})"
-        ),
-    ))
+    crate::files::temporary_beside(path, crate::files::PRIVATE)
+        .map_err(|e| file_error(path, &format!("cannot be written: {e}")))
 }
 
 fn write_export(

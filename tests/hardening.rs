@@ -686,3 +686,35 @@ fn a_killed_run_leaves_a_journal_of_every_write_the_target_received() {
     }
     assert_no_secret_in("actions.jsonl", &journal, &world.secrets());
 }
+
+/// Files someone with write access to the report folder planted before the run.
+#[cfg(unix)]
+#[test]
+fn reports_and_the_journal_never_follow_a_planted_symlink_and_the_journal_is_private() {
+    use std::os::unix::fs::{symlink, PermissionsExt};
+    let world = World::new(3);
+    let reports = world.reports();
+    std::fs::create_dir_all(&reports).unwrap();
+    let victim = world.dir.path().join("victim.txt");
+    std::fs::write(&victim, "keep me").unwrap();
+    for planted in [".summary.json.tmp", ".summary.md.tmp", ".junit.xml.tmp", "summary.json"] {
+        symlink(&victim, reports.join(planted)).unwrap();
+    }
+    let run = world.run(&["sync"]);
+    run.assert_code(0);
+    assert_eq!(std::fs::read_to_string(&victim).unwrap(), "keep me", "nothing written through a symlink");
+    let summary = std::fs::symlink_metadata(reports.join("summary.json")).unwrap();
+    assert!(summary.file_type().is_file(), "the report replaced the planted link");
+    let journal = std::fs::metadata(reports.join("actions.jsonl")).unwrap();
+    assert_eq!(journal.permissions().mode() & 0o777, 0o600, "the journal holds who got which account");
+
+    // A journal that is a symlink is refused: no write is sent without it.
+    let world = World::new(3);
+    std::fs::create_dir_all(world.reports()).unwrap();
+    symlink(&victim, world.reports().join("actions.jsonl")).unwrap();
+    let run = world.run(&["sync"]);
+    run.assert_code(1);
+    assert!(run.stderr.contains("actions.jsonl: it is a symbolic link"), "{}", run.stderr);
+    assert_eq!(world.writes(), 0);
+    assert_eq!(std::fs::read_to_string(&victim).unwrap(), "keep me");
+}

@@ -485,9 +485,7 @@ fn config_error_summary(
 
 /// Writes through a temporary file and a rename, so a reader never sees half a report.
 fn write_file(dir: &Path, name: &str, text: &str) -> std::io::Result<()> {
-    let tmp = dir.join(format!(".{name}.tmp"));
-    std::fs::write(&tmp, text)?;
-    std::fs::rename(&tmp, dir.join(name))
+    crate::files::replace(&dir.join(name), text, crate::files::SHARED)
 }
 
 #[cfg(test)]
