@@ -37,7 +37,7 @@ use crate::config::{Config, RunConfig};
 use crate::connect::slack_client;
 use crate::error::panic_message;
 use crate::http::Budget;
-use crate::secret::Redactor;
+use crate::secret::{Redactor, Secret};
 
 pub use crate::config::system_suffix;
 pub use crate::error::Error;
@@ -85,7 +85,7 @@ pub struct RunReport {
 /// With several systems, Slack is read once and every page feeds each system.
 pub fn run(command: Command, config: &Config) -> RunReport {
     let started = Instant::now();
-    let redactor = Redactor::new(config.all_secrets());
+    let redactor = redactor(config);
     secret::install_log_redactor(redactor.clone());
     let several = config.systems.len() > 1;
     let started_at = clock::now_rfc3339();
@@ -132,6 +132,29 @@ pub fn run(command: Command, config: &Config) -> RunReport {
         notify(&config.run, channel, &summaries, &redactor);
     }
     RunReport { summaries, exit_code }
+}
+
+/// Everything a run must never print: the configured secrets, and every value a system folder
+/// renders into a header that is not a plain media type or client name (a folder may build a token
+/// from `vars`; see [`template::SystemTemplates::header_values_to_hide`]). A folder that does not
+/// load adds nothing: its run stops before any request and says why.
+pub fn redactor(config: &Config) -> Redactor {
+    let headers: Vec<Secret<String>> = config
+        .systems
+        .iter()
+        .filter_map(|system| {
+            template::SystemTemplates::load(
+                &config.run.templates_root,
+                &system.system,
+                system.target_url.as_deref(),
+                &system.vars,
+                &system.secrets,
+            )
+            .ok()
+        })
+        .flat_map(|templates| templates.header_values_to_hide())
+        .collect();
+    Redactor::new(config.all_secrets().into_iter().chain(&headers))
 }
 
 /// `slack-im export FILE`: the members, read from Slack, written to a file for later runs.

@@ -35,7 +35,7 @@ fn main() -> ExitCode {
             return ExitCode::from(exit::CONFIG);
         }
     };
-    let redactor = Redactor::new(config.all_secrets());
+    let redactor = slack_im::redactor(&config);
     let report = slack_im::run(command, &config);
     let several = report.summaries.len() > 1;
     for summary in &report.summaries {

@@ -718,3 +718,37 @@ fn reports_and_the_journal_never_follow_a_planted_symlink_and_the_journal_is_pri
     assert_eq!(world.writes(), 0);
     assert_eq!(std::fs::read_to_string(&victim).unwrap(), "keep me");
 }
+
+#[test]
+fn a_header_value_a_folder_builds_from_vars_is_redacted_like_a_secret() {
+    // The folder put its API key in SLACK_IM_VAR_API_KEY, not in a secret; a careless server
+    // quotes the Authorization header back in its errors.
+    let mut world = World::new(3);
+    with_system_json(&mut world, |spec| spec["headers"]["Authorization"] = json!("__VARS_AUTH__"));
+    let path = std::path::Path::new(&world.env["SLACK_IM_TEMPLATES"]).join("dev/system.json");
+    let text = std::fs::read_to_string(&path)
+        .unwrap()
+        .replace(r#""__VARS_AUTH__""#, r#"{{ "Bearer " ~ vars.api_key }}"#);
+    std::fs::write(&path, text).unwrap();
+    let key = "vk7Hq2Zp4Lm9Wx3Rt6Yb1Nc";
+    world.set("SLACK_IM_VAR_API_KEY", key);
+    world.target.add_fault(TargetFault::new(
+        TargetOp::List,
+        1,
+        Effect::Echo { code: 400, form: EchoForm::Raw },
+    ));
+    let run = world.run(&["sync"]);
+    run.assert_code(1);
+    let piece = &key[8..20];
+    let mut texts = vec![run.stdout.clone(), run.stderr.clone()];
+    for entry in std::fs::read_dir(world.reports()).unwrap() {
+        texts.push(std::fs::read_to_string(entry.unwrap().path()).unwrap_or_default());
+    }
+    assert!(texts.iter().all(|t| !t.contains(piece)), "the header's value was printed");
+    assert!(
+        texts.iter().any(|t| t.contains("(authorization: [redacted])")),
+        "{}\n{}",
+        run.stdout,
+        run.stderr
+    );
+}

@@ -270,6 +270,23 @@ impl SystemTemplates {
         }
     }
 
+    /// The rendered header values a run must never print: every header's but those that only name
+    /// a media type or a client ([`PLAIN_HEADERS`]), whatever they were built from (`secrets` are
+    /// hidden anyway; a token a folder built from `vars` is hidden too).
+    pub fn header_values_to_hide(&self) -> Vec<Secret<String>> {
+        self.spec
+            .headers
+            .iter()
+            .filter(|(name, _)| !PLAIN_HEADERS.iter().any(|plain| plain.eq_ignore_ascii_case(name)))
+            .flat_map(|(_, value)| {
+                // `Bearer TOKEN`, `Token TOKEN`: the token alone too, where a server echoes only it.
+                let whole = value.expose().trim().to_string();
+                let last = whole.rsplit(' ').next().unwrap_or("").to_string();
+                [whole, last].into_iter().filter(|v| !v.is_empty()).map(Secret::new).collect::<Vec<_>>()
+            })
+            .collect()
+    }
+
     /// The key of a member who is not rendered for (deactivated in Slack): by the `key` expression,
     /// else from `create.json`; `None` when the templates cannot give one for them.
     pub fn key_of_member(&self, member: &Member) -> Option<String> {
@@ -427,6 +444,11 @@ impl SystemTemplates {
         error_in(&self.folder, name, subject, detail)
     }
 }
+
+/// Headers whose values name a media type, a language or a client: never secret, and too common
+/// in ordinary text to redact.
+const PLAIN_HEADERS: &[&str] =
+    &["Accept", "Accept-Language", "Accept-Encoding", "Content-Type", "User-Agent", "Cache-Control"];
 
 /// The first field of `system.json` whose URL or path holds one of the secrets, if any.
 fn secret_in_an_address(spec: &SystemSpec, secrets: &[String]) -> Option<String> {
