@@ -66,7 +66,7 @@ impl Summary {
                     "| {} | {} | {} | {} | {} |",
                     a.action,
                     md_cell(&a.key),
-                    a.slack_id.as_deref().unwrap_or(""),
+                    md_cell(a.slack_id.as_deref().unwrap_or("")),
                     a.status,
                     md_cell(&detail)
                 );

@@ -563,6 +563,20 @@ mod tests {
     }
 
     #[test]
+    fn a_slack_id_from_a_members_file_cannot_forge_a_row_of_summary_md() {
+        let forged = "U1 | done | x |\n| create | admin | U9 | done |\u{1b}[2J";
+        let plan = Plan {
+            actions: vec![Action::new(ActionKind::Create, "ann".into(), Some(forged.into()), None)],
+            ..Plan::default()
+        };
+        let mut s = Summary { system: "dev".into(), command: "plan".into(), ..Summary::default() };
+        s.record(&plan, None, &[]);
+        let md = s.markdown();
+        assert!(!md.contains('\u{1b}') && !md.contains("\n| create | admin"), "{md}");
+        assert!(md.contains("U1 \\| done"), "pipes escaped: {md}");
+    }
+
+    #[test]
     fn a_reactivation_is_its_own_kind_in_the_headline_the_post_and_the_withheld_list() {
         let back = |key: &str, withheld: Option<&str>| Action {
             withheld: withheld.map(str::to_string),
