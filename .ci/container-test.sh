@@ -240,15 +240,15 @@ make_pki() {
         -extfile server.ext -out server.pem
 }
 tls_port=""
-start_tls_proxy() {
-    local port pid
+start_tls_proxy() { # start_tls_proxy UPSTREAM-URL PROBE-PATH: HTTPS on 127.0.0.1:$tls_port in front of it
+    local port pid upstream="${1#http://}"; upstream="${upstream%/}"
     for _ in 1 2 3 4 5; do
         port=$((20000 + RANDOM % 40000))
         socat "openssl-listen:$port,bind=127.0.0.1,reuseaddr,fork,cert=$tls/server.pem,key=$tls/server.key,verify=0" \
-            "tcp:${target_url#http://}" >"$tls/socat.log" 2>&1 &
+            "tcp:${upstream%%/*}" >"$tls/socat.log" 2>&1 &
         pid=$!
         for _ in $(seq 1 50); do
-            if curl -sf --max-time 2 --cacert "$tls/ca.pem" "https://127.0.0.1:$port/__fake/stats" >/dev/null; then
+            if curl -s -o /dev/null --max-time 2 --cacert "$tls/ca.pem" "https://127.0.0.1:$port$2"; then
                 pids+=("$pid"); tls_port="$port"; return 0
             fi
             kill -0 "$pid" 2>/dev/null || break
@@ -258,7 +258,7 @@ start_tls_proxy() {
     done
     return 1
 }
-if (make_pki) >"$tmp/pki.log" 2>&1 && start_tls_proxy; then
+if (make_pki) >"$tmp/pki.log" 2>&1 && start_tls_proxy "$target_url" /__fake/stats; then
     ok "HTTPS proxy for the fake target on 127.0.0.1:$tls_port (curl --cacert verifies it)"
     https_url="https://127.0.0.1:$tls_port"
     chmod 0644 "$tls/ca.pem"
@@ -274,6 +274,21 @@ if (make_pki) >"$tmp/pki.log" 2>&1 && start_tls_proxy; then
         -v "$tls/ca.pem:/etc/ssl/private-ca.pem:ro" -e SSL_CERT_FILE=/etc/ssl/private-ca.pem -- sync
     expect_rc tls-ca 0 "with the CA mounted and SSL_CERT_FILE pointing at it the run succeeds"
     check "that run reached the target through TLS (list $l1 -> $(stat_of list))" test "$(stat_of list)" -gt "$l1"
+    # The targets' private CA is never trusted for Slack: Slack behind a proxy that CA signed
+    # fails with SSL_CERT_FILE, and works only with SLACK_IM_SLACK_CA_FILE.
+    slack_rest="${SLACK_IM_SLACK_URL#http://}"; slack_path="/${slack_rest#*/}"
+    if start_tls_proxy "$SLACK_IM_SLACK_URL" "${slack_path}auth.test"; then
+        slack_https="https://127.0.0.1:$tls_port$slack_path"
+        SLACK_IM_SLACK_URL="$slack_https" run_image slack-tls-sslcert -e SLACK_BOT_TOKEN \
+            -v "$tls/ca.pem:/etc/ssl/private-ca.pem:ro" -e SSL_CERT_FILE=/etc/ssl/private-ca.pem -- plan
+        expect_rc slack-tls-sslcert 1 "Slack behind a proxy signed by SSL_CERT_FILE's CA is not trusted (that CA is the targets')"
+        check "its message names SLACK_IM_SLACK_CA_FILE" grep -q SLACK_IM_SLACK_CA_FILE "$tmp/out/slack-tls-sslcert.err"
+        SLACK_IM_SLACK_URL="$slack_https" run_image slack-tls-slackca -e SLACK_BOT_TOKEN \
+            -v "$tls/ca.pem:/etc/ssl/private-ca.pem:ro" -e SLACK_IM_SLACK_CA_FILE=/etc/ssl/private-ca.pem -- plan
+        expect_rc slack-tls-slackca 0 "with SLACK_IM_SLACK_CA_FILE naming that CA, Slack is reached through TLS"
+    else
+        not_ok "HTTPS proxy for the fake Slack (socat)"; diag "$tls/socat.log"
+    fi
 else
     not_ok "HTTPS proxy for the fake target (openssl + socat)"; diag "$tmp/pki.log" "$tls/socat.log"
 fi

@@ -44,7 +44,8 @@ pub(crate) fn connect(run: &RunConfig, config: &SystemConfig, budget: &Arc<Budge
             .into())
         }
     };
-    let agent = http::agent(run.timeout, run.ca_file.as_deref(), &url)?;
+    let extra = run.ca_file.as_deref().map(|file| http::ExtraCas { variable: "SSL_CERT_FILE", file });
+    let agent = http::agent(run.timeout, extra, &url)?;
     let limits = ReadLimits { accounts: run.read_limit, megabytes: run.read_max_mb };
     let target = TargetClient::new(agent, &url, templates.spec.clone(), budget.clone(), limits);
     Ok(System { templates, target })
@@ -56,7 +57,13 @@ pub(crate) fn slack_client(config: &RunConfig, budget: Arc<Budget>) -> Result<Sl
         var: "SLACK_BOT_TOKEN".into(),
         hint: "this command reads Slack: set it (or SLACK_BOT_TOKEN_FILE) to a bot token with users:read and users:read.email",
     })?;
-    let agent = http::agent(config.timeout, config.ca_file.as_deref(), &config.slack_url)?;
+    // The targets' private CA is not trusted for Slack: a CA that may sign for slack.com is named
+    // on its own (a TLS-inspecting proxy's).
+    let extra = config
+        .slack_ca_file
+        .as_deref()
+        .map(|file| http::ExtraCas { variable: "SLACK_IM_SLACK_CA_FILE", file });
+    let agent = http::agent(config.timeout, extra, &config.slack_url)?;
     Ok(SlackClient::new(
         agent,
         &config.slack_url,

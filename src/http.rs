@@ -10,12 +10,21 @@ use std::time::{Duration, Instant};
 use ureq::tls::{Certificate, PemItem, RootCerts, TlsConfig};
 use ureq::Agent;
 
-/// `SSL_CERT_FILE` names a file that is not a usable PEM bundle.
+/// `SSL_CERT_FILE` (or `SLACK_IM_SLACK_CA_FILE`) names a file that is not a usable PEM bundle.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("SSL_CERT_FILE names the file {path}, which cannot be read: {problem}")]
+#[error("{variable} names the file {path}, which cannot be read: {problem}")]
 pub struct CaBundleError {
+    pub variable: &'static str,
     pub path: String,
     pub problem: String,
+}
+
+/// Extra CAs one agent trusts besides Mozilla's roots: the file, and the variable that named it
+/// (`SSL_CERT_FILE` for the targets, `SLACK_IM_SLACK_CA_FILE` for Slack).
+#[derive(Debug, Clone, Copy)]
+pub struct ExtraCas<'a> {
+    pub variable: &'static str,
+    pub file: &'a Path,
 }
 
 /// Largest response body slack-im reads; a `users.list` page of 999 members is about 1.5 MB.
@@ -31,13 +40,13 @@ pub const BODY_LIMIT: u64 = 64 * 1024 * 1024;
 /// `HTTPS_PROXY`, `HTTP_PROXY`, `ALL_PROXY` and `NO_PROXY` are honoured (ureq reads them), except
 /// for a `base_url` on loopback: a proxy would only relay, in clear text for plain http, the
 /// tokens meant for a server on this very machine.
-pub fn agent(timeout: Duration, ca_file: Option<&Path>, base_url: &str) -> Result<Agent, CaBundleError> {
+pub fn agent(timeout: Duration, extra: Option<ExtraCas<'_>>, base_url: &str) -> Result<Agent, CaBundleError> {
     let mut roots: Vec<Certificate<'static>> = webpki_root_certs::TLS_SERVER_ROOT_CERTS
         .iter()
         .map(|der| Certificate::from_der(der.as_ref()).to_owned())
         .collect();
-    if let Some(path) = ca_file {
-        roots.extend(read_ca_file(path)?);
+    if let Some(extra) = extra {
+        roots.extend(read_ca_file(extra)?);
     }
     let tls = TlsConfig::builder().root_certs(RootCerts::new_with_certs(&roots)).build();
     let mut config = Agent::config_builder();
@@ -74,9 +83,13 @@ pub fn is_loopback(url: &str) -> bool {
         || host.parse::<std::net::IpAddr>().is_ok_and(|ip| ip.is_loopback())
 }
 
-fn read_ca_file(path: &Path) -> Result<Vec<Certificate<'static>>, CaBundleError> {
-    let file_error = |problem: String| CaBundleError { path: path.display().to_string(), problem };
-    let pem = std::fs::read(path).map_err(|e| file_error(e.to_string()))?;
+fn read_ca_file(extra: ExtraCas<'_>) -> Result<Vec<Certificate<'static>>, CaBundleError> {
+    let file_error = |problem: String| CaBundleError {
+        variable: extra.variable,
+        path: extra.file.display().to_string(),
+        problem,
+    };
+    let pem = std::fs::read(extra.file).map_err(|e| file_error(e.to_string()))?;
     let mut certs = Vec::new();
     for item in ureq::tls::parse_pem(&pem) {
         match item {
@@ -361,18 +374,22 @@ pub fn is_transient(error: &ureq::Error) -> bool {
         )
 }
 
+/// What a certificate error tells the operator to do.
+const PRIVATE_CA_HINT: &str =
+    "for a private CA, set SSL_CERT_FILE to its PEM bundle for the targets, SLACK_IM_SLACK_CA_FILE for Slack";
+
 /// A transport error in words an operator can act on.
 pub fn describe(error: &ureq::Error) -> String {
     match error {
         ureq::Error::Timeout(t) => format!("timed out ({t}); see SLACK_IM_TIMEOUT_SECS"),
         ureq::Error::Rustls(e) => {
-            format!("TLS error: {e} (for a private CA, set SSL_CERT_FILE to its PEM bundle)")
+            format!("TLS error: {e} ({PRIVATE_CA_HINT})")
         }
         ureq::Error::Tls(e) => format!("TLS error: {e}"),
         ureq::Error::HostNotFound => "host not found (DNS)".into(),
         ureq::Error::ConnectionFailed => "connection failed".into(),
         ureq::Error::Io(e) if is_tls_io(error) => {
-            format!("TLS error: {e} (for a private CA, set SSL_CERT_FILE to its PEM bundle)")
+            format!("TLS error: {e} ({PRIVATE_CA_HINT})")
         }
         ureq::Error::Io(e) => format!("connection error: {e}"),
         ureq::Error::BodyExceedsLimit(n) => format!("response larger than {n} bytes"),

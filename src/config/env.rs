@@ -42,6 +42,7 @@ struct Env {
     slack_im_max_deactivate: Option<String>,
     slack_im_max_reactivate: Option<String>,
     slack_im_deactivate_after: Option<String>,
+    slack_im_slack_ca_file: Option<String>,
     slack_im_concurrency: Option<String>,
     slack_im_timeout_secs: Option<String>,
     slack_im_deadline_secs: Option<String>,
@@ -181,6 +182,7 @@ impl Env {
             members_unsigned,
             export_all_fields: export_all_fields(("SLACK_IM_EXPORT_FIELDS", self.slack_im_export_fields))?,
             ca_file: self.ssl_cert_file.map(PathBuf::from),
+            slack_ca_file: self.slack_im_slack_ca_file.map(PathBuf::from),
         };
         Ok((run, system))
     }

@@ -90,8 +90,10 @@ pub struct RunConfig {
     /// `SLACK_IM_EXPORT_FIELDS=all`: export keeps each member's whole Slack object (for templates
     /// that read `user.slack` or `user.phone`), 2FA fields still left out.
     pub export_all_fields: bool,
-    /// `SSL_CERT_FILE`: extra CAs to trust.
+    /// `SSL_CERT_FILE`: extra CAs the target clients trust (never the Slack client).
     pub ca_file: Option<PathBuf>,
+    /// `SLACK_IM_SLACK_CA_FILE`: extra CAs the Slack client trusts (a TLS-inspecting proxy's).
+    pub slack_ca_file: Option<PathBuf>,
 }
 
 /// One system's settings: its folder, and the variables that may be given for it alone as

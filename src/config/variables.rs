@@ -170,7 +170,16 @@ pub const VARIABLES: &[Variable] = &[
         Kind::Elsewhere,
         "TARGET_URL, SECRET_*, VAR_*, EMAIL_DOMAINS, USERGROUPS, PROTECT, MAX_DEACTIVATE, MAX_REACTIVATE, DEACTIVATE_AFTER for one system only",
     ),
-    var("SSL_CERT_FILE", PATH, "PEM bundle of extra CAs to trust (a private CA), besides Mozilla's roots"),
+    var(
+        "SSL_CERT_FILE",
+        PATH,
+        "PEM bundle of extra CAs the targets may use (a private CA), besides Mozilla's roots; never trusted for Slack",
+    ),
+    var(
+        "SLACK_IM_SLACK_CA_FILE",
+        PATH,
+        "PEM bundle of extra CAs trusted for Slack only (a TLS-inspecting proxy's), besides Mozilla's roots",
+    ),
     var("RUST_LOG", Kind::Elsewhere, "log level: error, warn, info (default), debug"),
 ];
 
