@@ -23,11 +23,13 @@
 #     from the workspace go in, the reports come back;
 #   every summary.json carries the run's SLACK_IM_RUN_ID as run_id;
 #   several systems (systems=dev,model-office): one container run, one users.list read, each target
-#     created into with its own token (SLACK_IM_SECRET_TARGET_TOKEN__<SYSTEM>, by name), reports per
+#     created into with its own token (a file, SLACK_IM_SECRET_TARGET_TOKEN_FILE__<SYSTEM>), reports per
 #     system plus a combined summary.json / junit.xml (one testsuite per system);
 #   members file: export (command=export) writes members.json 0600 into the workspace; copied to
 #     another workspace (unstash), a sync from it (membersFile) creates the accounts with no Slack
 #     token and no Slack request;
+#   every secret reaches the container as a file (*_FILE): what `podman inspect` shows of each run's
+#     container (recorded by a podman wrapper on PATH as it starts) holds no secret value;
 #   no credential value in the step's stdout/stderr (the `sh -x` trace included) or any report.
 # Prints `ok - …` / `not ok - …` per check, then `N passed, M failed`; exits 1 if any check failed.
 #
@@ -192,7 +194,19 @@ check "no credential value in the step's sh script" script_clean
 
 # ---- running the step as Jenkins does -----------------------------------------------------------------
 # run_step LABEL RENDER: workspace $tmp/ws/LABEL; stdout/stderr/rc in $tmp/out/LABEL.{out,err,rc}.
-mkdir -p "$tmp/out" "$tmp/ws"
+mkdir -p "$tmp/out" "$tmp/ws" "$tmp/spy" "$tmp/inspect"
+# podman as the step finds it on PATH, recording what `podman inspect` shows of the container's
+# environment just before it starts (anyone who may run podman or docker on the agent sees that).
+real_podman="$(command -v podman)"
+cat >"$tmp/spy/podman" <<SPY
+#!/bin/sh
+if [ "\$1" = start ]; then
+  for name in "\$@"; do :; done
+  "$real_podman" inspect --format '{{json .Config.Env}}' "\$name" >"$tmp/inspect/\$name.json" 2>&1
+fi
+exec "$real_podman" "\$@"
+SPY
+chmod +x "$tmp/spy/podman"
 run_step() {
     local label="$1" r="$tmp/render/$2" ws="$tmp/ws/$1" rc name
     mkdir -p "$ws"
@@ -203,7 +217,7 @@ run_step() {
     # shellcheck disable=SC2016  # $1..$3 are the inner sh's arguments
     # shellcheck disable=SC2086  # RUN_ENV: extra NAME=value words for this run
     ( cd "$ws" || exit 125
-      exec env -i PATH="$PATH" HOME="${HOME:-/root}" CONTAINERS_CONF="$CONTAINERS_CONF" \
+      exec env -i PATH="$tmp/spy:$PATH" HOME="${HOME:-/root}" CONTAINERS_CONF="$CONTAINERS_CONF" \
           WORKSPACE="$ws" ${RUN_ENV:-} sh -c 'set -a; . "$1"; set +a; exec timeout "$2" sh -xe "$3"' \
           sh "$r/step.env" "$RUN_TIMEOUT" "$r/step.sh"
     ) >"$tmp/out/$label.out" 2>"$tmp/out/$label.err"
@@ -293,13 +307,14 @@ accounts_hold() {
 check "the fake target holds exactly the created accounts, with the initial_password credential" accounts_hold
 rm -f "$tmp/main-accounts.json"   # it holds the password: not kept among the outputs
 cmdline="$(grep -m1 '^slack-im: podman create ' "$tmp/out/sync.out")"
-by_name() {
+as_files() {
     local n
     for n in SLACK_BOT_TOKEN SLACK_IM_SECRET_TARGET_TOKEN SLACK_IM_SECRET_INITIAL_PASSWORD; do
-        grep -qE -- "-e $n( |$)" <<<"$cmdline" && ! grep -qF -- "$n=" <<<"$cmdline" || return 1
+        grep -qE -- "-e ${n}_FILE( |$)" <<<"$cmdline" && ! grep -qE -- "-e $n( |$)" <<<"$cmdline" &&
+            ! grep -qF -- "$n=" <<<"$cmdline" || return 1
     done
 }
-check "the podman command line passes the secrets by name only (-e NAME)" by_name
+check "the podman command line names the secrets' files only (-e NAME_FILE, never -e NAME or NAME=value)" as_files
 container_gone() { ! podman container exists "$1"; }
 check "the container is gone after the run (removed on exit)" \
     container_gone "$(sed -n "s/^SLACK_IM_JENKINS_CONTAINER_NAME='\(.*\)'$/\1/p" "$tmp/render/sync/step.env")"
@@ -433,11 +448,12 @@ check "reports per system (slack-im-reports/dev, slack-im-reports/model-office) 
 cmdline="$(grep -m1 '^slack-im: podman create ' "$tmp/out/multi.out")"
 multi_by_name() {
     local n
-    for n in SLACK_IM_SECRET_TARGET_TOKEN__DEV SLACK_IM_SECRET_TARGET_TOKEN__MODEL_OFFICE SLACK_IM_TARGET_URL__MODEL_OFFICE; do
+    for n in SLACK_IM_SECRET_TARGET_TOKEN_FILE__DEV SLACK_IM_SECRET_TARGET_TOKEN_FILE__MODEL_OFFICE SLACK_IM_TARGET_URL__MODEL_OFFICE; do
         grep -qE -- "-e $n( |$)" <<<"$cmdline" && ! grep -qF -- "$n=" <<<"$cmdline" || return 1
     done
+    ! grep -qE -- "-e SLACK_IM_SECRET_TARGET_TOKEN__" <<<"$cmdline"
 }
-check "the per-system tokens and URLs reach the container by name only (-e NAME__<SYSTEM>)" multi_by_name
+check "the per-system tokens reach the container as files (-e SLACK_IM_SECRET_TARGET_TOKEN_FILE__<SYSTEM>), URLs by name" multi_by_name
 
 # 12. Members file: export on one agent, sync from the file on another (stash/unstash), no Slack there.
 run_step export export
@@ -475,6 +491,29 @@ run_step forged fromfile
 expect_rc forged 2 "a sync from a members file changed after the export (one member added) is refused"
 check "the forged file wrote nothing (target writes $writes_before -> $(writes zone)) and says why" \
     test "$(writes zone)" = "$writes_before" -a -n "$(grep -l 'signature does not match SLACK_IM_MEMBERS_KEY' "$tmp/out/forged.err" "$tmp/out/forged.out" 2>/dev/null)"
+
+# 13. What `podman inspect` showed of every run's container as it started: no secret value, and the
+#     secrets only as *_FILE paths.
+inspect_clean() {
+    local f s n=0 hit=0
+    for f in "$tmp/inspect/"*.json; do
+        [ -s "$f" ] || continue
+        n=$((n + 1))
+        for s in "${secrets[@]}"; do
+            if grep -qF -- "$s" "$f"; then echo "#   a secret value in the environment of $(basename "$f" .json)"; hit=1; fi
+        done
+        if jq -r '.[]' "$f" | grep -E '^(SLACK_BOT_TOKEN|SLACK_IM_SECRET_[A-Z0-9_]+|SLACK_IM_MEMBERS_KEY)=' |
+                grep -vE '^[A-Z0-9_]*_FILE(__[A-Z0-9_]+)?=' | sed 's/=.*//; s/^/#   a secret variable: /' | grep .; then
+            hit=1
+        fi
+    done
+    echo "#   $n containers inspected"
+    [ "$n" -ge 10 ] && [ "$hit" = 0 ] &&
+        jq -e 'index("SLACK_BOT_TOKEN_FILE=/etc/slack-im/secrets/SLACK_BOT_TOKEN") != null' \
+            "$tmp/inspect/$(sed -n "s/^SLACK_IM_JENKINS_CONTAINER_NAME='\(.*\)'$/\1/p" "$tmp/render/sync/step.env").json" >/dev/null
+}
+check "podman inspect shows no secret value in any run's container environment (secrets are *_FILE paths)" inspect_clean
+rm -rf "$tmp/inspect"   # before the fix it held the secrets: not kept among the outputs
 
 # 10. no credential value in what the step printed (sh -x trace included) or in any report.
 leaks() { # succeeds if some secret value shows up

@@ -100,6 +100,41 @@ class ExamplesTest {
         assert !h.calls('archiveArtifacts')
     }
 
+    /*
+     * Issue 20: the sales-demo example sends the shared sales-demo token to https://<DEMO_HOST>; a free-text
+     * parameter let whoever starts the build send it anywhere. DEMO_HOST is a fixed choice of demo servers,
+     * and a value from elsewhere (the `build` step and the REST API pass any string) stops the build
+     * before anything runs: no install, no sync.
+     */
+    void testSalesDemoHostIsAFixedChoiceCheckedBeforeAnythingRuns() {
+        DeclarativeHarness h = new DeclarativeHarness(params: [:])
+        h.run(DEMO)
+        assert !h.calls('string').any { it.args[0]?.name == 'DEMO_HOST' }: 'DEMO_HOST must not be free text'
+        Map choice = h.calls('choice').find { it.args[0]?.name == 'DEMO_HOST' }?.args?.getAt(0)
+        assert choice: 'DEMO_HOST is a choice parameter'
+        List<String> hosts = choice.choices as List
+        assert hosts.size() >= 2 && hosts.every { it ==~ /demo-[0-9]+\.sales\.example\.internal/ }: hosts
+        // the first build has no parameters yet: the first choice
+        assert syncArgs(h).targetUrl == "https://${hosts[0]}".toString()
+        for (String host : hosts) {
+            h = new DeclarativeHarness(params: [DEMO_HOST: host])
+            h.run(DEMO)
+            assert syncArgs(h).targetUrl == "https://${host}".toString()
+        }
+        for (String bad : ['attacker.example.com', 'demo-1.sales.example.internal.attacker.example.com',
+                           'demo-1.sales.example.internal/../x', 'demo-1.sales.example.internal"; curl x #', '']) {
+            h = new DeclarativeHarness(params: [DEMO_HOST: bad])
+            String thrown = null
+            try {
+                h.run(DEMO)
+            } catch (PipelineError e) {
+                thrown = e.message
+            }
+            assert thrown?.contains('DEMO_HOST'): "'${bad}' was not refused"
+            assert !h.calls('sh') && !h.calls('slackImSync'): "'${bad}': something ran: ${h.calls*.name}"
+        }
+    }
+
     // Item 13 of issue 13: a moving tag needs pull: 'always'. Issue 11: the image may come from SLACK_IM_IMAGE.
     void testExamplesPinTheImageOrPullMovingTagsAlways() {
         for (String example : examples()) {

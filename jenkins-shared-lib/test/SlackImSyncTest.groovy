@@ -174,8 +174,8 @@ class SlackImSyncTest {
         assert !call.env.containsKey('SLACK_IM_TARGET_URL')
         assert !call.env.SLACK_IM_JENKINS_ENV_NAMES.split(' ').contains('SLACK_IM_TARGET_URL')
         assert h.calls('withCredentials')[0].args.collect { [it.credentialsId, it.variable] } == [
-            ['slack-im-slack-bot-token', 'SLACK_BOT_TOKEN'],
-            ['slack-im-dev-target-token', 'SLACK_IM_SECRET_TARGET_TOKEN'],
+            ['slack-im-slack-bot-token', 'SLACK_IM_JENKINS_SECRET__SLACK_BOT_TOKEN'],
+            ['slack-im-dev-target-token', 'SLACK_IM_JENKINS_SECRET__SLACK_IM_SECRET_TARGET_TOKEN'],
         ]
         assert h.currentBuild.description == 'dev: 3 created, 1 updated, 0 deactivated, 41 unchanged, 2 skipped'
         assertReportsPublished()
@@ -285,37 +285,45 @@ class SlackImSyncTest {
 
     // ----- credentials and the sh script ----------------------------------------------------
 
-    void testCredentialsAreBoundAndPassedByName() {
+    void testCredentialsAreBoundAndPassedAsFiles() {
         run(BASE + [secrets: [db_password: 'dev-db-password'], vars: [tenant: 'acme']])
         List bindings = h.calls('withCredentials')[0].args
         assert bindings.collect { [it.$class, it.credentialsId, it.variable] } == [
-            ['StringBinding', 'slack-im-slack-bot-token', 'SLACK_BOT_TOKEN'],
-            ['StringBinding', 'slack-im-dev-target-token', 'SLACK_IM_SECRET_TARGET_TOKEN'],
-            ['StringBinding', 'dev-db-password', 'SLACK_IM_SECRET_DB_PASSWORD'],
+            ['StringBinding', 'slack-im-slack-bot-token', 'SLACK_IM_JENKINS_SECRET__SLACK_BOT_TOKEN'],
+            ['StringBinding', 'slack-im-dev-target-token', 'SLACK_IM_JENKINS_SECRET__SLACK_IM_SECRET_TARGET_TOKEN'],
+            ['StringBinding', 'dev-db-password', 'SLACK_IM_JENKINS_SECRET__SLACK_IM_SECRET_DB_PASSWORD'],
         ]
         Map call = runCall()
         assert call.args.returnStatus == true
         List<String> names = call.env.SLACK_IM_JENKINS_ENV_NAMES.split(' ') as List
-        assert names.containsAll(['SLACK_BOT_TOKEN', 'SLACK_IM_SECRET_TARGET_TOKEN', 'SLACK_IM_SECRET_DB_PASSWORD',
+        assert names.containsAll(['SLACK_BOT_TOKEN_FILE', 'SLACK_IM_SECRET_TARGET_TOKEN_FILE', 'SLACK_IM_SECRET_DB_PASSWORD_FILE',
                                   'SLACK_IM_SYSTEM', 'SLACK_IM_TARGET_URL', 'SLACK_IM_REPORT_DIR', 'SLACK_IM_VAR_TENANT'])
         assert names.every { it ==~ /[A-Z][A-Z0-9_]*/ }
         assert !names.any { it.startsWith('SLACK_IM_JENKINS_') }: 'step-internal settings must not reach the container'
+        // issue 20: no secret is forwarded as the container's environment; each is a file it reads
+        assert !names.any { it in ['SLACK_BOT_TOKEN', 'SLACK_IM_SECRET_TARGET_TOKEN', 'SLACK_IM_SECRET_DB_PASSWORD'] }
+        assert call.env.SLACK_IM_JENKINS_SECRET_NAMES.split(' ') as List ==
+            ['SLACK_BOT_TOKEN', 'SLACK_IM_SECRET_TARGET_TOKEN', 'SLACK_IM_SECRET_DB_PASSWORD']
+        assert call.env.SLACK_BOT_TOKEN_FILE == '/etc/slack-im/secrets/SLACK_BOT_TOKEN'
+        assert call.env.SLACK_IM_SECRET_DB_PASSWORD_FILE == '/etc/slack-im/secrets/SLACK_IM_SECRET_DB_PASSWORD'
         String script = call.args.script
         assert script.contains('set -- "$@" -e "$variable"')
         assert !script.contains('SLACK_BOT_TOKEN=')
         // the secrets are in the sh step's environment (from withCredentials), nowhere else
-        assert call.env.SLACK_BOT_TOKEN == PipelineHarness.fakeSecret('slack-im-slack-bot-token')
+        assert call.env.SLACK_IM_JENKINS_SECRET__SLACK_BOT_TOKEN == PipelineHarness.fakeSecret('slack-im-slack-bot-token')
+        assert !call.env.containsKey('SLACK_BOT_TOKEN')
         List<String> withEnv = h.calls('withEnv')[0].args
-        assert !withEnv.any { it.startsWith('SLACK_BOT_TOKEN') || it.startsWith('SLACK_IM_SECRET_') }
+        assert !withEnv.any { it.startsWith('SLACK_BOT_TOKEN=') || it.startsWith('SLACK_IM_JENKINS_SECRET__') }
         assertNoSecretInRecordedStrings()
     }
 
-    void testRenderedRunLineContainsDashESlackBotToken() {
+    void testRenderedRunLineNamesTheSecretFilesNotTheSecrets() {
         // What `-e "$name"` expands to, for the recorded environment.
         Map call = run(BASE).with { runCall() }
-        String expanded = call.env.SLACK_IM_JENKINS_ENV_NAMES.split(' ').collect { "-e ${it}" }.join(' ')
-        assert expanded.contains('-e SLACK_BOT_TOKEN')
-        assert expanded.contains('-e SLACK_IM_SECRET_TARGET_TOKEN')
+        List<String> expanded = call.env.SLACK_IM_JENKINS_ENV_NAMES.split(' ').collect { "-e ${it}".toString() }
+        assert expanded.contains('-e SLACK_BOT_TOKEN_FILE')
+        assert expanded.contains('-e SLACK_IM_SECRET_TARGET_TOKEN_FILE')
+        assert !expanded.contains('-e SLACK_BOT_TOKEN') && !expanded.contains('-e SLACK_IM_SECRET_TARGET_TOKEN')
     }
 
     void testShScriptIsTheSameConstantForAnyParameters() {
@@ -348,8 +356,9 @@ class SlackImSyncTest {
         assert h.calls('string').collect { it.args.credentialsId } == ['other-slack', 'dev-api-token']
         h = new PipelineHarness()
         run(BASE + [targetCredentialsId: false])
-        assert h.calls('string').collect { it.args.variable } == ['SLACK_BOT_TOKEN']
+        assert h.calls('string').collect { it.args.variable } == ['SLACK_IM_JENKINS_SECRET__SLACK_BOT_TOKEN']
         assert !runCall().env.SLACK_IM_JENKINS_ENV_NAMES.contains('TARGET_TOKEN')
+        assert !runCall().env.SLACK_IM_JENKINS_SECRET_NAMES.contains('TARGET_TOKEN')
     }
 
     void testCaCredentialIsAFileBindingMountedByThePath() {
@@ -742,16 +751,20 @@ class SlackImSyncTest {
         assert call.env.SLACK_IM_SYSTEM == 'dev,model-office'
         assert !call.env.containsKey('SLACK_IM_TARGET_URL')
         assert h.calls('withCredentials')[0].args.collect { [it.credentialsId, it.variable] } == [
-            ['slack-im-slack-bot-token', 'SLACK_BOT_TOKEN'],
-            ['slack-im-dev-target-token', 'SLACK_IM_SECRET_TARGET_TOKEN__DEV'],
-            ['slack-im-model-office-target-token', 'SLACK_IM_SECRET_TARGET_TOKEN__MODEL_OFFICE'],
+            ['slack-im-slack-bot-token', 'SLACK_IM_JENKINS_SECRET__SLACK_BOT_TOKEN'],
+            ['slack-im-dev-target-token', 'SLACK_IM_JENKINS_SECRET__SLACK_IM_SECRET_TARGET_TOKEN__DEV'],
+            ['slack-im-model-office-target-token', 'SLACK_IM_JENKINS_SECRET__SLACK_IM_SECRET_TARGET_TOKEN__MODEL_OFFICE'],
         ]
         List<String> names = call.env.SLACK_IM_JENKINS_ENV_NAMES.split(' ') as List
-        assert names.containsAll(['SLACK_BOT_TOKEN', 'SLACK_IM_SECRET_TARGET_TOKEN__DEV',
-                                  'SLACK_IM_SECRET_TARGET_TOKEN__MODEL_OFFICE', 'SLACK_IM_SYSTEM', 'SLACK_IM_RUN_ID'])
-        assert !names.contains('SLACK_IM_SECRET_TARGET_TOKEN')
-        assert call.env.SLACK_IM_SECRET_TARGET_TOKEN__MODEL_OFFICE == PipelineHarness.fakeSecret('slack-im-model-office-target-token')
-        assert !h.calls('withEnv').any { w -> w.args.any { it.toString().startsWith('SLACK_IM_SECRET_') } }
+        // the binary reads SLACK_IM_SECRET_<NAME>_FILE__<SYSTEM>: the overlay takes the suffix off first
+        assert names.containsAll(['SLACK_BOT_TOKEN_FILE', 'SLACK_IM_SECRET_TARGET_TOKEN_FILE__DEV',
+                                  'SLACK_IM_SECRET_TARGET_TOKEN_FILE__MODEL_OFFICE', 'SLACK_IM_SYSTEM', 'SLACK_IM_RUN_ID'])
+        assert !names.any { it.startsWith('SLACK_IM_SECRET_TARGET_TOKEN') && !it.contains('_FILE') }
+        assert call.env.SLACK_IM_SECRET_TARGET_TOKEN_FILE__MODEL_OFFICE ==
+            '/etc/slack-im/secrets/SLACK_IM_SECRET_TARGET_TOKEN__MODEL_OFFICE'
+        assert call.env.SLACK_IM_JENKINS_SECRET__SLACK_IM_SECRET_TARGET_TOKEN__MODEL_OFFICE ==
+            PipelineHarness.fakeSecret('slack-im-model-office-target-token')
+        assert !h.calls('withEnv').any { w -> w.args.any { it.toString().startsWith('SLACK_IM_JENKINS_SECRET__') } }
         assert call.args.script == new PipelineHarness().load('vars/slackImSync.groovy').runScript()
         assert call.env.SLACK_IM_JENKINS_CONTAINER_NAME.startsWith('slack-im-dev-model-office-jenkins-slack-im-sync-42-')
         assertNoSecretInRecordedStrings()
@@ -818,10 +831,10 @@ class SlackImSyncTest {
         assert env.SLACK_IM_VAR_DEFAULT_ROLE == 'agent'
         assert env.SLACK_IM_DRY_RUN == 'true'
         assert h.calls('withCredentials')[0].args.collect { [it.credentialsId, it.variable] } == [
-            ['slack-im-slack-bot-token', 'SLACK_BOT_TOKEN'],
-            ['slack-im-dev-target-token', 'SLACK_IM_SECRET_TARGET_TOKEN__DEV'],
-            ['mo-api-token', 'SLACK_IM_SECRET_TARGET_TOKEN__MODEL_OFFICE'],
-            ['mo-initial-password', 'SLACK_IM_SECRET_INITIAL_PASSWORD__MODEL_OFFICE'],
+            ['slack-im-slack-bot-token', 'SLACK_IM_JENKINS_SECRET__SLACK_BOT_TOKEN'],
+            ['slack-im-dev-target-token', 'SLACK_IM_JENKINS_SECRET__SLACK_IM_SECRET_TARGET_TOKEN__DEV'],
+            ['mo-api-token', 'SLACK_IM_JENKINS_SECRET__SLACK_IM_SECRET_TARGET_TOKEN__MODEL_OFFICE'],
+            ['mo-initial-password', 'SLACK_IM_JENKINS_SECRET__SLACK_IM_SECRET_INITIAL_PASSWORD__MODEL_OFFICE'],
         ]
         for (String name : env.SLACK_IM_JENKINS_ENV_NAMES.split(' ')) {
             assert env.containsKey(name) && name ==~ /[A-Z][A-Z0-9_]*/
@@ -830,7 +843,7 @@ class SlackImSyncTest {
 
     void testSystemsWithoutTargetTokens() {
         run(MULTI + [targetCredentialsId: false, systems: [dev: [:], 'sales-demo': [targetCredentialsId: 'demo-token']]])
-        assert h.calls('string').collect { it.args.variable } == ['SLACK_BOT_TOKEN', 'SLACK_IM_SECRET_TARGET_TOKEN__SALES_DEMO']
+        assert h.calls('string').collect { it.args.variable } == ['SLACK_IM_JENKINS_SECRET__SLACK_BOT_TOKEN', 'SLACK_IM_JENKINS_SECRET__SLACK_IM_SECRET_TARGET_TOKEN__SALES_DEMO']
     }
 
     void testSystemAndSystemsTogetherIsAnError() {
@@ -876,7 +889,7 @@ class SlackImSyncTest {
         assert call.env.SLACK_IM_JENKINS_MEMBERS_FILE == 'members.json'
         assert !call.env.containsKey('SLACK_IM_SYSTEM') && !call.env.containsKey('SLACK_IM_TARGET_URL')
         assert !call.env.containsKey('SLACK_IM_MEMBERS_FILE')
-        assert h.calls('string').collect { it.args.variable } == ['SLACK_BOT_TOKEN', 'SLACK_IM_JENKINS_MEMBERS_KEY']
+        assert h.calls('string').collect { it.args.variable } == ['SLACK_IM_JENKINS_SECRET__SLACK_BOT_TOKEN', 'SLACK_IM_JENKINS_MEMBERS_KEY']
         assert call.env.SLACK_IM_JENKINS_REPORT_DIR == 'slack-im-reports/export'
         assert h.currentBuild.description == 'members exported to members.json'
         assert call.env.SLACK_IM_JENKINS_CONTAINER_NAME.startsWith('slack-im-export-')
@@ -905,13 +918,14 @@ class SlackImSyncTest {
         assert call.env.SLACK_IM_MEMBERS_FILE == '/members/members.json'
         assert call.env.SLACK_IM_MEMBERS_MAX_AGE == '2h'
         assert call.env.SLACK_IM_JENKINS_MEMBERS_FILE == 'members.json'
-        assert h.calls('string').collect { it.args.variable } == ['SLACK_IM_SECRET_TARGET_TOKEN', 'SLACK_IM_JENKINS_MEMBERS_KEY']
-        assert !call.env.SLACK_IM_JENKINS_ENV_NAMES.split(' ').contains('SLACK_BOT_TOKEN')
+        assert h.calls('string').collect { it.args.variable } == ['SLACK_IM_JENKINS_SECRET__SLACK_IM_SECRET_TARGET_TOKEN', 'SLACK_IM_JENKINS_MEMBERS_KEY']
+        assert !call.env.SLACK_IM_JENKINS_ENV_NAMES.split(' ').any { it.startsWith('SLACK_BOT_TOKEN') }
         // posting the summary to Slack needs the token again
         h = new PipelineHarness()
         h.writeWorkspaceFile('members.json', '{}')
         run(MULTI + [membersFile: 'members.json', notifyChannel: 'C0DEVOPS01'])
-        assert h.calls('string').collect { it.args.variable }.contains('SLACK_BOT_TOKEN')
+        assert h.calls('string').collect { it.args.variable }.contains('SLACK_IM_JENKINS_SECRET__SLACK_BOT_TOKEN')
+        assert runCall().env.SLACK_BOT_TOKEN_FILE == '/etc/slack-im/secrets/SLACK_BOT_TOKEN'
     }
 
     // Issue 20: export signs the members file and every run from it checks it, with one key. It is a
@@ -952,7 +966,7 @@ class SlackImSyncTest {
     // An unsigned file is the binary's choice to allow (SLACK_IM_MEMBERS_UNSIGNED=allow), never a default.
     void testNoMembersKeyOnlyWithAnExplicitFalse() {
         run(EXPORT + [membersKeyCredentialsId: false, variables: [SLACK_IM_MEMBERS_UNSIGNED: 'allow']])
-        assert h.calls('string').collect { it.args.variable } == ['SLACK_BOT_TOKEN']
+        assert h.calls('string').collect { it.args.variable } == ['SLACK_IM_JENKINS_SECRET__SLACK_BOT_TOKEN']
         Map call = runCall()
         assert !call.env.containsKey('SLACK_IM_MEMBERS_KEY_FILE')
         assert call.env.SLACK_IM_MEMBERS_UNSIGNED == 'allow'

@@ -119,7 +119,7 @@ case "$1" in -u) echo 1000 ;; -g) echo 1001 ;; *) exec /usr/bin/id "$@" ;; esac
         return out
     }
 
-    void testRunsUnderPosixShAndPassesSecretsByNameOnly() {
+    void testRunsUnderPosixShAndPassesVariablesByNameAndSecretsAsFiles() {
         String tricky = 'it\'s "quoted"; $(touch pwned) `touch pwned2` \\ $HOME'
         Map r = execute(['vars.tenant=' + tricky, 'secrets.db_password=db-cred', 'credential.slack-im-slack-bot-token=xoxb-e2e-test-token'])
         assert r.rc == 0: r.stderr
@@ -127,12 +127,12 @@ case "$1" in -u) echo 1000 ;; -g) echo 1001 ;; *) exec /usr/bin/id "$@" ;; esac
         assert argv[0] == 'create'
         assert argv[-2..-1] == ['slack-im:test', 'sync']
         List<String> names = valuesAfter(argv, '-e')
-        assert names.containsAll(['SLACK_BOT_TOKEN', 'SLACK_IM_SECRET_TARGET_TOKEN', 'SLACK_IM_SECRET_DB_PASSWORD',
+        assert names.containsAll(['SLACK_BOT_TOKEN_FILE', 'SLACK_IM_SECRET_TARGET_TOKEN_FILE', 'SLACK_IM_SECRET_DB_PASSWORD_FILE',
                                   'SLACK_IM_SYSTEM', 'SLACK_IM_TARGET_URL', 'SLACK_IM_REPORT_DIR', 'SLACK_IM_VAR_TENANT'])
         assert names.every { it ==~ /[A-Z][A-Z0-9_]*/ }
-        // values reach the engine through the environment, byte for byte
-        assert r.forwarded.contains('SLACK_BOT_TOKEN=xoxb-e2e-test-token')
-        assert r.forwarded.contains('SLACK_IM_SECRET_DB_PASSWORD=' + PipelineHarness.fakeSecret('db-cred'))
+        // values reach the engine through the environment, byte for byte; secrets as files
+        assert new File(r.root, 'etc/slack-im/secrets/SLACK_BOT_TOKEN').text == 'xoxb-e2e-test-token'
+        assert new File(r.root, 'etc/slack-im/secrets/SLACK_IM_SECRET_DB_PASSWORD').text == PipelineHarness.fakeSecret('db-cred')
         assert r.forwarded.contains('SLACK_IM_VAR_TENANT=' + tricky)
         assert r.forwarded.contains('SLACK_IM_REPORT_DIR=/reports')
         assert !r.forwarded.any { it.endsWith(' UNSET') }
@@ -279,7 +279,7 @@ case "$1" in -u) echo 1000 ;; -g) echo 1001 ;; *) exec /usr/bin/id "$@" ;; esac
         File members = new File(ws, 'zone/members.json')
         assert members.text.contains('"members"')
         assert ['stat', '-c', '%a', members.path].execute().text.trim() == '600'
-        assert valuesAfter(r.argv, '-e').sort() == ['SLACK_BOT_TOKEN', 'SLACK_IM_MEMBERS_KEY_FILE', 'SLACK_IM_REPORT_DIR', 'SLACK_IM_RUN_ID']
+        assert valuesAfter(r.argv, '-e').sort() == ['SLACK_BOT_TOKEN_FILE', 'SLACK_IM_MEMBERS_KEY_FILE', 'SLACK_IM_REPORT_DIR', 'SLACK_IM_RUN_ID']
         String name = valuesAfter(r.argv, '--name')[0]
         assert r.calls.collect { it.split(' ')[0] } == ['create', 'cp', 'start', 'cp', 'cp', 'rm']
         assert r.calls[4] == "cp ${name}:/members/members.json ${ws.canonicalPath}/zone/members.json".toString()
@@ -310,6 +310,63 @@ case "$1" in -u) echo 1000 ;; -g) echo 1001 ;; *) exec /usr/bin/id "$@" ;; esac
         }
     }
 
+    /*
+     * Issue 20: every secret (the Slack bot token, each system's target token, every SLACK_IM_SECRET_*)
+     * reaches the container as a file read through its *_FILE variable. The container's environment
+     * (what `docker inspect` shows; here: the values of the variables named with -e) holds only their
+     * paths, no argument holds a value, no -e is NAME=value, and the agent keeps no copy.
+     */
+    void testEverySecretGoesInAsAFileNeverAsEnvironment() {
+        Map<String, String> values = [
+            'slack-im-slack-bot-token'          : 'xoxb-5Jq8Wm2Rt7Kp4Zv9Lc3Nx6Hd',
+            'slack-im-dev-target-token'         : 'tgt-Qw7Er4Ty1Ui8Op5As2Df9Gh6',
+            'slack-im-model-office-target-token': 'tgt-Mo3Lk8Jh5Gf2Ds9Ap6Qw1Ez4',
+            'db-cred'                           : 'db-Zx3Cv6Bn9Mq2Wk5Ej8Rl1Tp4',
+        ]
+        List<String> credentials = values.collect { k, v -> "credential.${k}=${v}".toString() }
+        Map<String, List<String>> cases = [
+            single: [['system=dev', 'targetUrl=http://127.0.0.1:8080'], [
+                'SLACK_BOT_TOKEN_FILE', 'SLACK_BOT_TOKEN', 'slack-im-slack-bot-token',
+                'SLACK_IM_SECRET_TARGET_TOKEN_FILE', 'SLACK_IM_SECRET_TARGET_TOKEN', 'slack-im-dev-target-token',
+                'SLACK_IM_SECRET_DB_PASSWORD_FILE', 'SLACK_IM_SECRET_DB_PASSWORD', 'db-cred']],
+            // the binary reads SLACK_IM_SECRET_<NAME>_FILE__<SYSTEM> (the overlay strips the suffix first)
+            several: [['systems=dev,model-office', 'env.SLACK_IM_TARGET_URL__DEV=http://127.0.0.1:8080',
+                       'env.SLACK_IM_TARGET_URL__MODEL_OFFICE=http://127.0.0.1:8081'], [
+                'SLACK_BOT_TOKEN_FILE', 'SLACK_BOT_TOKEN', 'slack-im-slack-bot-token',
+                'SLACK_IM_SECRET_TARGET_TOKEN_FILE__DEV', 'SLACK_IM_SECRET_TARGET_TOKEN__DEV', 'slack-im-dev-target-token',
+                'SLACK_IM_SECRET_TARGET_TOKEN_FILE__MODEL_OFFICE', 'SLACK_IM_SECRET_TARGET_TOKEN__MODEL_OFFICE',
+                'slack-im-model-office-target-token',
+                'SLACK_IM_SECRET_DB_PASSWORD_FILE', 'SLACK_IM_SECRET_DB_PASSWORD', 'db-cred']],
+        ]
+        for (Map.Entry c : cases.entrySet()) {
+            File agentTmp = new File(tmp, "agent-tmp-${c.key}")
+            agentTmp.mkdirs()
+            base = ['image=slack-im:test'] + c.value[0]
+            Map r = execute(['secrets.db_password=db-cred'] + credentials, [TMPDIR: agentTmp.path])
+            assert r.rc == 0: "${c.key}: ${r.stderr}"
+            List<String> expected = c.value[1]
+            for (int i = 0; i < expected.size(); i += 3) {
+                String fileVar = expected[i]
+                String path = "/etc/slack-im/secrets/${expected[i + 1]}"
+                assert r.forwarded.contains("${fileVar}=${path}".toString()): "${c.key}: ${fileVar} in ${r.forwarded}"
+                File inContainer = new File(r.root, path)
+                assert inContainer.text == values[expected[i + 2]]: "${c.key}: ${path}"
+                assert ['stat', '-c', '%a', inContainer.path].execute().text.trim() == '444'
+            }
+            List<String> names = valuesAfter(r.argv, '-e')
+            assert names.every { it ==~ /[A-Z][A-Z0-9_]*/ }: "${c.key}: -e NAME=value in ${r.argv}"
+            assert !names.any { it == 'SLACK_BOT_TOKEN' || (it.startsWith('SLACK_IM_SECRET_') && !it.contains('_FILE')) }:
+                "${c.key}: a secret forwarded as environment: ${names}"
+            for (String secret : values.values()) {
+                for (String text : r.forwarded + r.argv + [r.stdout, r.stderr]) {
+                    assert !text.contains(secret): "${c.key}: a secret value in ${text}"
+                }
+            }
+            assert agentTmp.list().length == 0: "${c.key}: the agent kept ${agentTmp.list()}"
+            new File("${log.path}.root").deleteDir()
+        }
+    }
+
     void testAFailedExportLeavesNoOlderMembersFile() {
         new File(ws, 'members.json').text = '{"stale": true}'
         base = ['command=export', 'membersFile=members.json', 'image=slack-im:test']
@@ -325,7 +382,7 @@ case "$1" in -u) echo 1000 ;; -g) echo 1001 ;; *) exec /usr/bin/id "$@" ;; esac
         assert new File(r.root, 'members/members.json').text == '{"members": ["zone"]}'
         assert r.forwarded.contains('SLACK_IM_MEMBERS_FILE=/members/members.json')
         assert r.forwarded.contains('SLACK_IM_MEMBERS_MAX_AGE=90m')
-        assert !valuesAfter(r.argv, '-e').contains('SLACK_BOT_TOKEN')
+        assert !valuesAfter(r.argv, '-e').any { it.startsWith('SLACK_BOT_TOKEN') }
         assert r.argv[-2..-1] == ['slack-im:test', 'sync']
         assert new File(ws, 'members.json').text == '{"members": ["zone"]}': 'a sync leaves the file alone'
     }
@@ -348,12 +405,12 @@ case "$1" in -u) echo 1000 ;; -g) echo 1001 ;; *) exec /usr/bin/id "$@" ;; esac
         assert r.rc == 0: r.stderr
         assert r.calls.count { it.startsWith('create ') } == 1
         List<String> names = valuesAfter(r.argv, '-e')
-        assert names.containsAll(['SLACK_IM_SECRET_TARGET_TOKEN__DEV', 'SLACK_IM_SECRET_TARGET_TOKEN__MODEL_OFFICE',
-                                  'SLACK_IM_TARGET_URL__MODEL_OFFICE', 'SLACK_BOT_TOKEN'])
+        assert names.containsAll(['SLACK_IM_SECRET_TARGET_TOKEN_FILE__DEV', 'SLACK_IM_SECRET_TARGET_TOKEN_FILE__MODEL_OFFICE',
+                                  'SLACK_IM_TARGET_URL__MODEL_OFFICE', 'SLACK_BOT_TOKEN_FILE'])
         assert r.forwarded.contains('SLACK_IM_SYSTEM=dev,model-office')
         assert r.forwarded.contains('SLACK_IM_TARGET_URL__MODEL_OFFICE=http://127.0.0.1:8081')
-        assert r.forwarded.contains('SLACK_IM_SECRET_TARGET_TOKEN__MODEL_OFFICE=' +
-                                    PipelineHarness.fakeSecret('slack-im-model-office-target-token'))
+        assert new File(r.root, 'etc/slack-im/secrets/SLACK_IM_SECRET_TARGET_TOKEN__MODEL_OFFICE').text ==
+            PipelineHarness.fakeSecret('slack-im-model-office-target-token')
         assert !r.argv.any { it.contains(PipelineHarness.fakeSecret('slack-im-dev-target-token')) }
         assert r.calls.find { it.startsWith('cp ') && it.contains(':/reports/.') }.endsWith("${ws.canonicalPath}/slack-im-reports")
     }

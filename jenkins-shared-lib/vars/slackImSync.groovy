@@ -14,9 +14,11 @@ import static io.slackim.StepSupport.* // plain helpers, no steps: src/io/slacki
  * and the message it writes into summary.json fails the build. Every parameter: vars/slackImSync.txt.
  * (Instanceof: the callers' maps are untyped, so the type checks are the validation.)
  *
- * Safety rules (pinned by test/SlackImSyncTest.groovy): the `sh` scripts are constant files
- * (resources/slack-im/*.sh) that get every value by environment; secrets come only from withCredentials and
- * reach the container by name (-e NAME), from validated names only; the exit code owns the verdict.
+ * Safety rules (pinned by test/SlackImSyncTest.groovy and test/StepScriptExecutionTest.groovy): the `sh`
+ * scripts are constant files (resources/slack-im/*.sh) that get every value by environment; secrets come
+ * only from withCredentials and reach the container as files (/etc/slack-im/secrets/<NAME>, read through
+ * the binary's *_FILE variables), never as its environment (docker inspect) nor as an argument; names
+ * are validated; the exit code owns the verdict.
  */
 
 // The named convenience parameters: each is one slack-im variable, passed as given (lists joined with
@@ -79,9 +81,10 @@ Map defaultConfig() {
         pull: null,                 // image pull policy: null (engine default), 'always', 'missing' or 'never'
         engine: null,               // 'docker' or 'podman'; default env.CONTAINER_BIN if one of them, else 'docker'
         network: null,              // container network, e.g. 'host'
-        slackCredentialsId: 'slack-im-slack-bot-token', // Secret text: the bot token (SLACK_BOT_TOKEN)
-        targetCredentialsId: null,  // Secret text: SLACK_IM_SECRET_TARGET_TOKEN; default slack-im-<system>-target-token
-        secrets: [:],               // [name: 'credentials-id'] Secret text -> SLACK_IM_SECRET_<NAME>
+        slackCredentialsId: 'slack-im-slack-bot-token', // Secret text: the bot token (a file, SLACK_BOT_TOKEN_FILE)
+        targetCredentialsId: null,  // Secret text: the target token (a file, SLACK_IM_SECRET_TARGET_TOKEN_FILE);
+                                    // default slack-im-<system>-target-token
+        secrets: [:],               // [name: 'credentials-id'] Secret text -> a file, SLACK_IM_SECRET_<NAME>_FILE
         vars: [:],                  // [name: value] -> SLACK_IM_VAR_<NAME>
         variables: [:],             // [SLACK_IM_…: value] any slack-im variable, validated by slack-im
         caCredentialsId: null,      // Secret file: an extra PEM CA bundle (copied in, SSL_CERT_FILE)
@@ -242,6 +245,8 @@ String cleanupScript() {
  * never passed to the container) and the container's own variables (cfg.container), whose NAMES are
  * listed in SLACK_IM_JENKINS_ENV_NAMES and passed with `-e NAME`. An empty value is left out: withEnv
  * drops it and slack-im reads an empty variable as unset, so `-e NAME` is only given with a value.
+ * No secret is among them: SLACK_IM_JENKINS_SECRET_NAMES names the secrets the script writes into
+ * the container as files (their *_FILE paths are container variables like any other).
  */
 @NonCPS
 List<String> containerEnv(Map cfg) {
@@ -253,9 +258,9 @@ List<String> containerEnv(Map cfg) {
             env << "${e.key}=${e.value}".toString()
         }
     }
-    names.addAll(cfg.secretVars.keySet())
     final Map<String, String> settings = [
         SLACK_IM_JENKINS_ENV_NAMES    : names.join(' '),
+        SLACK_IM_JENKINS_SECRET_NAMES : cfg.secretVars.keySet().join(' '),
         SLACK_IM_JENKINS_ENGINE       : cfg.engine,
         SLACK_IM_JENKINS_IMAGE        : cfg.image,
         SLACK_IM_JENKINS_COMMAND      : cfg.command,
@@ -277,8 +282,9 @@ List<String> containerEnv(Map cfg) {
 
 List credentialBindings(Map cfg) {
     final List bindings = []
+    // Step-internal variables: the script writes each into the container as a file, never forwards it.
     for (String variable : cfg.secretVars.keySet()) {
-        bindings << string(credentialsId: cfg.secretVars[variable], variable: variable)
+        bindings << string(credentialsId: cfg.secretVars[variable], variable: secretBinding(variable))
     }
     if (cfg.caCredentialsId) {
         bindings << file(credentialsId: cfg.caCredentialsId, variable: 'SLACK_IM_JENKINS_CA_FILE')
@@ -571,7 +577,7 @@ void normalizeVariables(Map cfg, Map args, List<String> problems) {
     }
 }
 
-// Credential ids -> secret variables (bound with withCredentials, passed by name).
+// Credential ids -> secrets (bound with withCredentials, written into the container as files).
 @NonCPS
 void normalizeCredentials(Map cfg, Map args, List<String> problems) {
     cfg.slackCredentialsId = str(cfg.slackCredentialsId).trim()
@@ -581,7 +587,7 @@ void normalizeCredentials(Map cfg, Map args, List<String> problems) {
     // A sync from a members file reads no Slack: the token is only bound when asked for, or to post.
     final boolean posts = cfg.container.containsKey('SLACK_IM_NOTIFY_CHANNEL')
     if (!(cfg.membersFile && cfg.command != 'export' && args.slackCredentialsId == null && !posts)) {
-        cfg.secretVars.SLACK_BOT_TOKEN = cfg.slackCredentialsId
+        addSecretFile(cfg, 'SLACK_BOT_TOKEN', 'SLACK_BOT_TOKEN_FILE', cfg.slackCredentialsId)
     }
     normalizeMembersKey(cfg, args, problems)
     if (cfg.command == 'export') {
@@ -599,8 +605,9 @@ void normalizeCredentials(Map cfg, Map args, List<String> problems) {
         final boolean none = cfg.multi ? (settings.containsKey('targetCredentialsId') &&
             (token == false || str(token).trim() == '')) || (noToken && token == null) : noToken
         if (!none) {
-            cfg.secretVars["SLACK_IM_SECRET_TARGET_TOKEN${e.value.suffix}".toString()] =
-                str(token).trim() ?: "slack-im-${e.key}-target-token".toString()
+            addSecretFile(cfg, "SLACK_IM_SECRET_TARGET_TOKEN${e.value.suffix}".toString(),
+                "SLACK_IM_SECRET_TARGET_TOKEN_FILE${e.value.suffix}".toString(),
+                str(token).trim() ?: "slack-im-${e.key}-target-token".toString())
         }
     }
     addSecrets(cfg, 'secrets', cfg.secrets, '', problems)

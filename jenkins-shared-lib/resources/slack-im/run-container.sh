@@ -1,11 +1,13 @@
 # shellcheck shell=sh
 # slackImSync: runs the slack-im container. A constant POSIX sh script (Jenkins runs it with sh -xe;
 # plain sh works too): every value comes from the environment the step sets (SLACK_IM_JENKINS_*), and
-# the container's variables are forwarded by name (-e NAME) from SLACK_IM_JENKINS_ENV_NAMES.
+# the container's variables are forwarded by name (-e NAME) from SLACK_IM_JENKINS_ENV_NAMES. No secret
+# is among them: every secret is written into the container as a file (see below), so that neither its
+# environment (docker inspect) nor any command line holds one.
 # Nothing from the agent is bind-mounted: the engine's daemon may run elsewhere (DOCKER_HOST=tcp://...,
 # a dind sidecar, docker.sock mounted into an agent container), where agent paths do not exist or are
-# other files. The container is created, its inputs (report folder, CA bundle, templates, members file)
-# copied in, started, and the reports copied out; it is removed on exit.
+# other files. The container is created, its inputs (report folder, secrets, CA bundle, templates,
+# members file) copied in, started, and the reports copied out; it is removed on exit.
 # Exit codes: the container's, or 125 (engine, copy or report folder problem), 127 (engine not found).
 set +x
 engine="$SLACK_IM_JENKINS_ENGINE"
@@ -58,6 +60,24 @@ if [ -n "${SLACK_IM_JENKINS_MEMBERS_KEY:-}" ]; then
     fail "cannot write the members key into $stage"
   fi
 fi
+# Every other secret (the Slack bot token, each SLACK_IM_SECRET_*, suffixed or not): the file
+# /etc/slack-im/secrets/<NAME> in the container, which the binary reads through the *_FILE variable the
+# step sets. SLACK_IM_JENKINS_SECRET_NAMES lists the names; each value is in SLACK_IM_JENKINS_SECRET__<NAME>
+# (withCredentials), written the same way as the members key: with the printf builtin, into the private
+# stage folder.
+if [ -n "${SLACK_IM_JENKINS_SECRET_NAMES:-}" ]; then
+  mkdir -p "$stage/in/etc/slack-im/secrets" || fail "cannot prepare $stage"
+fi
+for secret in ${SLACK_IM_JENKINS_SECRET_NAMES:-}; do
+  case "$secret" in
+    [A-Z]*[!A-Z0-9_]* | [!A-Z]*) fail "'$secret' is not a secret variable name" ;;
+  esac
+  file="$stage/in/etc/slack-im/secrets/$secret"
+  if ! { (umask 077 && eval "printf '%s' \"\${SLACK_IM_JENKINS_SECRET__$secret:-}\"" > "$file") &&
+    chmod 0444 "$file"; }; then
+    fail "cannot write the secret $secret into $stage"
+  fi
+done
 if [ -n "${SLACK_IM_JENKINS_TEMPLATES_DIR:-}" ]; then
   templates="$PWD/$SLACK_IM_JENKINS_TEMPLATES_DIR"
   [ -d "$templates" ] || fail "templatesDir $SLACK_IM_JENKINS_TEMPLATES_DIR is not a folder in the workspace"

@@ -277,6 +277,8 @@ class StepSupport {
         cfg.container[name] = text
     }
 
+    // secrets: [name: 'credentials-id'] -> SLACK_IM_SECRET_<NAME><suffix>, handed over as a file:
+    // SLACK_IM_SECRET_<NAME>_FILE<suffix>.
     @NonCPS
     static void addSecrets(Map cfg, String param, def value, String suffix, List<String> problems) {
         final Map<String, String> names = namedMap(param, value, problems, true)
@@ -286,7 +288,28 @@ class StepSupport {
                 problems << ("${param}.${e.key} clashes with targetCredentialsId (which sets ${variable}): " +
                     'use targetCredentialsId').toString()
             }
-            cfg.secretVars[variable] = e.value
+            addSecretFile(cfg, variable, "SLACK_IM_SECRET_${e.key}_FILE${suffix}".toString(), e.value)
         }
+    }
+
+    /*
+     * One secret (issue 20): bound to the step-internal secretBinding(variable), written by the script
+     * into the container as /etc/slack-im/secrets/<variable>, which the binary reads through fileVariable
+     * (SLACK_BOT_TOKEN_FILE, SLACK_IM_SECRET_<NAME>_FILE, SLACK_IM_SECRET_<NAME>_FILE__<SYSTEM>). Its value
+     * is never in the container's environment, where `docker inspect` shows it.
+     */
+    @NonCPS
+    static void addSecretFile(Map cfg, String variable, String fileVariable, String credentialsId) {
+        cfg.secretVars[variable] = credentialsId
+        cfg.container[fileVariable] = "${SECRETS_DIR}/${variable}".toString()
+    }
+
+    // Where the secret files are in the container.
+    static final String SECRETS_DIR = '/etc/slack-im/secrets'
+
+    // The variable withCredentials binds a secret to: read by the script only, never forwarded.
+    @NonCPS
+    static String secretBinding(String variable) {
+        return "SLACK_IM_JENKINS_SECRET__${variable}".toString()
     }
 }
