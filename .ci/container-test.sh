@@ -123,7 +123,7 @@ if [ ! -s "$tmp/fakes.env" ]; then not_ok "start slack-im-fakes"; diag "$tmp/fak
 while IFS='=' read -r k v; do
     case "$k" in SLACK_BOT_TOKEN|SLACK_IM_*) export "$k=$v" ;; esac
 done <"$tmp/fakes.env"
-for k in SLACK_IM_SLACK_URL SLACK_IM_TARGET_URL SLACK_BOT_TOKEN SLACK_IM_SECRET_TARGET_TOKEN; do
+for k in SLACK_IM_SLACK_URL SLACK_IM_TARGET_URL SLACK_BOT_TOKEN SLACK_IM_SECRET_TARGET_TOKEN SLACK_IM_EMAIL_DOMAINS; do
     [ -n "${!k:-}" ] || { not_ok "fakes env file has $k"; finish; }
 done
 export SLACK_IM_SYSTEM=dev
@@ -143,7 +143,7 @@ run_image() {
     while [ "$#" -gt 0 ] && [ "$1" != -- ]; do opts+=("$1"); shift; done
     [ "${1:-}" = -- ] && shift
     timeout "$RUN_TIMEOUT" podman run --rm --network host \
-        -e SLACK_IM_SYSTEM -e SLACK_IM_SLACK_URL -e SLACK_IM_TARGET_URL \
+        -e SLACK_IM_SYSTEM -e SLACK_IM_SLACK_URL -e SLACK_IM_TARGET_URL -e SLACK_IM_EMAIL_DOMAINS \
         -e SLACK_IM_SECRET_TARGET_TOKEN -e SLACK_IM_SECRET_INITIAL_PASSWORD \
         "${opts[@]}" "$IMAGE" "$@" >"$tmp/out/$label.out" 2>"$tmp/out/$label.err"
     rc=$?

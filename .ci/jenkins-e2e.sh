@@ -130,6 +130,7 @@ render() {
     timeout "$RENDER_TIMEOUT" groovy jenkins-shared-lib/test/render-step-script.groovy "$tmp/render/$label" \
         engine=podman image="$IMAGE" pull=never network=host \
         targetUrl="$(env_of "$name" SLACK_IM_TARGET_URL)" slackUrl="$(env_of "$name" SLACK_IM_SLACK_URL)" \
+        emailDomains="$(env_of "$name" SLACK_IM_EMAIL_DOMAINS)" \
         "credential.slack-im-slack-bot-token=$slack_token" \
         "credential.slack-im-$system-target-token=$target_token" \
         "secrets.initial_password=slack-im-$system-initial-password" \
@@ -160,12 +161,15 @@ render badsys main system=nope
 render guard guard maxDeactivate=2
 render partial partial
 # slackImSync(system: 'dev') with SLACK_IM_IMAGE and SLACK_IM_TARGET_URL set on the job (the test's own
-# settings besides: loopback fakes need network/slackUrl, dev's templates an initial_password)
+# settings besides: loopback fakes need network/slackUrl, dev's templates an initial_password and,
+# keyed on the e-mail's local part, the workspace's e-mail domains)
 render_raw plain system=dev "env.SLACK_IM_IMAGE=$IMAGE" "env.SLACK_IM_TARGET_URL=$(env_of main SLACK_IM_TARGET_URL)" \
-    slackUrl="$(env_of main SLACK_IM_SLACK_URL)" "credential.slack-im-slack-bot-token=$slack_token" \
+    slackUrl="$(env_of main SLACK_IM_SLACK_URL)" emailDomains="$(env_of main SLACK_IM_EMAIL_DOMAINS)" \
+    "credential.slack-im-slack-bot-token=$slack_token" \
     "credential.slack-im-dev-target-token=$target_token" \
     secrets.initial_password=slack-im-initial-password "credential.slack-im-initial-password=$initial_password"
 render_raw multi systems=dev,model-office image="$IMAGE" slackUrl="$(env_of multi SLACK_IM_SLACK_URL)" \
+    emailDomains="$(env_of multi SLACK_IM_EMAIL_DOMAINS)" \
     "env.SLACK_IM_TARGET_URL__DEV=$(env_of multi SLACK_IM_TARGET_URL)" \
     "env.SLACK_IM_TARGET_URL__MODEL_OFFICE=$(env_of multi2 SLACK_IM_TARGET_URL)" \
     "credential.slack-im-slack-bot-token=$slack_token" "credential.slack-im-dev-target-token=$target_token" \
@@ -174,6 +178,7 @@ render_raw multi systems=dev,model-office image="$IMAGE" slackUrl="$(env_of mult
 render_raw export command=export membersFile=members.json image="$IMAGE" slackUrl="$(env_of zone SLACK_IM_SLACK_URL)" \
     "credential.slack-im-slack-bot-token=$slack_token" "credential.slack-im-members-key=$members_key"
 render_raw fromfile system=dev membersFile=members.json membersMaxAge=1h image="$IMAGE" \
+    emailDomains="$(env_of zone SLACK_IM_EMAIL_DOMAINS)" \
     targetUrl="$(env_of zone SLACK_IM_TARGET_URL)" "credential.slack-im-dev-target-token=$target_token" \
     "credential.slack-im-members-key=$members_key" \
     secrets.initial_password=slack-im-initial-password "credential.slack-im-initial-password=$initial_password"

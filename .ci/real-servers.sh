@@ -82,7 +82,7 @@ pids+=($!)
 for _ in $(seq 1 100); do [ -s "$tmp/fakes.env" ] && break; sleep 0.1; done
 if [ ! -s "$tmp/fakes.env" ]; then not_ok "start the fake Slack"; diag "$tmp/fakes.out"; finish; fi
 while IFS='=' read -r k v; do
-    case "$k" in SLACK_BOT_TOKEN|SLACK_IM_SLACK_URL) export "$k=$v" ;; esac
+    case "$k" in SLACK_BOT_TOKEN|SLACK_IM_SLACK_URL|SLACK_IM_EMAIL_DOMAINS) export "$k=$v" ;; esac
 done <"$tmp/fakes.env"
 
 # Slack's side of the oracle: the members as the fake Slack serves them (one page), and the

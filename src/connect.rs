@@ -27,6 +27,16 @@ pub(crate) fn connect(run: &RunConfig, config: &SystemConfig, budget: &Arc<Budge
         &config.vars,
         &config.secrets,
     )?;
+    if config.email_domains.is_empty() && templates.key_ignores_the_domain() {
+        return Err(ConfigError::Missing {
+            var: format!(
+                "SLACK_IM_EMAIL_DOMAINS (or SLACK_IM_EMAIL_DOMAINS__{})",
+                config::system_suffix(&config.system)
+            ),
+            hint: "the folder's key ignores the e-mail's domain (user.email_local): without it anyone who sets their Slack e-mail to leaver@any-domain claims leaver's account; name your company's domains, or key on user.email or user.id",
+        }
+        .into());
+    }
     let url = match (&config.target_url, &templates.spec.url) {
         (Some(url), _) => url.clone(),
         (None, Some(url)) => {

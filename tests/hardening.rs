@@ -346,7 +346,10 @@ fn dot_segment_and_control_character_keys_are_never_sent() {
 // ---- Accounts slack-im does not manage ---------------------------------------------------
 
 fn world_with_init_data_admin() -> World {
-    let world = World::new(0);
+    let mut world = World::new(0);
+    // A company with two domains: the intruder's is one of them (an outsider is kept out by
+    // SLACK_IM_EMAIL_DOMAINS before any of this).
+    world.set("SLACK_IM_EMAIL_DOMAINS", "acme.example,any-domain.example");
     world.target.set_accounts(vec![json!({
         "userId": "admin", "name": "Init Admin", "createdBy": "init-data", "roleGroupId": "ADMIN",
         "centerIds": ["spectra"], "customType": "user", "metadata": {"counselType": "user", "slackId": ""}
@@ -359,6 +362,40 @@ fn world_with_init_data_admin() -> World {
     members.push(intruder);
     world.slack.set_members(members);
     world
+}
+
+#[test]
+fn a_key_that_ignores_the_domain_needs_the_company_domains_so_nobody_claims_a_leavers_account() {
+    // leaver.1 left; someone sets their Slack e-mail to leaver.1@elsewhere.example, and the
+    // shipped key (the e-mail's local part) would keep the leaver's account alive for them.
+    let mut world = World::new(0);
+    world.target.set_accounts(vec![json!({
+        "userId": "leaver.1", "name": "Lee Ver", "createdBy": "slack-im", "roleGroupId": "AGENT",
+        "centerIds": ["spectra"], "customType": "user", "metadata": {"counselType": "user", "slackId": "U9LEAVER01"}
+    })]);
+    let mut members = world.slack.members();
+    let mut claimant = members.iter().find(|m| is_eligible(m)).unwrap().clone();
+    claimant["id"] = json!("U0CLAIMS01");
+    claimant["profile"]["email"] = json!("leaver.1@elsewhere.example");
+    members.push(claimant);
+    world.slack.set_members(members);
+
+    world.unset("SLACK_IM_EMAIL_DOMAINS");
+    let run = world.run(&["sync"]);
+    run.assert_code(2);
+    assert!(
+        run.stderr.contains("SLACK_IM_EMAIL_DOMAINS") && run.stderr.contains("leaver@any-domain"),
+        "{}",
+        run.stderr
+    );
+    assert_eq!(world.writes(), 0);
+
+    world.set("SLACK_IM_EMAIL_DOMAINS", "acme.example");
+    let run = world.run(&["sync"]);
+    run.assert_code(0);
+    assert!(!world.accounts().contains_key("leaver.1"), "the leaver's account went, nobody claimed it");
+    let skipped = &run.summary.as_ref().unwrap()["skipped"];
+    assert!(skipped.as_array().unwrap().iter().any(|s| s["slack_id"] == "U0CLAIMS01"), "{skipped}");
 }
 
 #[test]

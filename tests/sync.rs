@@ -333,8 +333,9 @@ fn the_real_derived_members_are_read_as_slack_means_them() {
         return;
     };
     let page: serde_json::Value = serde_json::from_str(&text).unwrap();
-    let world = World::new(0);
+    let mut world = World::new(0);
     world.slack.set_members(page["members"].as_array().unwrap().clone());
+    world.set("SLACK_IM_EMAIL_DOMAINS", "dblock.org");
     let run = world.run(&["plan"]);
     run.assert_code(0);
     let summary = run.summary.as_ref().unwrap();

@@ -213,12 +213,15 @@ fn serve(a: Args) -> Result<(), String> {
     for key in &a.fail_keys {
         target.add_fault(TargetFault::fail_key(key, 500));
     }
+    // The fake workspace's own domain: the shipped folders key on the e-mail's local part, which
+    // slack-im accepts only with the company's domains named.
     let env = format!(
-        "SLACK_IM_SLACK_URL={}\nSLACK_IM_TARGET_URL={}\nSLACK_BOT_TOKEN={}\nSLACK_IM_SECRET_TARGET_TOKEN={}\n",
+        "SLACK_IM_SLACK_URL={}\nSLACK_IM_TARGET_URL={}\nSLACK_BOT_TOKEN={}\nSLACK_IM_SECRET_TARGET_TOKEN={}\nSLACK_IM_EMAIL_DOMAINS={}\n",
         slack.base_url(),
         target.base_url(),
         slack_token,
         target_token,
+        slack_im_fakes::members::ACME_EMAIL_DOMAIN,
     );
     if let Some(path) = &a.env_file {
         write_env_file(path, &env).map_err(|e| format!("--env-file {path}: {e}"))?;

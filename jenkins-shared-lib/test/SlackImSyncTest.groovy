@@ -191,6 +191,25 @@ class SlackImSyncTest {
         assert runCall().env.SLACK_IM_TARGET_URL == 'https://dev.example.internal/api': 'the parameter wins'
     }
 
+    // Issue 20: the shipped folders key on the e-mail's local part, which slack-im accepts only with
+    // the company's domains named; a folder property names them once for every job in it.
+    void testEmailDomainsFromTheJobOrFolderEnvironment() {
+        h.env.SLACK_IM_EMAIL_DOMAINS = 'example.com'
+        run([system: 'dev', image: 'slack-im:1.0'])
+        assert runCall().env.SLACK_IM_EMAIL_DOMAINS == 'example.com'
+        h = new PipelineHarness()
+        h.env.SLACK_IM_EMAIL_DOMAINS = 'example.com'
+        h.env.SLACK_IM_EMAIL_DOMAINS__MODEL_OFFICE = 'mo.example.com'
+        run([systems: ['dev', 'model-office'], image: 'slack-im:1.0'])
+        Map env = runCall().env
+        assert env.SLACK_IM_EMAIL_DOMAINS__DEV == 'example.com'
+        assert env.SLACK_IM_EMAIL_DOMAINS__MODEL_OFFICE == 'mo.example.com'
+        h = new PipelineHarness()
+        h.env.SLACK_IM_EMAIL_DOMAINS = 'example.com'
+        run([system: 'dev', image: 'slack-im:1.0', emailDomains: 'example.org'])
+        assert runCall().env.SLACK_IM_EMAIL_DOMAINS == 'example.org': 'the parameter wins'
+    }
+
     // Issue 20: a folder-level SLACK_IM_TARGET_URL set for one system must not carry another
     // system's token to it; the system's own SLACK_IM_TARGET_URL__<SYSTEM> wins.
     void testTheSystemsOwnSuffixedUrlWinsOverTheUnsuffixedOne() {

@@ -31,7 +31,7 @@ Map variableParameters() {
         channel              : 'SLACK_IM_CHANNEL',
         includeGuests        : 'SLACK_IM_INCLUDE_GUESTS',
         requireConfirmedEmail: 'SLACK_IM_REQUIRE_CONFIRMED_EMAIL',
-        emailDomains         : 'SLACK_IM_EMAIL_DOMAINS',
+        emailDomains         : 'SLACK_IM_EMAIL_DOMAINS',      // default env.SLACK_IM_EMAIL_DOMAINS(__<SYSTEM>)
         usergroups           : 'SLACK_IM_USERGROUPS',
         exclude              : 'SLACK_IM_EXCLUDE',
         protect              : 'SLACK_IM_PROTECT',
@@ -322,17 +322,19 @@ Map validate(Map args) {
     return cfg
 }
 
-// SLACK_IM_IMAGE, SLACK_IM_TARGET_URL, and SLACK_IM_TARGET_URL__<SYSTEM> for every system named
-// (by systems:, or by system:).
+// SLACK_IM_IMAGE, SLACK_IM_TARGET_URL, SLACK_IM_EMAIL_DOMAINS, and their __<SYSTEM> forms for every
+// system named (by systems:, or by system:).
 @NonCPS
 List<String> envNamesRead(Map args) {
-    final List<String> names = ['CONTAINER_BIN', 'BUILD_TAG', 'SLACK_IM_IMAGE', 'SLACK_IM_TARGET_URL']
+    final List<String> names = ['CONTAINER_BIN', 'BUILD_TAG', 'SLACK_IM_IMAGE', 'SLACK_IM_TARGET_URL',
+                                'SLACK_IM_EMAIL_DOMAINS']
     final def systems = args?.systems
     final Collection given = systems instanceof Map ? ((Map) systems).keySet() :
         (systems instanceof Collection ? (Collection) systems : [args?.system])
     for (def system : given) {
         if (validSystemName(str(system))) {
             names << "SLACK_IM_TARGET_URL__${envSuffix(str(system))}".toString()
+            names << "SLACK_IM_EMAIL_DOMAINS__${envSuffix(str(system))}".toString()
         }
     }
     return names
@@ -446,7 +448,11 @@ void normalizeSystems(Map cfg, Map args, Map<String, String> jenkinsEnv, List<St
             // folder for another system must not receive this system's token.
             final String own = jenkinsEnv["SLACK_IM_TARGET_URL__${envSuffix(name)}".toString()]
             final String url = cfg.multi ? own : (str(own).trim() ? own : jenkinsEnv['SLACK_IM_TARGET_URL'])
-            cfg.perSystem[name] = [suffix: suffix, settings: e.value, envUrl: str(url).trim()]
+            // The company's e-mail domains are no secret: the system's own, else the shared ones.
+            final String ownDomains = jenkinsEnv["SLACK_IM_EMAIL_DOMAINS__${envSuffix(name)}".toString()]
+            final String domains = str(ownDomains).trim() ? ownDomains : jenkinsEnv['SLACK_IM_EMAIL_DOMAINS']
+            cfg.perSystem[name] = [suffix: suffix, settings: e.value, envUrl: str(url).trim(),
+                                   envDomains: str(domains).trim()]
         }
     }
     cfg.system = cfg.multi ? '' : (cfg.systems ? cfg.systems[0] : '')
@@ -573,6 +579,12 @@ void normalizeVariables(Map cfg, Map args, List<String> problems) {
         final String url = "SLACK_IM_TARGET_URL${one.suffix}"
         if (one.envUrl && !cfg.container.containsKey(url)) {
             cfg.container[url] = one.envUrl
+        }
+        // The job's or global SLACK_IM_EMAIL_DOMAINS(__<SYSTEM>) when no parameter gave them.
+        final String domains = "SLACK_IM_EMAIL_DOMAINS${one.suffix}"
+        if (one.envDomains && !cfg.container.containsKey(domains) &&
+                !cfg.container.containsKey('SLACK_IM_EMAIL_DOMAINS')) {
+            cfg.container[domains] = one.envDomains
         }
     }
 }

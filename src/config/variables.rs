@@ -78,7 +78,11 @@ pub const VARIABLES: &[Variable] = &[
         Kind::Flag { default: true },
         "false: also sync members whose e-mail Slack marks unconfirmed (single sign-on workspaces)",
     ),
-    var("SLACK_IM_EMAIL_DOMAINS", Kind::List, "comma list: only members with these e-mail domains"),
+    var(
+        "SLACK_IM_EMAIL_DOMAINS",
+        Kind::List,
+        "comma list: only members with these e-mail domains; required when the key ignores the domain (email_local)",
+    ),
     var(
         "SLACK_IM_USERGROUPS",
         Kind::List,

@@ -287,6 +287,26 @@ impl SystemTemplates {
             .collect()
     }
 
+    /// Whether the folder gives two members who differ only in their e-mail's domain the same key
+    /// (`user.email_local`): then anyone who sets their Slack e-mail to `leaver@any-domain` claims
+    /// the leaver's account, unless `SLACK_IM_EMAIL_DOMAINS` keeps other domains out. Tried on two
+    /// sample members; a folder whose key cannot be rendered for them is not judged here.
+    pub fn key_ignores_the_domain(&self) -> bool {
+        let sample = |domain: &str| {
+            let member: Member = serde_json::from_value(serde_json::json!({
+                "id": "U0KEYCHECK", "name": "key.check", "real_name": "Key Check",
+                "profile": {"email": format!("key.check@{domain}"), "real_name": "Key Check",
+                            "first_name": "Key", "last_name": "Check"},
+            }))
+            .expect("a sample member");
+            self.key_of_member(&member).map(|key| normalize_key(&key))
+        };
+        match (sample("one.example"), sample("two.example")) {
+            (Some(a), Some(b)) => a == b,
+            _ => false,
+        }
+    }
+
     /// The key of a member who is not rendered for (deactivated in Slack): by the `key` expression,
     /// else from `create.json`; `None` when the templates cannot give one for them.
     pub fn key_of_member(&self, member: &Member) -> Option<String> {

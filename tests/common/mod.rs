@@ -84,6 +84,9 @@ impl World {
             ("SLACK_IM_REPORT_DIR", dir.path().join("reports").display().to_string()),
             ("SLACK_IM_TIMEOUT_SECS", "5".into()),
             ("SLACK_IM_MEMBERS_KEY", MEMBERS_KEY.into()),
+            // The shipped folders key on the e-mail's local part: only the workspace's own
+            // domain may claim a key (the fixture's guests from partner.example are skipped anyway).
+            ("SLACK_IM_EMAIL_DOMAINS", "acme.example".into()),
         ]
         .into_iter()
         .map(|(k, v)| (k.to_string(), v))

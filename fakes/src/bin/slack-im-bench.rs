@@ -259,6 +259,7 @@ fn base_env(args: &Args, slack: &FakeSlack, n: usize, systems: &str) -> Vec<(Str
         ("SLACK_IM_TEMPLATES", templates.into()),
         ("SLACK_IM_SECRET_TARGET_TOKEN", slack_im_fakes::target::SANDBOX_TOKEN.into()),
         ("SLACK_IM_SECRET_INITIAL_PASSWORD", "bench-password".into()),
+        ("SLACK_IM_EMAIL_DOMAINS", slack_im_fakes::members::ACME_EMAIL_DOMAIN.into()),
         ("SLACK_IM_CONCURRENCY", args.concurrency.to_string()),
         ("SLACK_IM_MAX_DEACTIVATE", n.to_string()),
         // SLACK_IM_BENCH_LOG=info shows the binary's own timings (on stderr).
