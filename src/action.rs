@@ -49,6 +49,9 @@ pub struct Action {
     /// Set when the plan refuses the write (a recycled address…): never sent, reported as failed
     /// with this reason.
     pub refused: Option<String>,
+    /// Values in the body nobody may see (passwords `new_password()` made): redacted from the
+    /// target's answer about this write before it is logged or reported.
+    pub hidden: Vec<crate::secret::Secret<String>>,
 }
 
 impl Action {
@@ -70,6 +73,7 @@ impl Action {
             id: None,
             renamed_from: None,
             refused: None,
+            hidden: Vec::new(),
         }
     }
 }

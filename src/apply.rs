@@ -116,8 +116,13 @@ fn send_one(action: &Action, target: &dyn Target) -> (Outcome, bool) {
             (outcome, false)
         }
         Err(e) => {
-            log::error!("{e}");
-            (Outcome::Failed(e.to_string()), e.is_unavailable())
+            // A server may quote the body back: the passwords this write made are never shown.
+            let text = match action.hidden.is_empty() {
+                true => e.to_string(),
+                false => crate::secret::Redactor::new(&action.hidden).redact(&e.to_string()),
+            };
+            log::error!("{text}");
+            (Outcome::Failed(text), e.is_unavailable())
         }
     }
 }
@@ -199,6 +204,7 @@ mod tests {
             id: None,
             renamed_from: None,
             refused: None,
+            hidden: vec![],
         }
     }
 

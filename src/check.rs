@@ -57,7 +57,8 @@ pub fn check(config: &Config) -> Vec<SystemResult> {
             let reading = reading?;
             check_system(system, &reading)?;
             let skipped_by_reason = skipped_by_reason(&reading);
-            let warnings = reading.warnings();
+            let mut warnings = reading.warnings();
+            warnings.extend(shared_secrets(system, config)?);
             for warning in &warnings {
                 log::warn!("{}: WARNING: {warning}", system.templates.name());
             }
@@ -270,6 +271,39 @@ fn sample_user(templates: &SystemTemplates, source: &str) -> Arc<UserView> {
     }
     let user = UserView::from_member(&member);
     Arc::new(if templates.uses_groups { user.with_groups(&[]) } else { user })
+}
+
+/// A field every account gets with the same secret value (a shared initial password, known to
+/// everyone ever onboarded), found by rendering `create.json` for two different sample members.
+fn shared_secrets(system: &System, config: &Config) -> Result<Vec<String>, Error> {
+    let templates = &system.templates;
+    let secrets = config.systems.iter().find(|s| s.system == templates.name()).map(|s| &s.secrets);
+    let Some(secrets) = secrets else { return Ok(Vec::new()) };
+    let body = |source| {
+        let user = sample_user(templates, source);
+        let body = match templates.render_key(&user)? {
+            Some(key) => templates.render_create_for_key(&user, &key)?.1,
+            None => templates.render_create(&user)?.1,
+        };
+        let _ = templates.take_new_passwords();
+        Ok::<_, TemplateError>(body)
+    };
+    let (a, b) = (body(SAMPLES[0])?, body(SAMPLES[1])?);
+    let (Some(a), Some(b)) = (a.as_object(), b.as_object()) else { return Ok(Vec::new()) };
+    let mut warnings = Vec::new();
+    for (field, value) in a {
+        let Some(text) = value.as_str() else { continue };
+        if b.get(field) != Some(value) {
+            continue;
+        }
+        if let Some((name, _)) = secrets.iter().find(|(_, secret)| secret.expose() == text) {
+            warnings.push(format!(
+                "every account {} creates gets the same {field:?} (secrets.{name}): everyone ever onboarded knows it; give each account its own with {{{{ new_password() }}}} in create.json and the target's must-change or reset flow",
+                templates.name()
+            ));
+        }
+    }
+    Ok(warnings)
 }
 
 /// Renders `create.json` for every sample (and, with `key`, checks they agree); returns the first

@@ -97,6 +97,7 @@ mod tests {
             id: None,
             renamed_from: None,
             refused: None,
+            hidden: vec![],
         };
         for _ in 0..2 {
             let journal = Journal::open(&dir, Redactor::default(), json!({"system": "dev"})).unwrap();

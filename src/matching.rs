@@ -102,6 +102,19 @@ impl Listing {
         member: &Member,
         groups: Option<&UserGroups>,
     ) -> Result<Desired, TemplateError> {
+        // The passwords `new_password()` makes for this member, and only those, go with its write.
+        let _ = templates.take_new_passwords();
+        let desired = self.match_member(templates, member, groups);
+        let hidden = templates.take_new_passwords();
+        desired.map(|d| Desired { hidden, ..d })
+    }
+
+    fn match_member(
+        &self,
+        templates: &SystemTemplates,
+        member: &Member,
+        groups: Option<&UserGroups>,
+    ) -> Result<Desired, TemplateError> {
         let mut user = UserView::from_member(member);
         if let Some(groups) = groups {
             user = user.with_groups(groups.of(&member.id));
@@ -121,6 +134,7 @@ impl Listing {
                 holder: self.accounts[other].key.clone(),
             };
             return Ok(Desired {
+                hidden: Vec::new(),
                 slack_id,
                 key,
                 account: Some(i),
@@ -133,6 +147,7 @@ impl Listing {
                 if let Some(anchor) = account.anchor.as_deref().filter(|a| !member.ids().any(|id| id == *a)) {
                     let refusal = Refusal::Recycled { anchor: anchor.to_string() };
                     return Ok(Desired {
+                        hidden: Vec::new(),
                         slack_id,
                         key,
                         account: None,
@@ -147,6 +162,7 @@ impl Listing {
                 None => templates.render_create_for_key(&user, &key)?,
             };
             return Ok(Desired {
+                hidden: Vec::new(),
                 slack_id,
                 key,
                 account: None,
@@ -155,7 +171,7 @@ impl Listing {
         };
         let account = &self.accounts[i];
         if !account.writable() {
-            return Ok(Desired { slack_id, key, account: Some(i), change: None });
+            return Ok(Desired { hidden: Vec::new(), slack_id, key, account: Some(i), change: None });
         }
         // The key the account is to have: its own spelling of the member's key, or the member's
         // key when the anchor found the account under another (a rename).
@@ -164,6 +180,7 @@ impl Listing {
         if account.managed && !account.active {
             if !account.reactivatable {
                 return Ok(Desired {
+                    hidden: Vec::new(),
                     slack_id,
                     key,
                     account: Some(i),
@@ -175,7 +192,7 @@ impl Listing {
                 body.as_ref().map(|b| plan::update_diff(b, &value, &account.key)).unwrap_or_default();
             let added = body.as_ref().map(|b| plan::added_fields(b, &value)).unwrap_or_default();
             let change = Some(Box::new(Change::Reactivate { body, changed, added }));
-            return Ok(Desired { slack_id, key, account: Some(i), change });
+            return Ok(Desired { hidden: Vec::new(), slack_id, key, account: Some(i), change });
         }
         let change = match templates.render_update(&user, &value, target_key)? {
             Some(body) => {
@@ -187,7 +204,7 @@ impl Listing {
             }
             None => None,
         };
-        Ok(Desired { slack_id, key, account: Some(i), change })
+        Ok(Desired { hidden: Vec::new(), slack_id, key, account: Some(i), change })
     }
 }
 

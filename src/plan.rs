@@ -23,6 +23,9 @@ pub struct Desired {
     pub account: Option<usize>,
     /// `None`: the member's account exists and matches its update body (or there is no update.json).
     pub change: Option<Box<Change>>,
+    /// The passwords `new_password()` put in this member's body: redacted from what the target
+    /// answers about the write.
+    pub hidden: Vec<crate::secret::Secret<String>>,
 }
 
 /// What the renderer found for one member.
@@ -196,7 +199,9 @@ pub fn plan(desired: Vec<Desired>, existing: &[Existing], policy: &Policy) -> Pl
                 plan.unmanaged.push(Unmanaged { key: account.key.clone(), slack_id: d.slack_id })
             }
             (None, Some(Change::Create(body))) => {
-                plan.actions.push(Action::new(ActionKind::Create, d.key, Some(d.slack_id), Some(body)))
+                let mut create = Action::new(ActionKind::Create, d.key, Some(d.slack_id), Some(body));
+                create.hidden = d.hidden;
+                plan.actions.push(create)
             }
             (_, Some(Change::Refused(refusal))) => {
                 let mut refused = Action::new(refusal.kind(), d.key.clone(), Some(d.slack_id.clone()), None);
@@ -227,6 +232,7 @@ pub fn plan(desired: Vec<Desired>, existing: &[Existing], policy: &Policy) -> Pl
                 write.renamed_from = renamed.then(|| account.key.clone());
                 write.changed = changed;
                 write.added = added;
+                write.hidden = d.hidden;
                 write.id = account.id.clone();
                 if kind == ActionKind::Reactivate {
                     returning.push(plan.actions.len());
@@ -425,6 +431,7 @@ mod tests {
     fn joiner(id: &str, key: &str) -> Desired {
         let body = json!({"userId": key});
         Desired {
+            hidden: Vec::new(),
             slack_id: id.into(),
             key: key.into(),
             account: None,
@@ -434,7 +441,7 @@ mod tests {
 
     /// A member whose account (at `i`) already matches.
     fn settled(id: &str, key: &str, i: usize) -> Desired {
-        Desired { slack_id: id.into(), key: key.into(), account: Some(i), change: None }
+        Desired { hidden: Vec::new(), slack_id: id.into(), key: key.into(), account: Some(i), change: None }
     }
 
     /// A member whose account (at `i`) differs in `fields`.
@@ -444,7 +451,13 @@ mod tests {
             changed: fields.iter().map(|f| f.to_string()).collect(),
             added: vec![],
         };
-        Desired { slack_id: id.into(), key: key.into(), account: Some(i), change: Some(Box::new(change)) }
+        Desired {
+            hidden: Vec::new(),
+            slack_id: id.into(),
+            key: key.into(),
+            account: Some(i),
+            change: Some(Box::new(change)),
+        }
     }
 
     #[test]
@@ -544,7 +557,13 @@ mod tests {
             changed: vec!["active".into()],
             added: vec![],
         };
-        Desired { slack_id: id.into(), key: key.into(), account: Some(i), change: Some(Box::new(change)) }
+        Desired {
+            hidden: Vec::new(),
+            slack_id: id.into(),
+            key: key.into(),
+            account: Some(i),
+            change: Some(Box::new(change)),
+        }
     }
 
     #[test]

@@ -789,3 +789,79 @@ fn a_header_value_a_folder_builds_from_vars_is_redacted_like_a_secret() {
         run.stderr
     );
 }
+
+/// The shipped dev folder with `"password": {{ new_password() }}` in create.json.
+fn world_with_own_passwords(synthetic: usize) -> World {
+    let mut world = World::new(synthetic);
+    let path = world.own_templates().join("dev/create.json");
+    let text = std::fs::read_to_string(&path).unwrap();
+    let own = text.replace("{{ secrets.initial_password }}", "{{ new_password() }}");
+    assert_ne!(own, text, "the shipped create.json sends secrets.initial_password");
+    std::fs::write(&path, own).unwrap();
+    world
+}
+
+#[test]
+fn new_password_gives_every_account_its_own_and_none_is_ever_printed() {
+    let world = world_with_own_passwords(5);
+    world.run(&["sync"]).assert_code(0);
+    let passwords: Vec<String> = world
+        .target_requests("POST", "/api/users")
+        .iter()
+        .map(|r| {
+            serde_json::from_str::<serde_json::Value>(&r.body).unwrap()["password"]
+                .as_str()
+                .unwrap()
+                .to_string()
+        })
+        .collect();
+    assert!(passwords.len() > 5);
+    let distinct: std::collections::BTreeSet<&String> = passwords.iter().collect();
+    assert_eq!(distinct.len(), passwords.len(), "no two accounts share a password");
+    assert!(passwords.iter().all(|p| p.len() == 20), "{passwords:?}");
+
+    // A server that quotes the request body back in its error: the password is not shown.
+    let world = world_with_own_passwords(2);
+    world.target.add_fault(
+        TargetFault::new(TargetOp::Create, 1, Effect::Echo { code: 400, form: EchoForm::Json }).times(1000),
+    );
+    let run = world.run(&["sync"]);
+    run.assert_code(3);
+    let sent: Vec<String> = world
+        .target_requests("POST", "/api/users")
+        .iter()
+        .map(|r| {
+            serde_json::from_str::<serde_json::Value>(&r.body).unwrap()["password"]
+                .as_str()
+                .unwrap()
+                .to_string()
+        })
+        .collect();
+    assert!(!sent.is_empty());
+    let mut texts = vec![run.stdout.clone(), run.stderr.clone()];
+    for entry in std::fs::read_dir(world.reports()).unwrap() {
+        texts.push(std::fs::read_to_string(entry.unwrap().path()).unwrap_or_default());
+    }
+    for password in &sent {
+        assert!(texts.iter().all(|t| !t.contains(&password[..10])), "a password was printed");
+    }
+    assert!(texts.iter().any(|t| t.contains("[redacted]")), "the echo was there, redacted: {}", run.stdout);
+}
+
+#[test]
+fn check_warns_when_every_account_gets_the_same_initial_password() {
+    let world = World::new(0);
+    let run = world.run(&["check"]);
+    run.assert_code(0);
+    assert!(
+        run.stdout.contains(
+            "WARNING: every account dev creates gets the same \"password\" (secrets.initial_password)"
+        ),
+        "{}",
+        run.stdout
+    );
+    let world = world_with_own_passwords(0);
+    let run = world.run(&["check"]);
+    run.assert_code(0);
+    assert!(!run.stdout.contains("the same \"password\""), "{}", run.stdout);
+}

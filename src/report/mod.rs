@@ -508,6 +508,7 @@ mod tests {
                     id: None,
                     renamed_from: None,
                     refused: None,
+                    hidden: vec![],
                 },
                 Action {
                     kind: ActionKind::Create,
@@ -521,6 +522,7 @@ mod tests {
                     id: None,
                     renamed_from: None,
                     refused: None,
+                    hidden: vec![],
                 },
                 Action {
                     kind: ActionKind::Deactivate,
@@ -534,6 +536,7 @@ mod tests {
                     id: None,
                     renamed_from: None,
                     refused: None,
+                    hidden: vec![],
                 },
             ],
             unchanged: 7,

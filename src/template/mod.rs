@@ -14,6 +14,7 @@ use crate::members::Member;
 use crate::secret::Secret;
 use crate::target::{key_at, normalize_key, KeyRule, ListingRules, PageRead, SystemSpec};
 
+mod password;
 mod user;
 
 pub use user::UserView;
@@ -305,6 +306,13 @@ impl SystemTemplates {
             (Some(a), Some(b)) => a == b,
             _ => false,
         }
+    }
+
+    /// The passwords `new_password()` made on this thread since the last call: the ones of the
+    /// member whose bodies were just rendered. They travel with that member's write and are
+    /// redacted from what the target answers about it.
+    pub fn take_new_passwords(&self) -> Vec<Secret<String>> {
+        password::take()
     }
 
     /// The key of a member who is not rendered for (deactivated in Slack): by the `key` expression,
@@ -648,6 +656,7 @@ fn system_folder(root: &Path, system: &str) -> Result<PathBuf, TemplateError> {
 /// Reads and compiles every template of a folder; `system.json` and `create.json` are required.
 fn compile(folder: &Path) -> Result<Compiled, TemplateError> {
     let mut env = Environment::new();
+    env.add_function("new_password", password::new_password);
     env.set_undefined_behavior(UndefinedBehavior::Strict);
     env.set_auto_escape_callback(
         |name| if name.ends_with(".json") { AutoEscape::Json } else { AutoEscape::None },
@@ -713,8 +722,8 @@ fn render_json(
     let text = template.render(ctx).map_err(|e| from_jinja(folder, name, subject(), &e))?;
     serde_json::from_str(&text).map_err(|e| {
         let line = text.lines().nth(e.line().saturating_sub(1)).unwrap_or("").trim();
-        let holds_secret =
-            secret_values.iter().any(|s| line.contains(s.as_str()) || line.contains(&json_escaped(s)));
+        let holds_secret = password::in_text(line)
+            || secret_values.iter().any(|s| line.contains(s.as_str()) || line.contains(&json_escaped(s)));
         let shown = if holds_secret {
             "(not shown: it holds a secret value)".to_string()
         } else {
