@@ -15,6 +15,15 @@ pub enum ActionKind {
     Reactivate,
 }
 
+/// The writes a guard may hold back, with the plural the reports name them by: creates
+/// (`SLACK_IM_MAX_CREATE`), deactivations (`SLACK_IM_MAX_DEACTIVATE`) and reactivations
+/// (`SLACK_IM_MAX_REACTIVATE`).
+pub const GUARDED: [(ActionKind, &str); 3] = [
+    (ActionKind::Create, "creates"),
+    (ActionKind::Deactivate, "deactivations"),
+    (ActionKind::Reactivate, "reactivations"),
+];
+
 impl std::fmt::Display for ActionKind {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(match self {

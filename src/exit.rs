@@ -9,7 +9,7 @@ pub const FAILED: u8 = 1;
 pub const CONFIG: u8 = 2;
 /// Some actions failed; the rest were applied.
 pub const PARTIAL: u8 = 3;
-/// A guard withheld deactivations or reactivations; everything else was applied.
+/// A guard withheld creates, deactivations or reactivations; everything else was applied.
 pub const WITHHELD: u8 = 4;
 
 /// The run's code when systems ended differently: the most severe one, in the order

@@ -172,7 +172,7 @@ fn help() -> String {
          most of the people, or when a guard would withhold deactivations.\n\n\
          EXIT CODES:\n    0  done (or dry run finished)\n    1  failed before completing (Slack, target listing, network); nothing written\n    \
          2  bad configuration or template, or (check) a token without the scopes or workspace it needs\n    3  partial: some actions failed, the rest applied\n    \
-         4  a guard withheld deactivations or reactivations, everything else applied\n",
+         4  a guard withheld creates, deactivations or reactivations, everything else applied\n",
     );
     text
 }

@@ -141,6 +141,8 @@ pub struct Policy {
     pub max_deactivate: Option<usize>,
     /// `None`: the default, max(3, 10% of managed accounts).
     pub max_reactivate: Option<usize>,
+    /// `SLACK_IM_MAX_CREATE`: `None`, no limit (a first sync creates everyone).
+    pub max_create: Option<usize>,
     /// The system has a deactivate endpoint.
     pub can_deactivate: bool,
     /// Set when the reads cannot be trusted for deactivation (e.g. no eligible member): every
@@ -241,6 +243,17 @@ pub fn plan(desired: Vec<Desired>, existing: &[Existing], policy: &Policy) -> Pl
             }
             // The account matches its update body (or there is no update.json).
             _ => plan.unchanged += 1,
+        }
+    }
+
+    if let Some(limit) = policy.max_create {
+        let is_create = |a: &Action| a.kind == ActionKind::Create && a.refused.is_none();
+        let creates = plan.actions.iter().filter(|a| is_create(a)).count();
+        if creates > limit {
+            let reason = format!("{creates} creates exceed the guard of {limit} (SLACK_IM_MAX_CREATE)");
+            for create in plan.actions.iter_mut().filter(|a| is_create(a)) {
+                create.withheld = Some(reason.clone());
+            }
         }
     }
 

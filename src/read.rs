@@ -58,9 +58,7 @@ impl Reading {
                 out.push(format!("{count} of the {people} people read are skipped as \"{kind}\"{hint}"));
             }
         }
-        for (kind, name) in
-            [(ActionKind::Deactivate, "deactivations"), (ActionKind::Reactivate, "reactivations")]
-        {
+        for (kind, name) in crate::action::GUARDED {
             let withheld: Vec<&str> = reading
                 .plan
                 .actions
@@ -557,6 +555,7 @@ fn policy(config: &SystemConfig, system: &System, eligible: usize) -> Policy {
         protect: config.protect.clone(),
         max_deactivate: config.max_deactivate,
         max_reactivate: config.max_reactivate,
+        max_create: config.max_create,
         can_deactivate: system.templates.spec.deactivate.is_some(),
         deactivation_blocked: (eligible == 0)
             .then(|| "Slack returned no eligible member: deactivating everyone is never right".to_string()),

@@ -141,3 +141,20 @@ fn deactivate_json_becomes_the_request_body() {
     let body: serde_json::Value = serde_json::from_str(&delete.body).unwrap();
     assert_eq!(body, json!({"reason": "left Slack", "userId": "leaver00"}));
 }
+
+#[test]
+fn more_creates_than_slack_im_max_create_withholds_every_create_and_says_so() {
+    // A forged or wrong members file's main effect is creates: an operator can cap them per run.
+    let mut world = World::new(10);
+    world.set("SLACK_IM_MAX_CREATE", "3");
+    let run = world.run(&["sync"]);
+    run.assert_code(4);
+    assert_eq!(world.writes(), 0, "no create sent");
+    assert!(run.count("withheld") > 3);
+    assert!(run.stdout.contains("creates exceed the guard of 3 (SLACK_IM_MAX_CREATE)"), "{}", run.stdout);
+    assert!(run.stdout.contains("creates WITHHELD"), "{}", run.stdout);
+
+    world.set("SLACK_IM_MAX_CREATE", "1000");
+    world.run(&["sync"]).assert_code(0);
+    assert_eq!(world.accounts().len(), world.expected_keys().len());
+}

@@ -475,7 +475,7 @@ class SlackImSyncTest {
         assert out.thrown == null
         assert h.currentBuild.result == 'UNSTABLE'
         String msg = h.calls('unstable')[0].args
-        assert msg.contains('a guard withheld deactivations')
+        assert msg.contains('a guard withheld creates, deactivations')
         assert msg.contains('deactivate a1@example.com: withheld (guard: 9 deactivations > SLACK_IM_MAX_DEACTIVATE=3)')
         assert out.result.exitCode == 4
     }
@@ -697,7 +697,7 @@ class SlackImSyncTest {
             'dev: sync exit 3: partial: some actions failed, the rest applied (no summary.json from this run)'
         h = new PipelineHarness()
         run(BASE, 4)
-        assert h.currentBuild.description.startsWith('dev: sync exit 4: a guard withheld deactivations')
+        assert h.currentBuild.description.startsWith('dev: sync exit 4: a guard withheld creates, deactivations')
         assert !h.currentBuild.description.contains(' ok')
     }
 

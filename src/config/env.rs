@@ -41,6 +41,7 @@ struct Env {
     slack_im_dry_run: Option<String>,
     slack_im_max_deactivate: Option<String>,
     slack_im_max_reactivate: Option<String>,
+    slack_im_max_create: Option<String>,
     slack_im_deactivate_after: Option<String>,
     slack_im_slack_ca_file: Option<String>,
     slack_im_concurrency: Option<String>,
@@ -145,6 +146,7 @@ impl Env {
             max_reactivate: variable("SLACK_IM_MAX_REACTIVATE")
                 .number(self.slack_im_max_reactivate)?
                 .map(|n| n as usize),
+            max_create: variable("SLACK_IM_MAX_CREATE").number(self.slack_im_max_create)?.map(|n| n as usize),
             deactivate_after: age((
                 "SLACK_IM_DEACTIVATE_AFTER",
                 text("SLACK_IM_DEACTIVATE_AFTER", self.slack_im_deactivate_after),

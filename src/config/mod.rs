@@ -113,6 +113,8 @@ pub struct SystemConfig {
     pub protect: Vec<String>,
     pub max_deactivate: Option<usize>,
     pub max_reactivate: Option<usize>,
+    /// `SLACK_IM_MAX_CREATE`: the most creates one run may make; `None`, no limit.
+    pub max_create: Option<usize>,
     /// `SLACK_IM_DEACTIVATE_AFTER`: a member deactivated in Slack more recently than this (by
     /// Slack's `updated`) is a pending deactivation, not a write. Zero: at once.
     pub deactivate_after: Duration,

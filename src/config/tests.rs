@@ -302,7 +302,7 @@ fn every_variable_that_may_be_given_per_system_lands_in_that_systems_config() {
         "SLACK_IM_EMAIL_DOMAINS" => "mo.example",
         "SLACK_IM_USERGROUPS" => "mo-agents",
         "SLACK_IM_PROTECT" => "admin",
-        "SLACK_IM_MAX_DEACTIVATE" | "SLACK_IM_MAX_REACTIVATE" => "1",
+        "SLACK_IM_MAX_DEACTIVATE" | "SLACK_IM_MAX_REACTIVATE" | "SLACK_IM_MAX_CREATE" => "1",
         "SLACK_IM_DEACTIVATE_AFTER" => "72h",
         other => panic!("give {other} a valid value in this test"),
     };

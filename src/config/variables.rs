@@ -103,6 +103,11 @@ pub const VARIABLES: &[Variable] = &[
         "most reactivations one run may make (default max(3, 10% of managed))",
     ),
     var(
+        "SLACK_IM_MAX_CREATE",
+        Kind::Number { min: 0, max: 4_294_967_295, default: None },
+        "most creates one run may make (default: no limit); more withholds every create (exit 4)",
+    ),
+    var(
         "SLACK_IM_DEACTIVATE_AFTER",
         Kind::Text { default: Some("0") },
         "grace: a member deactivated in Slack less than this ago (72h, 3d) is a pending deactivation",
@@ -172,7 +177,7 @@ pub const VARIABLES: &[Variable] = &[
     var(
         "<VARIABLE>__<SYSTEM>",
         Kind::Elsewhere,
-        "TARGET_URL, SECRET_*, VAR_*, EMAIL_DOMAINS, USERGROUPS, PROTECT, MAX_DEACTIVATE, MAX_REACTIVATE, DEACTIVATE_AFTER for one system only",
+        "TARGET_URL, SECRET_*, VAR_*, EMAIL_DOMAINS, USERGROUPS, PROTECT, MAX_DEACTIVATE, MAX_REACTIVATE, MAX_CREATE, DEACTIVATE_AFTER for one system only",
     ),
     var(
         "SSL_CERT_FILE",

@@ -139,9 +139,7 @@ impl Summary {
         if c.already_inactive > 0 {
             let _ = write!(out, ", {} already inactive", c.already_inactive);
         }
-        for (kind, name) in
-            [(ActionKind::Deactivate, "deactivations"), (ActionKind::Reactivate, "reactivations")]
-        {
+        for (kind, name) in crate::action::GUARDED {
             let withheld = self.withheld(kind);
             if withheld > 0 {
                 let _ = write!(out, ", {withheld} {name} withheld by a guard");

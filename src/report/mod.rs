@@ -301,9 +301,7 @@ impl Summary {
         if c.failed > 0 {
             let _ = write!(line, ", {} FAILED", c.failed);
         }
-        for (kind, name) in
-            [(ActionKind::Deactivate, "deactivations"), (ActionKind::Reactivate, "reactivations")]
-        {
+        for (kind, name) in crate::action::GUARDED {
             let withheld = self.withheld(kind);
             if withheld > 0 {
                 let _ = write!(line, ", {withheld} {name} WITHHELD");
@@ -383,7 +381,7 @@ pub fn exit_meaning(code: u8) -> &'static str {
         exit::FAILED => "failed before completing (Slack, target listing or network)",
         exit::CONFIG => "bad configuration or template",
         exit::PARTIAL => "partial: some actions failed, the rest applied",
-        exit::WITHHELD => "a guard withheld deactivations or reactivations, everything else applied",
+        exit::WITHHELD => "a guard withheld creates, deactivations or reactivations, everything else applied",
         _ => "unexpected exit code",
     }
 }

@@ -152,7 +152,7 @@ class StepSupport {
             1  : 'failed before completing (Slack, target listing or network)',
             2  : 'bad configuration or template',
             3  : 'partial: some actions failed, the rest applied',
-            4  : 'a guard withheld deactivations or reactivations, everything else applied',
+            4  : 'a guard withheld creates, deactivations or reactivations, everything else applied',
             125: 'the container engine could not create, fill or run the container (engine, image, options, copies)',
             126: 'the image entrypoint could not be executed',
             127: 'the container engine or the image entrypoint was not found',
