@@ -389,6 +389,19 @@ class SlackImSyncTest {
         assert call.env.SLACK_IM_JENKINS_CA_FILE
     }
 
+    // Issue 20: slack-im trusts SSL_CERT_FILE for the targets only; Slack's own bundle (a
+    // TLS-inspecting proxy's CA) is SLACK_IM_SLACK_CA_FILE, a separate credential.
+    void testSlacksCaBundleIsItsOwnCredentialNeverTheTargetsOne() {
+        run(BASE + [slackCaCredentialsId: 'proxy-ca'])
+        assert h.calls('file')[0].args == [credentialsId: 'proxy-ca', variable: 'SLACK_IM_JENKINS_SLACK_CA_FILE']
+        Map call = runCall()
+        assert call.env.SLACK_IM_SLACK_CA_FILE == '/etc/slack-im/slack-ca.pem'
+        assert call.env.SSL_CERT_FILE == null
+        h = new PipelineHarness()
+        Map out = run(BASE + [slackCaCredentialsId: 'proxy-ca', slackCaBundle: '/etc/pki/proxy.pem'])
+        assert errorMessage(out).contains('slackCaCredentialsId and slackCaBundle are exclusive')
+    }
+
     void testNonSecretSettingsGoThroughWithEnv() {
         run(BASE + [dryRun: true, notifyChannel: 'C0123ABC', vars: [tenant: 'acme', Region: 'eu'], image: 'reg.example/slack-im:1.0',
                     engine: 'podman', network: 'host', pull: 'always', emailDomains: ['example.com', 'example.org'],

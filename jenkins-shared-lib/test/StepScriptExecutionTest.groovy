@@ -200,6 +200,17 @@ case "$1" in -u) echo 1000 ;; -g) echo 1001 ;; *) exec /usr/bin/id "$@" ;; esac
         assert r.forwarded.contains('SSL_CERT_FILE=/etc/slack-im/ca.pem')
     }
 
+    void testSlacksCaBundleGoesInBesideTheTargetsOne() {
+        new File(ws, 'certs').mkdirs()
+        new File(ws, 'certs/proxy.pem').text = 'proxy ca'
+        Map r = execute(['caCredentialsId=corp-ca', 'slackCaBundle=certs/proxy.pem'])
+        assert r.rc == 0: r.stderr
+        assert new File(r.root, 'etc/slack-im/ca.pem').text.contains('fake corp-ca')
+        assert new File(r.root, 'etc/slack-im/slack-ca.pem').text == 'proxy ca'
+        assert r.forwarded.contains('SSL_CERT_FILE=/etc/slack-im/ca.pem')
+        assert r.forwarded.contains('SLACK_IM_SLACK_CA_FILE=/etc/slack-im/slack-ca.pem')
+    }
+
     // Item 13 of issue 13: a relative caBundle is a file in the workspace (it used to become a named volume).
     void testRelativeCaBundleIsAWorkspaceFile() {
         new File(ws, 'certs').mkdirs()

@@ -62,6 +62,7 @@ Map<String, String> ownedVariables() {
         SLACK_IM_TEMPLATES   : 'templatesDir',
         SLACK_IM_MEMBERS_FILE: 'membersFile',
         SSL_CERT_FILE        : 'caBundle / caCredentialsId',
+        SLACK_IM_SLACK_CA_FILE: 'slackCaBundle / slackCaCredentialsId',
         SLACK_BOT_TOKEN      : 'slackCredentialsId',
         SLACK_BOT_TOKEN_FILE : 'slackCredentialsId',
         SLACK_IM_MEMBERS_KEY : 'membersKeyCredentialsId',
@@ -89,6 +90,8 @@ Map defaultConfig() {
         variables: [:],             // [SLACK_IM_…: value] any slack-im variable, validated by slack-im
         caCredentialsId: null,      // Secret file: an extra PEM CA bundle (copied in, SSL_CERT_FILE)
         caBundle: null,             // agent path of an extra PEM CA bundle (copied in, SSL_CERT_FILE)
+        slackCaCredentialsId: null, // Secret file: an extra PEM CA bundle for Slack only (SLACK_IM_SLACK_CA_FILE)
+        slackCaBundle: null,        // agent path of such a bundle (a TLS-inspecting proxy's CA)
         templatesDir: null,         // workspace folder of templates, copied in (SLACK_IM_TEMPLATES)
         membersFile: null,          // workspace members file: written by 'export', else read instead of Slack
         membersKeyCredentialsId: null, // Secret text: the members file's key, copied in (SLACK_IM_MEMBERS_KEY_FILE);
@@ -270,6 +273,7 @@ List<String> containerEnv(Map cfg) {
         SLACK_IM_JENKINS_PULL         : str(cfg.pull),
         SLACK_IM_JENKINS_TEMPLATES_DIR: str(cfg.templatesDir),
         SLACK_IM_JENKINS_CA_FILE      : str(cfg.caBundle),
+        SLACK_IM_JENKINS_SLACK_CA_FILE: str(cfg.slackCaBundle),
         SLACK_IM_JENKINS_MEMBERS_FILE : str(cfg.membersFile),
     ]
     for (Map.Entry e : settings.entrySet()) {
@@ -288,6 +292,9 @@ List credentialBindings(Map cfg) {
     }
     if (cfg.caCredentialsId) {
         bindings << file(credentialsId: cfg.caCredentialsId, variable: 'SLACK_IM_JENKINS_CA_FILE')
+    }
+    if (cfg.slackCaCredentialsId) {
+        bindings << file(credentialsId: cfg.slackCaCredentialsId, variable: 'SLACK_IM_JENKINS_SLACK_CA_FILE')
     }
     // A step-internal variable: the script writes it into the container as a file, never forwards it.
     if (cfg.membersKeyCredentialsId) {
@@ -523,16 +530,22 @@ void normalizePaths(Map cfg, List<String> problems) {
         workspacePath('templatesDir', cfg.templatesDir, problems)
         cfg.container.SLACK_IM_TEMPLATES = '/workspace-templates'
     }
-    if (cfg.caCredentialsId != null && cfg.caBundle != null) {
-        problems << 'caCredentialsId and caBundle are exclusive: give one CA bundle'
-    }
-    if (cfg.caBundle != null && !(str(cfg.caBundle) ==~ /[A-Za-z0-9_.\/-]+/)) {
-        problems << "caBundle '${cfg.caBundle}' must be a plain file path on the agent".toString()
-    }
-    cfg.caCredentialsId = cfg.caCredentialsId == null ? null : str(cfg.caCredentialsId)
-    cfg.caBundle = cfg.caBundle == null ? null : str(cfg.caBundle)
-    if (cfg.caBundle || cfg.caCredentialsId) {
-        cfg.container.SSL_CERT_FILE = '/etc/slack-im/ca.pem'
+    // The targets' CA bundle (SSL_CERT_FILE) and Slack's (SLACK_IM_SLACK_CA_FILE): slack-im never
+    // trusts the first for Slack.
+    for (List names : [['caCredentialsId', 'caBundle', 'SSL_CERT_FILE', '/etc/slack-im/ca.pem'],
+                       ['slackCaCredentialsId', 'slackCaBundle', 'SLACK_IM_SLACK_CA_FILE', '/etc/slack-im/slack-ca.pem']]) {
+        final String credential = names[0], bundle = names[1]
+        if (cfg[credential] != null && cfg[bundle] != null) {
+            problems << "${credential} and ${bundle} are exclusive: give one CA bundle".toString()
+        }
+        if (cfg[bundle] != null && !(str(cfg[bundle]) ==~ /[A-Za-z0-9_.\/-]+/)) {
+            problems << "${bundle} '${cfg[bundle]}' must be a plain file path on the agent".toString()
+        }
+        cfg[credential] = cfg[credential] == null ? null : str(cfg[credential])
+        cfg[bundle] = cfg[bundle] == null ? null : str(cfg[bundle])
+        if (cfg[bundle] || cfg[credential]) {
+            cfg.container[names[2]] = names[3]
+        }
     }
 }
 

@@ -38,17 +38,21 @@ trap 'exit 143' HUP INT TERM
 if ! { mkdir "$stage/in" "$stage/in/reports" && chmod 0777 "$stage/in/reports"; }; then
   fail "cannot prepare $stage"
 fi
-if [ -n "${SLACK_IM_JENKINS_CA_FILE:-}" ]; then
-  case "$SLACK_IM_JENKINS_CA_FILE" in
-    /*) ca="$SLACK_IM_JENKINS_CA_FILE" ;;
-    *) ca="$PWD/$SLACK_IM_JENKINS_CA_FILE" ;;
+# copy_ca AGENT-PATH NAME: a CA bundle, as a copy the container's user can read (a Secret file
+# credential is 0400 in a 0700 folder), at /etc/slack-im/NAME.
+copy_ca() {
+  case "$1" in
+    /*) ca="$1" ;;
+    *) ca="$PWD/$1" ;;
   esac
-  # A copy the container's user can read: a Secret file credential is 0400 in a 0700 folder.
-  if ! { mkdir -p "$stage/in/etc/slack-im" && cp "$ca" "$stage/in/etc/slack-im/ca.pem" &&
-    chmod 0444 "$stage/in/etc/slack-im/ca.pem"; }; then
+  if ! { mkdir -p "$stage/in/etc/slack-im" && cp "$ca" "$stage/in/etc/slack-im/$2" &&
+    chmod 0444 "$stage/in/etc/slack-im/$2"; }; then
     fail "cannot read the CA bundle $ca"
   fi
-fi
+}
+# The targets' CA bundle (SSL_CERT_FILE) and Slack's own (SLACK_IM_SLACK_CA_FILE).
+[ -z "${SLACK_IM_JENKINS_CA_FILE:-}" ] || copy_ca "$SLACK_IM_JENKINS_CA_FILE" ca.pem
+[ -z "${SLACK_IM_JENKINS_SLACK_CA_FILE:-}" ] || copy_ca "$SLACK_IM_JENKINS_SLACK_CA_FILE" slack-ca.pem
 # The members file's key (a Secret text credential): a file in the container, read through
 # SLACK_IM_MEMBERS_KEY_FILE, so that no environment value (docker inspect) holds it. printf is a
 # shell builtin: the key is on no command line. The stage folder is private (mktemp -d, 0700) and
