@@ -133,26 +133,14 @@ impl Listing {
                 from: self.accounts[i].key.clone(),
                 holder: self.accounts[other].key.clone(),
             };
-            return Ok(Desired {
-                hidden: Vec::new(),
-                slack_id,
-                key,
-                account: Some(i),
-                change: Some(Box::new(Change::Refused(refusal))),
-            });
+            return Ok(Desired::new(slack_id, key, Some(i), Some(Change::Refused(refusal))));
         }
         if anchored.is_none() {
             if let Some(j) = by_key {
                 let account = &self.accounts[j];
                 if let Some(anchor) = account.anchor.as_deref().filter(|a| !member.ids().any(|id| id == *a)) {
                     let refusal = Refusal::Recycled { anchor: anchor.to_string() };
-                    return Ok(Desired {
-                        hidden: Vec::new(),
-                        slack_id,
-                        key,
-                        account: None,
-                        change: Some(Box::new(Change::Refused(refusal))),
-                    });
+                    return Ok(Desired::new(slack_id, key, None, Some(Change::Refused(refusal))));
                 }
             }
         }
@@ -161,17 +149,11 @@ impl Listing {
                 Some(body) => (key, body),
                 None => templates.render_create_for_key(&user, &key)?,
             };
-            return Ok(Desired {
-                hidden: Vec::new(),
-                slack_id,
-                key,
-                account: None,
-                change: Some(Box::new(Change::Create(create))),
-            });
+            return Ok(Desired::new(slack_id, key, None, Some(Change::Create(create))));
         };
         let account = &self.accounts[i];
         if !account.writable() {
-            return Ok(Desired { hidden: Vec::new(), slack_id, key, account: Some(i), change: None });
+            return Ok(Desired::new(slack_id, key, Some(i), None));
         }
         // The key the account is to have: its own spelling of the member's key, or the member's
         // key when the anchor found the account under another (a rename).
@@ -179,32 +161,26 @@ impl Listing {
         let value = self.value(i);
         if account.managed && !account.active {
             if !account.reactivatable {
-                return Ok(Desired {
-                    hidden: Vec::new(),
-                    slack_id,
-                    key,
-                    account: Some(i),
-                    change: Some(Box::new(Change::Locked)),
-                });
+                return Ok(Desired::new(slack_id, key, Some(i), Some(Change::Locked)));
             }
             let body = templates.render_reactivate(&user, &value, target_key)?;
             let changed =
                 body.as_ref().map(|b| plan::update_diff(b, &value, &account.key)).unwrap_or_default();
             let added = body.as_ref().map(|b| plan::added_fields(b, &value)).unwrap_or_default();
-            let change = Some(Box::new(Change::Reactivate { body, changed, added }));
-            return Ok(Desired { hidden: Vec::new(), slack_id, key, account: Some(i), change });
+            let change = Change::Reactivate { body, changed, added };
+            return Ok(Desired::new(slack_id, key, Some(i), Some(change)));
         }
         let change = match templates.render_update(&user, &value, target_key)? {
             Some(body) => {
                 let changed = plan::update_diff(&body, &value, &account.key);
                 (!changed.is_empty()).then(|| {
                     let added = plan::added_fields(&body, &value);
-                    Box::new(Change::Update { body, changed, added })
+                    Change::Update { body, changed, added }
                 })
             }
             None => None,
         };
-        Ok(Desired { hidden: Vec::new(), slack_id, key, account: Some(i), change })
+        Ok(Desired::new(slack_id, key, Some(i), change))
     }
 }
 
@@ -228,24 +204,28 @@ mod tests {
 
     const SHIPPED_KEY: &str = r#""key": "user.email_local | lower""#;
 
-    /// The shipped dev folder with `"key": <expression>` in system.json and create.json changed
-    /// by `edit`: its userId must be `{{ user.email_local | lower }}` for a member who has an account.
-    fn keyed(expression: &str, edit: fn(String) -> String) -> (tempfile::TempDir, SystemTemplates) {
+    /// A copy of the shipped dev folder, each file changed by `edit(name, text)`, loaded.
+    fn dev_folder(edit: impl Fn(&str, String) -> String) -> (tempfile::TempDir, SystemTemplates) {
         let shipped = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("templates/dev");
         let root = tempfile::tempdir().unwrap();
         let dir = root.path().join("dev");
         std::fs::create_dir(&dir).unwrap();
         for name in ["system.json", "create.json", "update.json", "deactivate.json"] {
             let Ok(text) = std::fs::read_to_string(shipped.join(name)) else { continue };
-            let text = match name {
-                "system.json" => text.replace(SHIPPED_KEY, &format!("\"key\": {}", json!(expression))),
-                "create.json" => edit(text),
-                _ => text,
-            };
-            std::fs::write(dir.join(name), text).unwrap();
+            std::fs::write(dir.join(name), edit(name, text)).unwrap();
         }
         let templates = load(root.path());
         (root, templates)
+    }
+
+    /// The shipped dev folder with `"key": <expression>` in system.json and create.json changed
+    /// by `edit`: its userId must be `{{ user.email_local | lower }}` for a member who has an account.
+    fn keyed(expression: &str, edit: fn(String) -> String) -> (tempfile::TempDir, SystemTemplates) {
+        dev_folder(|name, text| match name {
+            "system.json" => text.replace(SHIPPED_KEY, &format!("\"key\": {}", json!(expression))),
+            "create.json" => edit(text),
+            _ => text,
+        })
     }
 
     /// create.json that fails for any member but `Ann.Lee@…`: proof it was not rendered.
@@ -335,17 +315,8 @@ mod tests {
 
     /// The shipped dev folder with `"anchor": "account.metadata.slackId"` in system.json.
     fn anchored() -> (tempfile::TempDir, SystemTemplates) {
-        let shipped = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("templates/dev");
-        let root = tempfile::tempdir().unwrap();
-        let dir = root.path().join("dev");
-        std::fs::create_dir(&dir).unwrap();
-        for name in ["system.json", "create.json", "update.json", "deactivate.json"] {
-            let Ok(text) = std::fs::read_to_string(shipped.join(name)) else { continue };
-            let anchor = format!("{SHIPPED_KEY},\n  \"anchor\": \"account.metadata.slackId\"");
-            std::fs::write(dir.join(name), text.replace(SHIPPED_KEY, &anchor)).unwrap();
-        }
-        let templates = load(root.path());
-        (root, templates)
+        let anchor = format!("{SHIPPED_KEY},\n  \"anchor\": \"account.metadata.slackId\"");
+        dev_folder(|_, text| text.replace(SHIPPED_KEY, &anchor))
     }
 
     #[test]

@@ -28,6 +28,13 @@ pub struct Desired {
     pub hidden: Vec<crate::secret::Secret<String>>,
 }
 
+impl Desired {
+    /// A member matched (or not) with what is to be written for it, no password made yet.
+    pub fn new(slack_id: String, key: String, account: Option<usize>, change: Option<Change>) -> Desired {
+        Desired { slack_id, key, account, change: change.map(Box::new), hidden: Vec::new() }
+    }
+}
+
 /// What the renderer found for one member.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Change {
@@ -443,18 +450,12 @@ mod tests {
     /// A member no listed account has: a create.
     fn joiner(id: &str, key: &str) -> Desired {
         let body = json!({"userId": key});
-        Desired {
-            hidden: Vec::new(),
-            slack_id: id.into(),
-            key: key.into(),
-            account: None,
-            change: Some(Box::new(Change::Create(body))),
-        }
+        Desired::new(id.into(), key.into(), None, Some(Change::Create(body)))
     }
 
     /// A member whose account (at `i`) already matches.
     fn settled(id: &str, key: &str, i: usize) -> Desired {
-        Desired { hidden: Vec::new(), slack_id: id.into(), key: key.into(), account: Some(i), change: None }
+        Desired::new(id.into(), key.into(), Some(i), None)
     }
 
     /// A member whose account (at `i`) differs in `fields`.
@@ -464,13 +465,7 @@ mod tests {
             changed: fields.iter().map(|f| f.to_string()).collect(),
             added: vec![],
         };
-        Desired {
-            hidden: Vec::new(),
-            slack_id: id.into(),
-            key: key.into(),
-            account: Some(i),
-            change: Some(Box::new(change)),
-        }
+        Desired::new(id.into(), key.into(), Some(i), Some(change))
     }
 
     #[test]
@@ -570,13 +565,7 @@ mod tests {
             changed: vec!["active".into()],
             added: vec![],
         };
-        Desired {
-            hidden: Vec::new(),
-            slack_id: id.into(),
-            key: key.into(),
-            account: Some(i),
-            change: Some(Box::new(change)),
-        }
+        Desired::new(id.into(), key.into(), Some(i), Some(change))
     }
 
     #[test]

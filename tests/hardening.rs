@@ -801,20 +801,18 @@ fn world_with_own_passwords(synthetic: usize) -> World {
     world
 }
 
+/// The `password` of every create the target received.
+fn passwords_sent(world: &World) -> Vec<String> {
+    let body = |text: &str| serde_json::from_str::<serde_json::Value>(text).unwrap();
+    let creates = world.target_requests("POST", "/api/users");
+    creates.iter().map(|r| body(&r.body)["password"].as_str().unwrap().to_string()).collect()
+}
+
 #[test]
 fn new_password_gives_every_account_its_own_and_none_is_ever_printed() {
     let world = world_with_own_passwords(5);
     world.run(&["sync"]).assert_code(0);
-    let passwords: Vec<String> = world
-        .target_requests("POST", "/api/users")
-        .iter()
-        .map(|r| {
-            serde_json::from_str::<serde_json::Value>(&r.body).unwrap()["password"]
-                .as_str()
-                .unwrap()
-                .to_string()
-        })
-        .collect();
+    let passwords = passwords_sent(&world);
     assert!(passwords.len() > 5);
     let distinct: std::collections::BTreeSet<&String> = passwords.iter().collect();
     assert_eq!(distinct.len(), passwords.len(), "no two accounts share a password");
@@ -827,16 +825,7 @@ fn new_password_gives_every_account_its_own_and_none_is_ever_printed() {
     );
     let run = world.run(&["sync"]);
     run.assert_code(3);
-    let sent: Vec<String> = world
-        .target_requests("POST", "/api/users")
-        .iter()
-        .map(|r| {
-            serde_json::from_str::<serde_json::Value>(&r.body).unwrap()["password"]
-                .as_str()
-                .unwrap()
-                .to_string()
-        })
-        .collect();
+    let sent = passwords_sent(&world);
     assert!(!sent.is_empty());
     let mut texts = vec![run.stdout.clone(), run.stderr.clone()];
     for entry in std::fs::read_dir(world.reports()).unwrap() {

@@ -109,11 +109,18 @@ pub struct ActionReport {
     pub reason: Option<String>,
 }
 
-/// A member whose key matches an account slack-im does not manage, left alone.
+/// A member whose key matches an account slack-im does not manage (or whose inactive account
+/// someone else locked), left alone.
 #[derive(Debug, Clone, Serialize, PartialEq, Eq)]
 pub struct UnmanagedReport {
     pub key: String,
     pub slack_id: String,
+}
+
+impl UnmanagedReport {
+    fn list(members: &[crate::plan::Unmanaged]) -> Vec<UnmanagedReport> {
+        members.iter().map(|u| UnmanagedReport { key: u.key.clone(), slack_id: u.slack_id.clone() }).collect()
+    }
 }
 
 /// A managed account whose deactivation waits for the grace period (`SLACK_IM_DEACTIVATE_AFTER`).
@@ -204,17 +211,9 @@ impl Summary {
             .collect();
         self.counts.skipped = self.skipped.len();
         self.protected = plan.protected.clone();
-        self.unmanaged = plan
-            .unmanaged
-            .iter()
-            .map(|u| UnmanagedReport { key: u.key.clone(), slack_id: u.slack_id.clone() })
-            .collect();
+        self.unmanaged = UnmanagedReport::list(&plan.unmanaged);
         self.counts.unmanaged = self.unmanaged.len();
-        self.locked = plan
-            .locked
-            .iter()
-            .map(|u| UnmanagedReport { key: u.key.clone(), slack_id: u.slack_id.clone() })
-            .collect();
+        self.locked = UnmanagedReport::list(&plan.locked);
         self.counts.locked = self.locked.len();
         self.pending_deactivation = plan
             .pending
