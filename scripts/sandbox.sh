@@ -29,7 +29,9 @@ set -a
 # shellcheck disable=SC1090,SC1091
 . "$out/fakes.env"
 SLACK_IM_SYSTEM=dev
-SLACK_IM_SECRET_INITIAL_PASSWORD=sandbox-initial-password
+# A value that looks like a secret: the redactor removes every 8-character piece of one, so a
+# secret spelling "password" would blank that word in every report.
+SLACK_IM_SECRET_INITIAL_PASSWORD="Sbx-$(od -An -N8 -tx1 /dev/urandom | tr -d ' \n')"
 SLACK_IM_REPORT_DIR="$out/reports"
 set +a
 slack_im=target/release/slack-im
