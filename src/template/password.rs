@@ -28,21 +28,26 @@ pub(super) fn new_password() -> Result<String, minijinja::Error> {
             "new_password(): the system has no randomness",
         )
     };
-    // Bounded: a draw lacks one of the three classes about 1 time in 3; 64 draws all lacking one
-    // is chance below 10^-30.
+    // 256 is not a multiple of 57: a byte at or above the last whole multiple is skipped, so every
+    // character is equally likely (one byte in nine is skipped).
+    let limit = 256 - 256 % ALPHABET.len();
+    // Bounded: a password lacks one of the three classes about 1 time in 20; 64 all lacking one
+    // is chance below 10^-80. 64 random bytes give 20 characters but with odds below 10^-20.
     for _ in 0..64 {
-        let mut bytes = [0u8; LENGTH];
-        random.fill(&mut bytes).map_err(|_| no_randomness())?;
-        // 256 is not a multiple of 57: bytes above the last whole multiple are drawn again, so
-        // every character is equally likely.
-        let limit = 256 - 256 % ALPHABET.len();
-        if bytes.iter().any(|&b| usize::from(b) >= limit) {
-            continue;
+        let mut password = String::with_capacity(LENGTH);
+        for _ in 0..4 {
+            let mut bytes = [0u8; 64];
+            random.fill(&mut bytes).map_err(|_| no_randomness())?;
+            let usable = bytes.iter().filter(|&&b| usize::from(b) < limit);
+            for &b in usable.take(LENGTH - password.len()) {
+                password.push(ALPHABET[usize::from(b) % ALPHABET.len()] as char);
+            }
+            if password.len() == LENGTH {
+                break;
+            }
         }
-        let password: String =
-            bytes.iter().map(|&b| ALPHABET[usize::from(b) % ALPHABET.len()] as char).collect();
         let classes = [char::is_ascii_lowercase, char::is_ascii_uppercase, char::is_ascii_digit];
-        if classes.iter().all(|class| password.chars().any(|c| class(&c))) {
+        if password.len() == LENGTH && classes.iter().all(|class| password.chars().any(|c| class(&c))) {
             MADE.with(|made| made.borrow_mut().push(password.clone()));
             return Ok(password);
         }
@@ -64,6 +69,14 @@ pub(super) fn in_text(text: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn ten_thousand_passwords_in_a_row_never_fail_and_never_repeat() {
+        let _ = take();
+        let made: std::collections::HashSet<String> = (0..10_000).map(|_| new_password().unwrap()).collect();
+        assert_eq!(made.len(), 10_000);
+        assert_eq!(take().len(), 10_000);
+    }
 
     #[test]
     fn every_password_is_new_twenty_characters_of_three_classes_and_is_collected() {
