@@ -46,6 +46,8 @@ pub struct Action {
     pub changed: Vec<String>,
     /// For updates and reactivations: the fields the body sets that the listing does not show.
     pub added: Vec<String>,
+    /// For updates and reactivations: each changed value, old -> new.
+    pub diff: Vec<FieldChange>,
     /// Set when a guard holds this action back; it is reported, not applied.
     pub withheld: Option<String>,
     /// For deactivations: the account's position in the listing (its body is rendered from it).
@@ -77,6 +79,7 @@ impl Action {
             body,
             changed: Vec::new(),
             added: Vec::new(),
+            diff: Vec::new(),
             withheld: None,
             account: None,
             id: None,
@@ -93,6 +96,18 @@ impl Action {
         self.renamed_from.as_deref().unwrap_or(&self.key)
     }
 }
+
+/// One changed value, old -> new, as compact JSON cut to [`DIFF_LIMIT`] characters: what the plan
+/// shows for each field an update changes (`name: "Ann" -> "Ann Kim"`, nested fields by path).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FieldChange {
+    pub field: String,
+    pub old: String,
+    pub new: String,
+}
+
+/// The longest old or new value a [`FieldChange`] shows, in characters.
+pub const DIFF_LIMIT: usize = 80;
 
 /// How one action ended.
 #[derive(Debug, Clone, PartialEq, Eq)]

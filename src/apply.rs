@@ -199,6 +199,7 @@ mod tests {
             body: None,
             changed: vec![],
             added: vec![],
+            diff: vec![],
             withheld: None,
             account: None,
             id: None,

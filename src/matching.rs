@@ -167,7 +167,9 @@ impl Listing {
             let changed =
                 body.as_ref().map(|b| plan::update_diff(b, &value, &account.key)).unwrap_or_default();
             let added = body.as_ref().map(|b| plan::added_fields(b, &value)).unwrap_or_default();
-            let change = Change::Reactivate { body, changed, added };
+            let diff =
+                body.as_ref().map(|b| plan::field_changes(b, &value, &account.key)).unwrap_or_default();
+            let change = Change::Reactivate { body, changed, added, diff };
             return Ok(Desired::new(slack_id, key, Some(i), Some(change)));
         }
         let change = match templates.render_update(&user, &value, target_key)? {
@@ -175,7 +177,8 @@ impl Listing {
                 let changed = plan::update_diff(&body, &value, &account.key);
                 (!changed.is_empty()).then(|| {
                     let added = plan::added_fields(&body, &value);
-                    Change::Update { body, changed, added }
+                    let diff = plan::field_changes(&body, &value, &account.key);
+                    Change::Update { body, changed, added, diff }
                 })
             }
             None => None,

@@ -9,7 +9,7 @@ use std::collections::{HashMap, HashSet};
 
 use serde_json::Value;
 
-use crate::action::{Action, ActionKind};
+use crate::action::{Action, ActionKind, FieldChange, DIFF_LIMIT};
 use crate::eligibility::{SkipReason, Skipped};
 use crate::target::normalize_key;
 
@@ -42,10 +42,10 @@ pub enum Change {
     Create(Value),
     /// The account differs from the update body in these fields ([`update_diff`]); the body also
     /// sets the fields the listing does not show ([`added_fields`]).
-    Update { body: Value, changed: Vec<String>, added: Vec<String> },
+    Update { body: Value, changed: Vec<String>, added: Vec<String>, diff: Vec<FieldChange> },
     /// The account is managed but inactive: the body that makes it active (none for a
     /// `reactivate` endpoint without `reactivate.json`), and the fields it changes and adds.
-    Reactivate { body: Option<Value>, changed: Vec<String>, added: Vec<String> },
+    Reactivate { body: Option<Value>, changed: Vec<String>, added: Vec<String>, diff: Vec<FieldChange> },
     /// The member's managed account is inactive and `system.json`'s `reactivatable` says someone
     /// else locked it: left alone, reported.
     Locked,
@@ -226,12 +226,12 @@ pub fn plan(desired: Vec<Desired>, existing: &[Existing], policy: &Policy) -> Pl
                     plan.unchanged += 1;
                     continue;
                 }
-                let (kind, body, changed, added) = match change {
-                    Change::Reactivate { body, changed, added } => {
-                        (ActionKind::Reactivate, body, changed, added)
+                let (kind, body, changed, added, diff) = match change {
+                    Change::Reactivate { body, changed, added, diff } => {
+                        (ActionKind::Reactivate, body, changed, added, diff)
                     }
-                    Change::Update { body, changed, added } => {
-                        (ActionKind::Update, Some(body), changed, added)
+                    Change::Update { body, changed, added, diff } => {
+                        (ActionKind::Update, Some(body), changed, added, diff)
                     }
                     _ => unreachable!("matched as an update or a reactivation"),
                 };
@@ -241,6 +241,7 @@ pub fn plan(desired: Vec<Desired>, existing: &[Existing], policy: &Policy) -> Pl
                 write.renamed_from = renamed.then(|| account.key.clone());
                 write.changed = changed;
                 write.added = added;
+                write.diff = diff;
                 write.hidden = d.hidden;
                 write.id = account.id.clone();
                 if kind == ActionKind::Reactivate {
@@ -411,6 +412,35 @@ pub fn added_fields(desired: &Value, account: &Value) -> Vec<String> {
     added
 }
 
+/// Old -> new for every value of `desired` that differs from the account's, by path (`name`,
+/// `metadata.slackId`; a list is one value), the key field excepted when it differs only in case.
+/// Values the account lacks are [`added_fields`], not here.
+pub fn field_changes(desired: &Value, account: &Value, key: &str) -> Vec<FieldChange> {
+    fn cut(value: &Value) -> String {
+        let text = value.to_string();
+        match text.char_indices().nth(DIFF_LIMIT) {
+            Some((at, _)) => format!("{}…", &text[..at]),
+            None => text,
+        }
+    }
+    fn walk(want: &Value, have: &Value, prefix: &str, out: &mut Vec<FieldChange>) {
+        let (Some(want), Some(have)) = (want.as_object(), have.as_object()) else { return };
+        for (field, value) in want {
+            let Some(current) = have.get(field) else { continue };
+            let path = format!("{prefix}{field}");
+            if value.is_object() && current.is_object() {
+                walk(value, current, &format!("{path}."), out);
+            } else if differs(value, current) {
+                out.push(FieldChange { field: path, old: cut(current), new: cut(value) });
+            }
+        }
+    }
+    let mut diff = Vec::new();
+    walk(desired, account, "", &mut diff);
+    diff.retain(|change| !is_key_field(Some(desired), account, &change.field, key));
+    diff
+}
+
 fn is_key_field(update: Option<&Value>, account: &Value, field: &str, key: &str) -> bool {
     let as_text = |v: Option<&Value>| v.and_then(|v| v.get(field)).and_then(Value::as_str).map(normalize_key);
     let key = normalize_key(key);
@@ -464,8 +494,32 @@ mod tests {
             body: json!({"name": "new"}),
             changed: fields.iter().map(|f| f.to_string()).collect(),
             added: vec![],
+            diff: vec![],
         };
         Desired::new(id.into(), key.into(), Some(i), Some(change))
+    }
+
+    #[test]
+    fn a_change_shows_old_and_new_per_value_nested_ones_by_path_lists_whole_long_ones_cut() {
+        let long = "x".repeat(200);
+        let body = json!({"userId": "Ann", "name": "Ann Kim", "metadata": {"slackId": "U1", "kind": "user"},
+                          "centerIds": ["a", "b"], "note": long, "password": "only-sent"});
+        let listed = json!({"userId": "ann", "name": "Ann", "metadata": {"slackId": "", "kind": "user"},
+                            "centerIds": ["a"], "note": "short"});
+        let diff = field_changes(&body, &listed, "ann");
+        let shown: Vec<(&str, &str, &str)> =
+            diff.iter().map(|d| (d.field.as_str(), d.old.as_str(), d.new.as_str())).collect();
+        assert_eq!(
+            shown[..3],
+            [
+                ("centerIds", r#"["a"]"#, r#"["a","b"]"#),
+                ("metadata.slackId", r#""""#, r#""U1""#),
+                ("name", r#""Ann""#, r#""Ann Kim""#),
+            ]
+        );
+        assert_eq!(shown[3].0, "note");
+        assert_eq!(shown[3].2.chars().count(), DIFF_LIMIT + 1, "cut, with an ellipsis");
+        assert_eq!(diff.len(), 4, "the key differing only in case and the unlisted password are not changes");
     }
 
     #[test]
@@ -564,6 +618,7 @@ mod tests {
             body: Some(json!({"active": true})),
             changed: vec!["active".into()],
             added: vec![],
+            diff: vec![],
         };
         Desired::new(id.into(), key.into(), Some(i), Some(change))
     }

@@ -477,7 +477,12 @@ fn the_plan_names_the_fields_a_write_adds_that_the_listing_lacks() {
     let action = &plan.actions_for("admin")[0];
     assert_eq!((&action["changed"], &action["adds"]), (&json!(["name"]), &json!(["metadata"])));
     let md = std::fs::read_to_string(world.reports().join("summary.md")).unwrap();
-    assert!(md.contains("name; adds metadata"), "{md}");
+    assert!(md.contains(r#"name: "Init Admin" → "Someone Else"; adds metadata"#), "{md}");
+    assert_eq!(
+        action["diff"],
+        json!([{"field": "name", "old": "\"Init Admin\"", "new": "\"Someone Else\""}])
+    );
+    assert!(plan.stdout.contains("\n      name: \"Init Admin\" → \"Someone Else\"\n"), "{}", plan.stdout);
 }
 
 #[test]

@@ -4,6 +4,9 @@ use std::fmt::Write as _;
 
 use super::*;
 
+/// The most old -> new lines the console prints for one action (the rest are in `summary.json`).
+const DIFF_LINES: usize = 5;
+
 impl Summary {
     /// The console text: the headline, the plan (for `plan`), failures, the guard's reason.
     pub fn console(&self, show_plan: bool) -> String {
@@ -39,6 +42,13 @@ impl Summary {
                     let _ = write!(out, " [refused: {}]", shown(e));
                 }
                 out.push('\n');
+                for (n, change) in a.diff.iter().enumerate() {
+                    if n == DIFF_LINES {
+                        let _ = writeln!(out, "      … {} more (summary.json)", a.diff.len() - n);
+                        break;
+                    }
+                    let _ = writeln!(out, "      {}", shown(&change.line()));
+                }
             }
             for u in &self.unmanaged {
                 let (key, id) = (shown(&u.key), shown(&u.slack_id));

@@ -53,8 +53,16 @@ impl Summary {
                 "## Actions\n\n| action | key | Slack id | status | detail |\n|---|---|---|---|---|"
             );
             for a in self.actions.iter().take(500) {
-                let mut detail =
-                    a.error.clone().or_else(|| a.reason.clone()).unwrap_or_else(|| a.changed.join(", "));
+                // What went wrong, else what changes: old -> new per value (the first 5), else
+                // the changed fields' names.
+                let changes = || match a.diff.len() {
+                    0 => a.changed.join(", "),
+                    n => {
+                        let lines: Vec<String> = a.diff.iter().take(5).map(DiffReport::line).collect();
+                        format!("{}{}", lines.join("; "), if n > 5 { "; …" } else { "" })
+                    }
+                };
+                let mut detail = a.error.clone().or_else(|| a.reason.clone()).unwrap_or_else(changes);
                 if !a.adds.is_empty() {
                     detail = format!("{detail}; adds {}", a.adds.join(", "));
                 }

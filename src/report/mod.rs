@@ -102,11 +102,29 @@ pub struct ActionReport {
     /// Fields the write sets that the listing does not show (so were not compared).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub adds: Vec<String>,
+    /// Each changed value, old -> new (compact JSON, cut; redacted like everything written).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub diff: Vec<DiffReport>,
     /// A rename (the anchor found the member's account under another key): the key before it.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub renamed_from: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub reason: Option<String>,
+}
+
+/// One changed value of a write: `{"field": "name", "old": "\"Ann\"", "new": "\"Ann Kim\""}`.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct DiffReport {
+    pub field: String,
+    pub old: String,
+    pub new: String,
+}
+
+impl DiffReport {
+    /// `field: old → new`, for the console and `summary.md`.
+    fn line(&self) -> String {
+        format!("{}: {} → {}", self.field, self.old, self.new)
+    }
 }
 
 /// A member whose key matches an account slack-im does not manage (or whose inactive account
@@ -246,6 +264,11 @@ impl Summary {
                 },
                 changed: action.changed.clone(),
                 adds: action.added.clone(),
+                diff: action
+                    .diff
+                    .iter()
+                    .map(|d| DiffReport { field: d.field.clone(), old: d.old.clone(), new: d.new.clone() })
+                    .collect(),
                 renamed_from: action.renamed_from.clone(),
                 reason: action.withheld.clone(),
             });
@@ -500,6 +523,7 @@ mod tests {
                     body: None,
                     changed: vec![],
                     added: vec![],
+                    diff: vec![],
                     withheld: None,
                     account: None,
                     id: None,
@@ -514,6 +538,7 @@ mod tests {
                     body: None,
                     changed: vec![],
                     added: vec![],
+                    diff: vec![],
                     withheld: None,
                     account: None,
                     id: None,
@@ -528,6 +553,7 @@ mod tests {
                     body: None,
                     changed: vec![],
                     added: vec![],
+                    diff: vec![],
                     withheld: Some("guard \"5\"".into()),
                     account: None,
                     id: None,
