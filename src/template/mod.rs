@@ -11,7 +11,7 @@ use minijinja::{AutoEscape, Environment, Expression, UndefinedBehavior, Value};
 use serde::Serialize;
 
 use crate::members::Member;
-use crate::secret::Secret;
+use crate::secret::{Redactor, Secret};
 use crate::target::{key_at, normalize_key, KeyRule, ListingRules, PageRead, SystemSpec};
 
 mod password;
@@ -99,8 +99,8 @@ pub struct SystemTemplates {
     pub uses_groups: bool,
     /// A template uses `user.phone` (or the whole `user`): a members file must hold the phone.
     pub uses_phone: bool,
-    /// The secret values, so an error never quotes a rendered line that holds one.
-    secret_values: Vec<String>,
+    /// The secrets, so an error never quotes a rendered line that holds one and no path carries one.
+    secrets: Redactor,
 }
 
 /// The templates of a folder, compiled, before `system.json` is rendered.
@@ -137,11 +137,11 @@ impl SystemTemplates {
             env.add_global("secrets", to_value(&secrets_value));
             env.add_global("system", system_value.clone());
         }
-        let secret_values: Vec<String> = secrets.values().map(|s| s.expose().clone()).collect();
-        let spec_json = render_json(&env, &folder, SYSTEM, BTreeMap::new(), &|| None, &secret_values)?;
+        let secrets = Redactor::new(secrets.values());
+        let spec_json = render_json(&env, &folder, SYSTEM, BTreeMap::new(), &|| None, &secrets)?;
         let spec =
             SystemSpec::from_json(spec_json).map_err(|detail| error_in(&folder, SYSTEM, None, detail))?;
-        if let Some(field) = secret_in_an_address(&spec, &secret_values) {
+        if let Some(field) = secret_in_an_address(&spec, &secrets) {
             let detail = format!(
                 "{field} holds a secret: a URL or a path lands in access logs and proxies; send it in a header (\"headers\") instead"
             );
@@ -166,7 +166,7 @@ impl SystemTemplates {
             uses_slack_object,
             uses_groups,
             uses_phone,
-            secret_values,
+            secrets,
         };
         templates.account_tests()?;
         templates.check_endpoints_for_bodies()?;
@@ -465,7 +465,7 @@ impl SystemTemplates {
         ctx: BTreeMap<&'static str, Value>,
         subject: &dyn Fn() -> Option<String>,
     ) -> Result<serde_json::Value, TemplateError> {
-        render_json(&self.env, &self.folder, name, ctx, subject, &self.secret_values)
+        render_json(&self.env, &self.folder, name, ctx, subject, &self.secrets)
     }
 
     fn error(&self, name: &str, subject: Option<String>, detail: String) -> TemplateError {
@@ -479,8 +479,8 @@ const PLAIN_HEADERS: &[&str] =
     &["Accept", "Accept-Language", "Accept-Encoding", "Content-Type", "User-Agent", "Cache-Control"];
 
 /// The first field of `system.json` whose URL or path holds one of the secrets, if any.
-fn secret_in_an_address(spec: &SystemSpec, secrets: &[String]) -> Option<String> {
-    let holds = |text: &str| secrets.iter().any(|s| !s.is_empty() && contains_secret(text, s));
+fn secret_in_an_address(spec: &SystemSpec, secrets: &Redactor) -> Option<String> {
+    let holds = |text: &str| holds_secret(secrets, text);
     let lists = spec.list.iter().enumerate().map(|(n, l)| {
         let name = if spec.list.len() == 1 { "list.path".to_string() } else { format!("list[{n}].path") };
         (name, l.path.as_str())
@@ -497,10 +497,9 @@ fn secret_in_an_address(spec: &SystemSpec, secrets: &[String]) -> Option<String>
     url.into_iter().chain(lists).chain(endpoints).find(|(_, text)| holds(text)).map(|(name, _)| name)
 }
 
-/// The secret is in the text in any form the redactor knows (as it is, percent-encoded, escaped).
-fn contains_secret(text: &str, secret: &str) -> bool {
-    let secret = Secret::new(secret.to_string());
-    crate::secret::Redactor::new([&secret]).redact(text) != text
+/// A secret is in the text in a form the redactor knows (as it is, percent-encoded, escaped, cut).
+fn holds_secret(secrets: &Redactor, text: &str) -> bool {
+    secrets.redact(text) != text
 }
 
 /// What `update.json` and `reactivate.json` see: the member, their account as listed, and the key
@@ -554,9 +553,7 @@ impl ListingRules for AccountTests<'_> {
             return Ok(None);
         }
         match value.as_str() {
-            Some(path)
-                if self.templates.secret_values.iter().any(|s| !s.is_empty() && contains_secret(path, s)) =>
-            {
+            Some(path) if holds_secret(&self.templates.secrets, path) => {
                 Err("it gave a path holding a secret: send secrets in a header, never in a path".to_string())
             }
             Some(path) => Ok(Some(path.to_string())),
@@ -716,14 +713,13 @@ fn render_json(
     name: &str,
     ctx: BTreeMap<&'static str, Value>,
     subject: &dyn Fn() -> Option<String>,
-    secret_values: &[String],
+    secrets: &Redactor,
 ) -> Result<serde_json::Value, TemplateError> {
     let template = env.get_template(name).map_err(|e| from_jinja(folder, name, subject(), &e))?;
     let text = template.render(ctx).map_err(|e| from_jinja(folder, name, subject(), &e))?;
     serde_json::from_str(&text).map_err(|e| {
         let line = text.lines().nth(e.line().saturating_sub(1)).unwrap_or("").trim();
-        let holds_secret = password::in_text(line)
-            || secret_values.iter().any(|s| line.contains(s.as_str()) || line.contains(&json_escaped(s)));
+        let holds_secret = password::in_text(line) || holds_secret(secrets, line);
         let shown = if holds_secret {
             "(not shown: it holds a secret value)".to_string()
         } else {
@@ -740,12 +736,6 @@ fn render_json(
 
 fn error_in(folder: &Path, name: &str, subject: Option<String>, detail: String) -> TemplateError {
     TemplateError { file: folder.join(name).display().to_string(), line: None, subject, detail }
-}
-
-/// A text as it stands inside a JSON string, without the quotes.
-fn json_escaped(text: &str) -> String {
-    let quoted = serde_json::to_string(text).unwrap_or_default();
-    quoted.trim_matches('"').to_string()
 }
 
 /// Any serialisable value as a template value.
