@@ -8,7 +8,7 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use crate::config::{Config, RunConfig};
+use crate::config::{Config, RunConfig, SystemConfig};
 use crate::connect::{slack_client, System};
 use crate::error::Error;
 use crate::http::Budget;
@@ -52,13 +52,13 @@ pub fn check(config: &Config) -> Vec<SystemResult> {
     prepared
         .readings
         .into_iter()
-        .zip(&prepared.systems)
-        .map(|(reading, system)| {
+        .zip(prepared.systems.iter().zip(&config.systems))
+        .map(|(reading, (system, system_config))| {
             let reading = reading?;
-            check_system(system, &reading)?;
+            let shared = check_system(system, system_config, &reading)?;
             let skipped_by_reason = skipped_by_reason(&reading);
             let mut warnings = reading.warnings();
-            warnings.extend(shared_secrets(system, config)?);
+            warnings.extend(shared);
             for warning in &warnings {
                 log::warn!("{}: WARNING: {warning}", system.templates.name());
             }
@@ -84,10 +84,11 @@ fn check_token(config: &RunConfig, groups: bool) -> Result<Option<SlackClient>, 
 }
 
 /// One system's templates render for a sample member with hostile characters and for its first
-/// listed account.
-fn check_system(system: &System, reading: &Reading) -> Result<(), Error> {
+/// listed account. Returns what `create.json` gives every account alike out of a secret (a shared
+/// initial password), as warnings.
+fn check_system(system: &System, config: &SystemConfig, reading: &Reading) -> Result<Vec<String>, Error> {
     let templates = &system.templates;
-    let key = check_samples(templates)?;
+    let (key, bodies) = check_samples(templates)?;
     log::info!("templates in {}: create.json renders (sample key {key})", templates.folder().display());
     let user = sample_user(templates, SAMPLES[0]);
     if let Some(first) = reading.listing.accounts().first() {
@@ -101,7 +102,8 @@ fn check_system(system: &System, reading: &Reading) -> Result<(), Error> {
     {
         log::warn!("no listed account matches the \"managed\" expression of system.json: nothing will ever be deactivated");
     }
-    check_write_address(system, reading)
+    check_write_address(system, reading)?;
+    Ok(shared_secrets(templates, config, &bodies))
 }
 
 /// The update address (else the deactivate address) of the first listed managed account answers
@@ -274,55 +276,47 @@ fn sample_user(templates: &SystemTemplates, source: &str) -> Arc<UserView> {
 }
 
 /// A field every account gets with the same secret value (a shared initial password, known to
-/// everyone ever onboarded), found by rendering `create.json` for two different sample members.
-fn shared_secrets(system: &System, config: &Config) -> Result<Vec<String>, Error> {
-    let templates = &system.templates;
-    let secrets = config.systems.iter().find(|s| s.system == templates.name()).map(|s| &s.secrets);
-    let Some(secrets) = secrets else { return Ok(Vec::new()) };
-    let body = |source| {
-        let user = sample_user(templates, source);
-        let body = match templates.render_key(&user)? {
-            Some(key) => templates.render_create_for_key(&user, &key)?.1,
-            None => templates.render_create(&user)?.1,
-        };
-        let _ = templates.take_new_passwords();
-        Ok::<_, TemplateError>(body)
-    };
-    let (a, b) = (body(SAMPLES[0])?, body(SAMPLES[1])?);
-    let (Some(a), Some(b)) = (a.as_object(), b.as_object()) else { return Ok(Vec::new()) };
-    let mut warnings = Vec::new();
-    for (field, value) in a {
-        let Some(text) = value.as_str() else { continue };
-        if b.get(field) != Some(value) {
-            continue;
-        }
-        if let Some((name, _)) = secrets.iter().find(|(_, secret)| secret.expose() == text) {
-            warnings.push(format!(
+/// everyone ever onboarded): equal in the create bodies of the first two (different) samples.
+fn shared_secrets(
+    templates: &SystemTemplates,
+    config: &SystemConfig,
+    bodies: &[serde_json::Value],
+) -> Vec<String> {
+    let (Some(a), Some(b)) = (bodies[0].as_object(), bodies[1].as_object()) else { return Vec::new() };
+    a.iter()
+        .filter(|(field, value)| b.get(*field) == Some(*value))
+        .filter_map(|(field, value)| {
+            let text = value.as_str()?;
+            let (name, _) = config.secrets.iter().find(|(_, secret)| secret.expose() == text)?;
+            Some(format!(
                 "every account {} creates gets the same {field:?} (secrets.{name}): everyone ever onboarded knows it; give each account its own with {{{{ new_password() }}}} in create.json and the target's must-change or reset flow",
                 templates.name()
-            ));
-        }
-    }
-    Ok(warnings)
+            ))
+        })
+        .collect()
 }
 
 /// Renders `create.json` for every sample (and, with `key`, checks they agree); returns the first
-/// sample's key.
-fn check_samples(templates: &SystemTemplates) -> Result<String, TemplateError> {
+/// sample's key and every sample's body, in [`SAMPLES`]' order.
+fn check_samples(templates: &SystemTemplates) -> Result<(String, Vec<serde_json::Value>), TemplateError> {
     let mut first = None;
+    let mut bodies = Vec::with_capacity(SAMPLES.len());
     for source in SAMPLES {
         let user = sample_user(templates, source);
-        let (key, _) = match templates.render_key(&user)? {
+        let (key, body) = match templates.render_key(&user)? {
             Some(key) => templates.render_create_for_key(&user, &key)?,
             None => templates.render_create(&user)?,
         };
+        // A sample's new_password() values go nowhere.
+        let _ = templates.take_new_passwords();
         log::debug!("check: create.json renders for sample {} (key {key})", user.id);
         first.get_or_insert(key);
+        bodies.push(body);
     }
     if templates.spec.key.is_some() {
         log::info!("system.json \"key\" agrees with create.json for {} sample members", SAMPLES.len());
     }
-    Ok(first.unwrap_or_default())
+    Ok((first.unwrap_or_default(), bodies))
 }
 
 #[cfg(test)]
