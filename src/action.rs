@@ -99,11 +99,18 @@ impl Action {
 
 /// One changed value, old -> new, as compact JSON cut to [`DIFF_LIMIT`] characters: what the plan
 /// shows for each field an update changes (`name: "Ann" -> "Ann Kim"`, nested fields by path).
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct FieldChange {
     pub field: String,
     pub old: String,
     pub new: String,
+}
+
+impl FieldChange {
+    /// `field: old → new`, for the console and `summary.md`.
+    pub fn line(&self) -> String {
+        format!("{}: {} → {}", self.field, self.old, self.new)
+    }
 }
 
 /// The longest old or new value a [`FieldChange`] shows, in characters.

@@ -79,6 +79,9 @@ impl Command {
 pub struct RunReport {
     pub summaries: Vec<Summary>,
     pub exit_code: u8,
+    /// The run's redactor (its secrets and the folders' header values), for whatever the caller
+    /// prints of the summaries.
+    pub redactor: Redactor,
 }
 
 /// Runs one command for every configured system and writes the reports (also when the run fails).
@@ -131,14 +134,14 @@ pub fn run(command: Command, config: &Config) -> RunReport {
     if let (Some(channel), false) = (&config.run.notify_channel, command == Command::Check) {
         notify(&config.run, channel, &summaries, &redactor);
     }
-    RunReport { summaries, exit_code }
+    RunReport { summaries, exit_code, redactor }
 }
 
 /// Everything a run must never print: the configured secrets, and every value a system folder
 /// renders into a header that is not a plain media type or client name (a folder may build a token
 /// from `vars`; see [`template::SystemTemplates::header_values_to_hide`]). A folder that does not
 /// load adds nothing: its run stops before any request and says why.
-pub fn redactor(config: &Config) -> Redactor {
+fn redactor(config: &Config) -> Redactor {
     let headers: Vec<Secret<String>> = config
         .systems
         .iter()

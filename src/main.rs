@@ -35,8 +35,8 @@ fn main() -> ExitCode {
             return ExitCode::from(exit::CONFIG);
         }
     };
-    let redactor = slack_im::redactor(&config);
     let report = slack_im::run(command, &config);
+    let redactor = &report.redactor;
     let several = report.summaries.len() > 1;
     for summary in &report.summaries {
         let name = if several { format!("{}: ", summary.system) } else { String::new() };

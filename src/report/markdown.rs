@@ -58,7 +58,7 @@ impl Summary {
                 let changes = || match a.diff.len() {
                     0 => a.changed.join(", "),
                     n => {
-                        let lines: Vec<String> = a.diff.iter().take(5).map(DiffReport::line).collect();
+                        let lines: Vec<String> = a.diff.iter().take(5).map(FieldChange::line).collect();
                         format!("{}{}", lines.join("; "), if n > 5 { "; …" } else { "" })
                     }
                 };

@@ -19,7 +19,7 @@ use std::path::Path;
 
 use serde::Serialize;
 
-use crate::action::{Action, ActionKind, Outcome};
+use crate::action::{Action, ActionKind, FieldChange, Outcome};
 use crate::clock::now_rfc3339;
 use crate::eligibility::Skipped;
 use crate::exit;
@@ -104,27 +104,12 @@ pub struct ActionReport {
     pub adds: Vec<String>,
     /// Each changed value, old -> new (compact JSON, cut; redacted like everything written).
     #[serde(skip_serializing_if = "Vec::is_empty")]
-    pub diff: Vec<DiffReport>,
+    pub diff: Vec<FieldChange>,
     /// A rename (the anchor found the member's account under another key): the key before it.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub renamed_from: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub reason: Option<String>,
-}
-
-/// One changed value of a write: `{"field": "name", "old": "\"Ann\"", "new": "\"Ann Kim\""}`.
-#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
-pub struct DiffReport {
-    pub field: String,
-    pub old: String,
-    pub new: String,
-}
-
-impl DiffReport {
-    /// `field: old → new`, for the console and `summary.md`.
-    fn line(&self) -> String {
-        format!("{}: {} → {}", self.field, self.old, self.new)
-    }
 }
 
 /// A member whose key matches an account slack-im does not manage (or whose inactive account
@@ -264,11 +249,7 @@ impl Summary {
                 },
                 changed: action.changed.clone(),
                 adds: action.added.clone(),
-                diff: action
-                    .diff
-                    .iter()
-                    .map(|d| DiffReport { field: d.field.clone(), old: d.old.clone(), new: d.new.clone() })
-                    .collect(),
+                diff: action.diff.clone(),
                 renamed_from: action.renamed_from.clone(),
                 reason: action.withheld.clone(),
             });
