@@ -319,11 +319,14 @@ impl SystemTemplates {
     /// else from `create.json`; `None` when the templates cannot give one for them.
     pub fn key_of_member(&self, member: &Member) -> Option<String> {
         let user = Arc::new(UserView::from_member(member));
-        match self.render_key(&user) {
+        let key = match self.render_key(&user) {
             Ok(Some(key)) => Some(key),
             Ok(None) => self.render_create(&user).ok().map(|(key, _)| key),
             Err(_) => None,
-        }
+        };
+        // A body rendered only for its key sends nothing: its new_password() values go nowhere.
+        let _ = password::take();
+        key
     }
 
     /// The create body for a member whose key the `key` expression gave: the body's value at
