@@ -5,7 +5,7 @@
 use serde_json::Value;
 
 /// The four writes. One name each, everywhere: logs, console, reports, journal.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum ActionKind {
     Create,
@@ -50,7 +50,8 @@ pub struct Action {
     pub diff: Vec<FieldChange>,
     /// Set when a guard holds this action back; it is reported, not applied.
     pub withheld: Option<String>,
-    /// For deactivations: the account's position in the listing (its body is rendered from it).
+    /// The listed account it writes to (its position in the listing): a deactivation's body is
+    /// rendered from it; a saved plan's fingerprint holds it.
     pub account: Option<usize>,
     /// For updates, deactivations and reactivations: the account's server id, when the listing gives one.
     pub id: Option<String>,
@@ -99,7 +100,7 @@ impl Action {
 
 /// One changed value, old -> new, as compact JSON cut to [`DIFF_LIMIT`] characters: what the plan
 /// shows for each field an update changes (`name: "Ann" -> "Ann Kim"`, nested fields by path).
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct FieldChange {
     pub field: String,
     pub old: String,

@@ -1,6 +1,7 @@
 //! Why a run stops (`Error`), and the exit codes of the contract that each reason maps to. Its own
 //! module, below every step, so that the steps can return it without importing the top (`lib`).
 
+use crate::approval::PlanFileError;
 use crate::config::ConfigError;
 use crate::http;
 use crate::journal;
@@ -36,6 +37,10 @@ pub enum Error {
     /// again does not help until the configuration agrees: exit 2.
     #[error("members file {0}")]
     UntrustedMembersFile(String),
+    /// The saved plan of `sync --plan` cannot be applied (unreadable, too old, of other systems,
+    /// folders or settings): nothing is read or written, exit 2.
+    #[error("saved plan: {0}")]
+    SavedPlan(#[from] PlanFileError),
     /// This system did not run because another one is misconfigured (nothing ran).
     #[error("{0}")]
     NotRun(String),
@@ -53,7 +58,8 @@ impl Error {
             | Error::Template(_)
             | Error::NotRun(_)
             | Error::NotReady(_)
-            | Error::UntrustedMembersFile(_) => exit::CONFIG,
+            | Error::UntrustedMembersFile(_)
+            | Error::SavedPlan(_) => exit::CONFIG,
             Error::Slack(_)
             | Error::Target(_)
             | Error::Journal(_)

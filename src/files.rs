@@ -51,6 +51,42 @@ pub fn replace(path: &Path, text: &str, mode: u32) -> std::io::Result<()> {
     }
 }
 
+/// Why [`read_regular`] refused a file.
+#[derive(Debug)]
+pub enum Refused {
+    Io(std::io::Error),
+    /// A folder, a FIFO or a device.
+    NotRegular,
+    /// Larger than the cap.
+    TooLarge,
+}
+
+/// The bytes of `path`, a regular file of at most `cap` bytes. It is opened without blocking, so a
+/// FIFO nobody writes to (or a device) is refused at once instead of stalling the run past its
+/// deadline, and its size is that of the file opened, not of a name that may have changed since.
+pub fn read_regular(path: &Path, cap: u64) -> Result<Vec<u8>, Refused> {
+    use std::io::Read;
+    let mut options = OpenOptions::new();
+    options.read(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::custom_flags(&mut options, libc::O_NONBLOCK);
+    let file = options.open(path).map_err(Refused::Io)?;
+    let metadata = file.metadata().map_err(Refused::Io)?;
+    if !metadata.is_file() {
+        return Err(Refused::NotRegular);
+    }
+    if metadata.len() > cap {
+        return Err(Refused::TooLarge);
+    }
+    // Bounded also if the file grows while it is read.
+    let mut bytes = Vec::with_capacity(metadata.len() as usize);
+    file.take(cap.saturating_add(1)).read_to_end(&mut bytes).map_err(Refused::Io)?;
+    if bytes.len() as u64 > cap {
+        return Err(Refused::TooLarge);
+    }
+    Ok(bytes)
+}
+
 /// Opens `path` to append to it, creating it with [`PRIVATE`] mode; a symbolic link there is an
 /// error (it is not followed), and so is anything but a regular file.
 pub fn append_private(path: &Path) -> std::io::Result<File> {

@@ -9,6 +9,7 @@
 
 mod action;
 mod apply;
+mod approval;
 mod check;
 mod clock;
 pub mod config;
@@ -82,6 +83,8 @@ pub struct RunReport {
     /// The run's redactor (its secrets and the folders' header values), for whatever the caller
     /// prints of the summaries.
     pub redactor: Redactor,
+    /// `plan --out FILE`: the line saying where the plan was saved and until when it applies.
+    pub saved_plan: Option<String>,
 }
 
 /// Runs one command for every configured system and writes the reports (also when the run fails).
@@ -124,7 +127,17 @@ pub fn run(command: Command, config: &Config) -> RunReport {
             write_report(&dir, |dir| summary.write(dir, &redactor));
         }
     }
-    let exit_code = exit::most_severe(summaries.iter().map(|s| s.exit_code));
+    let mut exit_code = exit::most_severe(summaries.iter().map(|s| s.exit_code));
+    let mut saved_plan = None;
+    if let Some(path) = &config.run.plan_out {
+        match save_plan(config, path, &results, &redactor) {
+            Ok(line) => saved_plan = Some(line),
+            Err(e) => {
+                log::error!("{}", redactor.redact(&e));
+                exit_code = exit::most_severe([exit_code, exit::FAILED]);
+            }
+        }
+    }
     if several {
         if let Some(dir) = &config.run.report_dir {
             let combined = report::Combined::new(&facts, &summaries, exit_code);
@@ -134,7 +147,37 @@ pub fn run(command: Command, config: &Config) -> RunReport {
     if let (Some(channel), false) = (&config.run.notify_channel, command == Command::Check) {
         notify(&config.run, channel, &summaries, &redactor);
     }
-    RunReport { summaries, exit_code, redactor }
+    RunReport { summaries, exit_code, redactor, saved_plan }
+}
+
+/// `plan --out FILE`: every system's part of the plan in one file, when every system planned.
+/// The line to print when it is saved; why not, when it is not.
+fn save_plan(
+    config: &Config,
+    path: &std::path::Path,
+    results: &[read::SystemResult],
+    redactor: &Redactor,
+) -> Result<String, String> {
+    let mut systems = Vec::new();
+    let mut team = None;
+    for (result, system) in results.iter().zip(&config.systems) {
+        match result {
+            Ok(ran) => {
+                systems.extend(ran.saved.clone());
+                team = team.or_else(|| ran.slack_team_id.clone());
+            }
+            Err(_) => {
+                return Err(format!("no plan saved to {}: system {} stopped", path.display(), system.system))
+            }
+        }
+    }
+    let plan = approval::SavedPlan::new(&config.run, team, systems);
+    plan.write(path, redactor).map_err(|e| e.to_string())?;
+    let until = clock::rfc3339_of(plan.made_at_unix.saturating_add(config.run.plan_max_age.as_secs() as i64));
+    Ok(format!(
+        "plan saved to {file}: apply exactly it with `slack-im sync --plan {file}` before {until} (SLACK_IM_PLAN_MAX_AGE)\n",
+        file = path.display()
+    ))
 }
 
 /// Everything a run must never print: the configured secrets, and every value a system folder

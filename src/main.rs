@@ -10,9 +10,18 @@ use slack_im::{exit, Command};
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
+    let (mut plan_out, mut approved_plan) = (None, None);
     let command = match args.iter().map(String::as_str).collect::<Vec<_>>().as_slice() {
         [] | ["sync"] => Command::Sync,
+        ["sync", "--plan", file] => {
+            approved_plan = Some(std::path::PathBuf::from(file));
+            Command::Sync
+        }
         ["plan"] => Command::Plan,
+        ["plan", "--out", file] => {
+            plan_out = Some(std::path::PathBuf::from(file));
+            Command::Plan
+        }
         ["check"] => Command::Check,
         ["export", file] => return export(std::path::Path::new(file)),
         ["--help" | "-h" | "help"] => return print(&help()),
@@ -21,13 +30,13 @@ fn main() -> ExitCode {
         }
         other => {
             eprintln!(
-                "error: unknown arguments {other:?}\n\nusage: slack-im [sync|plan|check|export FILE|--help|--version]"
+                "error: unknown arguments {other:?}\n\nusage: slack-im [sync [--plan FILE]|plan [--out FILE]|check|export FILE|--help|--version]"
             );
             return ExitCode::from(exit::CONFIG);
         }
     };
     init_logging();
-    let config = match Config::from_env() {
+    let mut config = match Config::from_env() {
         Ok(config) => config,
         Err(e) => {
             eprintln!("error: configuration: {e}");
@@ -35,6 +44,7 @@ fn main() -> ExitCode {
             return ExitCode::from(exit::CONFIG);
         }
     };
+    (config.run.plan_out, config.run.approved_plan) = (plan_out, approved_plan);
     let report = slack_im::run(command, &config);
     let redactor = &report.redactor;
     let several = report.summaries.len() > 1;
@@ -48,6 +58,9 @@ fn main() -> ExitCode {
             }
             Some(e) => eprintln!("error: {name}{}", redactor.redact(e)),
         }
+    }
+    if let Some(line) = &report.saved_plan {
+        print(line);
     }
     ExitCode::from(report.exit_code)
 }
@@ -146,7 +159,10 @@ fn help() -> String {
         "slack-im {} - make a system's accounts follow the company Slack workspace\n\n\
          USAGE:\n    slack-im [COMMAND]\n\n\
          COMMANDS:\n    sync       read Slack and the target, write the difference (default)\n    \
+         sync --plan F  apply only the actions of the plan saved in F (withheld ones included),\n               \
+         after reading both again; actions whose inputs changed are dropped, new ones held back\n    \
          plan       read and print the plan; write nothing (dry run)\n    \
+         plan --out F   also save the plan to F for review and `sync --plan F`\n    \
          check      prove a run will work: configuration, templates, the token's scopes and workspace,\n               \
          then read Slack and the target and plan; print the numbers and warnings; write nothing\n    \
          export F   read the members from Slack into the file F (for SLACK_IM_MEMBERS_FILE)\n    \

@@ -82,6 +82,11 @@ impl Listing {
         self.accounts.iter().filter(|a| a.managed).count()
     }
 
+    /// The account at `i` as compact JSON.
+    pub fn json(&self, i: usize) -> &str {
+        &self.json[i]
+    }
+
     /// The account at `i` as the listing returned it.
     pub fn value(&self, i: usize) -> Arc<Value> {
         let value =

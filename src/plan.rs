@@ -244,6 +244,7 @@ pub fn plan(desired: Vec<Desired>, existing: &[Existing], policy: &Policy) -> Pl
                 write.diff = diff;
                 write.hidden = d.hidden;
                 write.id = account.id.clone();
+                write.account = d.account;
                 if kind == ActionKind::Reactivate {
                     returning.push(plan.actions.len());
                 }

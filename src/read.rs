@@ -8,6 +8,7 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use crate::action::{ActionKind, Outcome};
+use crate::approval::{Approval, SavedSystem};
 use crate::config::{Config, ConfigError, RunConfig, SystemConfig};
 use crate::connect::{connect, System};
 use crate::eligibility::{Filter, SkipReason, Skipped};
@@ -94,6 +95,10 @@ pub(crate) struct Ran {
     pub usergroups: BTreeMap<String, usize>,
     /// `check` only: members left out, counted by the kind of reason.
     pub skipped_by_reason: BTreeMap<String, usize>,
+    /// `plan --out`: this system's part of the plan to save.
+    pub saved: Option<SavedSystem>,
+    /// `sync --plan`: what applying the saved plan did to this run's plan.
+    pub approval: Option<Approval>,
 }
 
 impl Ran {
@@ -114,6 +119,8 @@ impl Ran {
             target_requests: system.target.requests(),
             usergroups: BTreeMap::new(),
             skipped_by_reason: BTreeMap::new(),
+            saved: None,
+            approval: None,
         }
     }
 }
@@ -569,8 +576,8 @@ fn render_deactivations(system: &System, listing: &Listing, plan: &mut Plan) -> 
     if !system.templates.has_deactivate_body {
         return Ok(());
     }
-    let leavers =
-        plan.actions.iter_mut().filter(|a| a.kind == ActionKind::Deactivate && a.withheld.is_none());
+    // Withheld ones too: a saved plan that approves them is applied with these bodies.
+    let leavers = plan.actions.iter_mut().filter(|a| a.kind == ActionKind::Deactivate);
     for action in leavers {
         if let Some(i) = action.account {
             action.body = system.templates.render_deactivate(&action.key, &listing.value(i))?;

@@ -15,6 +15,7 @@ use serde_json::value::RawValue;
 use crate::config::RunConfig;
 use crate::connect::slack_client;
 use crate::error::Error;
+use crate::files;
 use crate::http::Budget;
 use crate::members::{Member, UserGroup, UserGroups};
 use crate::secret::Secret;
@@ -225,46 +226,22 @@ fn file_error(path: &Path, problem: &str) -> Error {
 }
 
 /// The bytes of a members file that is a regular file of at most `max_mb` megabytes
-/// (`SLACK_IM_READ_MAX_MB`, the cap of a listing). It is opened without blocking, so a FIFO nobody
-/// writes to (or a device) is refused at once instead of stalling the run past its deadline, and
-/// its size is that of the file opened, not of a name that may have changed since.
+/// (`SLACK_IM_READ_MAX_MB`, the cap of a listing), read with [`files::read_regular`].
 fn read_regular(path: &Path, max_mb: u64) -> Result<Vec<u8>, Error> {
-    use std::io::Read;
-    let cannot = |e: std::io::Error| file_error(path, &format!("cannot be read: {e}"));
-    let mut options = std::fs::OpenOptions::new();
-    options.read(true);
-    #[cfg(unix)]
-    std::os::unix::fs::OpenOptionsExt::custom_flags(&mut options, libc::O_NONBLOCK);
-    let file = options.open(path).map_err(cannot)?;
-    let metadata = file.metadata().map_err(cannot)?;
-    if !metadata.is_file() {
-        return Err(file_error(
+    // Megabytes as the listing counts them: 10^6 bytes.
+    files::read_regular(path, max_mb.saturating_mul(1_000_000)).map_err(|refused| match refused {
+        files::Refused::Io(e) => file_error(path, &format!("cannot be read: {e}")),
+        files::Refused::NotRegular => file_error(
             path,
             "is not a regular file (a folder, a FIFO or a device): give the file slack-im export wrote",
-        ));
-    }
-    // Megabytes as the listing counts them: 10^6 bytes.
-    let cap = max_mb.saturating_mul(1_000_000);
-    let too_large = || {
-        file_error(
+        ),
+        files::Refused::TooLarge => file_error(
             path,
             &format!("is larger than {max_mb} MB (SLACK_IM_READ_MAX_MB): raise it if the workspace really is that large"),
-        )
-    };
-    if metadata.len() > cap {
-        return Err(too_large());
-    }
-    // Bounded also if the file grows while it is read.
-    let mut bytes = Vec::with_capacity(metadata.len() as usize);
-    file.take(cap.saturating_add(1)).read_to_end(&mut bytes).map_err(cannot)?;
-    if bytes.len() as u64 > cap {
-        return Err(too_large());
-    }
-    Ok(bytes)
+        ),
+    })
 }
 
-/// A file holds no more members than a Slack read may return (`SLACK_IM_READ_LIMIT`), nor a
-/// channel more than a channel read may.
 fn check_read_limit(path: &Path, file: &MembersFile, limit: usize) -> Result<(), Error> {
     let channel = file.channel.as_ref().map_or(0, |c| c.members.len());
     if file.members.len() > limit || channel > limit {
@@ -532,9 +509,9 @@ impl<W: Write> Write for Signing<W> {
 }
 
 /// A new private file beside `path`, for export to write before it renames it into place (see
-/// [`crate::files::temporary_beside`]: a random name, created new, never a planted file or link).
+/// [`files::temporary_beside`]: a random name, created new, never a planted file or link).
 fn create_temporary(path: &Path) -> Result<(PathBuf, std::fs::File), Error> {
-    crate::files::temporary_beside(path, crate::files::PRIVATE)
+    files::temporary_beside(path, files::PRIVATE)
         .map_err(|e| file_error(path, &format!("cannot be written: {e}")))
 }
 

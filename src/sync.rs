@@ -4,6 +4,7 @@
 
 use crate::action::Outcome;
 use crate::apply;
+use crate::approval::{SavedPlan, SavedSystem};
 use crate::config::{Config, SystemConfig};
 use crate::connect::System;
 use crate::error::{panicked, Error};
@@ -20,13 +21,24 @@ use crate::secret::Redactor;
 /// accounts are held in memory. No system writes before its reads and renders have succeeded, and
 /// none writes at all when the Slack read fails. One system's failing target or template stops
 /// that system only.
+///
+/// With `sync --plan FILE` the saved plan is checked first (nothing is read when it cannot be
+/// applied), and each system applies only the actions of its part ([`SavedSystem::approve`]).
+/// With `plan --out FILE`, each system's result holds its part of the plan to save.
 pub fn sync(config: &Config, dry_run: bool, started_at: &str, redactor: &Redactor) -> Vec<SystemResult> {
+    let approved = match &config.run.approved_plan {
+        Some(path) => match SavedPlan::read(path, &config.run, &config.systems) {
+            Ok(plan) => Some(plan),
+            Err(e) => return config.systems.iter().map(|_| Err(Error::from(e.clone()).into())).collect(),
+        },
+        None => None,
+    };
     let Prepared { systems, readings, source, .. } = match prepare(config) {
         Ok(prepared) => prepared,
         Err(errors) => return errors.into_iter().map(|e| Err(e.into())).collect(),
     };
     let slack = (source.requests(), source.team_id());
-    let run = &Run { config, dry_run, started_at, redactor, slack };
+    let run = &Run { config, dry_run, started_at, redactor, slack, approved: approved.as_ref() };
     std::thread::scope(|scope| {
         let runs: Vec<_> = readings
             .into_iter()
@@ -47,10 +59,26 @@ struct Run<'a> {
     redactor: &'a Redactor,
     /// The requests the shared Slack read made, and the workspace the members came from.
     slack: (usize, Option<String>),
+    /// `sync --plan`: the saved plan, checked.
+    approved: Option<&'a SavedPlan>,
 }
 
 /// Step 4 for one system: the warnings `check` gives too, then the writes (unless dry); its result.
-fn finish(run: &Run, config: &SystemConfig, system: &System, reading: Reading) -> SystemResult {
+fn finish(run: &Run, config: &SystemConfig, system: &System, mut reading: Reading) -> SystemResult {
+    let approval = run.approved.map(|plan| {
+        let saved = plan.system(&config.system).expect("a saved plan of the run's systems, checked");
+        saved.approve(&plan.made_at, &mut reading.plan, &reading.listing)
+    });
+    let saved = match &run.config.run.plan_out {
+        Some(_) => {
+            let numbers = (reading.read, reading.eligible);
+            match SavedSystem::new(&run.config.run, config, &reading.plan, &reading.listing, numbers) {
+                Ok(saved) => Some(saved),
+                Err(e) => return Err(Stopped { error: Box::new(Error::SavedPlan(e)), warnings: Vec::new() }),
+            }
+        }
+        None => None,
+    };
     let warnings = reading.warnings();
     for warning in &warnings {
         log::warn!("{}: WARNING: {warning}", config.system);
@@ -62,7 +90,7 @@ fn finish(run: &Run, config: &SystemConfig, system: &System, reading: Reading) -
             Err(error) => return Err(Stopped { error: Box::new(error), warnings }),
         },
     };
-    Ok(Ran::new(reading, outcomes, warnings, run.slack.clone(), system))
+    Ok(Ran { saved, approval, ..Ran::new(reading, outcomes, warnings, run.slack.clone(), system) })
 }
 
 /// Step 4: the writes, journaled as they happen when there is a report folder.

@@ -16,6 +16,7 @@ mod layers;
 mod lifecycle;
 mod members_file;
 mod paging;
+mod saved_plan;
 mod sync;
 mod system_key;
 mod systems;

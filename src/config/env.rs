@@ -55,6 +55,7 @@ struct Env {
     slack_im_run_id: Option<String>,
     slack_im_members_file: Option<String>,
     slack_im_members_max_age: Option<String>,
+    slack_im_plan_max_age: Option<String>,
     slack_im_members_key: Option<String>,
     slack_im_members_key_file: Option<String>,
     slack_im_members_unsigned: Option<String>,
@@ -98,6 +99,8 @@ impl Env {
         )?;
         let max_age_var = "SLACK_IM_MEMBERS_MAX_AGE";
         let members_max_age = age((max_age_var, text(max_age_var, self.slack_im_members_max_age)))?;
+        let plan_age_var = "SLACK_IM_PLAN_MAX_AGE";
+        let plan_max_age = age((plan_age_var, text(plan_age_var, self.slack_im_plan_max_age)))?;
         let members_key = members_key(
             ("SLACK_IM_MEMBERS_KEY", self.slack_im_members_key),
             ("SLACK_IM_MEMBERS_KEY_FILE", self.slack_im_members_key_file),
@@ -180,6 +183,9 @@ impl Env {
             run_id: run_id(("SLACK_IM_RUN_ID", self.slack_im_run_id))?,
             members_file: self.slack_im_members_file.map(PathBuf::from),
             members_max_age,
+            plan_max_age,
+            plan_out: None,
+            approved_plan: None,
             members_key,
             members_unsigned,
             export_all_fields: export_all_fields(("SLACK_IM_EXPORT_FIELDS", self.slack_im_export_fields))?,

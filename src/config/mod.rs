@@ -82,6 +82,12 @@ pub struct RunConfig {
     pub members_file: Option<PathBuf>,
     /// `SLACK_IM_MEMBERS_MAX_AGE`: an older members file is refused.
     pub members_max_age: Duration,
+    /// `SLACK_IM_PLAN_MAX_AGE`: an older saved plan is refused by `sync --plan`.
+    pub plan_max_age: Duration,
+    /// `plan --out FILE` (the command line): the plan is saved there.
+    pub plan_out: Option<PathBuf>,
+    /// `sync --plan FILE` (the command line): only the actions of that saved plan are applied.
+    pub approved_plan: Option<PathBuf>,
     /// `SLACK_IM_MEMBERS_KEY`: signs a members file on export, checks it on read.
     pub members_key: Option<Secret<String>>,
     /// `SLACK_IM_MEMBERS_UNSIGNED=allow`: a file without a signature is written and read, with a

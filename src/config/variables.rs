@@ -152,6 +152,11 @@ pub const VARIABLES: &[Variable] = &[
         "oldest members file accepted: 90m, 24h, 2d or seconds",
     ),
     var(
+        "SLACK_IM_PLAN_MAX_AGE",
+        Kind::Text { default: Some("24h") },
+        "oldest saved plan `sync --plan FILE` applies: 90m, 24h, 2d or seconds",
+    ),
+    var(
         "SLACK_IM_MEMBERS_KEY",
         Kind::Secret,
         "key (32+ characters) that signs the members file on export and checks it on read (HMAC-SHA256)",

@@ -83,6 +83,29 @@ impl Summary {
         if let Some(e) = &self.error {
             let _ = writeln!(out, "  error: {}", shown(e));
         }
+        if let Some(approved) = &self.approved_plan {
+            let _ = writeln!(
+                out,
+                "  saved plan of {}: {} approved actions {}, {} dropped, {} held back ({})",
+                shown(&approved.made_at),
+                approved.approved,
+                if self.dry_run { "would be applied" } else { "applied" },
+                approved.dropped.len(),
+                approved.held_back,
+                crate::approval::NOT_APPROVED,
+            );
+            for (n, d) in approved.dropped.iter().enumerate() {
+                if n == 10 {
+                    let _ = writeln!(
+                        out,
+                        "  … and {} more dropped (see summary.json)",
+                        approved.dropped.len() - n
+                    );
+                    break;
+                }
+                let _ = writeln!(out, "  dropped {} {}: {}", d.action, shown(&d.key), shown(&d.reason));
+            }
+        }
         if self.counts.unkeyed > 0 {
             let _ = writeln!(out, "  {}", self.unkeyed_line());
         }

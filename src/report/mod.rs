@@ -136,6 +136,42 @@ pub struct PendingReport {
     pub due_at: String,
 }
 
+/// `sync --plan`: what applying the saved plan did.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct ApprovedPlanReport {
+    /// When the saved plan was made.
+    pub made_at: String,
+    /// Its actions found again and applied (or, in a dry run, that would be).
+    pub approved: usize,
+    /// This run's actions it does not hold: held back (`withheld`, reason "not in the approved plan").
+    pub held_back: usize,
+    /// Its actions the run no longer gives: not applied.
+    pub dropped: Vec<DroppedReport>,
+}
+
+/// An approved action not applied, because what decides it changed since the plan.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct DroppedReport {
+    pub action: ActionKind,
+    pub key: String,
+    pub reason: String,
+}
+
+impl ApprovedPlanReport {
+    fn of(approval: &crate::approval::Approval) -> ApprovedPlanReport {
+        ApprovedPlanReport {
+            made_at: approval.made_at.clone(),
+            approved: approval.approved,
+            held_back: approval.held_back,
+            dropped: approval
+                .dropped
+                .iter()
+                .map(|d| DroppedReport { action: d.kind, key: d.key.clone(), reason: d.reason.clone() })
+                .collect(),
+        }
+    }
+}
+
 /// A listed account without a key, left alone: its server id and which listing gave it.
 #[derive(Debug, Clone, Serialize, PartialEq, Eq)]
 pub struct UnkeyedReport {
@@ -189,6 +225,9 @@ pub struct Summary {
     pub pending_deactivation: Vec<PendingReport>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub unkeyed: Vec<UnkeyedReport>,
+    /// `sync --plan`: what applying the saved plan did.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub approved_plan: Option<ApprovedPlanReport>,
     /// What a person should look at before letting the run write (nobody eligible, most people
     /// skipped for one reason, a guard hit); printed before any write.
     #[serde(skip_serializing_if = "Vec::is_empty")]
@@ -300,6 +339,9 @@ impl Summary {
                 ", {} deactivations pending (SLACK_IM_DEACTIVATE_AFTER)",
                 c.pending_deactivation
             );
+        }
+        if let Some(dropped) = self.approved_plan.as_ref().map(|a| a.dropped.len()).filter(|&n| n > 0) {
+            let _ = write!(line, ", {dropped} dropped from the approved plan");
         }
         if c.failed > 0 {
             let _ = write!(line, ", {} FAILED", c.failed);

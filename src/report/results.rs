@@ -2,7 +2,7 @@
 //! the run, from the run's settings and the value its command returned (`read::SystemResult`).
 //! Nothing else writes a summary.
 
-use super::{Sources, Summary, UnkeyedReport};
+use super::{ApprovedPlanReport, Sources, Summary, UnkeyedReport};
 use crate::exit;
 use crate::read::{Ran, SystemResult};
 
@@ -57,6 +57,7 @@ impl Summary {
             })
             .collect();
         self.counts.unkeyed = self.unkeyed.len();
+        self.approved_plan = ran.approval.as_ref().map(ApprovedPlanReport::of);
         self.sources = Sources {
             slack_team_id: ran.slack_team_id.clone(),
             slack_members: reading.read,
@@ -73,13 +74,16 @@ impl Summary {
 }
 
 /// A run that completed: done, partial (some actions failed) or withheld (a guard held back
-/// deactivations); a dry run is done.
+/// deactivations, or `sync --plan` dropped an approved action or held back one it does not
+/// hold); a dry run is done.
 fn exit_code_of(summary: &Summary) -> u8 {
     if summary.dry_run {
         exit::OK
     } else if summary.counts.failed > 0 {
         exit::PARTIAL
-    } else if summary.counts.withheld > 0 {
+    } else if summary.counts.withheld > 0
+        || summary.approved_plan.as_ref().is_some_and(|a| !a.dropped.is_empty())
+    {
         exit::WITHHELD
     } else {
         exit::OK
@@ -120,6 +124,8 @@ mod tests {
             target_requests: 5,
             usergroups: Default::default(),
             skipped_by_reason: Default::default(),
+            saved: None,
+            approval: None,
         }
     }
 
