@@ -28,6 +28,8 @@
 #   members file: export (command=export) writes members.json 0600 into the workspace; copied to
 #     another workspace (unstash), a sync from it (membersFile) creates the accounts with no Slack
 #     token and no Slack request;
+#   a saved plan: command=plan with planFile saves it (0600) in the workspace with the withheld
+#     deactivations; copied to another workspace, a sync with planFile applies exactly those;
 #   every secret reaches the container as a file (*_FILE): what `podman inspect` shows of each run's
 #     container (recorded by a podman wrapper on PATH as it starts) holds no secret value;
 #   no credential value in the step's stdout/stderr (the `sh -x` trace included) or any report.
@@ -159,6 +161,8 @@ render remote main system=wsonly dryRun=true templatesDir=tpl
 render sync main
 render badsys main system=nope
 render guard guard maxDeactivate=2
+render guardplan guard maxDeactivate=2 command=plan planFile=plans/guard-plan.json
+render guardapply guard maxDeactivate=2 planFile=plans/guard-plan.json
 render partial partial
 # slackImSync(system: 'dev') with SLACK_IM_IMAGE and SLACK_IM_TARGET_URL set on the job (the test's own
 # settings besides: loopback fakes need network/slackUrl, dev's templates an initial_password and,
@@ -365,6 +369,22 @@ check "the leavers' accounts are still there ($kept; deletes: $(fake guard stats
 check "the guard run applied the creates ($(sj "$rep" .counts.create) = the fake's $(fake guard stats | jq .create))" \
     test "$(sj "$rep" .counts.create)" -gt 0 -a "$(sj "$rep" .counts.create)" = "$(fake guard stats | jq .create)"
 check "its junit.xml is valid (withheld ones skipped, no failure)" junit_ok "$rep"
+
+# 5b. approval: the step saves the plan (command: 'plan', planFile), a person approves it (the plan is
+# handed to the applying agent's workspace, as unstash does), and the step applies exactly it.
+run_step approve guardplan
+expect_rc approve 0 "plan with planFile: the withheld deactivations are planned, nothing written"
+plan_file="$tmp/ws/approve/plans/guard-plan.json"
+plan_withheld="$(jq -r '[.systems[0].actions[] | select(.kind == "deactivate" and .withheld != null) | .key] | sort | join(",")' "$plan_file" 2>/dev/null)"
+check "the saved plan is in the workspace, mode $(stat -c %a "$plan_file" 2>/dev/null), with the withheld deactivations ($plan_withheld)" \
+    test "$(stat -c %a "$plan_file" 2>/dev/null)" = 600 -a "$plan_withheld" = "$want_leavers"
+mkdir -p "$tmp/ws/apply/plans" && cp "$plan_file" "$tmp/ws/apply/plans/guard-plan.json"
+run_step apply guardapply
+expect_rc apply 0 "sync with planFile: the approved plan is applied"
+rep="$(reports apply dev)"
+gone="$(fake guard accounts | jq -r '[.[] | select(.userId | startswith("leaver."))] | length')"
+check "exactly the reviewed deactivations were applied (approved $(sj "$rep" .approved_plan.approved), dropped $(sj "$rep" '.approved_plan.dropped|length'), deletes $(fake guard stats | jq .delete), leavers left $gone)" \
+    test "$(sj "$rep" .approved_plan.approved)" = "$LEAVERS" -a "$(fake guard stats | jq .delete)" = "$LEAVERS" -a "$gone" = 0
 
 # 6. partial failure: writes for $FAIL_KEYS answer 500.
 run_step partial partial

@@ -11,6 +11,7 @@ class ExamplesTest {
     static final String DEMO = "${EXAMPLES}/sales-demo-deploy.Jenkinsfile"
     static final String DEV = "${EXAMPLES}/dev-after-reset.Jenkinsfile"
     static final String ZONES = "${EXAMPLES}/network-zones.Jenkinsfile"
+    static final String APPROVE = "${EXAMPLES}/approve-a-plan.Jenkinsfile"
 
     static List<String> examples() {
         File dir = new File(PipelineHarness.libraryRoot(), 'examples')
@@ -49,6 +50,25 @@ class ExamplesTest {
         h = new DeclarativeHarness(params: [DRY_RUN: true])
         h.run(SCHEDULED)
         assert syncArgs(h).dryRun == true
+    }
+
+    // Issue 22: plan -> a person approves -> apply exactly that plan; the input holds no executor and
+    // the plan travels from the planning agent to the applying one.
+    void testApproveExamplePlansWaitsForAPersonThenAppliesThatPlan() {
+        DeclarativeHarness h = new DeclarativeHarness(params: [SYSTEM: 'model-office'])
+        h.handlers.slackImSync = { List a ->
+            a[0].command == 'plan' ? [description: 'model-office: 1 would be deactivated, 4 withheld', exitCode: 0] : [exitCode: 0]
+        }
+        h.run(APPROVE)
+        List<Map> syncs = h.calls('slackImSync')*.args*.getAt(0)
+        assert syncs == [[system: 'model-office', command: 'plan', planFile: 'slack-im-plan.json'],
+                         [system: 'model-office', planFile: 'slack-im-plan.json']]
+        List<String> order = h.calls*.name
+        assert order.indexOf('stash') > order.indexOf('slackImSync') && order.indexOf('stash') < order.indexOf('input')
+        assert order.indexOf('input') < order.indexOf('unstash') && order.indexOf('unstash') < order.lastIndexOf('slackImSync')
+        Map input = h.calls('input')[0].args[0]
+        assert input.message.contains('model-office: 1 would be deactivated, 4 withheld'): 'the approver sees what is approved'
+        assert h.calls('stash')[0].args[0] == [name: 'slack-im-plan', includes: 'slack-im-plan.json']
     }
 
     // Issue 11: dev right after its 12:00 reset (the reset job triggers it), with a daily cron as a safety net.
@@ -168,6 +188,10 @@ class ExamplesTest {
             text.findAll(p) { List m -> names << m[1] }
         }
         text.findAll(~/SLACK_IM_SYSTEM=([A-Za-z0-9_.,-]+)/) { List m -> names.addAll(m[1].split(',')) }
+        // choice(name: 'SYSTEM', choices: ['dev', 'model-office']): a job parameter naming the system
+        text.findAll(~/name\s*:\s*'[A-Z_]*SYSTEM'\s*,\s*choices\s*:\s*\[([^\]]*)\]/) { List m ->
+            names.addAll(m[1].split(',')*.trim()*.replaceAll(/^'|'$/, ''))
+        }
         // systems: ['dev', 'model-office'] or systems: [dev: [:], 'model-office': [...]]: the top-level items
         java.util.regex.Matcher m = text =~ /\bsystems\s*:\s*\[/
         while (m.find()) {

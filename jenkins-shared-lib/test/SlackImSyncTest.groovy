@@ -943,6 +943,38 @@ class SlackImSyncTest {
         assert errorMessage(run(EXPORT + [membersFile: '../members.json'])).contains("membersFile '../members.json' must be a relative")
     }
 
+    // ----- saved plans: plan -> input -> apply exactly that plan (issue 22) ----------------------
+
+    void testPlanWithPlanFileSavesAndArchivesIt() {
+        run(BASE + [command: 'plan', planFile: 'dev-plan.json'], 0, 'summary-ok.json')
+        Map call = runCall()
+        assert call.env.SLACK_IM_JENKINS_PLAN_FILE == 'dev-plan.json'
+        assert call.env.SLACK_IM_JENKINS_COMMAND == 'plan'
+        List<Map> archived = h.calls('archiveArtifacts')*.args
+        assert archived.any { it.artifacts == 'dev-plan.json' && it.fingerprint == true }: archived
+    }
+
+    void testSyncWithPlanFileNeedsTheFileAndArchivesNoPlan() {
+        String msg = errorMessage(run(BASE + [planFile: 'dev-plan.json']))
+        assert msg.contains("planFile 'dev-plan.json' is not in the workspace")
+        assert msg.contains("command: 'plan', planFile: 'dev-plan.json'")
+        h = new PipelineHarness()
+        h.writeWorkspaceFile('dev-plan.json', '{}')
+        run(BASE + [planFile: 'dev-plan.json'], 0, 'summary-ok.json')
+        assert runCall().env.SLACK_IM_JENKINS_PLAN_FILE == 'dev-plan.json'
+        assert !h.calls('archiveArtifacts')*.args.any { it.artifacts == 'dev-plan.json' }
+    }
+
+    void testPlanFileIsValidated() {
+        String msg = errorMessage(run(BASE + [command: 'check', planFile: 'p.json']))
+        assert msg.contains("planFile does not apply to command 'check'")
+        h = new PipelineHarness()
+        msg = errorMessage(run(BASE + [command: 'plan', planFile: 'slack-im-reports/dev/plan.json']))
+        assert msg.contains("planFile 'slack-im-reports/dev/plan.json' must not lie in the report folder")
+        h = new PipelineHarness()
+        assert errorMessage(run(BASE + [command: 'plan', planFile: '/tmp/p.json'])).contains("planFile '/tmp/p.json' must be a relative")
+    }
+
     void testSyncFromAMembersFileNeedsNoSlackToken() {
         h.writeWorkspaceFile('members.json', '{}')
         run(BASE + [membersFile: 'members.json', membersMaxAge: '2h'], 0, 'summary-ok.json')

@@ -36,6 +36,7 @@ case "$cmd" in
     case "$1" in
       *:/reports/.) cp -R "$root/reports/." "$2" ;;
       *:/members/members.json) cp "$root/members/members.json" "$2" ;;
+      *:/plan/plan.json) cp "$root/plan/plan.json" "$2" ;;
       *)
         if [ -f "$1/etc/slack-im/ca.pem" ]; then stat -c %a "$1/etc/slack-im/ca.pem" > "$log.camode"; fi
         cp -R "$1" "$root/" ;;
@@ -47,6 +48,10 @@ case "$cmd" in
     # slack-im export FILE: the members file, 0600, in the container's /members
     if grep -qx export "$log.args" && [ "${FAKE_EXIT:-0}" = 0 ]; then
       (umask 077; echo '{"members": []}' > "$root/members/members.json") || exit 98
+    fi
+    # slack-im plan --out /plan/plan.json: the saved plan, 0600, in the container's /plan
+    if grep -qx -- --out "$log.args" && [ "${FAKE_EXIT:-0}" = 0 ]; then
+      (umask 077; echo '{"format": "slack-im-plan/1"}' > "$root/plan/plan.json") || exit 97
     fi
     exit "${FAKE_EXIT:-0}" ;;
   rm)
@@ -294,6 +299,39 @@ case "$1" in -u) echo 1000 ;; -g) echo 1001 ;; *) exec /usr/bin/id "$@" ;; esac
         String name = valuesAfter(r.argv, '--name')[0]
         assert r.calls.collect { it.split(' ')[0] } == ['create', 'cp', 'start', 'cp', 'cp', 'rm']
         assert r.calls[4] == "cp ${name}:/members/members.json ${ws.canonicalPath}/zone/members.json".toString()
+    }
+
+    // Issue 22: plan saves the plan in the container and it comes out 0600 to planFile; a failed plan
+    // leaves no older plan file behind.
+    void testPlanCopiesThePlanFileOutPrivate() {
+        new File(ws, 'plans').mkdirs()
+        new File(ws, 'plans/dev-plan.json').text = 'an older plan'
+        Map r = execute(['command=plan', 'planFile=plans/dev-plan.json'])
+        assert r.rc == 0: r.stderr
+        assert r.argv[-4..-1] == ['slack-im:test', 'plan', '--out', '/plan/plan.json']
+        File plan = new File(ws, 'plans/dev-plan.json')
+        assert plan.text.contains('slack-im-plan/1')
+        assert ['stat', '-c', '%a', plan.path].execute().text.trim() == '600'
+        String name = valuesAfter(r.argv, '--name')[0]
+        assert r.calls.contains("cp ${name}:/plan/plan.json ${ws.canonicalPath}/plans/dev-plan.json".toString())
+        Map failed = execute(['command=plan', 'planFile=plans/dev-plan.json'], [FAKE_EXIT: '1'])
+        assert failed.rc == 1
+        assert !plan.exists(): 'no older plan stays in place of a failed one'
+    }
+
+    // Issue 22: sync with planFile applies exactly the workspace plan, copied in read-only.
+    void testSyncAppliesThePlanFileCopiedIn() {
+        new File(ws, 'dev-plan.json').text = '{"format": "slack-im-plan/1", "reviewed": true}'
+        Map r = execute(['planFile=dev-plan.json'])
+        assert r.rc == 0: r.stderr
+        assert r.argv[-4..-1] == ['slack-im:test', 'sync', '--plan', '/plan/plan.json']
+        File inContainer = new File(r.root, 'plan/plan.json')
+        assert inContainer.text.contains('"reviewed": true')
+        assert ['stat', '-c', '%a', inContainer.path].execute().text.trim() == '444'
+        new File(ws, 'dev-plan.json').delete()
+        Map missing = execute(['planFile=dev-plan.json'])
+        assert missing.rc == 125
+        assert missing.stderr.contains('planFile dev-plan.json is not a file in the workspace')
     }
 
     // Issue 20: the members key is written into the container as a file only the run reads; no

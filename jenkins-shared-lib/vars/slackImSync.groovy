@@ -8,6 +8,8 @@ import static io.slackim.StepSupport.* // plain helpers, no steps: src/io/slacki
  *   slackImSync(systems: ['dev', 'model-office'])               // one container run, one Slack read
  *   slackImSync(system: 'dev', variables: [SLACK_IM_USERGROUPS: 'qa'])   // any slack-im variable
  *   slackImSync(command: 'export', membersFile: 'members.json') // then: membersFile: 'members.json'
+ *   slackImSync(system: 'dev', command: 'plan', planFile: 'dev-plan.json') // input, then:
+ *   slackImSync(system: 'dev', planFile: 'dev-plan.json')      // applies exactly that plan
  * The step keeps the Jenkins concerns only: the image, engine, pull and network; credential ids bound
  * with withCredentials; workspace paths; the timeout; propagate; archive, JUnit, description, verdict.
  * slack-im's own variables are handed to the binary, which validates them: a bad value is its exit 2,
@@ -94,6 +96,7 @@ Map defaultConfig() {
         slackCaBundle: null,        // agent path of such a bundle (a TLS-inspecting proxy's CA)
         templatesDir: null,         // workspace folder of templates, copied in (SLACK_IM_TEMPLATES)
         membersFile: null,          // workspace members file: written by 'export', else read instead of Slack
+        planFile: null,             // workspace file: 'plan' saves the plan there (archived), 'sync' applies only it
         membersKeyCredentialsId: null, // Secret text: the members file's key, copied in (SLACK_IM_MEMBERS_KEY_FILE);
                                     // default slack-im-members-key with membersFile; false: none (unsigned)
         reportDir: null,            // default slack-im-reports/<system> (several: slack-im-reports)
@@ -124,6 +127,10 @@ def call(Map args = [:]) {
     if (cfg.membersFile && cfg.command != 'export' && !fileExists(cfg.membersFile)) {
         error("slackImSync: membersFile '${cfg.membersFile}' is not in the workspace; export it first " +
               "(slackImSync(command: 'export', membersFile: '${cfg.membersFile}')) or unstash it on this agent")
+    }
+    if (cfg.planFile && cfg.command == 'sync' && !fileExists(cfg.planFile)) {
+        error("slackImSync: planFile '${cfg.planFile}' is not in the workspace; save it first " +
+              "(slackImSync(command: 'plan', planFile: '${cfg.planFile}')) or unstash it on this agent")
     }
     final List<String> envList = containerEnv(cfg)
     final List bindings = credentialBindings(cfg)
@@ -156,6 +163,10 @@ def call(Map args = [:]) {
 // Archives the reports, records junit.xml and returns this run's summary.json (or null).
 def publish(Map cfg) {
     archiveArtifacts(artifacts: "${cfg.reportDir}/**", allowEmptyArchive: true, fingerprint: false)
+    if (cfg.planFile && cfg.command == 'plan') {
+        // The plan to approve, kept with the build that showed it (fingerprinted: the apply's copy is traceable).
+        archiveArtifacts(artifacts: cfg.planFile, allowEmptyArchive: true, fingerprint: true)
+    }
     // The exit code owns the verdict: junit only records the per-account results. skipMarkingStageUnstable
     // needs JUnit plugin 1416.vd753e036de5e or later; older versions ignore it (with a warning) and mark
     // the stage UNSTABLE when an account failed (the build result stays the exit code's).
@@ -275,6 +286,7 @@ List<String> containerEnv(Map cfg) {
         SLACK_IM_JENKINS_CA_FILE      : str(cfg.caBundle),
         SLACK_IM_JENKINS_SLACK_CA_FILE: str(cfg.slackCaBundle),
         SLACK_IM_JENKINS_MEMBERS_FILE : str(cfg.membersFile),
+        SLACK_IM_JENKINS_PLAN_FILE    : str(cfg.planFile),
     ]
     for (Map.Entry e : settings.entrySet()) {
         if (e.value) {
@@ -523,6 +535,19 @@ void normalizePaths(Map cfg, List<String> problems) {
         }
         if (cfg.command != 'export') {
             cfg.container.SLACK_IM_MEMBERS_FILE = '/members/members.json'
+        }
+    }
+    if (cfg.planFile != null) {
+        cfg.planFile = str(cfg.planFile)
+        workspacePath('planFile', cfg.planFile, problems)
+        if (!(cfg.command in ['plan', 'sync'])) {
+            problems << ("planFile does not apply to command '${cfg.command}' (command 'plan' saves the plan " +
+                "there, 'sync' applies exactly that plan)").toString()
+        }
+        // The report folder is emptied before every run: a plan kept there would be gone before its apply.
+        if (cfg.planFile == cfg.reportDir || cfg.planFile.startsWith("${cfg.reportDir}/")) {
+            problems << ("planFile '${cfg.planFile}' must not lie in the report folder '${cfg.reportDir}' " +
+                '(emptied before the run and archived after it)').toString()
         }
     }
     if (cfg.templatesDir != null) {

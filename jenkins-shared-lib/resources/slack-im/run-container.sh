@@ -108,6 +108,25 @@ if [ -n "${SLACK_IM_JENKINS_MEMBERS_FILE:-}" ]; then
     fi
   fi
 fi
+# The saved plan: `plan` writes it in the container's /plan (copied out below, 0600: it names people);
+# `sync` applies the workspace file copied in there, and nothing else.
+plan=""
+if [ -n "${SLACK_IM_JENKINS_PLAN_FILE:-}" ]; then
+  refuse_symlinks "$SLACK_IM_JENKINS_PLAN_FILE" 125
+  plan="$PWD/$SLACK_IM_JENKINS_PLAN_FILE"
+  mkdir "$stage/in/plan" || fail "cannot prepare $stage"
+  if [ "$SLACK_IM_JENKINS_COMMAND" = plan ]; then
+    # never leave an older plan in place of a failed one
+    if ! { rm -f "$plan" && chmod 0777 "$stage/in/plan"; }; then
+      fail "cannot remove the old plan file $plan"
+    fi
+  else
+    [ -f "$plan" ] || fail "planFile $SLACK_IM_JENKINS_PLAN_FILE is not a file in the workspace"
+    if ! { cp "$plan" "$stage/in/plan/plan.json" && chmod 0444 "$stage/in/plan/plan.json"; }; then
+      fail "cannot copy the plan file $plan"
+    fi
+  fi
+fi
 set -- create --name "$name" --cap-drop ALL --security-opt no-new-privileges
 if [ -n "${SLACK_IM_JENKINS_PULL:-}" ]; then
   set -- "$@" --pull "$SLACK_IM_JENKINS_PULL"
@@ -122,6 +141,10 @@ done
 set -- "$@" "$SLACK_IM_JENKINS_IMAGE" "$SLACK_IM_JENKINS_COMMAND"
 if [ "$SLACK_IM_JENKINS_COMMAND" = export ]; then
   set -- "$@" /members/members.json
+elif [ -n "$plan" ] && [ "$SLACK_IM_JENKINS_COMMAND" = plan ]; then
+  set -- "$@" --out /plan/plan.json
+elif [ -n "$plan" ]; then
+  set -- "$@" --plan /plan/plan.json
 fi
 echo "slack-im: $engine $*"
 created=1
@@ -137,6 +160,12 @@ if [ "$SLACK_IM_JENKINS_COMMAND" = export ] && [ "$rc" = 0 ]; then
   if ! { mkdir -p "$(dirname "$members")" && "$engine" cp "$name:/members/members.json" "$members" &&
     chmod 0600 "$members"; }; then
     echo "slack-im: could not copy the members file out of the container" >&2
+    rc=125
+  fi
+fi
+if [ -n "$plan" ] && [ "$SLACK_IM_JENKINS_COMMAND" = plan ] && [ "$rc" = 0 ]; then
+  if ! { mkdir -p "$(dirname "$plan")" && "$engine" cp "$name:/plan/plan.json" "$plan" && chmod 0600 "$plan"; }; then
+    echo "slack-im: could not copy the plan file out of the container" >&2
     rc=125
   fi
 fi

@@ -7,6 +7,7 @@
  *   systems=dev,model-office    -> systems: ['dev', 'model-office']
  *   membersFile=members.json    -> membersFile: 'members.json' (for sync/plan/check an empty placeholder is
  *                                  made in the harness's workspace: the script checks the real one when it runs)
+ *   planFile=plan.json          -> planFile: 'plan.json' (for sync an empty placeholder is made, like membersFile)
  *   vars.tenant=acme            -> vars: [tenant: 'acme']
  *   secrets.db_password=cred-id -> secrets: [db_password: 'cred-id']
  *   credentialFile.<id>=<path> -> the content of Secret file credential <id> (written 0400 in a 0700
@@ -53,6 +54,9 @@ class StepRenderer {
         Map stepArgs = parse(params, h)
         if (stepArgs.membersFile && stepArgs.command != 'export') {
             h.writeWorkspaceFile(stepArgs.membersFile.toString(), '')
+        }
+        if (stepArgs.planFile && stepArgs.command in [null, 'sync']) {
+            h.writeWorkspaceFile(stepArgs.planFile.toString(), '')
         }
         h.shHandler = { Map args, Map stepEnv -> 0 }
         Object result = h.load('vars/slackImSync.groovy').call(stepArgs)
