@@ -119,10 +119,10 @@ class SlackImSyncTest {
 
     // Issue 21: values are the binary's to validate (no second copy in the step); its message fails the build.
     void testBadTargetUrlIsTheBinarysErrorShownByTheBuild() {
-        String msg = binaryRejects(BASE + [targetUrl: 'ftp://x'], 'SLACK_IM_TARGET_URL is invalid: ftp://x is not an http(s) URL')
-        assert runCall().env.SLACK_IM_TARGET_URL == 'ftp://x'
+        String msg = binaryRejects(BASE + [targetUrl: 'ftp://x'], 'SLACK_IM_TARGET_URL__DEV is invalid: ftp://x is not an http(s) URL')
+        assert runCall().env.SLACK_IM_TARGET_URL__DEV == 'ftp://x'
         assert msg == 'slack-im sync (dev) exited with code 2: bad configuration or template. ' +
-            'First errors: configuration: SLACK_IM_TARGET_URL is invalid: ftp://x is not an http(s) URL'
+            'First errors: configuration: SLACK_IM_TARGET_URL__DEV is invalid: ftp://x is not an http(s) URL'
         h = new PipelineHarness()
         h.env.SLACK_IM_TARGET_URL = 'dev.example.internal'
         binaryRejects([system: 'dev', image: 'slack-im:1.0'], 'SLACK_IM_TARGET_URL is invalid')
@@ -188,7 +188,9 @@ class SlackImSyncTest {
         h = new PipelineHarness()
         h.env.SLACK_IM_TARGET_URL = 'https://dev.from-folder.example'
         run(BASE)
-        assert runCall().env.SLACK_IM_TARGET_URL == 'https://dev.example.internal/api': 'the parameter wins'
+        Map env = runCall().env
+        assert env.SLACK_IM_TARGET_URL__DEV == 'https://dev.example.internal/api': 'the parameter wins'
+        assert !env.containsKey('SLACK_IM_TARGET_URL')
     }
 
     // Issue 20: the shipped folders key on the e-mail's local part, which slack-im accepts only with
@@ -211,13 +213,56 @@ class SlackImSyncTest {
     }
 
     // Issue 20: a folder-level SLACK_IM_TARGET_URL set for one system must not carry another
-    // system's token to it; the system's own SLACK_IM_TARGET_URL__<SYSTEM> wins.
+    // system's token to it; the system's own SLACK_IM_TARGET_URL__<SYSTEM> wins, and reaches the
+    // container suffixed (it names its system, so the binary lets it point anywhere).
     void testTheSystemsOwnSuffixedUrlWinsOverTheUnsuffixedOne() {
         h.env.SLACK_IM_TARGET_URL = 'https://dev.from-folder.example'
         h.env.SLACK_IM_TARGET_URL__MODEL_OFFICE = 'https://mo.example'
         run([system: 'model-office', image: 'slack-im:1.0'])
-        Map call = runCall()
-        assert call.env.SLACK_IM_TARGET_URL == 'https://mo.example'
+        Map env = runCall().env
+        assert env.SLACK_IM_TARGET_URL__MODEL_OFFICE == 'https://mo.example'
+        assert !env.containsKey('SLACK_IM_TARGET_URL')
+        assert !env.SLACK_IM_JENKINS_ENV_NAMES.split(' ').contains('SLACK_IM_TARGET_URL')
+    }
+
+    // Issue 20: targetUrl: is this call's URL for the system of this call, so it reaches the container as
+    // SLACK_IM_TARGET_URL__<SYSTEM>; passed unsuffixed, the binary would hold it to the folder's host
+    // like a global set for another system. A global SLACK_IM_TARGET_URL then stays out of the container.
+    void testTargetUrlParameterReachesTheContainerSuffixedForItsSystem() {
+        run([system: 'model-office', image: 'slack-im:1.0', targetUrl: 'https://mo-staging.example'])
+        Map env = runCall().env
+        assert env.SLACK_IM_TARGET_URL__MODEL_OFFICE == 'https://mo-staging.example'
+        assert !env.containsKey('SLACK_IM_TARGET_URL')
+        h = new PipelineHarness()
+        h.env.SLACK_IM_TARGET_URL = 'https://dev.example.internal'
+        run([system: 'model-office', image: 'slack-im:1.0', targetUrl: 'https://mo-staging.example'])
+        env = runCall().env
+        assert env.SLACK_IM_TARGET_URL__MODEL_OFFICE == 'https://mo-staging.example'
+        assert !env.containsKey('SLACK_IM_TARGET_URL'): 'the global is not passed beside the parameter'
+        h = new PipelineHarness()
+        String msg = errorMessage(run([system: 'dev', image: 'slack-im:1.0', targetUrl: 'https://a.example',
+                                       variables: [SLACK_IM_TARGET_URL: 'https://b.example']]))
+        assert msg.contains('targetUrl and variables.SLACK_IM_TARGET_URL both give the URL of dev: give one')
+        assertNoContainerRun()
+        h = new PipelineHarness()
+        msg = errorMessage(run([system: 'dev', image: 'slack-im:1.0', targetUrl: 'https://a.example',
+                                variables: [SLACK_IM_TARGET_URL__DEV: 'https://b.example']]))
+        assert msg.contains('SLACK_IM_TARGET_URL__DEV is given twice')
+    }
+
+    // Issue 20: a job's or global SLACK_IM_TARGET_URL set for dev, and a run of model-office alone: it
+    // reaches the container unsuffixed, and the binary refuses a host other than the folder's (exit 2)
+    // before model-office's token goes anywhere; the build shows the binary's message.
+    void testAGlobalUnsuffixedUrlIsPassedUnsuffixedForTheBinarysHostRule() {
+        h.env.SLACK_IM_TARGET_URL = 'https://dev.example.internal'
+        String msg = binaryRejects([system: 'model-office', image: 'slack-im:1.0'],
+            'SLACK_IM_TARGET_URL is invalid: it points at dev.example.internal:443, but model-office\'s folder names ' +
+            'model-office.example.internal:443')
+        Map env = runCall().env
+        assert env.SLACK_IM_TARGET_URL == 'https://dev.example.internal'
+        assert !env.containsKey('SLACK_IM_TARGET_URL__MODEL_OFFICE')
+        assert msg.contains('exited with code 2: bad configuration or template')
+        assert msg.contains("model-office's folder names model-office.example.internal:443")
     }
 
     // Item 13 of issue 13: a moving tag without pull: 'always' is warned about.
@@ -316,7 +361,7 @@ class SlackImSyncTest {
         assert call.args.returnStatus == true
         List<String> names = call.env.SLACK_IM_JENKINS_ENV_NAMES.split(' ') as List
         assert names.containsAll(['SLACK_BOT_TOKEN_FILE', 'SLACK_IM_SECRET_TARGET_TOKEN_FILE', 'SLACK_IM_SECRET_DB_PASSWORD_FILE',
-                                  'SLACK_IM_SYSTEM', 'SLACK_IM_TARGET_URL', 'SLACK_IM_REPORT_DIR', 'SLACK_IM_VAR_TENANT'])
+                                  'SLACK_IM_SYSTEM', 'SLACK_IM_TARGET_URL__DEV', 'SLACK_IM_REPORT_DIR', 'SLACK_IM_VAR_TENANT'])
         assert names.every { it ==~ /[A-Z][A-Z0-9_]*/ }
         assert !names.any { it.startsWith('SLACK_IM_JENKINS_') }: 'step-internal settings must not reach the container'
         // issue 20: no secret is forwarded as the container's environment; each is a file it reads
@@ -408,7 +453,7 @@ class SlackImSyncTest {
                     maxDeactivate: 5, includeGuests: false, logLevel: 'debug', timeoutMinutes: 12])
         Map env = runCall().env
         assert env.SLACK_IM_SYSTEM == 'dev'
-        assert env.SLACK_IM_TARGET_URL == 'https://dev.example.internal/api'
+        assert env.SLACK_IM_TARGET_URL__DEV == 'https://dev.example.internal/api'
         assert env.SLACK_IM_DRY_RUN == 'true'
         assert env.SLACK_IM_NOTIFY_CHANNEL == 'C0123ABC'
         assert env.SLACK_IM_VAR_TENANT == 'acme'

@@ -133,7 +133,7 @@ case "$1" in -u) echo 1000 ;; -g) echo 1001 ;; *) exec /usr/bin/id "$@" ;; esac
         assert argv[-2..-1] == ['slack-im:test', 'sync']
         List<String> names = valuesAfter(argv, '-e')
         assert names.containsAll(['SLACK_BOT_TOKEN_FILE', 'SLACK_IM_SECRET_TARGET_TOKEN_FILE', 'SLACK_IM_SECRET_DB_PASSWORD_FILE',
-                                  'SLACK_IM_SYSTEM', 'SLACK_IM_TARGET_URL', 'SLACK_IM_REPORT_DIR', 'SLACK_IM_VAR_TENANT'])
+                                  'SLACK_IM_SYSTEM', 'SLACK_IM_TARGET_URL__DEV', 'SLACK_IM_REPORT_DIR', 'SLACK_IM_VAR_TENANT'])
         assert names.every { it ==~ /[A-Z][A-Z0-9_]*/ }
         // values reach the engine through the environment, byte for byte; secrets as files
         assert new File(r.root, 'etc/slack-im/secrets/SLACK_BOT_TOKEN').text == 'xoxb-e2e-test-token'

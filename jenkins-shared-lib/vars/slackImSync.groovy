@@ -28,7 +28,7 @@ import static io.slackim.StepSupport.* // plain helpers, no steps: src/io/slacki
 @NonCPS
 Map variableParameters() {
     return [
-        targetUrl            : 'SLACK_IM_TARGET_URL',        // default env.SLACK_IM_TARGET_URL, else the folder's
+        targetUrl            : 'SLACK_IM_TARGET_URL',        // as SLACK_IM_TARGET_URL__<SYSTEM>: normalizeVariables
         dryRun               : 'SLACK_IM_DRY_RUN',
         channel              : 'SLACK_IM_CHANNEL',
         includeGuests        : 'SLACK_IM_INCLUDE_GUESTS',
@@ -463,15 +463,17 @@ void normalizeSystems(Map cfg, Map args, Map<String, String> jenkinsEnv, List<St
         } else {
             cfg.systems << name
             final String suffix = cfg.multi ? "__${envSuffix(name)}".toString() : ''
-            // The system's own SLACK_IM_TARGET_URL__<SYSTEM> first: an unsuffixed one set on a
-            // folder for another system must not receive this system's token.
-            final String own = jenkinsEnv["SLACK_IM_TARGET_URL__${envSuffix(name)}".toString()]
-            final String url = cfg.multi ? own : (str(own).trim() ? own : jenkinsEnv['SLACK_IM_TARGET_URL'])
+            // The system's own SLACK_IM_TARGET_URL__<SYSTEM> first, passed on suffixed: it names its
+            // system. Else, for one system, the unsuffixed one, passed on unsuffixed: it may have been
+            // set for another system, so the binary holds it to the host of the folder's "url".
+            final String ownUrl = "SLACK_IM_TARGET_URL__${envSuffix(name)}"
+            final String urlVar = str(jenkinsEnv[ownUrl]).trim() ? ownUrl : (cfg.multi ? '' : 'SLACK_IM_TARGET_URL')
+            final String url = urlVar ? jenkinsEnv[urlVar] : ''
             // The company's e-mail domains are no secret: the system's own, else the shared ones.
             final String ownDomains = jenkinsEnv["SLACK_IM_EMAIL_DOMAINS__${envSuffix(name)}".toString()]
             final String domains = str(ownDomains).trim() ? ownDomains : jenkinsEnv['SLACK_IM_EMAIL_DOMAINS']
-            cfg.perSystem[name] = [suffix: suffix, settings: e.value, envUrl: str(url).trim(),
-                                   envDomains: str(domains).trim()]
+            cfg.perSystem[name] = [suffix: suffix, settings: e.value, envUrl: str(url).trim(), envUrlVar: urlVar,
+                                   ownUrl: ownUrl, envDomains: str(domains).trim()]
         }
     }
     cfg.system = cfg.multi ? '' : (cfg.systems ? cfg.systems[0] : '')
@@ -581,13 +583,21 @@ void normalizePaths(Map cfg, List<String> problems) {
 @NonCPS
 void normalizeVariables(Map cfg, Map args, List<String> problems) {
     final Map table = variableParameters()
+    // targetUrl: is this call's URL for the system of this call: SLACK_IM_TARGET_URL__<SYSTEM>, which
+    // may point anywhere (the binary holds only the unsuffixed one to the folder's host). With
+    // systems:, each system gives its own; a shared one stays unsuffixed, and the binary refuses it.
+    final Map<String, String> named = [targetUrl: !cfg.multi && cfg.systems ?
+        "SLACK_IM_TARGET_URL__${envSuffix(cfg.systems[0])}".toString() : table.targetUrl]
     for (Map.Entry e : table.entrySet()) {
         if (args[e.key] != null && !(cfg.command == 'export' && e.key == 'dryRun')) {
-            putVariable(cfg, e.value, e.key, args[e.key], problems)
+            putVariable(cfg, named[e.key] ?: e.value, e.key, args[e.key], problems)
         }
     }
     cfg.owned = ownedVariables()
     passThrough(cfg, 'variables', cfg.variables, '', problems)
+    if (args.targetUrl != null && !cfg.multi && cfg.container.containsKey(table.targetUrl)) {
+        problems << "targetUrl and variables.${table.targetUrl} both give the URL of ${cfg.system}: give one".toString()
+    }
     addVars(cfg, 'vars', cfg.vars, '', problems)
     for (Map.Entry e : cfg.perSystem.entrySet()) {
         final Map one = e.value
@@ -613,10 +623,11 @@ void normalizeVariables(Map cfg, Map args, List<String> problems) {
         }
         passThrough(cfg, "${where}.variables", settings.variables ?: [:], one.suffix, problems)
         addVars(cfg, "${where}.vars", settings.vars ?: [:], one.suffix, problems)
-        // The job's or global SLACK_IM_TARGET_URL(__<SYSTEM>) when nothing else gave the URL.
-        final String url = "SLACK_IM_TARGET_URL${one.suffix}"
-        if (one.envUrl && !cfg.container.containsKey(url)) {
-            cfg.container[url] = one.envUrl
+        // The job's or global SLACK_IM_TARGET_URL__<SYSTEM> (suffixed), else SLACK_IM_TARGET_URL
+        // (unsuffixed, one system only), when no parameter gave the URL.
+        if (one.envUrl && !cfg.container.containsKey(one.ownUrl) &&
+                !cfg.container.containsKey("SLACK_IM_TARGET_URL${one.suffix}".toString())) {
+            cfg.container[one.envUrlVar] = one.envUrl
         }
         // The job's or global SLACK_IM_EMAIL_DOMAINS(__<SYSTEM>) when no parameter gave them.
         final String domains = "SLACK_IM_EMAIL_DOMAINS${one.suffix}"
