@@ -18,7 +18,8 @@ pub(crate) struct System {
 }
 
 /// Loads the system folder and builds its target client; nothing is sent yet. The target URL is
-/// the variable's, else the folder's `system.json` `url`.
+/// the variable's, else the folder's `system.json` `url`; the unsuffixed `SLACK_IM_TARGET_URL`
+/// keeps to the folder's host (`config::check_shared_url_host`).
 pub(crate) fn connect(run: &RunConfig, config: &SystemConfig, budget: &Arc<Budget>) -> Result<System, Error> {
     let templates = SystemTemplates::load(
         &run.templates_root,
@@ -37,12 +38,13 @@ pub(crate) fn connect(run: &RunConfig, config: &SystemConfig, budget: &Arc<Budge
         }
         .into());
     }
+    let from = format!("\"url\" in {}", templates.folder().join("system.json").display());
     let url = match (&config.target_url, &templates.spec.url) {
-        (Some(url), _) => url.clone(),
-        (None, Some(url)) => {
-            let from = format!("\"url\" in {}", templates.folder().join("system.json").display());
-            config::check_target_url(&from, url, run.allow_http)?
+        (Some(url), folder_url) => {
+            config::check_shared_url_host(config, folder_url.as_deref(), &from)?;
+            url.clone()
         }
+        (None, Some(url)) => config::check_target_url(&from, url, run.allow_http)?,
         (None, None) => {
             return Err(ConfigError::Missing {
                 var: format!(

@@ -20,5 +20,6 @@ mod saved_plan;
 mod sync;
 mod system_key;
 mod systems;
+mod target_host;
 mod upsert;
 mod usergroups;

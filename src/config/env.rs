@@ -132,6 +132,7 @@ impl Env {
         let system = SystemConfig {
             system,
             target_url,
+            target_url_var: "SLACK_IM_TARGET_URL".into(),
             email_domains: email_domains((domains_var, list(domains_var, self.slack_im_email_domains)?))?,
             usergroups: usergroups
                 .iter()

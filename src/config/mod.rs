@@ -28,6 +28,7 @@ use overlay::{split_suffixed, system_names};
 use values::{read_secret_file, template_name};
 use variables::{is_read_by_name, unknown};
 
+pub(crate) use overlay::check_shared_url_host;
 pub use overlay::system_suffix;
 pub(crate) use values::check_target_url;
 pub use variables::{Kind, Variable, PREFIX, VARIABLES};
@@ -109,6 +110,10 @@ pub struct SystemConfig {
     pub system: String,
     /// Without a trailing slash; template paths start with one. `None`: `system.json`'s `url`.
     pub target_url: Option<String>,
+    /// The variable `target_url` came from: the unsuffixed `SLACK_IM_TARGET_URL`, which must keep
+    /// to the host of the folder's `url` ([`check_shared_url_host`]), or this system's own
+    /// `SLACK_IM_TARGET_URL__<SYSTEM>`, which may point anywhere.
+    pub target_url_var: String,
     /// Lower-case.
     pub email_domains: Vec<String>,
     /// `SLACK_IM_USERGROUPS`: user group handles, lower-case, without `@`; empty: no scope.
@@ -212,6 +217,9 @@ impl Config {
                 run.get_or_insert(settings);
                 if let Some((name, _)) = overlaid.get("SLACK_IM_USERGROUPS") {
                     config.usergroups_var = name.clone();
+                }
+                if let Some((name, _)) = overlaid.get("SLACK_IM_TARGET_URL") {
+                    config.target_url_var = name.clone();
                 }
                 Ok(config)
             })

@@ -4,8 +4,9 @@
 
 use std::collections::BTreeMap;
 
+use super::values::host_and_port;
 use super::variables::edit_distance;
-use super::{invalid, missing, ConfigError, SECRET_PREFIX, VAR_PREFIX};
+use super::{invalid, missing, ConfigError, SystemConfig, SECRET_PREFIX, VAR_PREFIX};
 
 /// The variables that may carry `__<SYSTEM>`, by name or by prefix: their values are fields of
 /// [`super::SystemConfig`]; every other variable is one value for the whole run, in
@@ -104,6 +105,37 @@ pub(super) fn split_suffixed(
 
 /// The one per-system variable that may not be shared: each system's server is its own.
 const SHARED_URL: &str = "SLACK_IM_TARGET_URL";
+
+/// The unsuffixed `SLACK_IM_TARGET_URL` is whatever the job or Jenkins global set, often for
+/// another system than the one a run names: it may move a system only within the host (and port)
+/// of its folder's `url`, or the system's token would go to another system's server. Its own
+/// `SLACK_IM_TARGET_URL__<SYSTEM>` names the system and may point anywhere. Exempt: a folder
+/// without `url` (the variable is then simply its URL), and a loopback host (the fakes, tests and
+/// tunnels: a server on the run's own machine). `folder` says where the folder's `url` is written.
+pub(crate) fn check_shared_url_host(
+    config: &SystemConfig,
+    folder_url: Option<&str>,
+    folder: &str,
+) -> Result<(), ConfigError> {
+    let (Some(url), Some(folder_url)) = (config.target_url.as_deref(), folder_url) else {
+        return Ok(());
+    };
+    if config.target_url_var != SHARED_URL || crate::http::is_loopback(url) {
+        return Ok(());
+    }
+    let (given, own) = (host_and_port(url), host_and_port(folder_url));
+    if given == own {
+        return Ok(());
+    }
+    let system = &config.system;
+    Err(invalid(
+        SHARED_URL,
+        format!(
+            "it points at {given}, but {system}'s folder names {own} ({folder}): the unsuffixed variable, set for another system perhaps, would send {system}'s token to another server; set {SHARED_URL}__{} to send {system} there, or change the folder's \"url\" (only a loopback host may stand in for any folder's)",
+            system_suffix(system)
+        ),
+    ))
+}
 
 fn is_per_system(base: &str) -> bool {
     PER_SYSTEM.contains(&base)

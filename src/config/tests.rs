@@ -317,7 +317,12 @@ fn every_variable_that_may_be_given_per_system_lands_in_that_systems_config() {
         let [dev, mo] = [&c.systems[0], &c.systems[1]].map(|s| {
             format!(
                 "{:?}",
-                SystemConfig { system: String::new(), usergroups_var: String::new(), ..s.clone() }
+                SystemConfig {
+                    system: String::new(),
+                    usergroups_var: String::new(),
+                    target_url_var: String::new(),
+                    ..s.clone()
+                }
             )
         });
         assert_ne!(dev, mo, "{suffixed} does not reach model-office's SystemConfig");
@@ -343,4 +348,54 @@ fn systems_whose_suffixes_collide_are_refused() {
         err.to_string().contains("\"sales-demo\" and \"sales.demo\" share the suffix SALES_DEMO"),
         "{err}"
     );
+}
+
+#[test]
+fn a_host_and_port_compares_whatever_the_case_the_default_port_and_the_path() {
+    use super::values::host_and_port;
+    for (a, b) in [
+        ("https://Dev.Example.Internal", "https://dev.example.internal:443/api/"),
+        ("HTTPS://dev.example.internal.", "https://dev.example.internal"),
+        ("http://dev.example.internal:80", "http://dev.example.internal/"),
+        ("https://[2001:DB8::1]:0443", "https://[2001:db8::1]"),
+        ("https://dev.example.internal?x=1", "https://dev.example.internal#y"),
+    ] {
+        assert_eq!(host_and_port(a), host_and_port(b), "{a} and {b}");
+    }
+    for (a, b) in [
+        ("https://dev.example.internal", "https://model-office.example.internal"),
+        ("https://dev.example.internal", "https://dev.example.internal:8443"),
+        ("https://dev.example.internal", "http://dev.example.internal"),
+        ("https://dev.example.internal.evil.example", "https://dev.example.internal"),
+        ("https://[2001:db8::1]", "https://[2001:db8::2]"),
+    ] {
+        assert_ne!(host_and_port(a), host_and_port(b), "{a} and {b}");
+    }
+    assert_eq!(host_and_port("https://Dev.Example.Internal/api"), "dev.example.internal:443");
+}
+
+#[test]
+fn only_the_unsuffixed_target_url_must_keep_to_the_folders_host_and_loopback_is_exempt() {
+    let folder = "\"url\" in templates/dev/system.json";
+    let check = |vars: &[(&str, &str)], folder_url: Option<&str>| {
+        let c = with(vars).unwrap();
+        check_shared_url_host(&c.systems[0], folder_url, folder)
+    };
+    let own = Some("https://dev.example.internal");
+    let err = check(&[("SLACK_IM_TARGET_URL", "https://mo.example.internal")], own).unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "SLACK_IM_TARGET_URL is invalid: it points at mo.example.internal:443, but dev's folder names dev.example.internal:443 (\"url\" in templates/dev/system.json): the unsuffixed variable, set for another system perhaps, would send dev's token to another server; set SLACK_IM_TARGET_URL__DEV to send dev there, or change the folder's \"url\" (only a loopback host may stand in for any folder's)"
+    );
+    assert!(check(&[("SLACK_IM_TARGET_URL", "https://DEV.example.internal:443/v2")], own).is_ok());
+    let suffixed = [("SLACK_IM_TARGET_URL", ""), ("SLACK_IM_TARGET_URL__DEV", "https://mo.example.internal")];
+    assert!(check(&suffixed, own).is_ok(), "the suffixed variable names its system");
+    let both =
+        [("SLACK_IM_TARGET_URL", "https://x.example"), ("SLACK_IM_TARGET_URL__DEV", "https://mo.example")];
+    assert!(check(&both, own).is_ok(), "the suffixed one wins, the unsuffixed one is not used");
+    assert!(check(&[("SLACK_IM_TARGET_URL", "https://mo.example.internal")], None).is_ok(), "no folder url");
+    for loopback in ["http://127.0.0.1:9", "http://127.8.0.1", "http://[::1]:8080", "http://localhost:8080"] {
+        assert!(check(&[("SLACK_IM_TARGET_URL", loopback)], own).is_ok(), "{loopback}");
+    }
+    assert!(check(&[("SLACK_IM_TARGET_URL", "")], own).is_ok(), "no override: the folder's url");
 }

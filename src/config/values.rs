@@ -200,6 +200,35 @@ pub(crate) fn check_target_url(var: &str, url: &str, allow_http: bool) -> Result
     Ok(check_url(var, url, allow_http)?.trim_end_matches('/').to_string())
 }
 
+/// A URL's host and port as its server is reached: `host:port`, the host lower-case and without
+/// a trailing dot, the port the scheme's default (443, 80) when none is written. Two URLs with the
+/// same result reach the same server whatever their case and path.
+pub(super) fn host_and_port(url: &str) -> String {
+    let url = url.trim().to_ascii_lowercase();
+    let (rest, default_port) = match (url.strip_prefix("https://"), url.strip_prefix("http://")) {
+        (Some(rest), _) => (rest, "443"),
+        (None, Some(rest)) => (rest, "80"),
+        (None, None) => (url.as_str(), ""),
+    };
+    let authority = rest.split(['/', '?', '#']).next().unwrap_or("");
+    let (host, port) = match authority.strip_prefix('[') {
+        Some(bracketed) => match bracketed.split_once(']') {
+            Some((host, after)) => (format!("[{host}]"), after.strip_prefix(':')),
+            None => (authority.to_string(), None),
+        },
+        None => match authority.rsplit_once(':') {
+            Some((host, port)) => (host.to_string(), Some(port)),
+            None => (authority.to_string(), None),
+        },
+    };
+    let port = match port.filter(|p| !p.is_empty()) {
+        // A port that is no number is kept as written: it then matches only itself.
+        Some(port) => port.parse::<u16>().map_or(port.to_string(), |n| n.to_string()),
+        None => default_port.to_string(),
+    };
+    format!("{}:{port}", host.strip_suffix('.').unwrap_or(&host))
+}
+
 pub(super) fn slack_url((var, url): (&str, String), allow_http: bool) -> Result<String, ConfigError> {
     let mut url = check_url(var, &url, allow_http)?.to_string();
     if !url.ends_with('/') {

@@ -58,7 +58,7 @@ pub const VARIABLES: &[Variable] = &[
     var(
         "SLACK_IM_TARGET_URL",
         TEXT,
-        "base URL of the system's API (default: \"url\" in its system.json); with several systems use SLACK_IM_TARGET_URL__<SYSTEM>",
+        "base URL of the system's API (default: \"url\" in its system.json); with several systems, or to another host than the folder's url, use SLACK_IM_TARGET_URL__<SYSTEM> (exempt: a loopback host, the run's own machine; a folder without url)",
     ),
     var(
         "SLACK_IM_TEMPLATES",
