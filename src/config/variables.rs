@@ -58,7 +58,7 @@ pub const VARIABLES: &[Variable] = &[
     var(
         "SLACK_IM_TARGET_URL",
         TEXT,
-        "base URL of the system's API (default: \"url\" in its system.json); with several systems, or to another host than the folder's url, use SLACK_IM_TARGET_URL__<SYSTEM> (exempt: a loopback host, the run's own machine; a folder without url)",
+        "base URL of the system's API (default: \"url\" in its system.json); with several systems use SLACK_IM_TARGET_URL__<SYSTEM>; with one, a host other than that of the folder's url needs it too, unless the host is loopback (the run's own machine) or the folder has no url",
     ),
     var(
         "SLACK_IM_TEMPLATES",
