@@ -145,7 +145,16 @@ pub fn run(command: Command, config: &Config) -> RunReport {
         }
     }
     if let (Some(channel), false) = (&config.run.notify_channel, command == Command::Check) {
-        notify(&config.run, channel, &summaries, &redactor);
+        let problem = summaries.iter().any(Summary::has_problem);
+        let change = summaries.iter().any(Summary::has_change);
+        if config.run.notify_on.wants(problem, change) {
+            notify(&config.run, channel, &summaries, &redactor);
+        } else {
+            log::info!(
+                "no Slack post: SLACK_IM_NOTIFY_ON={} and this run has nothing of that to report",
+                config.run.notify_on.name()
+            );
+        }
     }
     RunReport { summaries, exit_code, redactor, saved_plan }
 }
@@ -223,7 +232,11 @@ fn notify(config: &RunConfig, channel: &str, summaries: &[Summary], redactor: &R
         Ok(slack) => slack,
         Err(e) => return log::warn!("no Slack notification: {e}"),
     };
-    let (text, blocks) = report::slack_message(summaries, redactor);
+    let build_url = config.build_url.as_deref();
+    if build_url.is_some_and(|url| report::build_link(url).is_none()) {
+        log::warn!("BUILD_URL is not an http:// or https:// URL: the Slack post does not link to the build");
+    }
+    let (text, blocks) = report::slack_message(summaries, redactor, build_url);
     match slack.post_message(channel, &text, &blocks) {
         Ok(()) => log::info!("summary posted to Slack channel {channel}"),
         Err(e) => {

@@ -232,7 +232,8 @@ fn the_summary_is_posted_to_slack_and_a_failed_post_changes_nothing() {
     assert!(text.contains("dev: ") && text.contains("created"), "{text}");
     assert!(posted[0]["blocks"].is_array(), "{}", posted[0]);
 
-    world.set("SLACK_IM_NOTIFY_CHANNEL", "C0NOSUCH99");
+    // A run that changes nothing posts only when told to (SLACK_IM_NOTIFY_ON, tests/notify.rs).
+    world.set("SLACK_IM_NOTIFY_CHANNEL", "C0NOSUCH99").set("SLACK_IM_NOTIFY_ON", "always");
     let run = world.run(&["sync"]);
     run.assert_code(0);
     assert!(

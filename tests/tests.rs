@@ -15,6 +15,7 @@ mod identity;
 mod layers;
 mod lifecycle;
 mod members_file;
+mod notify;
 mod paging;
 mod saved_plan;
 mod sync;

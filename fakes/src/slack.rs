@@ -1228,6 +1228,20 @@ fn parse_json_arg(v: &str) -> Option<Value> {
     serde_json::from_str(v).ok()
 }
 
+/// What Slack refuses in `blocks` (as `invalid_blocks`, naming it): more than 50 blocks, a section
+/// text over 3000 characters.
+fn blocks_problem(blocks: &[Value]) -> Option<String> {
+    if blocks.len() > 50 {
+        return Some("[ERROR] no more than 50 items allowed [json-pointer:/blocks]".into());
+    }
+    blocks.iter().enumerate().find_map(|(i, block)| {
+        let text = block.pointer("/text/text").and_then(Value::as_str)?;
+        (block["type"] == "section" && text.chars().count() > 3000).then(|| {
+            format!("[ERROR] must be less than 3001 characters [json-pointer:/blocks/{i}/text/text]")
+        })
+    })
+}
+
 fn post_message(st: &mut State, call: &Call, token: &Token) -> Value {
     let Some(channel_arg) = call.args.get("channel").filter(|c| !c.is_empty()) else {
         return json!({"ok": false, "error": "invalid_arguments",
@@ -1239,7 +1253,13 @@ fn post_message(st: &mut State, call: &Call, token: &Token) -> Value {
     let blocks = match call.args.get("blocks").filter(|b| !b.is_empty()) {
         None => None,
         Some(b) => match parse_json_arg(b) {
-            Some(Value::Array(a)) if a.iter().all(Value::is_object) => Some(Value::Array(a)),
+            Some(Value::Array(a)) if a.iter().all(Value::is_object) => match blocks_problem(&a) {
+                Some(problem) => {
+                    return json!({"ok": false, "error": "invalid_blocks",
+                                  "response_metadata": {"messages": [problem]}})
+                }
+                None => Some(Value::Array(a)),
+            },
             Some(Value::Array(_)) => return err("invalid_blocks"),
             _ => return err("invalid_blocks_format"),
         },

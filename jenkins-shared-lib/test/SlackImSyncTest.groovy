@@ -117,6 +117,24 @@ class SlackImSyncTest {
         assert errorMessage(run(BASE + [system: '../etc'])).contains("system '../etc' is not a valid system name")
     }
 
+    // Issue 22: the Slack post links to the build: Jenkins' BUILD_URL is handed to the container by name,
+    // like every variable of the run; notifyOn is SLACK_IM_NOTIFY_ON.
+    void testJenkinsBuildUrlReachesTheContainerForTheSlackPostsLink() {
+        h.env.BUILD_URL = 'https://jenkins.example/job/slack-im-sync/42/'
+        run(BASE + [notifyChannel: 'C0DEVOPS01', notifyOn: 'problems'])
+        Map call = runCall()
+        List<String> names = call.env.SLACK_IM_JENKINS_ENV_NAMES.split(' ') as List
+        assert 'BUILD_URL' in names && 'SLACK_IM_NOTIFY_ON' in names
+        assert call.env.BUILD_URL == 'https://jenkins.example/job/slack-im-sync/42/'
+        assert call.env.SLACK_IM_NOTIFY_ON == 'problems'
+        h = new PipelineHarness()
+        run(BASE)
+        assert !('BUILD_URL' in (runCall().env.SLACK_IM_JENKINS_ENV_NAMES.split(' ') as List)): 'no BUILD_URL, none passed'
+        h = new PipelineHarness()
+        assert errorMessage(run(BASE + [variables: [BUILD_URL: 'https://elsewhere.example/']]))
+            .contains('variables: BUILD_URL is set by the step')
+    }
+
     // Issue 21: values are the binary's to validate (no second copy in the step); its message fails the build.
     void testBadTargetUrlIsTheBinarysErrorShownByTheBuild() {
         String msg = binaryRejects(BASE + [targetUrl: 'ftp://x'], 'SLACK_IM_TARGET_URL__DEV is invalid: ftp://x is not an http(s) URL')

@@ -43,6 +43,7 @@ Map variableParameters() {
         slackUrl             : 'SLACK_IM_SLACK_URL',
         slackTeamId          : 'SLACK_IM_SLACK_TEAM_ID',
         notifyChannel        : 'SLACK_IM_NOTIFY_CHANNEL',
+        notifyOn             : 'SLACK_IM_NOTIFY_ON',          // always, changes (default) or problems
         membersMaxAge        : 'SLACK_IM_MEMBERS_MAX_AGE',
         logLevel             : 'RUST_LOG',
     ]
@@ -61,6 +62,7 @@ Map<String, String> ownedVariables() {
         SLACK_IM_SYSTEM      : 'system / systems',
         SLACK_IM_REPORT_DIR  : 'reportDir',
         SLACK_IM_RUN_ID      : 'the step',
+        BUILD_URL            : 'the step',   // Jenkins' own, for the Slack post's link to the build
         SLACK_IM_TEMPLATES   : 'templatesDir',
         SLACK_IM_MEMBERS_FILE: 'membersFile',
         SSL_CERT_FILE        : 'caBundle / caCredentialsId',
@@ -345,7 +347,7 @@ Map validate(Map args) {
 // system named (by systems:, or by system:).
 @NonCPS
 List<String> envNamesRead(Map args) {
-    final List<String> names = ['CONTAINER_BIN', 'BUILD_TAG', 'SLACK_IM_IMAGE', 'SLACK_IM_TARGET_URL',
+    final List<String> names = ['CONTAINER_BIN', 'BUILD_TAG', 'BUILD_URL', 'SLACK_IM_IMAGE', 'SLACK_IM_TARGET_URL',
                                 'SLACK_IM_EMAIL_DOMAINS']
     final def systems = args?.systems
     final Collection given = systems instanceof Map ? ((Map) systems).keySet() :
@@ -390,6 +392,11 @@ Map normalize(Map args, Map<String, String> jenkinsEnv, List<String> problems) {
     final String nonce = "${UUID.randomUUID()}"
     cfg.runId = "${buildTag}-${nonce}".toString()
     cfg.container.SLACK_IM_RUN_ID = cfg.runId
+    // The Slack post links to this build: Jenkins' BUILD_URL, as Jenkins set it (slack-im links only an
+    // http(s) URL). Not for export, which posts nothing.
+    if (cfg.command != 'export' && str(jenkinsEnv.BUILD_URL).trim()) {
+        cfg.container.BUILD_URL = jenkinsEnv.BUILD_URL
+    }
     final String what = cfg.command == 'export' ? 'export' : cfg.systems.join('-')
     final String prefix = "slack-im-${what}-${buildTag}".replaceAll(/[^A-Za-z0-9_.-]/, '-')
     cfg.containerName = "${prefix.take(100)}-${nonce.take(12)}".toString()
@@ -486,7 +493,7 @@ void normalizeSystems(Map cfg, Map args, Map<String, String> jenkinsEnv, List<St
 void exportOnlyParameters(Map args, List<String> problems) {
     final List<String> syncOnly = ['system', 'systems', 'targetUrl', 'targetCredentialsId', 'secrets', 'vars',
                                    'dryRun', 'emailDomains', 'usergroups', 'exclude', 'protect', 'maxDeactivate',
-                                   'concurrency', 'notifyChannel', 'templatesDir', 'membersMaxAge']
+                                   'concurrency', 'notifyChannel', 'notifyOn', 'templatesDir', 'membersMaxAge']
     for (String k : syncOnly) {
         if (args[k] != null && !(k == 'dryRun' && args[k] == false)) {
             problems << ("${k} does not apply to command 'export' " +

@@ -12,7 +12,7 @@ use serde::Deserialize;
 use super::overlay::system_name;
 use super::values::{
     age, bot_token, check_secrets, check_target_url, email_domains, export_all_fields, members_key,
-    members_unsigned, normalize_exclude, run_id, slack_id, slack_url, CHANNEL_ID, TEAM_ID,
+    members_unsigned, normalize_exclude, notify_on, run_id, slack_id, slack_url, CHANNEL_ID, TEAM_ID,
 };
 use super::variables::variable;
 use super::{invalid, ConfigError, RunConfig, SystemConfig};
@@ -52,6 +52,8 @@ struct Env {
     slack_im_read_max_mb: Option<String>,
     slack_im_report_dir: Option<String>,
     slack_im_notify_channel: Option<String>,
+    slack_im_notify_on: Option<String>,
+    build_url: Option<String>,
     slack_im_run_id: Option<String>,
     slack_im_members_file: Option<String>,
     slack_im_members_max_age: Option<String>,
@@ -181,6 +183,13 @@ impl Env {
             read_max_mb: number("SLACK_IM_READ_MAX_MB", self.slack_im_read_max_mb)?,
             report_dir: self.slack_im_report_dir.map(PathBuf::from),
             notify_channel: slack_id(("SLACK_IM_NOTIFY_CHANNEL", self.slack_im_notify_channel), CHANNEL_ID)?,
+            notify_on: notify_on((
+                "SLACK_IM_NOTIFY_ON",
+                text("SLACK_IM_NOTIFY_ON", self.slack_im_notify_on),
+            ))?,
+            // Jenkins' own variable, whatever it holds: the Slack post links to it only when it is an
+            // http(s) URL, and a bad one never stops a run.
+            build_url: self.build_url,
             run_id: run_id(("SLACK_IM_RUN_ID", self.slack_im_run_id))?,
             members_file: self.slack_im_members_file.map(PathBuf::from),
             members_max_age,

@@ -76,6 +76,11 @@ pub struct RunConfig {
     /// `SLACK_IM_REPORT_DIR` as given; each system's folder is [`Config::report_dir`].
     pub report_dir: Option<PathBuf>,
     pub notify_channel: Option<String>,
+    /// `SLACK_IM_NOTIFY_ON`: which runs post to `notify_channel`.
+    pub notify_on: NotifyOn,
+    /// `BUILD_URL` (Jenkins sets it in every build), as given: the Slack post links to it when it is
+    /// an http(s) URL.
+    pub build_url: Option<String>,
     /// `SLACK_IM_RUN_ID`: the caller's id for this run, echoed in `summary.json` so the caller can
     /// tell this run's report from a stale one.
     pub run_id: Option<String>,
@@ -101,6 +106,38 @@ pub struct RunConfig {
     pub ca_file: Option<PathBuf>,
     /// `SLACK_IM_SLACK_CA_FILE`: extra CAs the Slack client trusts (a TLS-inspecting proxy's).
     pub slack_ca_file: Option<PathBuf>,
+}
+
+/// Which runs post their summary to `SLACK_IM_NOTIFY_CHANNEL` (`SLACK_IM_NOTIFY_ON`), so that a
+/// channel fed by a daily job hears of the runs that matter.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum NotifyOn {
+    /// Every run (`sync` and `plan`; `check` never posts).
+    Always,
+    /// A problem, or a run that wrote or would write (the default).
+    Changes,
+    /// A run whose exit code is not 0, with a failed or withheld action, or with a warning.
+    Problems,
+}
+
+impl NotifyOn {
+    /// Its value of `SLACK_IM_NOTIFY_ON`.
+    pub fn name(self) -> &'static str {
+        match self {
+            NotifyOn::Always => "always",
+            NotifyOn::Changes => "changes",
+            NotifyOn::Problems => "problems",
+        }
+    }
+
+    /// Whether a run with (or without) a problem and a change posts.
+    pub fn wants(self, problem: bool, change: bool) -> bool {
+        match self {
+            NotifyOn::Always => true,
+            NotifyOn::Changes => problem || change,
+            NotifyOn::Problems => problem,
+        }
+    }
 }
 
 /// One system's settings: its folder, and the variables that may be given for it alone as

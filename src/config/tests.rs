@@ -399,3 +399,25 @@ fn only_the_unsuffixed_target_url_must_keep_to_the_folders_host_and_loopback_is_
     }
     assert!(check(&[("SLACK_IM_TARGET_URL", "")], own).is_ok(), "no override: the folder's url");
 }
+
+#[test]
+fn notify_on_defaults_to_changes_and_each_policy_posts_what_it_says() {
+    assert_eq!(with(&[]).unwrap().run.notify_on, NotifyOn::Changes);
+    assert_eq!(with(&[("SLACK_IM_NOTIFY_ON", " Problems ")]).unwrap().run.notify_on, NotifyOn::Problems);
+    assert_eq!(with(&[("SLACK_IM_NOTIFY_ON", "always")]).unwrap().run.notify_on, NotifyOn::Always);
+    let err = with(&[("SLACK_IM_NOTIFY_ON", "errors")]).unwrap_err().to_string();
+    assert_eq!(err, "SLACK_IM_NOTIFY_ON is invalid: \"errors\": always, changes (the default) or problems");
+    // (problem, change) -> posts
+    let table = [(false, false), (false, true), (true, false), (true, true)];
+    let posts = |on: NotifyOn| table.map(|(p, c)| on.wants(p, c));
+    assert_eq!(posts(NotifyOn::Always), [true, true, true, true]);
+    assert_eq!(posts(NotifyOn::Changes), [false, true, true, true]);
+    assert_eq!(posts(NotifyOn::Problems), [false, false, true, true]);
+}
+
+#[test]
+fn build_url_is_read_as_jenkins_sets_it_and_never_refused() {
+    assert_eq!(with(&[]).unwrap().run.build_url, None);
+    let c = with(&[("BUILD_URL", "not a url at all")]).unwrap();
+    assert_eq!(c.run.build_url.as_deref(), Some("not a url at all"));
+}

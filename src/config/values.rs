@@ -111,6 +111,17 @@ pub(super) fn export_all_fields((var, value): (&str, Option<String>)) -> Result<
     }
 }
 
+/// `SLACK_IM_NOTIFY_ON`: `always`, `changes` (the default) or `problems`, any case.
+pub(super) fn notify_on((var, text): (&str, String)) -> Result<super::NotifyOn, ConfigError> {
+    use super::NotifyOn;
+    match text.trim().to_ascii_lowercase().as_str() {
+        "always" => Ok(NotifyOn::Always),
+        "changes" => Ok(NotifyOn::Changes),
+        "problems" => Ok(NotifyOn::Problems),
+        _ => Err(invalid(var, format!("{text:?}: always, changes (the default) or problems"))),
+    }
+}
+
 /// An age: `90m`, `24h`, `2d`, `30s` or plain seconds.
 pub(super) fn age((var, text): (&str, String)) -> Result<Duration, ConfigError> {
     let text = text.trim();

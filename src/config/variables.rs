@@ -137,6 +137,16 @@ pub const VARIABLES: &[Variable] = &[
     var("SLACK_IM_REPORT_DIR", PATH, "where summary.json, summary.md and junit.xml go (unset: none)"),
     var("SLACK_IM_NOTIFY_CHANNEL", TEXT, "post the run's summary to this channel id (needs chat:write)"),
     var(
+        "SLACK_IM_NOTIFY_ON",
+        Kind::Text { default: Some("changes") },
+        "when to post to SLACK_IM_NOTIFY_CHANNEL: problems (exit code not 0, a failed or withheld action, a warning), changes (problems, and any run that writes or would write) or always",
+    ),
+    var(
+        "BUILD_URL",
+        TEXT,
+        "set by Jenkins, not a slack-im variable: the build's page, linked from the Slack post (http:// or https:// only)",
+    ),
+    var(
         "SLACK_IM_RUN_ID",
         TEXT,
         "an id of the caller's (a CI build), written back as run_id in summary.json",

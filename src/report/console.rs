@@ -7,6 +7,51 @@ use super::*;
 /// The most old -> new lines the console prints for one action (the rest are in `summary.json`).
 const DIFF_LINES: usize = 5;
 
+impl ActionReport {
+    /// The action as the plan prints it, on one line: `~ update     ann (U1) changes name adds
+    /// password`, with the guard's reason or why it failed (`refused` in a dry run). The console and
+    /// the Slack post both show it; text a server or a member supplied is [`shown`] safely.
+    pub(super) fn plan_line(&self, dry_run: bool) -> String {
+        let sign = match self.action {
+            ActionKind::Create => '+',
+            ActionKind::Update => '~',
+            ActionKind::Deactivate => '-',
+            ActionKind::Reactivate => '^',
+        };
+        let mut out = format!("{sign} {:<10} {}", self.action.to_string(), shown(&self.key));
+        if let Some(id) = &self.slack_id {
+            let _ = write!(out, " ({})", shown(id));
+        }
+        if let Some(old) = &self.renamed_from {
+            let _ = write!(out, " renamed from {}", shown(old));
+        }
+        if !self.changed.is_empty() {
+            let _ = write!(out, " changes {}", shown(&self.changed.join(", ")));
+        }
+        if !self.adds.is_empty() {
+            let _ = write!(out, " adds {}", shown(&self.adds.join(", ")));
+        }
+        if let Some(r) = &self.reason {
+            let _ = write!(out, " [withheld: {}]", shown(r));
+        }
+        if let (Status::Failed, Some(e)) = (self.status, &self.error) {
+            let _ = write!(out, " [{}: {}]", if dry_run { "refused" } else { "failed" }, shown(e));
+        }
+        out
+    }
+
+    /// Old -> new under the action's line, indented: the first [`DIFF_LINES`], then how many more
+    /// `summary.json` holds.
+    pub(super) fn diff_lines(&self) -> Vec<String> {
+        let mut lines: Vec<String> =
+            self.diff.iter().take(DIFF_LINES).map(|c| format!("      {}", shown(&c.line()))).collect();
+        if self.diff.len() > DIFF_LINES {
+            lines.push(format!("      … {} more (summary.json)", self.diff.len() - DIFF_LINES));
+        }
+        lines
+    }
+}
+
 impl Summary {
     /// The console text: the headline, the plan (for `plan`), failures, the guard's reason.
     pub fn console(&self, show_plan: bool) -> String {
@@ -16,38 +61,9 @@ impl Summary {
         let mut out = String::new();
         if show_plan {
             for a in &self.actions {
-                let sign = match a.action {
-                    ActionKind::Create => '+',
-                    ActionKind::Update => '~',
-                    ActionKind::Deactivate => '-',
-                    ActionKind::Reactivate => '^',
-                };
-                let _ = write!(out, "{sign} {:<10} {}", a.action.to_string(), shown(&a.key));
-                if let Some(id) = &a.slack_id {
-                    let _ = write!(out, " ({})", shown(id));
-                }
-                if let Some(old) = &a.renamed_from {
-                    let _ = write!(out, " renamed from {}", shown(old));
-                }
-                if !a.changed.is_empty() {
-                    let _ = write!(out, " changes {}", shown(&a.changed.join(", ")));
-                }
-                if !a.adds.is_empty() {
-                    let _ = write!(out, " adds {}", shown(&a.adds.join(", ")));
-                }
-                if let Some(r) = &a.reason {
-                    let _ = write!(out, " [withheld: {}]", shown(r));
-                }
-                if let (Status::Failed, Some(e)) = (a.status, &a.error) {
-                    let _ = write!(out, " [refused: {}]", shown(e));
-                }
-                out.push('\n');
-                for (n, change) in a.diff.iter().enumerate() {
-                    if n == DIFF_LINES {
-                        let _ = writeln!(out, "      … {} more (summary.json)", a.diff.len() - n);
-                        break;
-                    }
-                    let _ = writeln!(out, "      {}", shown(&change.line()));
+                let _ = writeln!(out, "{}", a.plan_line(self.dry_run));
+                for line in a.diff_lines() {
+                    let _ = writeln!(out, "{line}");
                 }
             }
             for u in &self.unmanaged {

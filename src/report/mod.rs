@@ -11,7 +11,7 @@ mod slack;
 
 pub use combined::Combined;
 pub(crate) use results::Run;
-pub use slack::slack_message;
+pub use slack::{build_link, slack_message};
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
@@ -353,6 +353,23 @@ impl Summary {
             }
         }
         line
+    }
+
+    /// Something a person should look at (`SLACK_IM_NOTIFY_ON=problems`): an exit code other than
+    /// 0, a failed or withheld action (a dry run's too: its exit code is 0), or a warning.
+    pub fn has_problem(&self) -> bool {
+        self.exit_code != exit::OK
+            || self.counts.failed > 0
+            || self.counts.withheld > 0
+            || !self.warnings.is_empty()
+    }
+
+    /// A write made, or that a dry run would make (`SLACK_IM_NOTIFY_ON=changes`): a create, update,
+    /// deactivation or reactivation done or planned, or a create that existed already (its first
+    /// attempt landed).
+    pub fn has_change(&self) -> bool {
+        let c = &self.counts;
+        c.create + c.update + c.deactivate + c.reactivate + c.existing > 0
     }
 
     /// How many actions of this kind a guard withheld.
@@ -704,6 +721,94 @@ mod tests {
             ["dev: create c: target create c: HTTP 500", "mo: create c: target create c: HTTP 500"]
         );
         assert_eq!(both.withheld_actions.len(), 2);
+    }
+
+    #[test]
+    fn a_problem_is_a_bad_exit_code_a_failed_or_withheld_action_or_a_warning_and_a_change_a_write() {
+        let quiet = Summary { system: "dev".into(), command: "sync".into(), ..Summary::default() };
+        assert!(!quiet.has_problem() && !quiet.has_change());
+        let s = sample();
+        assert!(s.has_problem() && s.has_change(), "exit 3, one create done");
+        let mut dry = sample();
+        dry.exit_code = exit::OK;
+        dry.counts.failed = 0;
+        assert!(dry.has_problem(), "a dry run's withheld action is a problem although its exit code is 0");
+        let warned = Summary { warnings: vec!["nobody is eligible".into()], ..quiet.clone() };
+        assert!(warned.has_problem());
+        let failed = Summary { exit_code: exit::FAILED, ..quiet.clone() };
+        assert!(failed.has_problem() && !failed.has_change());
+        for n in [
+            Counts { update: 1, ..Counts::default() },
+            Counts { deactivate: 1, ..Counts::default() },
+            Counts { reactivate: 1, ..Counts::default() },
+            Counts { existing: 1, ..Counts::default() },
+        ] {
+            assert!(Summary { counts: n.clone(), ..quiet.clone() }.has_change(), "{n:?}");
+        }
+        let idle = Counts { unchanged: 9, skipped: 3, pending_deactivation: 1, ..Counts::default() };
+        assert!(!Summary { counts: idle, ..quiet }.has_change());
+    }
+
+    #[test]
+    fn the_build_link_takes_only_plain_http_urls_and_escapes_them() {
+        assert_eq!(
+            build_link(" https://ci.example/job/a|b/7/?x=1&y=<2> ").as_deref(),
+            Some("<https://ci.example/job/a%7Cb/7/?x=1&amp;y=&lt;2&gt;|build>")
+        );
+        assert_eq!(build_link("HTTP://ci.example/7/").as_deref(), Some("<HTTP://ci.example/7/|build>"));
+        for bad in [
+            "javascript:alert(1)",
+            "ftp://ci.example/7/",
+            "https://",
+            "https:///job/7",
+            "https://user:pw@ci.example/7/",
+            "https://ci.example/a b",
+            "https://ci.example/\u{202e}7",
+            "/job/7/",
+        ] {
+            assert_eq!(build_link(bad), None, "{bad}");
+        }
+        assert_eq!(build_link(&format!("https://ci.example/{}", "a".repeat(2000))), None);
+    }
+
+    #[test]
+    fn the_post_of_many_systems_with_many_actions_keeps_within_slacks_limits() {
+        let action = |i: usize| Action {
+            diff: (0..7)
+                .map(|f| FieldChange { field: format!("f{f}"), old: "o".repeat(80), new: "n".repeat(80) })
+                .collect(),
+            changed: (0..40).map(|f| format!("field{f:03}")).collect(),
+            ..Action::new(ActionKind::Update, format!("key{i}&<{}", "k".repeat(400)), Some("U1".into()), None)
+        };
+        let plan = Plan { actions: (0..30).map(action).collect(), ..Plan::default() };
+        let summaries: Vec<Summary> = (0..30)
+            .map(|n| {
+                let mut s = Summary {
+                    system: format!("sys{n}"),
+                    command: "plan".into(),
+                    dry_run: true,
+                    ..Summary::default()
+                };
+                s.record(&plan, None, &[]);
+                s
+            })
+            .collect();
+        let (_, blocks) = slack_message(&summaries, &Redactor::default(), Some("https://ci.example/1/"));
+        let blocks = blocks.as_array().unwrap();
+        assert!(blocks.len() <= slack::BLOCK_LIMIT && blocks.len() > 40, "{}", blocks.len());
+        for block in blocks {
+            let text = block["text"]["text"].as_str().unwrap();
+            assert!(text.chars().count() <= slack::SECTION_LIMIT, "{}", text.chars().count());
+            assert!(!text.contains("key0&<"), "escaped: {text}");
+        }
+        let last = blocks.last().unwrap()["text"]["text"].as_str().unwrap();
+        assert!(
+            last.starts_with("… and the actions of ") && last.ends_with("more systems (their summary.md)"),
+            "{last}"
+        );
+        let first_system = blocks[1]["text"]["text"].as_str().unwrap();
+        assert!(first_system.starts_with("*sys0*\n```\n~ update     key0&amp;&lt;kkk"), "{first_system}");
+        assert!(first_system.contains("      f0: ooo"), "{first_system}");
     }
 
     #[test]
