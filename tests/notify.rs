@@ -236,3 +236,35 @@ fn a_secret_in_a_changed_field_never_reaches_the_post() {
     assert!(text.contains("[redacted]"), "{text}");
     // World::run has checked every post for every 8-character piece of every secret.
 }
+
+/// `new_password()` values are secrets of their own write, not of the run: the old -> new line of
+/// a changed field holding one shows it nowhere (console, reports, the post).
+#[test]
+fn a_new_password_in_a_changed_field_is_shown_nowhere() {
+    let mut world = notifying(0);
+    dev_with(&mut world, "create-api-key.json", "update-new-api-key.json");
+    world.run(&["sync"]).assert_code(0);
+    let run = world.run(&["plan"]);
+    run.assert_code(0);
+    let planned = run.count("update");
+    assert!(planned > 0);
+    let run = world.run(&["sync"]);
+    run.assert_code(0);
+    assert_eq!(run.count("update"), planned);
+    let keys: Vec<String> = world
+        .accounts()
+        .values()
+        .filter_map(|a| a["apiKey"].as_str().filter(|k| *k != "issued-by-hand-0001").map(str::to_string))
+        .collect();
+    assert_eq!(keys.len(), planned as usize, "each updated account got its own key");
+    let mut texts = vec![run.stdout.clone(), run.stderr.clone()];
+    texts.extend(files_below(&world.reports()).iter().filter_map(|f| std::fs::read_to_string(f).ok()));
+    texts.extend(world.slack.posted_messages().iter().map(Value::to_string));
+    for key in &keys {
+        for text in &texts {
+            assert!(!text.contains(key.as_str()), "a new_password() value leaked:\n{text}");
+        }
+    }
+    let post = section_texts(&last_post(&world, &run)).join("\n");
+    assert!(post.contains("apiKey: \"issued-by-hand-0001\" → \"[redacted]\""), "{post}");
+}
