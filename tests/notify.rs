@@ -119,6 +119,21 @@ fn problems_posts_a_run_that_could_not_read_slack() {
 }
 
 #[test]
+fn problems_posts_a_run_stopped_by_a_template_error_and_says_why() {
+    let mut world = notifying(0);
+    world.set("SLACK_IM_NOTIFY_ON", "problems");
+    let templates = world.own_templates();
+    let create = templates.join("dev").join("create.json");
+    let text = std::fs::read_to_string(&create).unwrap();
+    std::fs::write(&create, text.replace("{{ user.name }}", "{{ user.nickname }}")).unwrap();
+    let run = world.run(&["sync"]);
+    run.assert_code(2);
+    assert_eq!(world.writes(), 0);
+    let post = last_post(&world, &run).to_string();
+    assert!(post.contains(":x:") && post.contains("dev/create.json"), "{post}");
+}
+
+#[test]
 fn a_dry_run_posts_what_it_would_write_and_under_problems_only_what_a_guard_withholds() {
     let world = notifying(0);
     world.run(&["plan"]).assert_code(0);
