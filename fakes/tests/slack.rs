@@ -425,6 +425,35 @@ fn post_message_json_and_form() {
     assert_eq!(posted[1]["text"], "hi");
 }
 
+/// Slack refuses a message of more than 50 blocks, or with a section text over 3000 characters, as
+/// `invalid_blocks` naming the limit; the fake does too, so a sender that exceeds them fails a test.
+#[test]
+fn post_message_refuses_blocks_over_slacks_limits() {
+    let fake = FakeSlack::start(SlackOptions::acme(0));
+    let section = |text: &str| json!({"type": "section", "text": {"type": "mrkdwn", "text": text}});
+    let post = |blocks: Vec<serde_json::Value>| {
+        let blocks = url_encode(&serde_json::Value::Array(blocks).to_string());
+        post_form(
+            &fake,
+            "chat.postMessage",
+            &format!("channel=C0GENERAL1&text=x&blocks={blocks}"),
+            Some(TOKEN),
+        )
+        .json()
+    };
+    let r = post(vec![section(&"é".repeat(3000))]);
+    assert_eq!(r["ok"], true, "3000 characters (not bytes) fit: {r}");
+    let r = post(vec![section("ok"), section(&"a".repeat(3001))]);
+    assert_eq!(r["error"], "invalid_blocks");
+    assert_eq!(
+        r["response_metadata"]["messages"][0],
+        "[ERROR] must be less than 3001 characters [json-pointer:/blocks/1/text/text]"
+    );
+    let r = post((0..51).map(|_| section("ok")).collect());
+    assert_eq!(r["error"], "invalid_blocks");
+    assert_eq!(fake.posted_messages().len(), 1, "a refused post is not recorded");
+}
+
 #[test]
 fn auth_test_and_stats_endpoint() {
     let fake = FakeSlack::start(SlackOptions::acme(0));
