@@ -192,6 +192,31 @@ impl Listing {
     }
 }
 
+/// Whether a member of this system can be matched as soon as the account with its key is
+/// listed, before the rest of the listing is in: the key comes from `system.json`'s `key`
+/// (no create body needed for it) and there is no `anchor` (so the member's account is the one
+/// with its key, whatever else the listing holds).
+pub fn matches_by_key_alone(templates: &SystemTemplates) -> bool {
+    templates.spec.key.is_some() && templates.spec.anchor.is_none()
+}
+
+/// The member's key, normalised, by `system.json`'s `key` expression; `None` when there is
+/// no expression or it fails (the full match then renders it again, and reports the failure).
+pub fn normalised_key_of(
+    templates: &SystemTemplates,
+    member: &Member,
+    groups: Option<&UserGroups>,
+) -> Option<String> {
+    let mut user = UserView::from_member(member);
+    if let Some(groups) = groups {
+        user = user.with_groups(groups.of(&member.id));
+    }
+    let key = templates.render_key(&Arc::new(user));
+    // A key expression that made a password made it for nothing.
+    let _ = templates.take_new_passwords();
+    Some(normalize_key(&key.ok()??))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

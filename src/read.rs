@@ -3,8 +3,8 @@
 //! system as its page arrives, then plan and render the deactivations. Nothing here writes; what it
 //! returns is what `sync` applies, `plan` prints and `check` counts, so their numbers agree.
 
-use std::collections::{BTreeMap, HashSet};
-use std::sync::Arc;
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
 use crate::action::{ActionKind, Outcome};
@@ -14,10 +14,11 @@ use crate::connect::{connect, System};
 use crate::eligibility::{Filter, SkipReason, Skipped};
 use crate::error::{panicked, Error};
 use crate::http::Budget;
-use crate::matching::Listing;
+use crate::matching::{matches_by_key_alone, normalised_key_of, Listing};
 use crate::members::{Member, UserGroups};
 use crate::plan::{self, Desired, Plan, Policy, RecentlyLeft};
 use crate::source::Source;
+use crate::target::normalize_key;
 
 /// Everything read and decided for one system before its first write: what `sync` applies,
 /// `plan` prints and `check` counts.
@@ -303,20 +304,25 @@ fn load_systems(
         .collect())
 }
 
-/// Step 1: each system's accounts, and whether slack-im manages (or may adopt) each; the targets
-/// are listed side by side, so a slow one delays the others by its own time only.
-fn list_accounts(systems: &[System]) -> Vec<Result<Read, Error>> {
-    std::thread::scope(|scope| {
-        let listings: Vec<_> = systems.iter().map(|system| scope.spawn(move || list_one(system))).collect();
-        listings.into_iter().map(|l| l.join().unwrap_or_else(|p| Err(panicked(&*p)))).collect()
-    })
-}
-
-fn list_one(system: &System) -> Result<Read, Error> {
+/// One system's listing, on a thread of its own: its accounts, and whether slack-im manages (or
+/// may adopt) each. With `early`, each listed account is matched at once with the members already
+/// keyed for it, while the next page travels ([`Early`]).
+fn list_one(
+    system: &System,
+    early: Option<&Mutex<Early>>,
+    groups: Option<&UserGroups>,
+) -> Result<Read, Error> {
     let started = Instant::now();
     let tests = system.templates.account_tests()?;
     let mut listing = Listing::default();
-    system.target.for_each_account(&tests, |account| listing.push(account, &tests).map_err(Error::from))?;
+    system.target.for_each_account(&tests, |account| {
+        let key = account.key.as_deref().map(normalize_key);
+        listing.push(account, &tests).map_err(Error::from)?;
+        if let (Some(early), Some(key)) = (early, key) {
+            Early::match_listed(early, key, &listing, system, groups);
+        }
+        Ok::<(), Error>(())
+    })?;
     log::info!(
         "{}: target: {} accounts, {} managed by slack-im ({:.2}s)",
         system.templates.name(),
@@ -334,12 +340,87 @@ fn list_one(system: &System) -> Result<Read, Error> {
     })
 }
 
-/// Steps 1 and 2 side by side: while the targets are listed, Slack (or the members file) is read
-/// on a thread of its own, its members waiting in batches; once the listings are in, every
-/// system whose listing succeeded takes the batches in Slack's order, as they arrive: who should
-/// have an account, each one matched and rendered at once. A template that fails for a member
-/// stops that system (before any of its writes); a failed Slack read stops every system. Returns
-/// each system's read and how many members Slack listed.
+/// A member of a batch: the batch's number in the read, and the member's place in it.
+type MemberAt = (usize, usize);
+
+/// Members matched while their system is still being listed, for a folder whose members match by
+/// key alone ([`crate::matching::matches_by_key_alone`]): a member's account is then the one
+/// listed under its key, so the match made when both are in is the match the whole listing gives.
+/// The Slack side keys each eligible member as it arrives; the listing side matches the members
+/// waiting for each account it lists (the work hides in the next page's round trip). Members
+/// not matched here (no account, or keyed after the listing ended) are matched the usual way.
+#[derive(Default)]
+struct Early {
+    /// Every batch read so far, by number.
+    batches: Vec<Arc<Vec<Member>>>,
+    /// Keyed members whose key no account listed so far has: normalised key -> members.
+    waiting: HashMap<String, Vec<MemberAt>>,
+    /// Keyed members whose account was listed before they were keyed: matched at the next account.
+    late: Vec<MemberAt>,
+    /// The normalised keys listed so far.
+    listed: HashSet<String>,
+    /// What each early match gave.
+    matched: HashMap<MemberAt, Result<Desired, Error>>,
+}
+
+impl Early {
+    /// The Slack side: the eligible members of batch `at`, keyed.
+    fn key_batch(
+        early: &Mutex<Early>,
+        batch: &Arc<Vec<Member>>,
+        filter: &Filter,
+        system: &System,
+        groups: Option<&UserGroups>,
+    ) {
+        let keyed: Vec<(usize, String)> = batch
+            .iter()
+            .enumerate()
+            .filter(|(_, member)| filter.reason_to_skip(member).is_none())
+            .filter_map(|(i, member)| Some((i, normalised_key_of(&system.templates, member, groups)?)))
+            .collect();
+        let mut early = early.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        let at = early.batches.len();
+        early.batches.push(Arc::clone(batch));
+        for (i, key) in keyed {
+            if early.listed.contains(&key) {
+                early.late.push((at, i));
+            } else {
+                early.waiting.entry(key).or_default().push((at, i));
+            }
+        }
+    }
+
+    /// The listing side: `key` was just listed; the members waiting for it, and those keyed late,
+    /// are matched now.
+    fn match_listed(
+        early: &Mutex<Early>,
+        key: String,
+        listing: &Listing,
+        system: &System,
+        groups: Option<&UserGroups>,
+    ) {
+        let lock = || early.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        let todo: Vec<(MemberAt, Arc<Vec<Member>>)> = {
+            let mut early = lock();
+            let mut todo = early.waiting.remove(&key).unwrap_or_default();
+            todo.append(&mut early.late);
+            early.listed.insert(key);
+            todo.into_iter().map(|at| (at, Arc::clone(&early.batches[at.0]))).collect()
+        };
+        for (at, batch) in todo {
+            let desired = listing.desired_for(&system.templates, &batch[at.1], groups).map_err(Error::from);
+            lock().matched.insert(at, desired);
+        }
+    }
+}
+
+/// Steps 1 and 2 side by side: while the targets are listed (each on a thread of its own), Slack
+/// (or the members file) is read on another, and its members wait in batches; a system whose
+/// members match by key alone keys them as they arrive and matches each with its account as soon
+/// as it is listed ([`Early`]). Once a system's listing is in, it takes the batches in Slack's
+/// order: who should have an account, each one matched and rendered (or its early match taken).
+/// A template that fails for a member stops that system (before any of its writes); a failed Slack
+/// read stops every system. Returns each system's read and how many members Slack listed.
 fn list_and_read_members(
     run: &RunConfig,
     source: &Source,
@@ -350,24 +431,73 @@ fn list_and_read_members(
     let started = Instant::now();
     let keep_raw = systems.iter().any(|s| s.templates.uses_slack_object);
     let cores = std::thread::available_parallelism().map_or(1, usize::from);
+    let early: Vec<Option<Mutex<Early>>> =
+        systems.iter().map(|s| matches_by_key_alone(&s.templates).then(Mutex::default)).collect();
     std::thread::scope(|scope| {
         let (sender, received) = std::sync::mpsc::channel();
+        for (n, (system, early)) in systems.iter().zip(&early).enumerate() {
+            let sender = sender.clone();
+            scope.spawn(move || {
+                let listed = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                    list_one(system, early.as_ref(), groups)
+                }))
+                .unwrap_or_else(|panic| Err(panicked(&*panic)));
+                let _ = sender.send(FromSlack::Listed(n, Box::new(listed)));
+            });
+        }
         let slack = scope.spawn(move || read_slack(run, source, keep_raw, sender));
-        let mut reads = list_accounts(systems);
+        // Each system's read once its listing is in; the filters before (Slack sends the channel first).
+        let mut reads: Vec<Option<Result<Read, Error>>> = systems.iter().map(|_| None).collect();
+        let mut filters: Vec<Filter> =
+            configs.iter().map(|c| filter(run, c, None, scope_of(c, groups))).collect();
+        // The batches read while some listing is still going, for it to take when it is in.
+        let mut held: Vec<Arc<Vec<Member>>> = Vec::new();
         for message in received {
             match message {
                 FromSlack::Channel(channel_members) => {
-                    for (read, config) in reads.iter_mut().zip(configs) {
-                        if let Ok(read) = read {
-                            read.filter =
-                                filter(run, config, channel_members.clone(), scope_of(config, groups));
-                            read.grace = Grace::of(config);
+                    for ((filter, config), read) in filters.iter_mut().zip(configs).zip(&mut reads) {
+                        *filter =
+                            self::filter(run, config, channel_members.clone(), scope_of(config, groups));
+                        if let Some(Ok(read)) = read {
+                            read.filter = filter.clone();
                         }
                     }
                 }
-                FromSlack::Members(batch) => feed(&batch, &mut reads, systems, groups, cores),
+                FromSlack::Members(batch) => {
+                    let batch = Arc::new(batch);
+                    for (n, system) in systems.iter().enumerate() {
+                        if let (None, Some(early)) = (&reads[n], &early[n]) {
+                            Early::key_batch(early, &batch, &filters[n], system, groups);
+                        }
+                    }
+                    let mut listed: Vec<(&mut Result<Read, Error>, &System)> =
+                        reads.iter_mut().zip(systems).filter_map(|(r, s)| Some((r.as_mut()?, s))).collect();
+                    feed(&batch, &mut listed, groups, cores);
+                    if reads.iter().any(Option::is_none) {
+                        held.push(batch);
+                    }
+                }
+                FromSlack::Listed(n, listed) => {
+                    let mut listed = (*listed).map(|read| Read {
+                        filter: filters[n].clone(),
+                        grace: Grace::of(&configs[n]),
+                        ..read
+                    });
+                    let early = early[n]
+                        .as_ref()
+                        .map(|e| std::mem::take(&mut *e.lock().unwrap_or_else(|p| p.into_inner())));
+                    catch_up(&mut listed, &systems[n], &held, early, groups, cores);
+                    reads[n] = Some(listed);
+                    if reads.iter().all(Option::is_some) {
+                        held.clear();
+                    }
+                }
             }
         }
+        let reads: Vec<Result<Read, Error>> = reads
+            .into_iter()
+            .map(|r| r.unwrap_or_else(|| Err(Error::Internal("a listing ended without a result".into()))))
+            .collect();
         let members = slack.join().unwrap_or_else(|panic| Err(panicked(&*panic)));
         if let Ok(members) = members {
             log_read(&reads, systems, members, started);
@@ -376,11 +506,62 @@ fn list_and_read_members(
     })
 }
 
+/// A system whose listing just came in takes the batches read meanwhile, in Slack's order: its
+/// early matches where it has them, the usual match for every other member.
+fn catch_up(
+    slot: &mut Result<Read, Error>,
+    system: &System,
+    held: &[Arc<Vec<Member>>],
+    early: Option<Early>,
+    groups: Option<&UserGroups>,
+    cores: usize,
+) {
+    let Some(mut early) = early else {
+        for batch in held {
+            feed(batch, &mut [(&mut *slot, system)], groups, cores);
+        }
+        return;
+    };
+    for (at, batch) in held.iter().enumerate() {
+        let Ok(read) = slot else { return };
+        // Every member of the batch as the usual match sees it, its early match put in its place.
+        let mut found: Vec<Option<Result<Desired, Error>>> =
+            (0..batch.len()).map(|i| early.matched.remove(&(at, i))).collect();
+        let todo: Vec<&Member> = batch
+            .iter()
+            .zip(&found)
+            .filter(|(member, found)| found.is_none() && read.filter.reason_to_skip(member).is_none())
+            .map(|(member, _)| member)
+            .collect();
+        let mut rest = match match_in_parts(read, system, &todo, groups, cores) {
+            Ok(matched) => matched.into_iter().flat_map(|m| m.desired),
+            Err(e) => return *slot = Err(e),
+        };
+        for (member, found) in batch.iter().zip(&mut found) {
+            match read.filter.reason_to_skip(member) {
+                Some(reason) => {
+                    if let (SkipReason::Deleted, Some(grace)) = (&reason, read.grace) {
+                        read.recently_left.extend(recently_left(system, member, grace));
+                    }
+                    read.skipped.push(Skipped { slack_id: member.id.clone(), reason })
+                }
+                None => match found.take() {
+                    Some(Ok(desired)) => read.desired.push(desired),
+                    Some(Err(e)) => return *slot = Err(e),
+                    None => read.desired.extend(rest.next()),
+                },
+            }
+        }
+    }
+}
+
 /// What the thread reading Slack hands over: first the members of `SLACK_IM_CHANNEL` (when
-/// set), then the members in batches.
+/// set), then the members in batches; and what each listing thread hands over when it ends.
 enum FromSlack {
     Channel(Option<HashSet<String>>),
     Members(Vec<Member>),
+    /// Not from Slack: system `n`'s listing is in (or failed).
+    Listed(usize, Box<Result<Read, Error>>),
 }
 
 /// The thread reading Slack: the channel's members, then every member in batches of [`BATCH`].
@@ -442,13 +623,14 @@ const BATCH: usize = 1000;
 /// A template that fails for a member stops that system only.
 fn feed(
     members: &[Member],
-    reads: &mut [Result<Read, Error>],
-    systems: &[System],
+    reads: &mut [(&mut Result<Read, Error>, &System)],
     groups: Option<&UserGroups>,
     cores: usize,
 ) {
-    let running = reads.iter().filter(|r| r.is_ok()).count();
+    let running = reads.iter().filter(|(r, _)| r.is_ok()).count();
     let parts = (cores / running.max(1)).max(1);
+    let members: Vec<&Member> = members.iter().collect();
+    let members = &members[..];
     let work = |slot: &mut Result<Read, Error>, system: &System| {
         let Ok(read) = slot else { return };
         match match_in_parts(read, system, members, groups, parts) {
@@ -463,12 +645,13 @@ fn feed(
         }
     };
     if running <= 1 {
-        reads.iter_mut().zip(systems).for_each(|(slot, system)| work(slot, system));
+        reads.iter_mut().for_each(|(slot, system)| work(slot, system));
         return;
     }
     let work = &work;
     std::thread::scope(|scope| {
-        for (slot, system) in reads.iter_mut().zip(systems) {
+        for (slot, system) in reads.iter_mut() {
+            let system: &System = system;
             scope.spawn(move || work(slot, system));
         }
     });
@@ -488,7 +671,7 @@ struct Matched {
 fn match_in_parts(
     read: &Read,
     system: &System,
-    members: &[Member],
+    members: &[&Member],
     groups: Option<&UserGroups>,
     parts: usize,
 ) -> Result<Vec<Matched>, Error> {
@@ -509,7 +692,7 @@ fn match_in_parts(
 fn match_members(
     read: &Read,
     system: &System,
-    members: &[Member],
+    members: &[&Member],
     groups: Option<&UserGroups>,
 ) -> Result<Matched, Error> {
     let mut matched = Matched {
