@@ -111,7 +111,7 @@ impl Listing {
         let _ = templates.take_new_passwords();
         let desired = self.match_member(templates, member, groups);
         let hidden = templates.take_new_passwords();
-        desired.map(|d| Desired { hidden, ..d })
+        desired.map(|d| Desired { change: d.change.map(|c| Box::new(without(*c, &hidden))), hidden, ..d })
     }
 
     fn match_member(
@@ -215,6 +215,34 @@ pub fn normalised_key_of(
     // A key expression that made a password made it for nothing.
     let _ = templates.take_new_passwords();
     Some(normalize_key(&key.ok()??))
+}
+
+/// A change whose old -> new values do not show the passwords `hidden` (the member's
+/// `new_password()` values, which the run's redactor does not know: they belong to this write
+/// alone), so no report, post or saved plan can show them.
+fn without(change: Change, hidden: &[crate::secret::Secret<String>]) -> Change {
+    if hidden.is_empty() {
+        return change;
+    }
+    let redactor = crate::secret::Redactor::new(hidden);
+    let clean = |diff: Vec<crate::action::FieldChange>| {
+        diff.into_iter()
+            .map(|c| crate::action::FieldChange {
+                old: redactor.redact(&c.old),
+                new: redactor.redact(&c.new),
+                ..c
+            })
+            .collect()
+    };
+    match change {
+        Change::Update { body, changed, added, diff } => {
+            Change::Update { body, changed, added, diff: clean(diff) }
+        }
+        Change::Reactivate { body, changed, added, diff } => {
+            Change::Reactivate { body, changed, added, diff: clean(diff) }
+        }
+        other => other,
+    }
 }
 
 #[cfg(test)]

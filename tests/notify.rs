@@ -283,3 +283,30 @@ fn a_new_password_in_a_changed_field_is_shown_nowhere() {
     let post = section_texts(&last_post(&world, &run)).join("\n");
     assert!(post.contains("apiKey: \"issued-by-hand-0001\" → \"[redacted]\""), "{post}");
 }
+
+/// A saved plan shows no `new_password()` value either, and applies although every render makes
+/// new ones (its fingerprints leave them out).
+#[test]
+fn a_saved_plan_of_new_passwords_hides_them_and_still_applies() {
+    let mut world = notifying(0);
+    dev_with(&mut world, "create-api-key.json", "update-new-api-key.json");
+    world.run(&["sync"]).assert_code(0);
+    let file = world.dir.path().join("plan.json");
+    world.run(&["plan", "--out", file.to_str().unwrap()]).assert_code(0);
+    let plan: Value = serde_json::from_str(&std::fs::read_to_string(&file).unwrap()).unwrap();
+    let updates: Vec<&Value> =
+        plan["systems"][0]["actions"].as_array().unwrap().iter().filter(|a| a["kind"] == "update").collect();
+    assert!(!updates.is_empty());
+    for update in &updates {
+        let key = update["diff"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|d| d["field"] == "apiKey")
+            .expect("apiKey changes");
+        assert_eq!(key["new"], "\"[redacted]\"", "{update}");
+    }
+    let run = world.run(&["sync", "--plan", file.to_str().unwrap()]);
+    run.assert_code(0);
+    assert_eq!(run.count("update"), updates.len() as u64, "every reviewed update applied");
+}

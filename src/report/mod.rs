@@ -288,7 +288,7 @@ impl Summary {
                 },
                 changed: action.changed.clone(),
                 adds: action.added.clone(),
-                diff: hidden_from(&action.diff, &action.hidden),
+                diff: action.diff.clone(),
                 renamed_from: action.renamed_from.clone(),
                 reason: action.withheld.clone(),
             });
@@ -416,22 +416,6 @@ impl Summary {
         write_file(dir, "summary.md", &redactor.redact(&self.markdown()))?;
         write_file(dir, "junit.xml", &redactor.redact(&self.junit()))
     }
-}
-
-/// The changes of an action without the values nobody may see (its `new_password()` values): the
-/// run's redactor does not know them, they belong to this write alone.
-fn hidden_from(diff: &[FieldChange], hidden: &[crate::secret::Secret<String>]) -> Vec<FieldChange> {
-    if hidden.is_empty() {
-        return diff.to_vec();
-    }
-    let redactor = Redactor::new(hidden);
-    diff.iter()
-        .map(|c| FieldChange {
-            field: c.field.clone(),
-            old: redactor.redact(&c.old),
-            new: redactor.redact(&c.new),
-        })
-        .collect()
 }
 
 /// How many first failures and withheld actions `summary.json` lists (the rest are counted).
