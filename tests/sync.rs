@@ -353,3 +353,49 @@ fn the_real_derived_members_are_read_as_slack_means_them() {
         assert!(planned.contains(&id), "{id} gets an account: {planned:?}");
     }
 }
+
+/// The plan does not depend on whether Slack or the listing comes in first (issue 18: a folder
+/// keyed by `key` alone matches each account as it is listed, with the members already read): a
+/// slow listing of many small pages, with members renamed, gone and new, gives exactly the plan
+/// of a fast one, action for action, in the same order.
+#[test]
+fn the_plan_is_the_same_whether_slack_or_the_listing_comes_in_first() {
+    let mut world = World::new(300);
+    let templates = world.own_templates();
+    let system = templates.join("dev").join("system.json");
+    let text = std::fs::read_to_string(&system).unwrap().replace("size=500", "size=20");
+    std::fs::write(&system, text).unwrap();
+    world.run(&["sync"]).assert_code(0);
+    let members = world.slack.members();
+    let eligible: Vec<String> = members
+        .iter()
+        .filter(|m| slack_im_fakes::members::is_eligible(m))
+        .map(|m| m["id"].as_str().unwrap().to_string())
+        .collect();
+    for id in eligible.iter().step_by(7) {
+        world.slack.update_member(id, |m| m["profile"]["real_name"] = serde_json::json!("Renamed Person"));
+    }
+    for id in eligible.iter().skip(3).step_by(11) {
+        world.slack.update_member(id, |m| m["deleted"] = serde_json::json!(true));
+    }
+    let plan_of = |world: &World| {
+        let run = world.run(&["plan"]);
+        run.assert_code(0);
+        let actions = run.summary.as_ref().unwrap()["actions"].clone();
+        let keys: Vec<String> = actions
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|a| format!("{} {} {}", a["action"], a["key"], a["changed"]))
+            .collect();
+        keys
+    };
+    let fast = plan_of(&world);
+    assert!(
+        fast.iter().any(|a| a.starts_with("\"update\""))
+            && fast.iter().any(|a| a.starts_with("\"deactivate\""))
+    );
+    world.target.set_latency(std::time::Duration::from_millis(15));
+    let slow = plan_of(&world);
+    assert_eq!(slow, fast);
+}
