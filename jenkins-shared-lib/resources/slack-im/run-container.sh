@@ -89,43 +89,45 @@ if [ -n "${SLACK_IM_JENKINS_TEMPLATES_DIR:-}" ]; then
     fail "cannot copy the templates from $templates"
   fi
 fi
-# The members file (personal data): export writes it in the container's /members (copied out below);
-# sync, plan and check read the workspace file copied in there.
+# stage_file PARAMETER WORKSPACE-PATH FOLDER WRITES: a workspace file of the run, at
+# /FOLDER/FOLDER.json in the container. WRITES=yes: the run writes it there (copied out by
+# copy_out; an older one is removed first, so a failed run leaves none behind); otherwise the
+# workspace file is copied in, read-only.
+stage_file() {
+  refuse_symlinks "$2" 125
+  mkdir "$stage/in/$3" || fail "cannot prepare $stage"
+  if [ "$4" = yes ]; then
+    if ! { rm -f "$PWD/$2" && chmod 0777 "$stage/in/$3"; }; then
+      fail "cannot remove the old $1 $PWD/$2"
+    fi
+  else
+    [ -f "$PWD/$2" ] || fail "$1 $2 is not a file in the workspace"
+    if ! { cp "$PWD/$2" "$stage/in/$3/$3.json" && chmod 0444 "$stage/in/$3/$3.json"; }; then
+      fail "cannot copy the $1 $PWD/$2"
+    fi
+  fi
+}
+# copy_out PARAMETER WORKSPACE-PATH FOLDER: the file the run wrote, out of the container, 0600
+# (personal data); a failure makes the run's exit code 125.
+copy_out() {
+  if ! { mkdir -p "$(dirname "$PWD/$2")" && "$engine" cp "$name:/$3/$3.json" "$PWD/$2" && chmod 0600 "$PWD/$2"; }; then
+    echo "slack-im: could not copy the $1 out of the container" >&2
+    rc=125
+  fi
+}
+# The members file (personal data): export writes it in the container's /members; sync, plan and
+# check read the workspace file copied in there.
 members=""
 if [ -n "${SLACK_IM_JENKINS_MEMBERS_FILE:-}" ]; then
-  refuse_symlinks "$SLACK_IM_JENKINS_MEMBERS_FILE" 125
-  members="$PWD/$SLACK_IM_JENKINS_MEMBERS_FILE"
-  mkdir "$stage/in/members" || fail "cannot prepare $stage"
-  if [ "$SLACK_IM_JENKINS_COMMAND" = export ]; then
-    # never leave an older export in place of a failed one
-    if ! { rm -f "$members" && chmod 0777 "$stage/in/members"; }; then
-      fail "cannot remove the old members file $members"
-    fi
-  else
-    [ -f "$members" ] || fail "membersFile $SLACK_IM_JENKINS_MEMBERS_FILE is not a file in the workspace"
-    if ! { cp "$members" "$stage/in/members/members.json" && chmod 0444 "$stage/in/members/members.json"; }; then
-      fail "cannot copy the members file $members"
-    fi
-  fi
+  members="$SLACK_IM_JENKINS_MEMBERS_FILE"
+  stage_file membersFile "$members" members "$([ "$SLACK_IM_JENKINS_COMMAND" = export ] && echo yes)"
 fi
-# The saved plan: `plan` writes it in the container's /plan (copied out below, 0600: it names people);
-# `sync` applies the workspace file copied in there, and nothing else.
+# The saved plan (it names people): `plan` writes it in the container's /plan; `sync` applies the
+# workspace file copied in there, and nothing else.
 plan=""
 if [ -n "${SLACK_IM_JENKINS_PLAN_FILE:-}" ]; then
-  refuse_symlinks "$SLACK_IM_JENKINS_PLAN_FILE" 125
-  plan="$PWD/$SLACK_IM_JENKINS_PLAN_FILE"
-  mkdir "$stage/in/plan" || fail "cannot prepare $stage"
-  if [ "$SLACK_IM_JENKINS_COMMAND" = plan ]; then
-    # never leave an older plan in place of a failed one
-    if ! { rm -f "$plan" && chmod 0777 "$stage/in/plan"; }; then
-      fail "cannot remove the old plan file $plan"
-    fi
-  else
-    [ -f "$plan" ] || fail "planFile $SLACK_IM_JENKINS_PLAN_FILE is not a file in the workspace"
-    if ! { cp "$plan" "$stage/in/plan/plan.json" && chmod 0444 "$stage/in/plan/plan.json"; }; then
-      fail "cannot copy the plan file $plan"
-    fi
-  fi
+  plan="$SLACK_IM_JENKINS_PLAN_FILE"
+  stage_file planFile "$plan" plan "$([ "$SLACK_IM_JENKINS_COMMAND" = plan ] && echo yes)"
 fi
 set -- create --name "$name" --cap-drop ALL --security-opt no-new-privileges
 if [ -n "${SLACK_IM_JENKINS_PULL:-}" ]; then
@@ -156,18 +158,11 @@ rc=0
 if ! "$engine" cp "$name:/reports/." "$report_dir"; then
   echo "slack-im: WARNING: could not copy the reports out of the container" >&2
 fi
-if [ "$SLACK_IM_JENKINS_COMMAND" = export ] && [ "$rc" = 0 ]; then
-  if ! { mkdir -p "$(dirname "$members")" && "$engine" cp "$name:/members/members.json" "$members" &&
-    chmod 0600 "$members"; }; then
-    echo "slack-im: could not copy the members file out of the container" >&2
-    rc=125
-  fi
+if [ "$rc" = 0 ] && [ "$SLACK_IM_JENKINS_COMMAND" = export ]; then
+  copy_out membersFile "$members" members
 fi
-if [ -n "$plan" ] && [ "$SLACK_IM_JENKINS_COMMAND" = plan ] && [ "$rc" = 0 ]; then
-  if ! { mkdir -p "$(dirname "$plan")" && "$engine" cp "$name:/plan/plan.json" "$plan" && chmod 0600 "$plan"; }; then
-    echo "slack-im: could not copy the plan file out of the container" >&2
-    rc=125
-  fi
+if [ "$rc" = 0 ] && [ -n "$plan" ] && [ "$SLACK_IM_JENKINS_COMMAND" = plan ]; then
+  copy_out planFile "$plan" plan
 fi
 echo "slack-im: exit code $rc"
 exit "$rc"
