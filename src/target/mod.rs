@@ -84,15 +84,6 @@ fn following_path(next: String, requested: &mut HashSet<String>) -> Result<Strin
     Ok(next)
 }
 
-/// The page a prefetch thread read; a panic there is the read's failure, not the program's.
-fn join_fetch(
-    fetching: std::thread::ScopedJoinHandle<'_, Result<String, TargetError>>,
-) -> Result<String, TargetError> {
-    fetching.join().unwrap_or_else(|_| {
-        Err(TargetError::Listing { detail: "the thread reading the next page panicked".into() })
-    })
-}
-
 /// Most pages one listing may take: a `next` that never says stop is a bug, not a big server.
 const MAX_PAGES: usize = 10_000;
 
@@ -302,15 +293,30 @@ impl TargetClient {
         let mut requested: HashSet<String> = HashSet::from([path.clone()]);
         let (mut count, mut unkeyed, mut total) = (0usize, 0usize, None);
         std::thread::scope(|scope| -> Result<(), E> {
-            let fetch = |path: String| move || self.fetch_page(list, &path);
-            let mut prefetched = None;
+            // One fetching thread for the whole listing, woken with the next path: a thread made
+            // anew for every page waited about a millisecond for a core on a busy machine.
+            let (ask, asked) = std::sync::mpsc::channel::<String>();
+            let (answer, answers) = std::sync::mpsc::channel();
+            scope.spawn(move || {
+                for path in asked {
+                    if answer.send(self.fetch_page(list, &path)).is_err() {
+                        break;
+                    }
+                }
+            });
+            let fetch_now = |path: &str| self.fetch_page(list, path);
+            let mut prefetched = false;
             for page in 0..MAX_PAGES {
                 let failed = |detail: String| TargetError::Listing {
                     detail: format!("{} {path} (page {page}): {detail}", list.method),
                 };
-                let body = match prefetched.take() {
-                    Some(fetching) => join_fetch(fetching)?,
-                    None => fetch(path.clone())()?,
+                let body = match std::mem::take(&mut prefetched) {
+                    true => answers.recv().unwrap_or_else(|_| {
+                        Err(TargetError::Listing {
+                            detail: "the thread reading the next page stopped".into(),
+                        })
+                    })?,
+                    false => fetch_now(&path)?,
                 };
                 self.count_listed_bytes(body.len())?;
                 let (page_json, items_len, page_total) = parse_page(&body, list).map_err(failed)?;
@@ -340,7 +346,7 @@ impl TargetClient {
                     ))
                     .into());
                 }
-                prefetched = following.clone().map(|path| scope.spawn(fetch(path)));
+                prefetched = following.clone().is_some_and(|path| ask.send(path).is_ok());
                 let accounts = take_accounts(page_json, list, n, rules).map_err(failed)?;
                 for account in accounts {
                     count += 1;
