@@ -64,6 +64,9 @@ pub struct Action {
     /// Values in the body nobody may see (passwords `new_password()` made): redacted from the
     /// target's answer about this write before it is logged or reported.
     pub hidden: Vec<crate::secret::Secret<String>>,
+    /// For creates, with `welcome.txt`: the DM the member is sent once the account exists. It
+    /// holds the password, so it is a secret: it goes in the one request to Slack, nowhere else.
+    pub welcome: Option<crate::secret::Secret<String>>,
 }
 
 impl Action {
@@ -87,6 +90,7 @@ impl Action {
             renamed_from: None,
             refused: None,
             hidden: Vec::new(),
+            welcome: None,
         }
     }
 }
@@ -125,6 +129,9 @@ pub enum Outcome {
     /// listing). Nothing to do, not a failure.
     AlreadyExisted,
     Failed(String),
+    /// The account was created, but its welcome DM failed (the reason and what to do): a failed
+    /// action, the account kept. Never sent again: the next run finds the account and creates nothing.
+    WelcomeFailed(String),
     /// Not applied: a guard held it back (the reason is on the action).
     Withheld,
     /// Not applied: dry run.

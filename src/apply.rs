@@ -206,6 +206,7 @@ mod tests {
             renamed_from: None,
             refused: None,
             hidden: vec![],
+            welcome: None,
         }
     }
 

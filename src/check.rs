@@ -26,7 +26,8 @@ pub fn check(config: &Config) -> Vec<SystemResult> {
     let every = |e: Error| configs.iter().map(|_| Err(e.clone().into())).collect::<Vec<_>>();
     let groups_needed =
         read::needs_groups(configs, |c| crate::template::folder_uses_groups(&run.templates_root, &c.system));
-    let slack = match check_token(run, groups_needed) {
+    let welcome = configs.iter().any(|c| crate::template::folder_has_welcome(&run.templates_root, &c.system));
+    let slack = match check_token(run, Needs { groups: groups_needed, welcome }) {
         Ok(slack) => slack,
         Err(e) => return every(e),
     };
@@ -68,10 +69,24 @@ pub fn check(config: &Config) -> Vec<SystemResult> {
         .collect()
 }
 
+/// What beyond the members a run asks Slack for, so what scopes its token needs.
+#[derive(Clone, Copy)]
+struct Needs {
+    /// The run reads the user groups.
+    groups: bool,
+    /// A system folder has `welcome.txt`: each member created gets a DM.
+    welcome: bool,
+}
+
 /// The token answers, for the right workspace, with every scope this configuration needs. Without
-/// a token (a members file and no Slack post) there is nothing to check.
-/// `groups`: the run reads the user groups.
-fn check_token(config: &RunConfig, groups: bool) -> Result<Option<SlackClient>, Error> {
+/// a token (a members file and no Slack post) there is nothing to check, unless a welcome DM needs
+/// one.
+fn check_token(config: &RunConfig, needs: Needs) -> Result<Option<SlackClient>, Error> {
+    if config.slack_token.is_none() && needs.welcome {
+        return Err(Error::NotReady(
+            "a system folder has welcome.txt, a Slack DM to each member created, but SLACK_BOT_TOKEN is not set: set it (or SLACK_BOT_TOKEN_FILE) to a bot token with chat:write".into(),
+        ));
+    }
     if config.slack_token.is_none() {
         log::info!("Slack: not asked (members from SLACK_IM_MEMBERS_FILE, no Slack post)");
         return Ok(None);
@@ -79,7 +94,7 @@ fn check_token(config: &RunConfig, groups: bool) -> Result<Option<SlackClient>, 
     let slack = slack_client(config, Budget::new(config.deadline, config.retry_budget))?;
     let identity = slack.auth_test()?;
     log::info!("Slack: token works for {}", describe(&identity, config));
-    token_fits(config, groups, &slack, &identity)?;
+    token_fits(config, needs, &slack, &identity)?;
     Ok(Some(slack))
 }
 
@@ -88,9 +103,12 @@ fn check_token(config: &RunConfig, groups: bool) -> Result<Option<SlackClient>, 
 /// initial password), as warnings.
 fn check_system(system: &System, config: &SystemConfig, reading: &Reading) -> Result<Vec<String>, Error> {
     let templates = &system.templates;
-    let (key, bodies) = check_samples(templates)?;
+    let Samples { key, bodies, own_passwords } = check_samples(templates)?;
     log::info!("templates in {}: create.json renders (sample key {key})", templates.folder().display());
     let user = sample_user(templates, SAMPLES[0]);
+    if templates.has_welcome {
+        log::info!("templates in {}: welcome.txt renders", templates.folder().display());
+    }
     if let Some(first) = reading.listing.accounts().first() {
         let value = reading.listing.value(0);
         templates.render_update(&user, &value, &first.key)?;
@@ -103,7 +121,14 @@ fn check_system(system: &System, config: &SystemConfig, reading: &Reading) -> Re
         log::warn!("no listed account matches the \"managed\" expression of system.json: nothing will ever be deactivated");
     }
     check_write_address(system, reading)?;
-    Ok(shared_secrets(templates, config, &bodies))
+    let mut warnings = shared_secrets(templates, config, &bodies);
+    if own_passwords && !templates.has_welcome {
+        warnings.push(format!(
+            "every account {} creates gets a password of its own (new_password()) that nobody is told: add welcome.txt to the folder to DM it to each member created (needs chat:write), or make sure people get in another way (the target's must-change or \"forgot password\" flow, single sign-on)",
+            templates.name()
+        ));
+    }
+    Ok(warnings)
 }
 
 /// The update address (else the deactivate address) of the first listed managed account answers
@@ -153,12 +178,11 @@ fn describe(identity: &Identity, config: &RunConfig) -> String {
     }
 }
 
-/// The scopes a run with this configuration needs, each with what for; `groups`: it reads the
-/// user groups.
-fn needed_scopes(config: &RunConfig, groups: bool) -> Vec<(&'static str, &'static str)> {
+/// The scopes a run with this configuration needs, each with what for.
+fn needed_scopes(config: &RunConfig, needs: Needs) -> Vec<(&'static str, &'static str)> {
     let mut needed =
         vec![("users:read", "to read the members"), ("users:read.email", "to read their e-mail")];
-    if groups {
+    if needs.groups {
         needed.push((
             "usergroups:read",
             "to read the user groups (SLACK_IM_USERGROUPS, or user.groups in a template)",
@@ -166,6 +190,8 @@ fn needed_scopes(config: &RunConfig, groups: bool) -> Vec<(&'static str, &'stati
     }
     if config.notify_channel.is_some() {
         needed.push(("chat:write", "to post the summary to SLACK_IM_NOTIFY_CHANNEL"));
+    } else if needs.welcome {
+        needed.push(("chat:write", "to DM each member created their password: welcome.txt"));
     }
     if let Some(channel) = &config.channel {
         needed.push(("channels:read", "to read the members of SLACK_IM_CHANNEL"));
@@ -182,14 +208,14 @@ fn needed_scopes(config: &RunConfig, groups: bool) -> Vec<(&'static str, &'stati
 /// needs or is an org-level token without `SLACK_IM_SLACK_TEAM_ID`.
 fn token_fits(
     config: &RunConfig,
-    groups: bool,
+    needs: Needs,
     slack: &SlackClient,
     identity: &Identity,
 ) -> Result<(), Error> {
     let mut problems = Vec::new();
     match slack.granted_scopes() {
         Some(granted) => {
-            let missing: Vec<String> = needed_scopes(config, groups)
+            let missing: Vec<String> = needed_scopes(config, needs)
                 .into_iter()
                 .filter(|(scope, _)| !granted.iter().any(|g| g == scope))
                 .map(|(scope, why)| format!("{scope} ({why})"))
@@ -296,10 +322,21 @@ fn shared_secrets(
         .collect()
 }
 
-/// Renders `create.json` for every sample (and, with `key`, checks they agree); returns the first
-/// sample's key and every sample's body, in [`SAMPLES`]' order.
-fn check_samples(templates: &SystemTemplates) -> Result<(String, Vec<serde_json::Value>), TemplateError> {
+/// What `create.json` gave the sample members.
+struct Samples {
+    /// The first sample's key.
+    key: String,
+    /// Every sample's body, in [`SAMPLES`]' order.
+    bodies: Vec<serde_json::Value>,
+    /// The bodies call `new_password()`.
+    own_passwords: bool,
+}
+
+/// Renders `create.json` for every sample (and, with `key`, checks they agree), and `welcome.txt`
+/// for each with its key and passwords.
+fn check_samples(templates: &SystemTemplates) -> Result<Samples, TemplateError> {
     let mut first = None;
+    let mut own_passwords = false;
     let mut bodies = Vec::with_capacity(SAMPLES.len());
     for source in SAMPLES {
         let user = sample_user(templates, source);
@@ -308,6 +345,9 @@ fn check_samples(templates: &SystemTemplates) -> Result<(String, Vec<serde_json:
             None => templates.render_create(&user)?,
         };
         // A sample's new_password() values go nowhere.
+        let passwords = templates.take_new_passwords();
+        own_passwords |= !passwords.is_empty();
+        templates.render_welcome(&user, &key, &passwords)?;
         let _ = templates.take_new_passwords();
         log::debug!("check: create.json renders for sample {} (key {key})", user.id);
         first.get_or_insert(key);
@@ -316,7 +356,7 @@ fn check_samples(templates: &SystemTemplates) -> Result<(String, Vec<serde_json:
     if templates.spec.key.is_some() {
         log::info!("system.json \"key\" agrees with create.json for {} sample members", SAMPLES.len());
     }
-    Ok((first.unwrap_or_default(), bodies))
+    Ok(Samples { key: first.unwrap_or_default(), bodies, own_passwords })
 }
 
 #[cfg(test)]

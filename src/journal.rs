@@ -48,7 +48,7 @@ impl Journal {
         let (status, error) = match outcome {
             Outcome::Done => ("done", None),
             Outcome::AlreadyExisted => ("existing", None),
-            Outcome::Failed(e) => ("failed", Some(e.as_str())),
+            Outcome::Failed(e) | Outcome::WelcomeFailed(e) => ("failed", Some(e.as_str())),
             Outcome::Withheld => ("withheld", None),
             Outcome::Planned => ("planned", None),
         };
@@ -64,6 +64,19 @@ impl Journal {
         if let Err(e) = self.line(line) {
             log::error!("cannot append to {FILE_NAME}: {e}");
         }
+    }
+
+    /// The welcome DM of a create: `sending` before it is posted (an error if that line cannot be
+    /// written: then it is not posted), then `sent` or `failed`. Never its text.
+    pub fn welcome(&self, action: &Action, status: &str, error: Option<&str>) -> std::io::Result<()> {
+        self.line(json!({
+            "at": crate::clock::now_rfc3339(),
+            "event": "welcome",
+            "key": action.key,
+            "slack_id": action.slack_id,
+            "status": status,
+            "error": error,
+        }))
     }
 
     /// One line, redacted, in one `write` call on a file opened for appending: lines from
@@ -99,6 +112,7 @@ mod tests {
             renamed_from: None,
             refused: None,
             hidden: vec![],
+            welcome: None,
         };
         for _ in 0..2 {
             let journal = Journal::open(&dir, Redactor::default(), json!({"system": "dev"})).unwrap();

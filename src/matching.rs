@@ -107,24 +107,34 @@ impl Listing {
         member: &Member,
         groups: Option<&UserGroups>,
     ) -> Result<Desired, TemplateError> {
+        let mut user = UserView::from_member(member);
+        if let Some(groups) = groups {
+            user = user.with_groups(groups.of(&member.id));
+        }
+        let user = Arc::new(user);
         // The passwords `new_password()` makes for this member, and only those, go with its write.
         let _ = templates.take_new_passwords();
-        let desired = self.match_member(templates, member, groups);
-        let hidden = templates.take_new_passwords();
-        desired.map(|d| Desired { change: d.change.map(|c| Box::new(without(*c, &hidden))), hidden, ..d })
+        let desired = self.match_member(templates, member, &user);
+        let mut hidden = templates.take_new_passwords();
+        let desired = desired?;
+        // A member to be created is told their password once the account exists (welcome.txt):
+        // rendered now, so a template error stops the run before its first write.
+        let welcome = match desired.change.as_deref() {
+            Some(Change::Create(_)) => templates.render_welcome(&user, &desired.key, &hidden),
+            _ => Ok(None),
+        };
+        hidden.extend(templates.take_new_passwords());
+        let change = desired.change.map(|c| Box::new(without(*c, &hidden)));
+        Ok(Desired { change, hidden, welcome: welcome?, ..desired })
     }
 
     fn match_member(
         &self,
         templates: &SystemTemplates,
         member: &Member,
-        groups: Option<&UserGroups>,
+        user: &Arc<UserView>,
     ) -> Result<Desired, TemplateError> {
-        let mut user = UserView::from_member(member);
-        if let Some(groups) = groups {
-            user = user.with_groups(groups.of(&member.id));
-        }
-        let user = Arc::new(user);
+        let user = user.clone();
         let slack_id = user.id.clone();
         let (key, create) = match templates.render_key(&user)? {
             Some(key) => (key, None),

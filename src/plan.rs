@@ -26,12 +26,14 @@ pub struct Desired {
     /// The passwords `new_password()` put in this member's body: redacted from what the target
     /// answers about the write.
     pub hidden: Vec<crate::secret::Secret<String>>,
+    /// For a create with `welcome.txt`: the DM the member is sent once the account exists.
+    pub welcome: Option<crate::secret::Secret<String>>,
 }
 
 impl Desired {
     /// A member matched (or not) with what is to be written for it, no password made yet.
     pub fn new(slack_id: String, key: String, account: Option<usize>, change: Option<Change>) -> Desired {
-        Desired { slack_id, key, account, change: change.map(Box::new), hidden: Vec::new() }
+        Desired { slack_id, key, account, change: change.map(Box::new), hidden: Vec::new(), welcome: None }
     }
 }
 
@@ -210,6 +212,7 @@ pub fn plan(desired: Vec<Desired>, existing: &[Existing], policy: &Policy) -> Pl
             (None, Some(Change::Create(body))) => {
                 let mut create = Action::new(ActionKind::Create, d.key, Some(d.slack_id), Some(body));
                 create.hidden = d.hidden;
+                create.welcome = d.welcome;
                 plan.actions.push(create)
             }
             (_, Some(Change::Refused(refusal))) => {

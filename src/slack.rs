@@ -438,6 +438,17 @@ impl SlackClient {
         Ok(())
     }
 
+    /// A welcome DM: `chat.postMessage` with `channel` = the member's user id (Slack posts it in the
+    /// app's DM with that person; `chat:write`). Sent at most once: a 429 or `rate_limited` (Slack
+    /// posted nothing) waits and asks again, but a 5xx, a timeout or a broken connection is not
+    /// retried, since Slack may have posted it already and a second post would tell them twice.
+    pub fn post_direct_message(&self, user_id: &str, text: &Secret<String>) -> Result<(), SlackError> {
+        let method = "chat.postMessage";
+        let args = [("channel", user_id), ("text", text.expose().as_str())];
+        let _: serde_json::Value = self.send(method, &args, false, |body| parse(method, body))?;
+        Ok(())
+    }
+
     /// One Web API call: form POST with the Bearer token, retried on 429 (after `Retry-After`),
     /// 5xx, transport errors, unreadable bodies and transient `ok:false` codes; any other `ok:false`
     /// fails at once with Slack's error code.
@@ -446,12 +457,24 @@ impl SlackClient {
     }
 
     /// [`Self::call`] with the method's own parser: an unreadable answer is retried like a 5xx.
-    // One retry loop over every way a call can end; its branches read best side by side, so it
-    // stays one function a little over 60 lines.
     fn call_with<T>(
         &self,
         method: &str,
         args: &[(&str, &str)],
+        parse_body: impl Fn(&str) -> Result<T, SlackError>,
+    ) -> Result<T, SlackError> {
+        self.send(method, args, true, parse_body)
+    }
+
+    /// One call and its retries. `resend: false` (a post that must not land twice): only a rate
+    /// limit, which says Slack did nothing, is asked again; any other failure is final.
+    // One retry loop over every way a call can end; its branches read best side by side, so it
+    // stays one function a little over 60 lines.
+    fn send<T>(
+        &self,
+        method: &str,
+        args: &[(&str, &str)],
+        resend: bool,
         parse_body: impl Fn(&str) -> Result<T, SlackError>,
     ) -> Result<T, SlackError> {
         let url = format!("{}{}", self.base_url, method);
@@ -466,7 +489,7 @@ impl SlackClient {
                 .header("Authorization", format!("Bearer {}", self.token.expose()))
                 .send_form(args.iter().copied());
             let failure = match sent.and_then(http::read_reply) {
-                Err(e) if !http::is_transient(&e) => {
+                Err(e) if !resend || !http::is_transient(&e) => {
                     return Err(SlackError::Transport { method: method.into(), detail: http::describe(&e) })
                 }
                 Err(e) => SlackError::Transport { method: method.into(), detail: http::describe(&e) },
@@ -478,6 +501,7 @@ impl SlackClient {
                     match judge(method, &reply, &parse_body) {
                         Verdict::Done(value) => return Ok(value),
                         Verdict::Fatal(e) => return Err(e),
+                        Verdict::Transient(e) if !resend => return Err(e),
                         Verdict::Transient(e) => e,
                         Verdict::RateLimited => {
                             let who = format!("Slack {method}");

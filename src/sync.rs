@@ -2,12 +2,13 @@
 //! warnings and, unless dry, the writes (`apply`, journaled by `journal`). Each system's result is
 //! returned as a value ([`SystemResult`]); the report is made of those values, at the end.
 
-use crate::action::Outcome;
+use crate::action::{Action, ActionKind, Outcome};
 use crate::apply;
 use crate::approval::{SavedPlan, SavedSystem};
-use crate::config::{Config, SystemConfig};
-use crate::connect::System;
+use crate::config::{Config, ConfigError, SystemConfig};
+use crate::connect::{slack_client, System};
 use crate::error::{panicked, Error};
+use crate::http::Budget;
 use crate::journal::{self, Journal};
 use crate::plan::Plan;
 use crate::read::{prepare, Prepared, Ran, Reading, Stopped, SystemResult};
@@ -83,6 +84,13 @@ fn finish(run: &Run, config: &SystemConfig, system: &System, mut reading: Readin
     for warning in &warnings {
         log::warn!("{}: WARNING: {warning}", config.system);
     }
+    if !run.dry_run && system.templates.has_welcome && run.config.run.slack_token.is_none() {
+        let error = Error::from(ConfigError::Missing {
+            var: "SLACK_BOT_TOKEN".into(),
+            hint: "the folder has welcome.txt, a Slack DM to each member created: set it (or SLACK_BOT_TOKEN_FILE) to a bot token with chat:write",
+        });
+        return Err(Stopped { error: Box::new(error), warnings });
+    }
     let outcomes = match run.dry_run {
         true => None,
         false => match apply_plan(run, config, system, &reading.plan) {
@@ -106,5 +114,56 @@ fn apply_plan(run: &Run, config: &SystemConfig, system: &System, plan: &Plan) ->
         }
         _ => None,
     };
-    Ok(apply::apply(&plan.actions, &system.target, run.config.run.concurrency, journal.as_ref()))
+    let mut outcomes =
+        apply::apply(&plan.actions, &system.target, run.config.run.concurrency, journal.as_ref());
+    welcome(run, &plan.actions, &mut outcomes, journal.as_ref());
+    Ok(outcomes)
+}
+
+/// After the writes: each member whose account was just created, in a folder with `welcome.txt`,
+/// gets their welcome DM. One that fails turns that create into a failed action (the account
+/// stays), with the reason and what to do; none is posted twice (see
+/// `SlackClient::post_direct_message`), and a DM is posted only once its journal line is written.
+fn welcome(run: &Run, actions: &[Action], outcomes: &mut [Outcome], journal: Option<&Journal>) {
+    let to_tell: Vec<bool> = actions
+        .iter()
+        .zip(outcomes.iter())
+        .map(|(a, o)| a.kind == ActionKind::Create && a.welcome.is_some() && *o == Outcome::Done)
+        .collect();
+    if !to_tell.contains(&true) {
+        return;
+    }
+    let config = &run.config.run;
+    let slack = slack_client(config, Budget::new(config.deadline, config.retry_budget));
+    for ((action, outcome), tell) in actions.iter().zip(outcomes.iter_mut()).zip(to_tell) {
+        let (Some(text), Some(member), true) = (&action.welcome, &action.slack_id, tell) else {
+            continue;
+        };
+        // What Slack or the journal says back may quote the text: the password is never shown.
+        let hide = Redactor::new(action.hidden.iter().chain([text]));
+        let sent = match (&slack, journal.map(|j| j.welcome(action, "sending", None))) {
+            (_, Some(Err(e))) => Err(format!("not sent: the journal cannot be written: {e}")),
+            (Err(e), _) => Err(e.to_string()),
+            (Ok(slack), _) => {
+                slack.post_direct_message(member, text).map_err(|e| hide.redact(&e.to_string()))
+            }
+        };
+        if let Some(journal) = journal {
+            let (status, error) = match &sent {
+                Ok(()) => ("sent", None),
+                Err(e) => ("failed", Some(e.as_str())),
+            };
+            if let Err(e) = journal.welcome(action, status, error) {
+                log::error!("cannot append to {}: {e}", journal::FILE_NAME);
+            }
+        }
+        if let Err(reason) = sent {
+            let failed = format!(
+                "create {}: the account was created, but its welcome DM to {member} failed: {reason}; the person does not know the account's password: reset it on the target and tell them (the next run does not send it again)",
+                action.key
+            );
+            log::error!("{failed}");
+            *outcome = Outcome::WelcomeFailed(failed);
+        }
+    }
 }

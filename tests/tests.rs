@@ -24,3 +24,4 @@ mod systems;
 mod target_host;
 mod upsert;
 mod usergroups;
+mod welcome;

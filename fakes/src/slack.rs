@@ -1170,6 +1170,16 @@ fn channel_member_ids(st: &State, ch: &Channel) -> Vec<String> {
     ids
 }
 
+/// The app's DM with the member whose user id (`U…`/`W…`) is `key`, as a channel the bot is in;
+/// `None` for anything else (a channel id or name, an id no member has).
+fn dm_channel(st: &State, key: &str) -> Option<Channel> {
+    if !key.starts_with(['U', 'W']) {
+        return None;
+    }
+    st.opts.members.iter().find(|m| m["id"].as_str() == Some(key))?;
+    Some(Channel::public(&format!("D{}", &key[1..]), key, &[BOT_USER_ID]))
+}
+
 fn find_channel<'a>(st: &'a State, key: &str) -> Option<&'a Channel> {
     let name = key.strip_prefix('#').unwrap_or(key);
     st.opts
@@ -1247,7 +1257,10 @@ fn post_message(st: &mut State, call: &Call, token: &Token) -> Value {
         return json!({"ok": false, "error": "invalid_arguments",
                       "response_metadata": {"messages": ["[ERROR] missing required field: channel"]}});
     };
-    let Some(ch) = find_channel(st, channel_arg).cloned() else {
+    // A member's user id as the channel: Slack posts to the app's DM with that person (opened
+    // on first use); an id no member of the workspace has is `channel_not_found`.
+    let dm = dm_channel(st, channel_arg);
+    let Some(ch) = dm.clone().or_else(|| find_channel(st, channel_arg).cloned()) else {
         return err("channel_not_found");
     };
     let blocks = match call.args.get("blocks").filter(|b| !b.is_empty()) {

@@ -455,6 +455,26 @@ fn post_message_refuses_blocks_over_slacks_limits() {
 }
 
 #[test]
+fn a_user_id_as_the_channel_posts_to_the_apps_dm_with_that_member() {
+    let fake = FakeSlack::start(SlackOptions {
+        tokens: vec![Token::bot(TOKEN, &["chat:write"]), Token::bot("xoxb-no-chat", &["users:read"])],
+        ..SlackOptions::acme(0)
+    });
+    let r = post_form(&fake, "chat.postMessage", "channel=U0KOR00001&text=welcome", Some(TOKEN)).json();
+    assert_eq!(r["ok"], true, "{r}");
+    assert_eq!(r["channel"], "D0KOR00001", "the DM's own id, not the user's");
+    let r = post_form(&fake, "chat.postMessage", "channel=U0NOBODY99&text=welcome", Some(TOKEN)).json();
+    assert_eq!(r, json!({"ok": false, "error": "channel_not_found"}));
+    let r = post_form(&fake, "chat.postMessage", "channel=U0KOR00001&text=x", Some("xoxb-no-chat")).json();
+    assert_eq!(
+        (&r["error"], &r["needed"], &r["provided"]),
+        (&json!("missing_scope"), &json!("chat:write"), &json!("users:read"))
+    );
+    let posted = fake.posted_messages();
+    assert_eq!(posted, [json!({"channel": "U0KOR00001", "text": "welcome"})], "only the one accepted post");
+}
+
+#[test]
 fn auth_test_and_stats_endpoint() {
     let fake = FakeSlack::start(SlackOptions::acme(0));
     let r = call(&fake, "auth.test", "", TOKEN).json();

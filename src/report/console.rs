@@ -37,6 +37,9 @@ impl ActionReport {
         if let (Status::Failed, Some(e)) = (self.status, &self.error) {
             let _ = write!(out, " [{}: {}]", if dry_run { "refused" } else { "failed" }, shown(e));
         }
+        if self.welcome == Some("planned") {
+            out.push_str(" + welcome DM");
+        }
         out
     }
 

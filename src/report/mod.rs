@@ -71,7 +71,7 @@ impl Status {
         match outcome {
             Outcome::Done => Status::Done,
             Outcome::AlreadyExisted => Status::Existing,
-            Outcome::Failed(_) => Status::Failed,
+            Outcome::Failed(_) | Outcome::WelcomeFailed(_) => Status::Failed,
             Outcome::Withheld => Status::Withheld,
             Outcome::Planned => Status::Planned,
         }
@@ -110,6 +110,10 @@ pub struct ActionReport {
     pub renamed_from: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub reason: Option<String>,
+    /// A create with `welcome.txt`: its DM `planned` (dry run), `sent`, `failed`, or `not sent`
+    /// (the create did not happen).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub welcome: Option<&'static str>,
 }
 
 /// A member whose key matches an account slack-im does not manage (or whose inactive account
@@ -283,9 +287,15 @@ impl Summary {
                 slack_id: action.slack_id.clone(),
                 status: Status::of(&outcome),
                 error: match &outcome {
-                    Outcome::Failed(e) => Some(e.clone()),
+                    Outcome::Failed(e) | Outcome::WelcomeFailed(e) => Some(e.clone()),
                     _ => None,
                 },
+                welcome: action.welcome.as_ref().map(|_| match &outcome {
+                    Outcome::Planned => "planned",
+                    Outcome::Done => "sent",
+                    Outcome::WelcomeFailed(_) => "failed",
+                    _ => "not sent",
+                }),
                 changed: action.changed.clone(),
                 adds: action.added.clone(),
                 diff: action.diff.clone(),
@@ -298,7 +308,7 @@ impl Summary {
     fn count(&mut self, action: &Action, outcome: &Outcome) {
         let c = &mut self.counts;
         match outcome {
-            Outcome::Failed(_) => c.failed += 1,
+            Outcome::Failed(_) | Outcome::WelcomeFailed(_) => c.failed += 1,
             Outcome::Withheld => c.withheld += 1,
             Outcome::AlreadyExisted => c.existing += 1,
             Outcome::Done | Outcome::Planned => match action.kind {
@@ -570,6 +580,7 @@ mod tests {
                     renamed_from: None,
                     refused: None,
                     hidden: vec![],
+                    welcome: None,
                 },
                 Action {
                     kind: ActionKind::Create,
@@ -585,6 +596,7 @@ mod tests {
                     renamed_from: None,
                     refused: None,
                     hidden: vec![],
+                    welcome: None,
                 },
                 Action {
                     kind: ActionKind::Deactivate,
@@ -600,6 +612,7 @@ mod tests {
                     renamed_from: None,
                     refused: None,
                     hidden: vec![],
+                    welcome: None,
                 },
             ],
             unchanged: 7,

@@ -24,6 +24,8 @@ const CREATE: &str = "create.json";
 const UPDATE: &str = "update.json";
 const DEACTIVATE: &str = "deactivate.json";
 const REACTIVATE: &str = "reactivate.json";
+/// The welcome DM: plain text (no JSON escaping), rendered for each member about to be created.
+pub const WELCOME: &str = "welcome.txt";
 /// `system.json`'s `key` expression, held in the template environment as a one-line template that
 /// sets `key`: compiled once, owned by the environment, and evaluated to a value, not to text.
 /// (A compiled `Expression` borrows its environment, which `SystemTemplates` owns.)
@@ -93,6 +95,8 @@ pub struct SystemTemplates {
     pub has_update_body: bool,
     pub has_deactivate_body: bool,
     pub has_reactivate_body: bool,
+    /// The folder has `welcome.txt`: each member created is sent it as a Slack DM.
+    pub has_welcome: bool,
     /// A template uses `user.slack` (or the whole `user`): members must keep their Slack object.
     pub uses_slack_object: bool,
     /// A template uses `user.groups` (or the whole `user`): the run must read the user groups.
@@ -152,11 +156,12 @@ impl SystemTemplates {
         }
         let uses_slack_object = uses_slack_object || uses_field(&env, &[KEY], "slack");
         let uses_groups = uses_groups || uses_field(&env, &[KEY], "groups");
-        let uses_phone = uses_field(&env, &[CREATE, UPDATE, REACTIVATE, KEY], "phone");
+        let uses_phone = uses_field(&env, &[CREATE, UPDATE, REACTIVATE, WELCOME, KEY], "phone");
         let templates = SystemTemplates {
             has_update_body: present.contains(&UPDATE),
             has_deactivate_body: present.contains(&DEACTIVATE),
             has_reactivate_body: present.contains(&REACTIVATE),
+            has_welcome: present.contains(&WELCOME),
             name: system.to_string(),
             folder,
             env,
@@ -448,6 +453,39 @@ impl SystemTemplates {
         Ok(Some(body))
     }
 
+    /// The welcome DM for a member about to be created (`welcome.txt`, with `user`, `key`: the
+    /// account's, `password`: the first `new_password()` value of the create body, defined only when
+    /// it made one, and `passwords`: all of them), as a secret: it is sent to Slack and shown nowhere
+    /// else. `None` without `welcome.txt`. A template error never quotes the text; a text that is
+    /// blank is an error (Slack refuses an empty message).
+    pub fn render_welcome(
+        &self,
+        user: &Arc<UserView>,
+        key: &str,
+        passwords: &[Secret<String>],
+    ) -> Result<Option<Secret<String>>, TemplateError> {
+        if !self.has_welcome {
+            return Ok(None);
+        }
+        let failed = |detail: String| self.error(WELCOME, Some(user.label()), detail);
+        let mut ctx = BTreeMap::from([
+            ("user", user.to_template_value()),
+            ("key", Value::from(key)),
+            ("passwords", Value::from(passwords.iter().map(|p| p.expose().clone()).collect::<Vec<_>>())),
+        ]);
+        if let Some(first) = passwords.first() {
+            ctx.insert("password", Value::from(first.expose().as_str()));
+        }
+        let template = self.env.get_template(WELCOME).map_err(|e| failed(jinja_detail(&e)))?;
+        let text =
+            template.render(ctx).map_err(|e| TemplateError { line: e.line(), ..failed(jinja_detail(&e)) })?;
+        let text = text.trim().to_string();
+        if text.is_empty() {
+            return Err(failed("the welcome DM renders to nothing: Slack refuses an empty message".into()));
+        }
+        Ok(Some(Secret::new(text)))
+    }
+
     /// The deactivate body for an account; `None` without `deactivate.json`.
     pub fn render_deactivate(
         &self,
@@ -662,7 +700,7 @@ fn compile(folder: &Path) -> Result<Compiled, TemplateError> {
         |name| if name.ends_with(".json") { AutoEscape::Json } else { AutoEscape::None },
     );
     let mut present = Vec::new();
-    for name in [SYSTEM, CREATE, UPDATE, DEACTIVATE, REACTIVATE] {
+    for name in [SYSTEM, CREATE, UPDATE, DEACTIVATE, REACTIVATE, WELCOME] {
         let path = folder.join(name);
         match std::fs::read_to_string(&path) {
             Ok(source) => {
@@ -674,8 +712,8 @@ fn compile(folder: &Path) -> Result<Compiled, TemplateError> {
             Err(e) => return Err(error_in(folder, name, None, e.to_string())),
         }
     }
-    let uses_slack_object = uses_field(&env, &[CREATE, UPDATE, REACTIVATE], "slack");
-    let uses_groups = uses_field(&env, &[CREATE, UPDATE, REACTIVATE], "groups");
+    let uses_slack_object = uses_field(&env, &[CREATE, UPDATE, REACTIVATE, WELCOME], "slack");
+    let uses_groups = uses_field(&env, &[CREATE, UPDATE, REACTIVATE, WELCOME], "groups");
     Ok(Compiled { env, present, uses_slack_object, uses_groups })
 }
 
@@ -706,6 +744,12 @@ fn compile_key(env: &mut Environment<'static>, folder: &Path, expression: &str) 
 /// its load.
 pub fn folder_uses_groups(root: &Path, system: &str) -> bool {
     system_folder(root, system).and_then(|folder| compile(&folder)).is_ok_and(|c| c.uses_groups)
+}
+
+/// Whether the folder `root/system` has a `welcome.txt`, before the folder is loaded (`check` asks,
+/// to know the scopes a run needs).
+pub fn folder_has_welcome(root: &Path, system: &str) -> bool {
+    root.join(system).join(WELCOME).is_file()
 }
 
 /// Renders one template of `env` and parses the result as JSON. An error quotes the rendered line
