@@ -338,7 +338,12 @@ mod tests {
         let Some(change) = d.change else { panic!("no change") };
         let Change::Create(body) = *change else { panic!("not a create") };
         assert_eq!(body["name"], "Ann Lee");
-        assert_eq!(body["password"], "pw-123456");
+        // The shipped dev folder: a password of the account's own, hidden with the write and told
+        // only in the member's welcome DM.
+        let password = body["password"].as_str().unwrap();
+        assert_eq!(d.hidden.iter().map(|p| p.expose().as_str()).collect::<Vec<_>>(), [password]);
+        let welcome = d.welcome.expect("dev has welcome.txt");
+        assert!(welcome.expose().contains(password) && welcome.expose().contains("`ann.lee`"));
     }
 
     #[test]

@@ -21,9 +21,13 @@ fn a_workspace_of_thousands_is_created_exactly_once_then_left_alone() {
     assert_eq!(world.slack.calls("users.list"), 3, "ceil(2437 / 999) pages");
     for account in accounts.values() {
         assert_eq!(account["createdBy"], "slack-im");
-        assert_eq!(account["password"], INITIAL_PASSWORD);
         assert_eq!(account["roleGroupId"], "AGENT");
     }
+    // The shipped dev folder: a password of each account's own, told in one DM to its member.
+    let passwords: std::collections::BTreeSet<&str> =
+        accounts.values().map(|a| a["password"].as_str().unwrap()).collect();
+    assert_eq!(passwords.len(), accounts.len(), "no two accounts share a password");
+    assert_eq!(world.slack.posted_messages().len(), expected.len(), "one welcome DM per account");
 
     let writes = world.writes();
     let second = world.run(&["sync"]);
@@ -65,6 +69,7 @@ fn every_kind_of_non_person_is_skipped_with_a_reason() {
 fn a_changed_real_name_makes_exactly_one_update() {
     let world = World::new(50);
     world.run(&["sync"]).assert_code(0);
+    let password = world.accounts()["minjun.kim"]["password"].clone();
     world.slack.update_member("U0KOR00001", |m| {
         m["real_name"] = json!("김민준 (Minjun)");
         m["profile"]["real_name"] = json!("김민준 (Minjun)");
@@ -75,7 +80,7 @@ fn a_changed_real_name_makes_exactly_one_update() {
     assert_eq!(run.count("update"), 1);
     let account = &world.accounts()["minjun.kim"];
     assert_eq!(account["name"], "김민준 (Minjun)");
-    assert_eq!(account["password"], INITIAL_PASSWORD, "an update never resets the password");
+    assert_eq!(account["password"], password, "an update never resets the password");
     let put = world.target.requests().into_iter().find(|r| r.method == "PUT").unwrap();
     assert_eq!(put.path, "/api/users/minjun.kim");
 }
@@ -225,7 +230,9 @@ fn the_summary_is_posted_to_slack_and_a_failed_post_changes_nothing() {
     let mut world = World::new(10);
     world.set("SLACK_IM_NOTIFY_CHANNEL", "C0GENERAL1");
     world.run(&["sync"]).assert_code(0);
-    let posted = world.slack.posted_messages();
+    // The others are the welcome DMs, to the members created.
+    let posted: Vec<_> =
+        world.slack.posted_messages().into_iter().filter(|p| p["channel"] == "C0GENERAL1").collect();
     assert_eq!(posted.len(), 1, "exactly one summary post per run");
     assert_eq!(posted[0]["channel"], "C0GENERAL1");
     let text = posted[0]["text"].as_str().unwrap();
@@ -262,8 +269,11 @@ fn an_org_level_token_needs_the_team_id_and_works_with_it() {
     options.members.iter_mut().for_each(|m| m["team_id"] = json!("T0ACMEW0RK"));
     let mut world = World::with(options, TargetOptions::default());
     world.slack.configure(|o| {
-        o.tokens =
-            vec![slack_im_fakes::Token::org(BOT_TOKEN, &["users:read", "users:read.email"], &["T0ACMEW0RK"])]
+        o.tokens = vec![slack_im_fakes::Token::org(
+            BOT_TOKEN,
+            &["users:read", "users:read.email", "chat:write"],
+            &["T0ACMEW0RK"],
+        )]
     });
     let run = world.run(&["sync"]);
     run.assert_code(1);

@@ -264,8 +264,20 @@ fn a_sync_from_an_exported_file_plans_exactly_what_a_sync_from_slack_plans() {
         (s["counts"].clone(), s["actions"].clone(), s["skipped"].clone())
     };
     assert_eq!(plan(&from_file), plan(&from_slack));
+    // The shipped dev folder DMs each member created (welcome.txt): a sync needs the token for it,
+    // and says so before any write.
+    let run = world.run(&["sync"]);
+    run.assert_code(2);
+    assert!(
+        run.error().contains("SLACK_BOT_TOKEN") && run.error().contains("welcome.txt"),
+        "{}",
+        run.error()
+    );
+    assert_eq!(world.writes(), 0);
+    world.set("SLACK_BOT_TOKEN", BOT_TOKEN);
     world.run(&["sync"]).assert_code(0);
     assert_eq!(world.accounts().len(), from_slack.count("create") as usize);
+    assert_eq!(world.slack.posted_messages().len(), world.accounts().len(), "each told in a DM");
 }
 
 #[test]

@@ -219,8 +219,8 @@ fn a_members_file_carries_the_groups_and_a_file_without_them_fails_naming_the_fi
         run.stderr
     );
     assert_eq!(world.writes(), 0);
-    // A run that needs no groups still reads that file.
-    world.unset("SLACK_IM_USERGROUPS").set("SLACK_IM_SYSTEM", "dev");
+    // A run that needs no groups still reads that file (with the token dev's welcome DMs need).
+    world.unset("SLACK_IM_USERGROUPS").set("SLACK_IM_SYSTEM", "dev").set("SLACK_BOT_TOKEN", BOT_TOKEN);
     world.run(&["sync"]).assert_code(0);
 }
 

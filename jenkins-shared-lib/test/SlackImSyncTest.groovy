@@ -911,7 +911,7 @@ class SlackImSyncTest {
         h.env.SLACK_IM_TARGET_URL__DEV = 'https://dev.from-folder.example'
         h.env.SLACK_IM_TARGET_URL = 'https://ignored-with-systems.example'
         run([systems: [dev: [:], 'model-office': [targetUrl: 'https://mo.example.internal', maxDeactivate: 5,
-                                                  vars: [tenant: 'mo'], secrets: [initial_password: 'mo-initial-password'],
+                                                  vars: [tenant: 'mo'], secrets: [directory_key: 'mo-directory-key'],
                                                   emailDomains: ['example.com', 'example.org'], protect: 'admin@example.com',
                                                   targetCredentialsId: 'mo-api-token']],
              vars: [default_role: 'agent'], image: 'slack-im:1.0', dryRun: true])
@@ -929,7 +929,7 @@ class SlackImSyncTest {
             ['slack-im-slack-bot-token', 'SLACK_IM_JENKINS_SECRET__SLACK_BOT_TOKEN'],
             ['slack-im-dev-target-token', 'SLACK_IM_JENKINS_SECRET__SLACK_IM_SECRET_TARGET_TOKEN__DEV'],
             ['mo-api-token', 'SLACK_IM_JENKINS_SECRET__SLACK_IM_SECRET_TARGET_TOKEN__MODEL_OFFICE'],
-            ['mo-initial-password', 'SLACK_IM_JENKINS_SECRET__SLACK_IM_SECRET_INITIAL_PASSWORD__MODEL_OFFICE'],
+            ['mo-directory-key', 'SLACK_IM_JENKINS_SECRET__SLACK_IM_SECRET_DIRECTORY_KEY__MODEL_OFFICE'],
         ]
         for (String name : env.SLACK_IM_JENKINS_ENV_NAMES.split(' ')) {
             assert env.containsKey(name) && name ==~ /[A-Z][A-Z0-9_]*/

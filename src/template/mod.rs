@@ -866,7 +866,21 @@ mod shipped_templates {
             let (key, body) = t.render_create(&user).unwrap();
             assert_eq!(key, "check.sample");
             assert_eq!(body["centerIds"], serde_json::json!(["a", "b"]), "{system}");
-            assert_eq!(body["password"], "pw-123");
+            // dev and model-office give each account its own and tell it in welcome.txt's DM;
+            // sales-demo keeps the documented shared one.
+            let passwords = t.take_new_passwords();
+            match system {
+                "sales-demo" => assert_eq!((&body["password"], passwords.len()), (&"pw-123".into(), 0)),
+                _ => {
+                    assert_eq!(passwords.len(), 1, "{system}");
+                    assert_eq!(body["password"], passwords[0].expose().as_str(), "{system}");
+                    let welcome = t.render_welcome(&user, &key, &passwords).unwrap().unwrap();
+                    let welcome = welcome.expose();
+                    assert!(welcome.contains(passwords[0].expose().as_str()), "{welcome}");
+                    assert!(welcome.contains("`check.sample`"), "{welcome}");
+                }
+            }
+            assert_eq!(t.has_welcome, system != "sales-demo", "{system}");
         }
     }
 }

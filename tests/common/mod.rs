@@ -111,6 +111,17 @@ impl World {
         root
     }
 
+    /// Uses a private copy of the templates without the shipped folders' `welcome.txt`, returned
+    /// for editing: for tests of something else whose members the fake Slack cannot DM (a page a
+    /// fault injects) or that sync from a members file without a Slack token.
+    pub fn without_welcome(&mut self) -> PathBuf {
+        let root = self.own_templates();
+        for system in ["dev", "model-office"] {
+            std::fs::remove_file(root.join(system).join("welcome.txt")).unwrap();
+        }
+        root
+    }
+
     /// Runs `slack-im ARGS` with exactly this world's environment, and checks that no secret of
     /// that environment appears in its stdout, stderr or any report file, whatever happened.
     pub fn run(&self, args: &[&str]) -> Run {
