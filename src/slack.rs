@@ -445,8 +445,24 @@ impl SlackClient {
     pub fn post_direct_message(&self, user_id: &str, text: &Secret<String>) -> Result<(), SlackError> {
         let method = "chat.postMessage";
         let args = [("channel", user_id), ("text", text.expose().as_str())];
-        let _: serde_json::Value = self.send(method, &args, false, |body| parse(method, body))?;
-        Ok(())
+        let sent: Result<serde_json::Value, SlackError> =
+            self.send(method, &args, false, |body| parse(method, body));
+        sent.map(|_| ()).map_err(|e| match e {
+            // Neither names "after retries": none was made, and the reason says why.
+            SlackError::Http { status, excerpt, .. } if status >= 500 => SlackError::Transport {
+                method: method.into(),
+                detail: format!(
+                    "answered HTTP {status}, not asked again (Slack may have posted it): {excerpt}"
+                ),
+            },
+            SlackError::Transport { detail, .. } | SlackError::Malformed { detail, .. } => {
+                SlackError::Transport {
+                    method: method.into(),
+                    detail: format!("{detail}; not asked again (Slack may have posted it)"),
+                }
+            }
+            other => other,
+        })
     }
 
     /// One Web API call: form POST with the Bearer token, retried on 429 (after `Retry-After`),

@@ -118,13 +118,16 @@ fn a_dm_answered_with_a_server_error_is_not_sent_again() {
     let created = creates(&run);
     // Slack may have posted it before failing: asking again could tell the person twice.
     assert_eq!(world.slack.calls("chat.postMessage"), created.len(), "one request per DM, no retry");
-    let failed = run.summary.as_ref().unwrap()["actions"]
+    let failed: Vec<&Value> = run.summary.as_ref().unwrap()["actions"]
         .as_array()
         .unwrap()
         .iter()
         .filter(|a| a["status"] == "failed")
-        .count();
-    assert_eq!(failed, 1);
+        .collect();
+    assert_eq!(failed.len(), 1);
+    let error = failed[0]["error"].as_str().unwrap();
+    assert!(error.contains("HTTP 503") && error.contains("not asked again"), "{error}");
+    assert!(!error.contains("after retries"), "it was not retried: {error}");
     assert_no_password_printed(&world, &run);
 }
 
