@@ -461,6 +461,13 @@ impl SlackClient {
                     detail: format!("{detail}; not asked again (Slack may have posted it)"),
                 }
             }
+            // Not the notification channel's hint: the member is who Slack does not know.
+            SlackError::Api { code, .. } if code == "channel_not_found" => SlackError::Transport {
+                method: method.into(),
+                detail: format!(
+                    "failed: channel_not_found (Slack knows no member {user_id} to DM: gone from the workspace?)"
+                ),
+            },
             other => other,
         })
     }

@@ -159,10 +159,9 @@ fn welcome(run: &Run, actions: &[Action], outcomes: &mut [Outcome], journal: Opt
         }
         if let Err(reason) = sent {
             let failed = format!(
-                "create {}: the account was created, but its welcome DM to {member} failed: {reason}; the person does not know the account's password: reset it on the target and tell them (the next run does not send it again)",
-                action.key
+                "the account was created, but its welcome DM to {member} failed: {reason}; the person does not know the account's password: reset it on the target and tell them (the next run does not send it again)"
             );
-            log::error!("{failed}");
+            log::error!("create {}: {failed}", action.key);
             *outcome = Outcome::WelcomeFailed(failed);
         }
     }

@@ -102,7 +102,14 @@ fn a_dm_slack_refuses_fails_that_create_exit_3_naming_the_member_and_the_account
     for needle in [id, "channel_not_found", "created", "reset"] {
         assert!(error.contains(needle), "{needle:?} in {error}");
     }
+    assert!(!error.contains("SLACK_IM_NOTIFY_CHANNEL"), "the member is at fault, not a channel: {error}");
     assert!(run.stdout.contains(id), "the console names the member: {}", run.stdout);
+    let first = summary["first_failures"][0].as_str().unwrap();
+    assert!(first.starts_with(&format!("create {key}: the account was created")), "{first}");
+    assert!(
+        !first.contains("create create") && first.matches(&format!("create {key}:")).count() == 1,
+        "{first}"
+    );
     assert!(world.accounts().contains_key(key), "the account stays");
     assert_eq!(world.slack.posted_messages().len(), created.len() - 1, "the others were told");
     assert_eq!(run.count("failed"), 1);
