@@ -11,7 +11,7 @@
 //! folder and of the configuration (secrets left out): a plan computed from other templates or
 //! other settings is refused as a whole, before anything is read.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::path::Path;
 use std::time::Duration;
 
@@ -143,8 +143,8 @@ pub struct Dropped {
 }
 
 impl SavedPlan {
-    /// The plan to save: every system's actions with their fingerprints. `systems` gives each
-    /// system's configuration, plan, listing and read numbers, in the run's order.
+    /// The plan to save, made now by this slack-im: `systems` are the parts [`SavedSystem::new`]
+    /// made of each system's reading, in the run's order.
     pub fn new(run: &RunConfig, team: Option<String>, systems: Vec<SavedSystem>) -> SavedPlan {
         SavedPlan {
             format: FORMAT.into(),
@@ -285,9 +285,9 @@ impl SavedSystem {
             self.actions.iter().enumerate().map(|(i, a)| (a.fingerprint.as_str(), (i, false))).collect();
         let mut approval =
             Approval { made_at: made_at.into(), approved: 0, dropped: Vec::new(), held_back: 0 };
-        let mut fresh_keys = HashMap::new();
+        let mut fresh_keys = HashSet::new();
         for action in &mut plan.actions {
-            fresh_keys.insert((action.kind, crate::target::normalize_key(&action.key)), ());
+            fresh_keys.insert((action.kind, crate::target::normalize_key(&action.key)));
             match saved.get_mut(fingerprint(action, listing).as_str()) {
                 Some((_, found)) if !*found => {
                     *found = true;
@@ -307,7 +307,7 @@ impl SavedSystem {
             .into_iter()
             .map(|i| &self.actions[i])
             .map(|a| {
-                let again = fresh_keys.contains_key(&(a.kind, crate::target::normalize_key(&a.key)));
+                let again = fresh_keys.contains(&(a.kind, crate::target::normalize_key(&a.key)));
                 let reason = match again {
                     true => "its member or account changed since the plan: what it would send now was not reviewed",
                     false => "the run no longer plans it: its member or account changed since the plan",

@@ -316,7 +316,8 @@ fn list_one(
     let tests = system.templates.account_tests()?;
     let mut listing = Listing::default();
     system.target.for_each_account(&tests, |account| {
-        let key = account.key.as_deref().map(normalize_key);
+        // Keyed only for early matching: the listing keeps its own index.
+        let key = early.and(account.key.as_deref()).map(normalize_key);
         listing.push(account, &tests).map_err(Error::from)?;
         if let (Some(early), Some(key)) = (early, key) {
             Early::match_listed(early, key, &listing, system, groups);
@@ -364,7 +365,7 @@ struct Early {
 }
 
 impl Early {
-    /// The Slack side: the eligible members of batch `at`, keyed.
+    /// The Slack side: the eligible members of `batch`, keyed, the batch kept under the next number.
     fn key_batch(
         early: &Mutex<Early>,
         batch: &Arc<Vec<Member>>,
@@ -524,34 +525,33 @@ fn catch_up(
     };
     for (at, batch) in held.iter().enumerate() {
         let Ok(read) = slot else { return };
-        // Every member of the batch as the usual match sees it, its early match put in its place.
+        // Each member once through the filter; the eligible ones without an early match are
+        // matched the usual way, on every core, and put back in their places.
+        let reasons: Vec<Option<SkipReason>> = batch.iter().map(|m| read.filter.reason_to_skip(m)).collect();
         let mut found: Vec<Option<Result<Desired, Error>>> =
             (0..batch.len()).map(|i| early.matched.remove(&(at, i))).collect();
         let todo: Vec<&Member> = batch
             .iter()
-            .zip(&found)
-            .filter(|(member, found)| found.is_none() && read.filter.reason_to_skip(member).is_none())
+            .zip(reasons.iter().zip(&found))
+            .filter(|(_, (reason, found))| reason.is_none() && found.is_none())
             .map(|(member, _)| member)
             .collect();
         let mut rest = match match_in_parts(read, system, &todo, groups, cores) {
             Ok(matched) => matched.into_iter().flat_map(|m| m.desired),
             Err(e) => return *slot = Err(e),
         };
-        for (member, found) in batch.iter().zip(&mut found) {
-            match read.filter.reason_to_skip(member) {
-                Some(reason) => {
-                    if let (SkipReason::Deleted, Some(grace)) = (&reason, read.grace) {
-                        read.recently_left.extend(recently_left(system, member, grace));
-                    }
-                    read.skipped.push(Skipped { slack_id: member.id.clone(), reason })
-                }
-                None => match found.take() {
-                    Some(Ok(desired)) => read.desired.push(desired),
-                    Some(Err(e)) => return *slot = Err(e),
-                    None => read.desired.extend(rest.next()),
-                },
+        let mut matched = Matched::with_capacity(batch.len());
+        for ((member, reason), found) in batch.iter().zip(reasons).zip(&mut found) {
+            match (reason, found.take()) {
+                (Some(reason), _) => matched.skip(system, member, reason, read.grace),
+                (None, Some(Ok(desired))) => matched.desired.push(desired),
+                (None, Some(Err(e))) => return *slot = Err(e),
+                (None, None) => matched.desired.extend(rest.next()),
             }
         }
+        read.skipped.extend(matched.skipped);
+        read.desired.extend(matched.desired);
+        read.recently_left.extend(matched.recently_left);
     }
 }
 
@@ -666,6 +666,21 @@ struct Matched {
     recently_left: Vec<RecentlyLeft>,
 }
 
+impl Matched {
+    fn with_capacity(members: usize) -> Matched {
+        Matched { skipped: Vec::new(), desired: Vec::with_capacity(members), recently_left: Vec::new() }
+    }
+
+    /// A member the filter leaves out, with the reason; one deactivated in Slack within the grace
+    /// period is also recently left.
+    fn skip(&mut self, system: &System, member: &Member, reason: SkipReason, grace: Option<Grace>) {
+        if let (SkipReason::Deleted, Some(grace)) = (&reason, grace) {
+            self.recently_left.extend(recently_left(system, member, grace));
+        }
+        self.skipped.push(Skipped { slack_id: member.id.clone(), reason })
+    }
+}
+
 /// `members` cut into `parts` runs of members, each matched on a thread of its own (the first on
 /// this one); the runs in order, or the error of the first member that failed.
 fn match_in_parts(
@@ -695,19 +710,10 @@ fn match_members(
     members: &[&Member],
     groups: Option<&UserGroups>,
 ) -> Result<Matched, Error> {
-    let mut matched = Matched {
-        skipped: Vec::new(),
-        desired: Vec::with_capacity(members.len()),
-        recently_left: Vec::new(),
-    };
+    let mut matched = Matched::with_capacity(members.len());
     for member in members {
         match read.filter.reason_to_skip(member) {
-            Some(reason) => {
-                if let (SkipReason::Deleted, Some(grace)) = (&reason, read.grace) {
-                    matched.recently_left.extend(recently_left(system, member, grace));
-                }
-                matched.skipped.push(Skipped { slack_id: member.id.clone(), reason })
-            }
+            Some(reason) => matched.skip(system, member, reason, read.grace),
             None => matched.desired.push(read.listing.desired_for(&system.templates, member, groups)?),
         }
     }
